@@ -1,0 +1,20 @@
+"""tokenomy: what every token of LLM inference costs, in seconds, dollars and joules.
+
+Public API (everything else is internal):
+    predict(...)            phase latency, throughput, energy and memory, vectorized over sizes
+    load_model / load_hardware / load_engine
+    errors: TokenomyError, SpecError, CatalogError, UnsupportedError, InfeasibleError, CalibrationError
+"""
+
+from .api import predict
+from .errors import (CalibrationError, CatalogError, InfeasibleError, SpecError, TokenomyError,
+                     UnsupportedError)
+from .loaders.engines import load_engine
+from .loaders.hardware import load_hardware
+from .loaders.models import load_model
+
+__all__ = [
+    "predict", "load_model", "load_hardware", "load_engine",
+    "TokenomyError", "SpecError", "CatalogError", "UnsupportedError", "InfeasibleError", "CalibrationError",
+]
+__version__ = "0.1.0"

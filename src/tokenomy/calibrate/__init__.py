@@ -1,0 +1,1 @@
+"""Calibration: fit an engine profile from measurements (fit.py); measure a device (measure.py, needs torch)."""

@@ -1,0 +1,92 @@
+"""``tokenomy hardware list`` and ``tokenomy hardware show NAME``: the chip catalog."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from tokenomy.errors import TokenomyError
+from tokenomy.loaders.hardware import hardware_catalog_rows, hardware_figures, load_hardware
+
+hardware_app = typer.Typer(name="hardware", help="Accelerators in the catalog: list them, show one.", no_args_is_help=True)
+
+# row key -> column header, units in the header ("name" is in --json and in 'show')
+_LIST_COLUMNS = {
+    "id": "id",
+    "bf16_tflops": "BF16\nTFLOPS",
+    "fp8_tflops": "FP8\nTFLOPS",
+    "fp4_tflops": "FP4\nTFLOPS",
+    "hbm_gb": "HBM\nGB",
+    "hbm_tb_per_s": "HBM\nTB/s",
+    "sram_mb": "SRAM\nMB",
+    "power_w": "power\nW",
+    "price_usd": "price\nk USD",
+    "rent_usd_per_hour": "rent\nUSD/h",
+}
+
+
+def _fail(exc: TokenomyError) -> typer.Exit:
+    """Print the error in red on stderr, one line, and return the exit to raise."""
+    Console(stderr=True).print(Text.assemble(("Error: ", "bold red"), (str(exc), "red")), soft_wrap=True)
+    return typer.Exit(exc.exit_code)
+
+
+def _cell(value: object) -> str:
+    """Short display of a summary figure: whole numbers as such, else 4 significant digits."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:.4g}"
+    return str(value)
+
+
+@hardware_app.command("list")
+def list_hardware(as_json: bool = typer.Option(False, "--json", help="Print a JSON array instead of a table.")) -> None:
+    """Every built-in chip: dense peak rates, memory, power and prices."""
+    try:
+        rows = hardware_catalog_rows()
+    except TokenomyError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(
+        title="Hardware catalog: dense rates, per chip ('-' = none or unknown)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for key, header in _LIST_COLUMNS.items():
+        table.add_column(header, justify="left" if key == "id" else "right", no_wrap=True)
+    for row in rows:
+        price_k = None if row["price_usd"] is None else row["price_usd"] / 1e3
+        table.add_row(*(_cell(price_k if k == "price_usd" else row[k]) for k in _LIST_COLUMNS))
+    Console().print(table)
+
+
+@hardware_app.command("show")
+def show_hardware(
+    name: str = typer.Argument(..., help="A catalog id (see 'tokenomy hardware list') or a path to a YAML file."),
+    as_json: bool = typer.Option(False, "--json", help="Print the spec in SI units as JSON."),
+) -> None:
+    """One chip: every figure in datasheet units, with its source and note."""
+    try:
+        spec = load_hardware(name)
+        figures = hardware_figures(name)
+    except TokenomyError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(spec.model_dump_json(indent=2))
+        return
+    table = Table(title=f"{spec.name} ({spec.id}): {spec.vendor} {spec.kind}, {spec.year or 'year n/a'}")
+    for header in ("figure", "value", "unit", "source", "note"):
+        table.add_column(header, justify="right" if header == "value" else "left", overflow="fold")
+    for fig in figures:
+        table.add_row(fig["key"], f"{fig['value']:,}", fig["unit"], fig["source"], fig["note"] or "")
+    table.caption = f"SRAM holds weights: {'no (cache)' if spec.sram_is_cache else 'yes'}"
+    Console().print(table)

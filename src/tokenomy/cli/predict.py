@@ -1,0 +1,157 @@
+"""``tokenomy predict``: one case from flags, or many from a JSONL file (``--cases``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..api import predict
+from ..errors import SpecError
+from .common import cli_errors, print_json
+
+OUT_KEYS = ("model", "hardware", "engine", "precision", "tp", "pp", "ep", "chips", "phase", "batch", "seq",
+            "context", "latency_s", "tokens_per_s", "tokens_per_s_per_user", "energy_j_per_token", "power_w",
+            "power_w_per_chip", "memory_bytes", "memory_capacity_bytes", "weight_bytes", "kv_cache_bytes", "fits",
+            "fit_reason", "bound", "clock_frac", "gemm_s", "attention_s", "elementwise_s", "comm_s", "overhead_s",
+            "flop_per_step", "bytes_per_step", "source")
+CASE_KEYS = {"model", "hardware", "engine", "precision", "tp", "pp", "ep", "phase", "batch", "seq", "context", "profile"}
+GROUP_KEYS = ("model", "hardware", "engine", "precision", "tp", "pp", "ep", "phase", "profile")
+
+
+def _records(pred) -> list[dict]:
+    return [{k: r[k] for k in OUT_KEYS if k in r} for r in pred.records()]
+
+
+def _int_or_none(v, key, where):
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v):
+        raise SpecError(f"{where}: {key} must be a whole number, got {v!r}.")
+    return int(v)
+
+
+def run_cases(path: str, defaults: dict) -> list[dict]:
+    """Predict every line of a JSONL file; lines with the same model/chip/... are one vectorized call."""
+    p = Path(path)
+    if not p.is_file():
+        raise SpecError(f"--cases file not found: {path}.")
+    cases = []
+    for i, line in enumerate(p.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            c = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise SpecError(f"{path} line {i}: not valid JSON ({e.msg}).") from None
+        if not isinstance(c, dict):
+            raise SpecError(f"{path} line {i}: expected a JSON object.")
+        extra = set(c) - CASE_KEYS
+        if extra:
+            raise SpecError(f"{path} line {i}: unknown key(s) {sorted(extra)}; allowed: {sorted(CASE_KEYS)}.")
+        c = {**defaults, **c}
+        for k in ("model", "hardware", "phase"):
+            if c.get(k) is None:
+                raise SpecError(f"{path} line {i}: missing {k!r}.")
+        where = f"{path} line {i}"
+        c["tp"] = _int_or_none(c.get("tp", 1), "tp", where) or 1
+        c["pp"] = _int_or_none(c.get("pp", 1), "pp", where) or 1
+        c["ep"] = _int_or_none(c.get("ep", 1), "ep", where) or 1
+        for k in ("batch", "seq", "context"):
+            c[k] = _int_or_none(c.get(k), k, where)
+        c["_line"] = i
+        cases.append(c)
+    groups: dict[tuple, list[int]] = {}
+    for idx, c in enumerate(cases):
+        groups.setdefault(tuple(c.get(k) for k in GROUP_KEYS), []).append(idx)
+    out: list[dict | None] = [None] * len(cases)
+    for key, idxs in groups.items():
+        g = dict(zip(GROUP_KEYS, key))
+        sub = [cases[i] for i in idxs]
+        size = "seq" if g["phase"] == "prefill" else "context"
+        missing = [c["_line"] for c in sub if c.get(size) is None or c.get("batch") is None]
+        if missing:
+            raise SpecError(f"{path} line {missing[0]}: {g['phase']} needs 'batch' and {size!r}.")
+        other = "context" if size == "seq" else "seq"
+        wrong = [c["_line"] for c in sub if c.get(other) is not None]
+        if wrong:
+            raise SpecError(f"{path} line {wrong[0]}: {g['phase']} takes {size!r}, not {other!r}.")
+        try:
+            pred = predict(g["model"], g["hardware"], phase=g["phase"], engine=g["engine"],
+                           precision=g["precision"] or "bf16", tp=g["tp"], pp=g["pp"], ep=g["ep"], profile=g["profile"],
+                           batch=np.array([c["batch"] for c in sub]), **{size: np.array([c[size] for c in sub])})
+        except SpecError as e:
+            raise SpecError(f"{path} line {sub[0]['_line']}: {e}") from None
+        for i, rec in zip(idxs, _records(pred)):
+            out[i] = rec
+    return out  # type: ignore[return-value]
+
+
+def _table(recs: list[dict]) -> Table:
+    t = Table(title="tokenomy predict")
+    cols = [("model", "model"), ("hardware", "chip"), ("engine", "engine"), ("precision", "prec"),
+            ("chips", "chips"), ("phase", "phase"), ("batch", "batch"), ("len", "seq/ctx"),
+            ("latency_s", "latency (ms)"), ("tokens_per_s", "tokens/s"), ("tokens_per_s_per_user", "tok/s/user"),
+            ("energy_j_per_token", "J/token"), ("power_w", "power (W)"), ("memory_bytes", "memory (GB/chip)"),
+            ("fits", "fits"), ("bound", "bound")]
+    for _, h in cols:
+        t.add_column(h, justify="right" if h not in ("model", "chip", "engine", "phase", "bound") else "left")
+    for r in recs:
+        length = r.get("seq", r.get("context"))
+        t.add_row(r["model"], r["hardware"], r["engine"], r["precision"], str(r["chips"]), r["phase"],
+                  f"{r['batch']:g}", f"{length:g}", f"{r['latency_s'] * 1e3:.3f}", f"{r['tokens_per_s']:,.0f}",
+                  f"{r['tokens_per_s_per_user']:,.1f}", f"{r['energy_j_per_token']:.4g}", f"{r['power_w']:.0f}",
+                  f"{r['memory_bytes'] / 1e9:.1f}", "yes" if r["fits"] else "[red]no[/red]", r["bound"])
+    return t
+
+
+def predict_command(
+    model: str = typer.Option(None, "--model", help="Catalog name, path to a config.json, or a Hugging Face id."),
+    hardware: str = typer.Option(None, "--hardware", help="Chip id (tokenomy hardware list) or a YAML file."),
+    engine: str = typer.Option(None, "--engine", help="Engine profile (default: serving)."),
+    precision: str = typer.Option("bf16", "--precision", help="bf16, fp8, int8, fp4, or w=..,a=..,kv=.."),
+    tp: int = typer.Option(1, "--tp", help="Tensor-parallel chips."),
+    pp: int = typer.Option(1, "--pp", help="Pipeline stages."),
+    ep: int = typer.Option(1, "--ep", help="Expert-parallel degree (MoE; at most tp)."),
+    phase: str = typer.Option(None, "--phase", help="prefill or decode."),
+    batch: int = typer.Option(None, "--batch", help="Sequences in the step."),
+    seq: int = typer.Option(None, "--seq", help="Prefill: prompt tokens per sequence."),
+    context: int = typer.Option(None, "--context", help="Decode: tokens already cached per sequence."),
+    cases: str = typer.Option(None, "--cases", help="JSONL file, one case per line (same keys)."),
+    profile: str = typer.Option(None, "--profile", help="Calibrated profile file from tokenomy calibrate."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON (an object, or an array with --cases)."),
+) -> None:
+    """Predict latency, throughput, energy and memory of one prefill or decode step."""
+    with cli_errors():
+        if cases:
+            recs = run_cases(cases, {"model": model, "hardware": hardware, "engine": engine,
+                                     "precision": precision if precision != "bf16" else None, "phase": phase,
+                                     "profile": profile})
+            if json_out:
+                print_json(recs)
+            else:
+                Console().print(_table(recs))
+            return
+        missing = [f"--{k}" for k, v in (("model", model), ("hardware", hardware), ("phase", phase), ("batch", batch)) if v is None]
+        if missing:
+            raise SpecError(f"missing {', '.join(missing)} (or pass --cases FILE.jsonl).")
+        pred = predict(model, hardware, phase=phase, batch=batch, seq=seq, context=context, engine=engine,
+                       precision=precision, tp=tp, pp=pp, ep=ep, profile=profile)
+        rec = _records(pred)[0]
+    if json_out:
+        print_json(rec)
+    else:
+        t = Table(title="tokenomy predict", show_header=True)
+        t.add_column("quantity")
+        t.add_column("value", justify="right")
+        for k in OUT_KEYS:
+            if k in rec and k != "fit_reason":
+                v = rec[k]
+                t.add_row(k, f"{v:.6g}" if isinstance(v, float) else str(v))
+        Console().print(t)
+        if not rec["fits"]:
+            Console(stderr=True).print(f"[yellow]does not fit:[/yellow] {rec['fit_reason']}")

@@ -1,0 +1,61 @@
+"""Attention kernel times, vectorized.
+
+Prefill (flash-style, causal): queries and keys in 128 x 128 blocks. A (sequence, head) pair
+does nb*(nb+1)/2 blocks for nb = ceil(s/128) (fewer with a sliding window); the longest query
+tile does nb blocks one after another, which dominates short sequences (critical path; the
+sum fits the H100 rows better than a max, MAPE 5.6% vs 11%):
+
+    T = fixed + blocks * t_block / units + prefill_critical_frac * nb * t_block
+    t_block = 4 * 128 * 128 * H / (peak * prefill_frac / units)
+
+Decode (one query per sequence over C cached tokens): memory-bound reading K and V, with the
+score/value FLOPs as the compute bound (MLA decode is compute-heavier):
+
+    T = fixed + smoothmax( kv_bytes / (hbm * decode_hbm_frac), flop / (peak * prefill_frac) )
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..spec.engine import AttentionParams
+
+BLOCK = 128
+SMOOTH_P = 4.0
+
+
+def _smoothmax(a, b):
+    return (a ** SMOOTH_P + b ** SMOOTH_P) ** (1.0 / SMOOTH_P)
+
+
+def causal_blocks(s, window=None):
+    """Executed 128x128 blocks per (sequence, head) for causal attention over s tokens."""
+    nb = np.ceil(np.asarray(s, dtype=float) / BLOCK)
+    full = nb * (nb + 1.0) / 2.0
+    if not window:
+        return full, nb
+    wb = np.ceil(window / BLOCK) + 1.0       # a query tile sees at most this many key tiles
+    capped = np.where(nb <= wb, full, wb * (wb + 1.0) / 2.0 + (nb - wb) * wb)
+    return capped, np.minimum(nb, wb)
+
+
+def prefill_attention_time_s(batch, seq, *, n_heads, d_qk, d_v, peak_flop_per_s, compute_units,
+                             params: AttentionParams, window=None):
+    """Seconds for one causal attention kernel over ``batch`` sequences of ``seq`` tokens.
+
+    ``n_heads`` query heads on this chip, ``d_qk``/``d_v`` head dims of scores and values.
+    Returns (latency_s, executed_flop).
+    """
+    blocks, crit = causal_blocks(seq, window)
+    block_flop = 2.0 * BLOCK * BLOCK * (d_qk + d_v)
+    t_block = block_flop / (peak_flop_per_s * params.prefill_frac / compute_units)
+    total = np.asarray(batch, dtype=float) * n_heads * blocks
+    body = total * t_block / compute_units + params.prefill_critical_frac * crit * t_block
+    return params.prefill_fixed_s + body, total * block_flop
+
+
+def decode_attention_time_s(kv_bytes, flop, *, peak_flop_per_s, hbm_bytes_per_s, params: AttentionParams):
+    """Seconds for one decode attention kernel reading ``kv_bytes`` and doing ``flop``."""
+    mem = np.asarray(kv_bytes, dtype=float) / (hbm_bytes_per_s * params.decode_hbm_frac)
+    math = np.asarray(flop, dtype=float) / (peak_flop_per_s * params.prefill_frac)
+    return params.decode_fixed_s + _smoothmax(mem, math)

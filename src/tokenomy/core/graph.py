@@ -1,0 +1,269 @@
+"""The kernels of one forward step, per chip: the "recipe" the phase model times.
+
+A recipe depends on the model, the engine's kernel style, the precision, the parallelism and the
+phase, never on batch or sequence length: sizes are coefficients per token (T = tokens in the
+step) or per sequence (b), so one recipe times a whole vectorized sweep.
+
+Kernel styles:
+- ``eager``: plain PyTorch as in shared/data/h100/measure.py. Per layer: RMSNorm in fp32 as 8
+  kernels (cast, pow, mean, add, rsqrt, mul, cast, mul), QKV GEMM, rotary embedding as 5 kernels
+  for q and 5 for k (mul, neg, cat, mul, add), KV-cache write (decode: 2 copies), attention,
+  O GEMM, residual add, RMSNorm, gate+up GEMM, SiLU, multiply, down GEMM, residual add. fp8
+  adds a cast of the activations before every linear layer but the LM head.
+- ``fused``: a serving engine (vLLM / TensorRT-LLM class). Per layer: fused add+RMSNorm, QKV
+  GEMM, fused rotary+KV-cache write, one attention kernel, O GEMM, fused add+RMSNorm, gate+up
+  GEMM, fused SiLU-and-multiply, down GEMM; fp8 quantization is fused into the norms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import SpecError
+from ..spec.engine import EngineProfile
+from ..spec.model import ModelSpec
+from .precision import BYTES_PER_ELEMENT, Precision
+
+F32 = 4.0   # bytes of an fp32 element
+B16 = 2.0   # bytes of a bf16 element
+
+
+@dataclass(frozen=True)
+class GemmOp:
+    """``count`` GEMMs y[m,n] = x[m,k] @ w[n,k]^T per step on one chip.
+
+    rows: 'tokens' (m = T), 'seqs' (m = b, the LM head on last positions), 'expert' (routed
+    experts: ``experts`` weight matrices of which the touched ones each see T*top_k/touched rows).
+    """
+
+    name: str
+    n: int
+    k: int
+    count: float
+    rows: str = "tokens"
+    w_bytes: float = 2.0
+    a_bytes: float = 2.0
+    out_bytes: float = 2.0
+    experts: int = 0                 # routed experts stored on this chip ('expert' rows)
+    batch: int = 1                   # independent GEMMs in one kernel (MLA absorption per head)
+
+    @property
+    def weight_bytes(self) -> float:
+        """Bytes of weights this op keeps on the chip (all experts, all layers)."""
+        return self.count * self.n * self.k * self.w_bytes * max(self.experts, 1) * self.batch
+
+
+@dataclass(frozen=True)
+class AttnOp:
+    """``count`` attention layers of one kind on this chip."""
+
+    count: float
+    n_heads: int                      # query heads on this chip
+    n_kv_heads: int                   # KV heads on this chip (latent: 1)
+    d_qk: int                         # score dimension per head (prefill)
+    d_v: int                          # value dimension per head (prefill)
+    decode_d_qk: int                  # score dimension in decode (MLA: latent + rope)
+    decode_d_v: int                   # value dimension in decode (MLA: latent)
+    kv_elements_per_token: int        # cached elements per token per layer on this chip
+    window: int | None = None
+
+
+@dataclass(frozen=True)
+class StepRecipe:
+    """Everything one step of one chip does, as coefficients of T (tokens) and b (sequences)."""
+
+    phase: str
+    gemms: tuple[GemmOp, ...]
+    attns: tuple[AttnOp, ...]
+    attention_impl: str               # 'flash' | 'sdpa' | 'bmm' | 'best'
+    ew_kernels: float                 # non-GEMM, non-attention kernels per step
+    ew_bytes_per_token: float         # their bytes moved per token
+    ew_bytes_per_seq: float           # ... per sequence (final norm and argmax on last positions)
+    ew_pad_kernels: float             # extra kernels when T is not a multiple of 16 (eager fp8 padding)
+    allreduce_count: float            # tensor-parallel all-reduces per step
+    allreduce_bytes_per_token: float
+    alltoall_count: float             # expert-parallel dispatch+combine per step
+    alltoall_bytes_per_token: float
+    p2p_bytes_per_token: float        # pipeline hand-off per stage boundary
+    weight_bytes: float               # weights stored on this chip
+    kv_bytes_per_token: float         # KV cache per cached token per sequence on this chip (all layers, full-attention layers)
+    kv_bytes_per_token_windowed: float  # ... of sliding-window layers (capped at the window)
+    window: int | None
+    layers: float                     # layers on this chip
+    n_experts: int = 0
+    top_k: int = 0
+    ep: int = 1
+    act_elements_per_token: float = 0.0  # live activation elements per token (memory model)
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _check_parallel(model: ModelSpec, tp: int, pp: int, ep: int) -> None:
+    for name, v in (("tp", tp), ("pp", pp), ("ep", ep)):
+        if int(v) != v or v < 1:
+            raise SpecError(f"{name} must be a positive integer, got {v!r}.")
+    if model.n_heads % tp:
+        raise SpecError(f"tp={tp} does not divide the {model.n_heads} attention heads of {model.name}; "
+                        f"use a divisor of {model.n_heads}.")
+    if model.attention == "gqa" and model.n_kv_heads % tp and tp % model.n_kv_heads:
+        raise SpecError(f"tp={tp} and the {model.n_kv_heads} KV heads of {model.name} do not split evenly; "
+                        "use a tp that divides the KV heads or a multiple of them.")
+    if pp > model.n_layers:
+        raise SpecError(f"pp={pp} exceeds the {model.n_layers} layers of {model.name}.")
+    if ep > 1:
+        if not model.is_moe:
+            raise SpecError(f"ep={ep} needs a mixture-of-experts model; {model.name} is dense (use ep=1).")
+        if model.n_experts % ep:
+            raise SpecError(f"ep={ep} does not divide the {model.n_experts} experts of {model.name}.")
+        if ep > tp:
+            raise SpecError(f"ep={ep} must not exceed tp={tp}: experts are spread over the tensor-parallel chips.")
+
+
+def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, *, phase: str,
+                 tp: int = 1, pp: int = 1, ep: int = 1) -> StepRecipe:
+    """The kernels of one ``phase`` ('prefill' or 'decode') step on one chip."""
+    if phase not in ("prefill", "decode"):
+        raise SpecError(f"phase must be 'prefill' or 'decode', got {phase!r}.")
+    _check_parallel(model, tp, pp, ep)
+    eager = engine.graph == "eager"
+    wb = BYTES_PER_ELEMENT[precision.weights]
+    ab = BYTES_PER_ELEMENT[precision.activations]
+    kvb = BYTES_PER_ELEMENT[precision.kv_cache]
+    D, H, N, K, V = model.d_model, model.d_head, model.n_heads, model.n_kv_heads, model.vocab_size
+    L = model.n_layers / pp                       # layers on this chip (bottleneck stage)
+    Nc = N // tp                                  # query heads per chip
+    Kc = max(1, K // tp)                          # KV heads per chip (replicated when tp > K)
+    gemms: list[GemmOp] = []
+    lin_count = 0.0                               # linear layers per step (eager fp8 casts)
+    ew_k = 0.0                                    # elementwise kernels per step
+    ew_t = 0.0                                    # elementwise bytes per token per step
+
+    def lin(name, n, k, per_layer=1.0, layers=L, **kw):
+        nonlocal lin_count
+        gemms.append(GemmOp(name, int(n), int(k), per_layer * layers, w_bytes=wb, a_bytes=ab, **kw))
+        lin_count += per_layer * layers * max(kw.get("batch", 1), 1)
+
+    norm_kernels, norm_bytes = (8.0, 36.0 / 2 * B16) if eager else (1.0, 3 * B16)  # per norm, per element of D
+    # ---- attention block
+    if model.attention == "mla":
+        r = model.qk_rope_head_dim
+        dn, dv = model.qk_nope_head_dim, model.v_head_dim
+        if model.q_lora_rank:
+            lin("q_a", model.q_lora_rank, D)
+            lin("q_b", Nc * (dn + r), model.q_lora_rank)
+        else:
+            lin("q", Nc * (dn + r), D)
+        lin("kv_a", model.kv_lora_rank + r, D)
+        if phase == "prefill":
+            lin("kv_b", Nc * (dn + dv), model.kv_lora_rank)
+        else:  # weight absorption: per-head GEMMs against the latent
+            lin("uk_absorb", model.kv_lora_rank, dn, batch=Nc)
+            lin("uv_absorb", dv, model.kv_lora_rank, batch=Nc)
+        lin("o", D, Nc * dv)
+        ew_k += L * 2 * norm_kernels                  # q_a and kv_a norms
+        ew_t += L * norm_bytes * (model.q_lora_rank + model.kv_lora_rank)
+        attn_kinds = [(model.n_layers, None)]
+        kv_el = model.kv_lora_rank + r
+        mk = lambda cnt, win: AttnOp(cnt, Nc, 1, dn + r, dv, model.kv_lora_rank + r, model.kv_lora_rank, kv_el, win)
+        rope_el = Nc * r + r
+    else:
+        lin("qkv", (Nc + 2 * Kc) * H, D)
+        lin("o", D, Nc * H)
+        if model.qkv_bias:
+            ew_k += L if eager else 0
+            ew_t += L * (Nc + 2 * Kc) * H * 3 * B16 if eager else 0
+        if model.qk_norm:
+            ew_k += L * 2 * norm_kernels
+            ew_t += L * norm_bytes * (Nc + Kc) * H
+        kv_el = 2 * Kc * H
+        mk = lambda cnt, win: AttnOp(cnt, Nc, Kc, H, H, H, H, kv_el, win)
+        rope_el = (Nc + Kc) * H
+        n_sw = model.n_sliding_layers
+        attn_kinds = [(model.n_layers - n_sw, None)] + ([(n_sw, model.sliding_window)] if n_sw else [])
+    attns = tuple(mk(cnt / pp, win) for cnt, win in attn_kinds if cnt)
+    # rotary embedding and KV-cache write
+    if eager:
+        ew_k += L * 10
+        ew_t += L * 20 * rope_el            # 20 bytes per element of q and k over the 5 kernels (bf16)
+        if phase == "decode":
+            ew_k += L * 2
+            ew_t += L * 2 * kv_el / 2 * 2 * kvb   # read + write of the new K and V rows
+    else:
+        ew_k += L
+        ew_t += L * (2 * rope_el * B16 + kv_el * kvb)
+    # norms and residual adds around attention and MLP
+    if eager:
+        ew_k += L * (2 * norm_kernels + 2)
+        ew_t += L * (2 * norm_bytes * D + 2 * 3 * B16 * D)
+    else:
+        ew_k += L * 2
+        ew_t += L * 2 * (4 * B16 * D)       # fused add+norm: read x and residual, write both
+    # ---- MLP block
+    tp_moe = 1 if ep > 1 else tp
+    act_el = 3 * D + (Nc + 2 * Kc) * H
+    if model.is_moe:
+        Lm = model.n_moe_layers / pp
+        Ld = model.n_dense_layers / pp
+        if Ld:
+            lin("gate_up_dense", 2 * model.d_ff // tp, D, layers=Ld)
+            lin("down_dense", D, model.d_ff // tp, layers=Ld)
+        lin("router", model.n_experts, D, layers=Lm)
+        e_chip = model.n_experts // ep if ep > 1 else model.n_experts
+        fe = model.d_ff_expert // tp_moe
+        lin("gate_up_expert", 2 * fe, D, layers=Lm, rows="expert", experts=e_chip)
+        lin("down_expert", D, fe, layers=Lm, rows="expert", experts=e_chip)
+        if model.n_shared_experts:
+            fs = model.n_shared_experts * model.d_ff_shared // tp
+            lin("gate_up_shared", 2 * fs, D, layers=Lm)
+            lin("down_shared", D, fs, layers=Lm)
+        # routing: softmax/top-k, sort/permute, gather and weighted combine
+        ew_k += Lm * (6 if eager else 3)
+        ew_t += Lm * (model.n_experts * F32 * 2 + model.n_experts_active * D * B16 * 4)
+        f_act = model.n_experts_active * fe + (model.n_shared_experts * model.d_ff_shared // tp)
+        ew_k += (Lm + Ld) * (2 if eager else 1)
+        ew_t += Lm * f_act * (10 if eager else 6) * B16 / 2 + Ld * (model.d_ff // tp) * (10 if eager else 6) * B16 / 2
+        act_el += 3 * f_act
+    else:
+        F = model.d_ff // tp
+        lin("gate_up", 2 * F, D)
+        lin("down", D, F)
+        ew_k += L * (2 if eager else 1)
+        ew_t += L * F * (10 if eager else 6)       # silu (r+w) and mul (2r+w) in bf16, or fused silu*mul
+        act_el += 3 * F
+    # ---- fp8 activation casts (eager: one kernel per linear input; fused: inside the norms)
+    pad_kernels = 0.0
+    if eager and precision.activations != "bf16":
+        casts = sum(g.count for g in gemms if g.name not in ("router",))
+        ew_k += casts
+        ew_t += sum(g.count * g.k * (B16 + ab) for g in gemms if g.name not in ("router",))
+        pad_kernels = 3.0 * casts                  # zeros, cat and slice when T % 16 != 0
+    # ---- once per step: embedding gather, final norm, LM head on last positions, argmax/sampling
+    ew_k += 1 + (10 if eager else 0) + norm_kernels + 1
+    ew_t += 2 * B16 * D
+    ew_s = norm_bytes * D + V / tp * B16
+    Vc = -(-V // tp)
+    gemms.append(GemmOp("lm_head", Vc, D, 1.0, rows="seqs", w_bytes=B16, a_bytes=B16, out_bytes=B16))
+    # ---- communication
+    ar_count = 0.0 if tp == 1 else 2.0 * L
+    a2a_count = 0.0
+    if ep > 1:
+        a2a_count = model.n_moe_layers / pp
+        ar_count = (1.0 * L + model.n_dense_layers / pp) if tp > 1 else 0.0
+    weight_bytes = sum(g.weight_bytes for g in gemms if g.name not in ("uk_absorb", "uv_absorb"))
+    if model.attention == "mla" and phase == "decode":   # absorbed GEMMs use the stored kv_b weights
+        weight_bytes += L * model.kv_lora_rank * Nc * (model.qk_nope_head_dim + model.v_head_dim) * wb
+    weight_bytes += V * D / tp * B16                      # embedding (vocab-parallel), kept in 16-bit
+    if model.tie_embeddings:
+        weight_bytes -= Vc * D * B16                      # the LM head is the embedding
+    kv_full = sum(a.count * a.kv_elements_per_token * kvb for a in attns if a.window is None)
+    kv_win = sum(a.count * a.kv_elements_per_token * kvb for a in attns if a.window is not None)
+    impl = engine.attention.decode_impl if (eager and phase == "decode") else ("flash" if not eager else "sdpa")
+    return StepRecipe(
+        phase=phase, gemms=tuple(gemms), attns=attns, attention_impl=impl,
+        ew_kernels=ew_k, ew_bytes_per_token=ew_t, ew_bytes_per_seq=ew_s, ew_pad_kernels=pad_kernels,
+        allreduce_count=ar_count, allreduce_bytes_per_token=D * B16,
+        alltoall_count=a2a_count, alltoall_bytes_per_token=2.0 * model.n_experts_active * D * ab,
+        p2p_bytes_per_token=D * B16 if pp > 1 else 0.0,
+        weight_bytes=weight_bytes, kv_bytes_per_token=kv_full, kv_bytes_per_token_windowed=kv_win,
+        window=model.sliding_window if model.n_sliding_layers else None, layers=L,
+        n_experts=model.n_experts, top_k=model.n_experts_active, ep=ep, act_elements_per_token=act_el,
+    )

@@ -1,0 +1,40 @@
+"""Memory per chip: weights, KV cache, activations and reserve against capacity.
+
+    KV  = b * (C_full * kv_full + min(C, window) * kv_window)       bytes, C = cached + new tokens
+    act = T * act_elements_per_token * a_bytes  (+ b * V * 4 for fp32 logits)
+    need = weights + KV + act + reserve_frac * capacity <= capacity
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..spec.engine import MemoryParams
+from .graph import StepRecipe
+
+
+@dataclass(frozen=True)
+class MemoryUse:
+    weight_bytes: float
+    kv_bytes: np.ndarray
+    activation_bytes: np.ndarray
+    reserve_bytes: float
+    memory_bytes: np.ndarray      # weights + KV + activations (what the step needs resident)
+    capacity_bytes: float
+    fits: np.ndarray
+
+
+def memory_use(recipe: StepRecipe, *, batch, tokens_in_cache, tokens_in_step, capacity_bytes: float,
+               vocab_size: int, params: MemoryParams, a_bytes: float = 2.0) -> MemoryUse:
+    b = np.asarray(batch, dtype=float)
+    c = np.asarray(tokens_in_cache, dtype=float)
+    T = np.asarray(tokens_in_step, dtype=float)
+    win = recipe.window or 0
+    kv = b * (c * recipe.kv_bytes_per_token + (np.minimum(c, win) if win else c) * recipe.kv_bytes_per_token_windowed)
+    act = T * recipe.act_elements_per_token * a_bytes + b * vocab_size * 4.0
+    reserve = params.reserve_frac * capacity_bytes
+    need = recipe.weight_bytes + kv + act
+    return MemoryUse(weight_bytes=recipe.weight_bytes, kv_bytes=kv, activation_bytes=act, reserve_bytes=reserve,
+                     memory_bytes=need, capacity_bytes=capacity_bytes, fits=need + reserve <= capacity_bytes)

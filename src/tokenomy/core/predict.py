@@ -1,0 +1,138 @@
+"""One prediction: model + chip + engine + precision + parallelism + phase + sizes -> numbers.
+
+A replica is tp * pp chips. A step runs ``batch`` sequences through every stage:
+    stage_s      = one chip's step time (core/phases.py), after the power cap (core/energy.py)
+    latency_s    = pp * stage_s + (pp - 1) * T_p2p                   (one step, end to end)
+    tokens_per_s = T / stage_s          (steady state: pp micro-batches in flight; = T/latency at pp=1)
+    power_w      = chips * P_chip,  energy_j_per_token = power_w / tokens_per_s
+Prefill: T = b*s tokens, tokens_per_s_per_user = s / latency_s. Decode: T = b, 1 / latency_s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from ..spec.engine import EngineProfile
+from ..spec.hardware import HardwareSpec
+from ..spec.model import ModelSpec
+from .comms import p2p_time_s
+from .energy import chip_power
+from .graph import build_recipe
+from .memory import memory_use
+from .phases import chip_rates, step_time
+from .precision import BYTES_PER_ELEMENT, Precision
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Arrays of the broadcast shape of (batch, length); scalars give 0-d arrays."""
+
+    phase: str
+    model: str
+    hardware: str
+    engine: str
+    precision: str
+    tp: int
+    pp: int
+    ep: int
+    chips: int
+    batch: np.ndarray
+    seq: np.ndarray | None
+    context: np.ndarray | None
+    latency_s: np.ndarray
+    stage_s: np.ndarray
+    tokens_per_s: np.ndarray
+    tokens_per_s_per_user: np.ndarray
+    energy_j_per_token: np.ndarray
+    power_w: np.ndarray
+    power_w_per_chip: np.ndarray
+    clock_frac: np.ndarray
+    memory_bytes: np.ndarray
+    weight_bytes: float
+    kv_cache_bytes: np.ndarray
+    memory_capacity_bytes: float
+    fits: np.ndarray
+    gemm_s: np.ndarray
+    attention_s: np.ndarray
+    elementwise_s: np.ndarray
+    comm_s: np.ndarray
+    overhead_s: np.ndarray
+    flop_per_step: np.ndarray
+    bytes_per_step: np.ndarray
+    bound: np.ndarray
+    source: str
+
+    def fit_reason(self, i=None) -> str:
+        """Why a point does not fit (empty when it does)."""
+        shape = np.shape(self.latency_s)
+        pick = lambda a: np.broadcast_to(a, shape).ravel()[i or 0] if shape else np.asarray(a)[()]
+        if bool(pick(self.fits)):
+            return ""
+        need = float(pick(self.memory_bytes))
+        kv = float(pick(self.kv_cache_bytes))
+        cap = self.memory_capacity_bytes
+        return (f"needs {need / 1e9:.1f} GB per chip (weights {self.weight_bytes / 1e9:.1f} GB, KV cache "
+                f"{kv / 1e9:.1f} GB, plus activations) but {cap / 1e9:.1f} GB is available after the reserve; "
+                f"use more chips (--tp), a smaller batch or context, or a lower precision")
+
+    def records(self) -> list[dict]:
+        """One plain dict per point (JSON-ready), in row-major order of the broadcast shape."""
+        shape = np.shape(self.latency_s)
+        n = int(np.prod(shape)) if shape else 1
+        cols = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v is None:
+                continue
+            cols[f.name] = (np.broadcast_to(v, shape).ravel().tolist() if isinstance(v, (np.ndarray, np.generic))
+                            else [v] * n)
+        for k in ("batch", "seq", "context"):
+            if k in cols:
+                cols[k] = [int(x) for x in cols[k]]
+        fits = cols["fits"]
+        cols["fit_reason"] = [self.fit_reason(i) if not ok else "" for i, ok in enumerate(fits)]
+        keys = list(cols)
+        return [dict(zip(keys, vals)) for vals in zip(*(cols[k] for k in keys))]
+
+
+def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, precision: Precision, *,
+                 phase: str, batch, length, tp: int = 1, pp: int = 1, ep: int = 1) -> Prediction:
+    """Pure: specs in, Prediction out (inputs already validated)."""
+    recipe = build_recipe(model, engine, precision, phase=phase, tp=tp, pp=pp, ep=ep)
+    st = step_time(recipe, hw, engine, precision, batch, length, tp=tp)
+    peak, bw, _ = chip_rates(hw, precision)
+    b, n = np.broadcast_arrays(np.asarray(batch, dtype=float), np.asarray(length, dtype=float))
+    T = b * n if phase == "prefill" else b
+    limit = hw.power_limit_w if hw.power_limit_w else np.nan
+    pw = chip_power(st.flop, st.bytes, st.latency_s, st.compute_bound_s, st.active_s, peak_flop_per_s=peak,
+                    mem_bytes_per_s=bw, power_limit_w=limit, idle_w=hw.idle_power_w, params=engine.power)
+    stage = np.where(np.isfinite(pw.latency_s), pw.latency_s, st.latency_s)
+    p2p = p2p_time_s(T * recipe.p2p_bytes_per_token, hw.scaleup_bytes_per_s_unidir or 1.0, engine.comm) if pp > 1 else 0.0
+    latency = pp * stage + (pp - 1) * p2p
+    chips = tp * pp
+    tokens_per_s = T / stage
+    per_user = (n if phase == "prefill" else 1.0) / latency
+    power_total = chips * pw.power_w
+    cache = n if phase == "prefill" else n + 1.0
+    mem = memory_use(recipe, batch=b, tokens_in_cache=cache, tokens_in_step=T, capacity_bytes=hw.weight_memory_bytes,
+                     vocab_size=model.vocab_size, params=engine.memory, a_bytes=BYTES_PER_ELEMENT["bf16"])
+    overhead = st.fixed_s
+    parts = np.stack([st.gemm_s + st.attention_s + st.elementwise_s - overhead, overhead, st.comm_s])
+    compute_share = np.where(st.latency_s > 0, st.compute_bound_s / st.latency_s, 0)
+    kind = np.where(compute_share > 0.5, "compute", "memory")
+    bound = np.where(np.argmax(parts, axis=0) == 1, "overhead", np.where(np.argmax(parts, axis=0) == 2, "comm", kind))
+    source = "calibrated" if hw.id in engine.calibrated_hardware else "extrapolated"
+    return Prediction(
+        phase=phase, model=model.name, hardware=hw.id, engine=engine.name, precision=precision.label,
+        tp=tp, pp=pp, ep=ep, chips=chips, batch=b, seq=n if phase == "prefill" else None,
+        context=n if phase == "decode" else None, latency_s=latency, stage_s=stage, tokens_per_s=tokens_per_s,
+        tokens_per_s_per_user=per_user, energy_j_per_token=power_total / tokens_per_s, power_w=power_total,
+        power_w_per_chip=pw.power_w, clock_frac=pw.clock_frac, memory_bytes=mem.memory_bytes,
+        weight_bytes=mem.weight_bytes, kv_cache_bytes=mem.kv_bytes,
+        memory_capacity_bytes=mem.capacity_bytes - mem.reserve_bytes, fits=mem.fits,
+        gemm_s=st.gemm_s, attention_s=st.attention_s, elementwise_s=st.elementwise_s, comm_s=st.comm_s,
+        overhead_s=overhead, flop_per_step=st.flop * chips, bytes_per_step=st.bytes * chips, bound=bound,
+        source=source,
+    )

@@ -1,0 +1,203 @@
+"""Read chips from ``catalog/hardware/<id>.yaml`` (datasheet units) into ``HardwareSpec`` (SI).
+
+A catalog file holds plain keys (id, name, vendor, kind, year, sram_is_cache) and figures. A figure
+is ``{value: <number>, source: "<url or 'estimate: reasoning'>", note: "<optional>"}`` or ``null``
+(not supported / unknown). Keys name the datasheet unit; ``FIGURES`` gives the factor to SI.
+Prefixes are decimal (1 GB = 1e9 bytes); binary only where the key says ``gib`` / ``mib``.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from tokenomy.errors import CatalogError, unknown_name_error
+from tokenomy.spec.hardware import HardwareSpec
+
+_PACKAGE = "tokenomy.catalog.hardware"
+_HINT = "Run 'tokenomy hardware list' or pass a path to your own YAML file."
+GIB = 2**30
+MIB = 2**20
+
+# catalog key -> (HardwareSpec field, factor to SI, unit as written in the catalog)
+FIGURES: dict[str, tuple[str, float, str]] = {
+    "bf16_dense_tflops": ("peak_flop_per_s.bf16", 1e12, "TFLOPS"),
+    "fp8_dense_tflops": ("peak_flop_per_s.fp8", 1e12, "TFLOPS"),
+    "fp4_dense_tflops": ("peak_flop_per_s.fp4", 1e12, "TFLOPS"),
+    "int8_dense_tops": ("peak_flop_per_s.int8", 1e12, "TOPS"),
+    "hbm_gb": ("hbm_bytes", 1e9, "GB"),
+    "hbm_gib": ("hbm_bytes", GIB, "GiB"),
+    "hbm_tb_per_s": ("hbm_bytes_per_s", 1e12, "TB/s"),
+    "hbm_gib_per_s": ("hbm_bytes_per_s", GIB, "GiB/s"),
+    "sram_mb": ("sram_bytes", 1e6, "MB"),
+    "sram_mib": ("sram_bytes", MIB, "MiB"),
+    "sram_tb_per_s": ("sram_bytes_per_s", 1e12, "TB/s"),
+    "ddr_gb": ("ddr_bytes", 1e9, "GB"),
+    "ddr_gb_per_s": ("ddr_bytes_per_s", 1e9, "GB/s"),
+    "scaleup_gb_per_s_unidir": ("scaleup_bytes_per_s_unidir", 1e9, "GB/s, one way"),
+    "scaleup_domain": ("scaleup_domain", 1, "chips"),
+    "power_limit_w": ("power_limit_w", 1, "W"),
+    "idle_power_w": ("idle_power_w", 1, "W"),
+    "price_usd": ("price_usd", 1, "USD"),
+    "rent_usd_per_hour": ("rent_usd_per_hour", 1, "USD/h"),
+    "compute_units": ("compute_units", 1, "SMs/CUs/cores"),
+    "clock_mhz": ("clock_hz", 1e6, "MHz"),
+}
+PLAIN_KEYS = ("id", "name", "vendor", "kind", "year", "sram_is_cache")
+REQUIRED = ("id", "name", "vendor")
+_INT_FIELDS = {"scaleup_domain", "compute_units"}
+_FIGURE_PARTS = {"value", "source", "note"}
+
+
+def hardware_ids() -> list[str]:
+    """Sorted ids of the built-in hardware catalog."""
+    root = resources.files(_PACKAGE)
+    return sorted(p.name[: -len(".yaml")] for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_hardware(name_or_path: str) -> HardwareSpec:
+    """A built-in chip id (``h100-sxm``) or a path to a YAML file, as a HardwareSpec in SI units."""
+    if _is_path(name_or_path):
+        label, raw = _read_file(name_or_path)
+        return _to_spec(label, raw)
+    return _load_builtin(name_or_path)
+
+
+def hardware_figures(name_or_path: str) -> list[dict[str, Any]]:
+    """Every figure of a chip in catalog units: dicts with key, value, unit, source, note."""
+    label, raw = _read_file(name_or_path) if _is_path(name_or_path) else _read_builtin(name_or_path)
+    return _figures(label, raw)
+
+
+def hardware_catalog_rows() -> list[dict[str, Any]]:
+    """One summary row per built-in chip, in display units (TFLOPS, GB, TB/s, MB, W, USD)."""
+    rows = []
+    for hw_id in hardware_ids():
+        hw = load_hardware(hw_id)
+
+        def scaled(x: float | None, unit: float) -> float | None:
+            return None if x is None else round(x / unit, 3)
+
+        rows.append({
+            "id": hw.id,
+            "name": hw.name,
+            "bf16_tflops": scaled(hw.peak("bf16"), 1e12),
+            "fp8_tflops": scaled(hw.peak("fp8"), 1e12),
+            "fp4_tflops": scaled(hw.peak("fp4"), 1e12),
+            "hbm_gb": scaled(hw.hbm_bytes, 1e9),
+            "hbm_tb_per_s": scaled(hw.hbm_bytes_per_s, 1e12),
+            "sram_mb": scaled(hw.sram_bytes, 1e6),
+            "power_w": hw.power_limit_w,
+            "price_usd": hw.price_usd,
+            "rent_usd_per_hour": hw.rent_usd_per_hour,
+        })
+    return rows
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _is_path(name: str) -> bool:
+    return name.endswith((".yaml", ".yml")) or "/" in name or "\\" in name
+
+
+@functools.lru_cache(maxsize=None)
+def _load_builtin(hw_id: str) -> HardwareSpec:
+    label, raw = _read_builtin(hw_id)
+    return _to_spec(label, raw)
+
+
+def _read_builtin(hw_id: str) -> tuple[str, dict[str, Any]]:
+    resource = resources.files(_PACKAGE).joinpath(f"{hw_id}.yaml")
+    if not resource.is_file():
+        raise unknown_name_error("hardware", hw_id, hardware_ids(), _HINT)
+    return f"{hw_id}.yaml", _parse(f"{hw_id}.yaml", resource.read_text(encoding="utf-8"))
+
+
+def _read_file(path: str) -> tuple[str, dict[str, Any]]:
+    p = Path(path)
+    if not p.is_file():
+        raise CatalogError(f"Hardware file {path!r} not found. {_HINT}")
+    return str(p), _parse(str(p), p.read_text(encoding="utf-8"))
+
+
+def _parse(label: str, text: str) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{label}: not valid YAML ({exc}).") from None
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{label}: expected a mapping of keys to figures, got {type(raw).__name__}.")
+    return raw
+
+
+# --- validation and conversion -----------------------------------------------------------------
+
+
+def _figures(label: str, raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """Validated figures of one file (null figures skipped), in catalog units."""
+    unknown = sorted(set(raw) - set(PLAIN_KEYS) - set(FIGURES))
+    if unknown:
+        allowed = ", ".join([*PLAIN_KEYS, *FIGURES])
+        raise CatalogError(f"{label}: unknown key(s) {', '.join(map(repr, unknown))}. Allowed keys: {allowed}.")
+    missing = [k for k in REQUIRED if not raw.get(k)]
+    if missing:
+        raise CatalogError(f"{label}: missing required key(s) {', '.join(map(repr, missing))}.")
+    out, seen = [], {}
+    for key, (field, _, unit) in FIGURES.items():
+        fig = raw.get(key)
+        if fig is None:
+            continue
+        if field in seen:
+            raise CatalogError(f"{label}: keys {seen[field]!r} and {key!r} give the same figure; keep one.")
+        seen[field] = key
+        out.append({"key": key, "unit": unit, **_check_figure(label, key, fig)})
+    return out
+
+
+def _check_figure(label: str, key: str, fig: Any) -> dict[str, Any]:
+    """``{value, source, note}`` checked: a source, a non-negative number, no other parts."""
+    where = f"{label}: key {key!r}"
+    if not isinstance(fig, dict):
+        raise CatalogError(f"{where} has no source: write {{value: {fig!r}, source: \"<url or 'estimate: why'>\"}}.")
+    extra = sorted(set(fig) - _FIGURE_PARTS)
+    if extra:
+        raise CatalogError(f"{where}: unknown part(s) {', '.join(map(repr, extra))}; a figure has value, source, note.")
+    source = fig.get("source")
+    if not isinstance(source, str) or not source.strip():
+        raise CatalogError(f"{where} has no source: every figure names a URL or 'estimate: <reasoning>'.")
+    value = fig.get("value")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CatalogError(f"{where}: value must be a number, got {value!r}.")
+    if value < 0:
+        raise CatalogError(f"{where}: value must not be negative, got {value}.")
+    return {"value": value, "source": source.strip(), "note": fig.get("note")}
+
+
+def _to_spec(label: str, raw: dict[str, Any]) -> HardwareSpec:
+    """Convert one parsed file to SI: TFLOPS*1e12, GB*1e9, TB/s*1e12, MB*1e6, MHz*1e6."""
+    fields: dict[str, Any] = {k: raw[k] for k in PLAIN_KEYS if raw.get(k) is not None}
+    peaks: dict[str, float] = {}
+    sources: dict[str, str] = {}
+    for fig in _figures(label, raw):
+        field, factor, _ = FIGURES[fig["key"]]
+        si = fig["value"] * factor
+        if field.startswith("peak_flop_per_s."):
+            peaks[field.split(".", 1)[1]] = float(si)
+        elif field in _INT_FIELDS:
+            if si != int(si):
+                raise CatalogError(f"{label}: key {fig['key']!r} must be a whole number, got {fig['value']}.")
+            fields[field] = int(si)
+        else:
+            fields[field] = float(si)
+        sources[field] = fig["source"]
+    try:
+        return HardwareSpec(**fields, peak_flop_per_s=peaks, sources=sources)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise CatalogError(f"{label}: {problems}.") from None

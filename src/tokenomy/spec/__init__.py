@@ -1,0 +1,1 @@
+"""Frozen pydantic schemas, one noun each: hardware, model, engine."""

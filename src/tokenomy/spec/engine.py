@@ -1,0 +1,84 @@
+"""An engine profile: everything about the software that turns FLOPs and bytes into seconds.
+
+Fractions are of the chip's datasheet figures (peak FLOP/s, HBM bytes/s, link bytes/s), so one
+profile carries over to every chip of a family; fixed times are seconds per kernel. Profiles
+live in ``catalog/engines/<name>.yaml`` and are written by ``tokenomy calibrate``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class GemmParams(_Frozen):
+    """GEMM efficiency: y[m,n] = x[m,k] @ w[n,k]^T (see core/gemm.py for the formula)."""
+
+    compute_frac: float = Field(0.78, gt=0, le=1)      # of peak dense FLOP/s, large aligned GEMMs
+    hbm_frac: float = Field(0.88, gt=0, le=1)          # of HBM bytes/s when streaming operands
+    fixed_s: float = Field(4e-6, ge=0)                 # per GEMM kernel: launch, prologue, tail
+    misaligned_k_frac: float = Field(0.26, gt=0, le=1)  # compute rate when k*bytes % 16 != 0
+    misaligned_n_frac: float = Field(0.10, gt=0, le=1)  # compute rate when only n*bytes % 16 != 0
+    misaligned_hbm_frac: float = Field(0.33, gt=0, le=1)  # bandwidth share kept on the misaligned path
+    wave_penalty_frac: float = Field(0.2, ge=0, le=1)  # share of data-parallel wave loss not hidden by stream-K
+
+
+class AttentionParams(_Frozen):
+    """Attention kernels: flash-style prefill and a memory-bound decode over the KV cache."""
+
+    prefill_frac: float = Field(0.66, gt=0, le=1)      # of peak FLOP/s on long sequences
+    prefill_critical_frac: float = Field(0.9, ge=0)    # weight of the longest query tile's chain of blocks
+    prefill_fixed_s: float = Field(6e-6, ge=0)
+    decode_hbm_frac: float = Field(0.9, gt=0, le=1)    # of HBM bytes/s reading K and V
+    decode_fixed_s: float = Field(5e-6, ge=0)
+    decode_impl: Literal["sdpa", "bmm", "best"] = "sdpa"  # torch-eager only: which decode path runs
+
+
+class PowerParams(_Frozen):
+    """Board power: P = P_idle + (P_limit - P_idle) * (busy + a_occ*occ + a_flop*u_flop + a_byte*u_byte).
+
+    u_flop = achieved FLOP/s / peak, u_byte = achieved bytes/s / HBM bytes/s. Above the limit the
+    clock drops until P = P_limit, stretching the step (core/energy.py).
+    """
+
+    idle_frac: float = Field(0.10, ge=0, lt=1)         # idle power / power limit where no idle figure is given
+    busy_frac: float = Field(0.35, ge=0)               # clocks up, a step running, SMs idle
+    occupancy_frac: float = Field(0.2, ge=0)           # extra share when every SM is occupied
+    flop_frac: float = Field(0.8, ge=0)                # extra share of (limit - idle) at 100% of peak FLOP/s
+    byte_frac: float = Field(0.3, ge=0)                # extra share at 100% of HBM bytes/s
+
+
+class CommParams(_Frozen):
+    """Collectives over the scale-up link (ring all-reduce for TP, point-to-point for PP)."""
+
+    link_frac: float = Field(0.75, gt=0, le=1)         # of unidirectional link bytes/s
+    latency_s: float = Field(8e-6, ge=0)               # per collective
+
+
+class MemoryParams(_Frozen):
+    reserve_frac: float = Field(0.08, ge=0, lt=1)      # of capacity kept free (allocator, CUDA context, graphs)
+    activation_bytes_per_token_per_d: float = Field(8.0, ge=0)  # live activation bytes per token per d_model unit
+
+
+class EngineProfile(_Frozen):
+    """One serving implementation. ``graph`` picks the kernel list (core/graph.py)."""
+
+    name: str
+    description: str = ""
+    assumptions: list[str] = Field(default_factory=list)
+    graph: Literal["eager", "fused"] = "fused"
+    kernel_fixed_s: float = Field(2e-6, ge=0)          # per non-GEMM kernel (launch gap inside a graph)
+    elementwise_hbm_frac: float = Field(0.8, gt=0, le=1)
+    step_fixed_s: float = Field(0.0, ge=0)             # per forward pass (scheduler, sampling, host)
+    gemm: GemmParams = GemmParams()
+    attention: AttentionParams = AttentionParams()
+    power: PowerParams = PowerParams()
+    comm: CommParams = CommParams()
+    memory: MemoryParams = MemoryParams()
+    fitted_on: str = ""                                 # provenance of the numbers above
+    calibrated_hardware: list[str] = Field(default_factory=list)  # chips the fit used; others are "extrapolated"

@@ -1,0 +1,67 @@
+"""A chip, in SI units, as the core consumes it.
+
+Catalog files (``catalog/hardware/<id>.yaml``) keep the datasheet's units and a source for every
+figure; ``tokenomy.loaders`` converts them once into this schema. Per-chip figures are per
+accelerator (per GPU for rack systems such as GB200 NVL72, per wafer for Cerebras WSE-3).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Precision = Literal["bf16", "fp8", "fp4", "int8"]
+PRECISIONS: tuple[str, ...] = ("bf16", "fp8", "fp4", "int8")
+ChipKind = Literal["gpu", "tpu", "asic", "sram"]
+
+
+class HardwareSpec(BaseModel):
+    """One accelerator. Rates are dense (no sparsity); bandwidths are per direction where noted."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    name: str
+    vendor: str
+    kind: ChipKind = "gpu"
+    year: int | None = None
+    # peak dense matrix rate per precision, FLOP/s (int8: OP/s); a missing key = unsupported
+    peak_flop_per_s: dict[str, float]
+    # memory tiers; 0 where the tier does not exist
+    hbm_bytes: float = 0.0
+    hbm_bytes_per_s: float = 0.0
+    sram_bytes: float = 0.0            # on-chip SRAM usable for weights/KV (L2 on GPUs is cache, see sram_is_cache)
+    sram_bytes_per_s: float = 0.0
+    sram_is_cache: bool = True         # True on GPUs: L2 / Infinity Cache cannot hold a model
+    ddr_bytes: float = 0.0             # host / external DDR tier (SambaNova DDR, Cerebras MemoryX)
+    ddr_bytes_per_s: float = 0.0
+    # scale-up link (NVLink, Infinity Fabric, ICI, ...), bytes/s in ONE direction per chip
+    scaleup_bytes_per_s_unidir: float = 0.0
+    scaleup_domain: int = 1            # chips in one scale-up domain
+    power_limit_w: float | None = None
+    idle_power_w: float | None = None
+    price_usd: float | None = None
+    rent_usd_per_hour: float | None = None
+    compute_units: int | None = None   # SMs / CUs / cores: the wave size for GEMM tiles
+    clock_hz: float | None = None      # max boost clock
+    sources: dict[str, str] = Field(default_factory=dict)   # field -> source URL / note
+
+    def peak(self, precision: str) -> float | None:
+        """Peak dense FLOP/s for ``precision``, or None when the chip lacks it."""
+        return self.peak_flop_per_s.get(precision)
+
+    @property
+    def weight_memory_bytes(self) -> float:
+        """Bytes that can hold weights and KV cache: HBM, plus SRAM on SRAM-first chips, plus DDR."""
+        sram = 0.0 if self.sram_is_cache else self.sram_bytes
+        return self.hbm_bytes + sram + self.ddr_bytes
+
+    @property
+    def main_memory_bytes_per_s(self) -> float:
+        """Bandwidth of the tier that holds the weights: HBM, or SRAM on chips without HBM."""
+        if self.hbm_bytes > 0:
+            return self.hbm_bytes_per_s
+        if not self.sram_is_cache and self.sram_bytes > 0:
+            return self.sram_bytes_per_s
+        return self.ddr_bytes_per_s

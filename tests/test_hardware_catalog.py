@@ -1,0 +1,218 @@
+"""The built-in hardware catalog, the YAML loader (units, sources, validation) and its CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from tokenomy.cli.hardware import hardware_app
+from tokenomy.errors import CatalogError
+from tokenomy.loaders.hardware import (
+    FIGURES,
+    hardware_catalog_rows,
+    hardware_figures,
+    hardware_ids,
+    load_hardware,
+)
+
+REQUIRED_IDS = [
+    "a100-sxm", "h100-sxm", "h200-sxm", "b200", "gb200", "b300", "gb300", "l40s", "mi300x",
+    "mi325x", "mi355x", "tpu-v5e", "tpu-v5p", "tpu-v6e", "tpu7x", "gaudi3", "trainium2",
+    "inferentia2", "groq-lpu", "cerebras-wse3", "sambanova-sn40l",
+]
+CATALOG_DIR = Path(__file__).resolve().parents[1] / "src" / "tokenomy" / "catalog" / "hardware"
+
+MINIMAL = """\
+id: my-chip
+name: My Chip
+vendor: Me
+bf16_dense_tflops: {value: 100, source: "my datasheet"}
+hbm_gb: {value: 24, source: "my datasheet"}
+hbm_tb_per_s: {value: 1.0, source: "my datasheet"}
+"""
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "chip.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+# --- the built-in catalog ----------------------------------------------------------------------
+
+
+def test_catalog_has_exactly_the_required_ids():
+    assert hardware_ids() == sorted(REQUIRED_IDS)
+
+
+@pytest.mark.parametrize("hw_id", REQUIRED_IDS)
+def test_every_chip_loads_with_a_source_for_every_figure(hw_id):
+    hw = load_hardware(hw_id)
+    assert hw.id == hw_id
+    assert hw.peak("bf16") and hw.peak("bf16") > 0
+    assert hw.weight_memory_bytes > 0 and hw.main_memory_bytes_per_s > 0
+    figures = hardware_figures(hw_id)
+    assert figures
+    for fig in figures:
+        assert fig["source"].startswith(("http", "estimate:", "shared/")), (hw_id, fig)
+    # every SI figure that was set came with a source
+    assert len(hw.sources) == len(figures)
+
+
+@pytest.mark.parametrize("path", sorted(CATALOG_DIR.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_catalog_figure_is_a_sourced_mapping(path):
+    raw = yaml.safe_load(path.read_text())
+    assert raw["id"] == path.stem
+    for key, fig in raw.items():
+        if key in FIGURES and fig is not None:
+            assert set(fig) <= {"value", "source", "note"} and fig["source"], (path.name, key)
+
+
+def test_h100_matches_the_datasheet():
+    h100 = load_hardware("h100-sxm")
+    assert h100.peak("bf16") == pytest.approx(989e12)
+    assert h100.peak("fp8") == pytest.approx(1979e12)
+    assert h100.hbm_bytes == pytest.approx(80e9)
+    assert h100.hbm_bytes_per_s == pytest.approx(3.35e12)
+    assert h100.power_limit_w == 700
+    assert h100.idle_power_w == pytest.approx(71.778)
+    assert h100.scaleup_bytes_per_s_unidir == pytest.approx(450e9)   # 900 GB/s bidirectional
+    assert h100.compute_units == 132 and h100.clock_hz == pytest.approx(1.98e9)
+    assert h100.sram_bytes == 50 * 2**20                               # L2, MiB
+    assert h100.sram_is_cache
+
+
+def test_h200_is_h100_compute_with_more_memory():
+    h100, h200 = load_hardware("h100-sxm"), load_hardware("h200-sxm")
+    assert h200.peak_flop_per_s == h100.peak_flop_per_s
+    assert h200.hbm_bytes_per_s == pytest.approx(4.8e12)
+    assert h200.hbm_bytes == pytest.approx(141e9)
+    assert h200.clock_hz == h100.clock_hz and h200.compute_units == h100.compute_units
+
+
+@pytest.mark.parametrize("hw_id", ["h100-sxm", "a100-sxm"])
+def test_no_fp4_before_blackwell(hw_id):
+    assert load_hardware(hw_id).peak("fp4") is None
+
+
+def test_a100_has_no_fp8_and_blackwell_has_fp4():
+    assert load_hardware("a100-sxm").peak("fp8") is None
+    assert load_hardware("b200").peak("fp4") == pytest.approx(9000e12)
+
+
+def test_sram_chips_hold_weights_in_sram():
+    for hw_id in ("groq-lpu", "cerebras-wse3", "sambanova-sn40l"):
+        assert not load_hardware(hw_id).sram_is_cache
+    groq = load_hardware("groq-lpu")
+    assert groq.hbm_bytes == 0 and groq.weight_memory_bytes == pytest.approx(230e6)
+    assert groq.main_memory_bytes_per_s == pytest.approx(80e12)
+
+
+def test_binary_units_convert_as_binary():
+    assert load_hardware("tpu-v5p").hbm_bytes == 95 * 2**30
+
+
+def test_builtins_are_cached():
+    assert load_hardware("h100-sxm") is load_hardware("h100-sxm")
+
+
+def test_catalog_rows_are_in_display_units():
+    rows = {r["id"]: r for r in hardware_catalog_rows()}
+    assert set(rows) == set(REQUIRED_IDS)
+    assert rows["h100-sxm"]["bf16_tflops"] == 989 and rows["h100-sxm"]["hbm_tb_per_s"] == 3.35
+    assert rows["h100-sxm"]["fp4_tflops"] is None and rows["h100-sxm"]["power_w"] == 700
+
+
+# --- user files and validation -------------------------------------------------------------------
+
+
+def test_user_yaml_loads(tmp_path):
+    hw = load_hardware(write(tmp_path, MINIMAL))
+    assert hw.id == "my-chip" and hw.peak("bf16") == pytest.approx(100e12)
+    assert hw.hbm_bytes == pytest.approx(24e9) and hw.sources["hbm_bytes"] == "my datasheet"
+
+
+def test_figure_without_source_names_file_and_key(tmp_path):
+    path = write(tmp_path, MINIMAL + "power_limit_w: 300\n")
+    with pytest.raises(CatalogError, match="power_limit_w") as err:
+        load_hardware(path)
+    assert "chip.yaml" in str(err.value) and "source" in str(err.value)
+
+
+def test_figure_with_empty_source_is_refused(tmp_path):
+    path = write(tmp_path, MINIMAL + 'power_limit_w: {value: 300, source: ""}\n')
+    with pytest.raises(CatalogError, match="power_limit_w"):
+        load_hardware(path)
+
+
+def test_unknown_key_lists_allowed_keys(tmp_path):
+    path = write(tmp_path, MINIMAL + 'hbm_tb_s: {value: 1, source: "x"}\n')
+    with pytest.raises(CatalogError, match="hbm_tb_s") as err:
+        load_hardware(path)
+    assert "Allowed keys" in str(err.value) and "hbm_tb_per_s" in str(err.value)
+
+
+def test_negative_value_is_refused(tmp_path):
+    path = write(tmp_path, MINIMAL + 'power_limit_w: {value: -5, source: "x"}\n')
+    with pytest.raises(CatalogError, match="power_limit_w.*negative"):
+        load_hardware(path)
+
+
+def test_same_figure_twice_is_refused(tmp_path):
+    path = write(tmp_path, MINIMAL + 'hbm_gib: {value: 24, source: "x"}\n')
+    with pytest.raises(CatalogError, match="hbm_gib"):
+        load_hardware(path)
+
+
+def test_bad_kind_is_a_catalog_error(tmp_path):
+    with pytest.raises(CatalogError, match="kind"):
+        load_hardware(write(tmp_path, MINIMAL + "kind: fpga\n"))
+
+
+def test_missing_file_is_a_catalog_error(tmp_path):
+    with pytest.raises(CatalogError, match="not found"):
+        load_hardware(str(tmp_path / "nope.yaml"))
+
+
+def test_unknown_id_suggests_close_matches():
+    with pytest.raises(CatalogError, match="'h100-sxm'") as err:
+        load_hardware("h100-sxm5")
+    assert "tokenomy hardware list" in str(err.value)
+
+
+# --- CLI -----------------------------------------------------------------------------------------
+
+runner = CliRunner()
+
+
+def test_cli_list_table_and_json():
+    result = runner.invoke(hardware_app, ["list"])
+    assert result.exit_code == 0 and "h100-sxm" in result.stdout and "TFLOPS" in result.stdout
+    result = runner.invoke(hardware_app, ["list", "--json"])
+    assert result.exit_code == 0
+    rows = json.loads(result.stdout)
+    assert {r["id"] for r in rows} == set(REQUIRED_IDS)
+
+
+def test_cli_show_table_and_json(tmp_path):
+    result = runner.invoke(hardware_app, ["show", "h100-sxm"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "glennklockwood.com" in result.stdout
+    result = runner.invoke(hardware_app, ["show", "h100-sxm", "--json"])
+    assert result.exit_code == 0
+    spec = json.loads(result.stdout)
+    assert spec["peak_flop_per_s"]["bf16"] == pytest.approx(989e12)
+    result = runner.invoke(hardware_app, ["show", write(tmp_path, MINIMAL), "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["id"] == "my-chip"
+
+
+def test_cli_unknown_name_exits_2_with_one_line():
+    result = runner.invoke(hardware_app, ["show", "h100-sxm5"], env={"COLUMNS": "80"})
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    message = result.stderr.strip()
+    assert len(message.splitlines()) == 1 and "h100-sxm" in message
+    assert "Traceback" not in result.output
