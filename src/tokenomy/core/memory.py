@@ -38,3 +38,18 @@ def memory_use(recipe: StepRecipe, *, batch, tokens_in_cache, tokens_in_step, ca
     need = recipe.weight_bytes + kv + act
     return MemoryUse(weight_bytes=recipe.weight_bytes, kv_bytes=kv, activation_bytes=act, reserve_bytes=reserve,
                      memory_bytes=need, capacity_bytes=capacity_bytes, fits=need + reserve <= capacity_bytes)
+
+
+def fast_tier_bytes(hw) -> float:
+    """Capacity of the tier the core streams at full speed: HBM, or SRAM on SRAM-first chips."""
+    if hw.hbm_bytes > 0:
+        return hw.hbm_bytes
+    return 0.0 if hw.sram_is_cache else hw.sram_bytes
+
+
+def spill_time_s(memory_bytes, hw):
+    """Seconds per step to stream what does not fit in the fast tier from the slow (DDR) tier."""
+    over = np.maximum(np.asarray(memory_bytes, dtype=float) - fast_tier_bytes(hw), 0.0)
+    if hw.ddr_bytes_per_s <= 0:
+        return np.zeros_like(over)
+    return over / hw.ddr_bytes_per_s

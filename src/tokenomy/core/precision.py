@@ -34,8 +34,9 @@ class Precision:
 
 
 def parse_precision(text: str | Precision | None) -> Precision:
-    """``fp8`` (weights and activations fp8, KV cache bf16), ``fp4`` (weights fp4, activations
-    fp8: how fp4 is served in practice), or explicit ``w=fp4,a=fp8,kv=fp8``."""
+    """``bf16``/``fp8``/``int8``/``fp4`` (weights and activations in that format, KV cache bf16: the
+    chip must have that matrix rate), or explicit ``w=fp4,a=fp8,kv=fp8`` (weight-only quantization
+    runs the matrix units at the activation format)."""
     if isinstance(text, Precision):
         return text
     text = (text or "bf16").strip().lower()
@@ -43,10 +44,6 @@ def parse_precision(text: str | Precision | None) -> Precision:
         if text not in FORMATS:
             raise SpecError(f"Unknown precision {text!r}. Use one of {', '.join(FORMATS)} "
                             "or 'w=fp8,a=fp8,kv=bf16'.")
-        if text == "fp4":
-            return Precision("fp4", "fp8", "bf16")
-        if text == "int8":
-            return Precision("int8", "int8", "bf16")
         return Precision(text, text, "bf16")
     parts = {}
     keys = {"w": "weights", "weights": "weights", "a": "activations", "activations": "activations",

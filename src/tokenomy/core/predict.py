@@ -6,6 +6,8 @@ A replica is tp * pp chips. A step runs ``batch`` sequences through every stage:
     tokens_per_s = T / stage_s          (steady state: pp micro-batches in flight; = T/latency at pp=1)
     power_w      = chips * P_chip,  energy_j_per_token = power_w / tokens_per_s
 Prefill: T = b*s tokens, tokens_per_s_per_user = s / latency_s. Decode: T = b, 1 / latency_s.
+When weights and KV exceed the fast tier (HBM, or SRAM on SRAM-first chips) the rest streams from
+the slow tier (DDR, MemoryX) every step, overlapped with compute: stage_s >= spill / ddr bytes/s.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from ..spec.model import ModelSpec
 from .comms import p2p_time_s
 from .energy import chip_power
 from .graph import build_recipe
-from .memory import memory_use
+from .memory import memory_use, spill_time_s
 from .phases import chip_rates, step_time
 from .precision import BYTES_PER_ELEMENT, Precision
 
@@ -109,15 +111,17 @@ def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, prec
     pw = chip_power(st.flop, st.bytes, st.latency_s, st.compute_bound_s, st.active_s, peak_flop_per_s=peak,
                     mem_bytes_per_s=bw, power_limit_w=limit, idle_w=hw.idle_power_w, params=engine.power)
     stage = np.where(np.isfinite(pw.latency_s), pw.latency_s, st.latency_s)
+    cache = n if phase == "prefill" else n + 1.0
+    mem = memory_use(recipe, batch=b, tokens_in_cache=cache, tokens_in_step=T, capacity_bytes=hw.weight_memory_bytes,
+                     vocab_size=model.vocab_size, params=engine.memory, a_bytes=BYTES_PER_ELEMENT["bf16"])
+    spill = spill_time_s(mem.memory_bytes, hw)
+    stage = np.maximum(stage, spill)
     p2p = p2p_time_s(T * recipe.p2p_bytes_per_token, hw.scaleup_bytes_per_s_unidir or 1.0, engine.comm) if pp > 1 else 0.0
     latency = pp * stage + (pp - 1) * p2p
     chips = tp * pp
     tokens_per_s = T / stage
     per_user = (n if phase == "prefill" else 1.0) / latency
     power_total = chips * pw.power_w
-    cache = n if phase == "prefill" else n + 1.0
-    mem = memory_use(recipe, batch=b, tokens_in_cache=cache, tokens_in_step=T, capacity_bytes=hw.weight_memory_bytes,
-                     vocab_size=model.vocab_size, params=engine.memory, a_bytes=BYTES_PER_ELEMENT["bf16"])
     overhead = st.fixed_s
     parts = np.stack([st.gemm_s + st.attention_s + st.elementwise_s - overhead, overhead, st.comm_s])
     compute_share = np.where(st.latency_s > 0, st.compute_bound_s / st.latency_s, 0)

@@ -1,0 +1,1 @@
+"""Default economics inputs (``defaults.yaml``): every value with its source."""

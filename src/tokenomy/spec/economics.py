@@ -1,0 +1,118 @@
+"""An economics scenario: how a chip-hour is paid for, and the token market it sells into.
+
+Owned: chip price x server and network multipliers (capex, annualized with the capital recovery
+factor over ``depreciation_years``), facility capex per MW of IT load (over ``facility_life_years``),
+electricity x PUE for chip plus host power, an operations share, and utilization.
+Rented: a price per chip-hour, and utilization.
+
+The defaults here mirror ``catalog/economics/defaults.yaml`` (a test checks they agree); the YAML
+keeps the source of each. ``None`` for ``chip_price_usd`` / ``rent_usd_per_hour`` / ``chip_power_w``
+means "take it from the hardware catalog" (price_usd, rent_usd_per_hour, power_limit_w).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from ..errors import SpecError
+
+# field -> (low, low_inclusive, high, high_inclusive); None = unbounded. Used for checks and messages.
+RANGES: dict[str, tuple[float | None, bool, float | None, bool]] = {
+    "chip_price_usd": (0, True, None, False),
+    "rent_usd_per_hour": (0, True, None, False),
+    "chip_power_w": (0, False, None, False),
+    "server_multiplier": (1, True, None, False),
+    "network_multiplier": (1, True, None, False),
+    "facility_usd_per_mw": (0, True, None, False),
+    "depreciation_years": (0, False, None, False),
+    "facility_life_years": (0, False, None, False),
+    "cost_of_capital_frac": (0, True, 1, True),
+    "electricity_usd_per_kwh": (0, True, None, False),
+    "pue": (1, True, None, False),
+    "host_power_w_per_chip": (0, True, None, False),
+    "ops_frac": (0, True, 1, False),
+    "utilization_frac": (0, False, 1, True),
+    "token_price_usd_per_mtok": (0, True, None, False),
+    "token_price_decline_per_year": (1, True, None, False),
+    "input_per_output_tokens": (0, True, None, False),
+}
+
+
+def range_text(field: str) -> str:
+    """The allowed range of ``field`` in interval notation, e.g. ``(0, 1]``."""
+    lo, lo_in, hi, hi_in = RANGES[field]
+    left = ("[" if lo_in else "(") + (f"{lo:g}" if lo is not None else "-inf")
+    right = (f"{hi:g}" if hi is not None else "inf") + ("]" if hi_in else ")")
+    return f"{left}, {right}"
+
+
+class Scenario(BaseModel):
+    """Every economics input; units in the names. Sources: catalog/economics/defaults.yaml."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: Literal["owned", "rented"] = "owned"           # estimate: the TCO question
+    chip_price_usd: float | None = None                  # None: hardware catalog price_usd
+    rent_usd_per_hour: float | None = None               # None: hardware catalog rent_usd_per_hour
+    chip_power_w: float | None = None                    # None: catalog power_limit_w (or predicted power)
+    server_multiplier: float = 1.4                       # Epoch AI: x1.3-2.1; DGX H100 BOM ~1.4
+    network_multiplier: float = 1.2                      # Epoch AI: interconnect x1.07-1.32
+    facility_usd_per_mw: float = 10.7e6                  # CBRE via build.inc: >$10.7M per MW of IT load
+    depreciation_years: float = 5.0                      # Amazon AI servers 5 y (2025); Meta 5-5.5
+    facility_life_years: float = 20.0                    # estimate: buildings 15-25 y
+    cost_of_capital_frac: float = 0.10                   # estimate: no citable WACC (economics.md)
+    electricity_usd_per_kwh: float = 0.0806              # EIA US industrial 2023
+    pue: float = 1.3                                     # Uptime: new large builds ~1.3 (avg 1.58)
+    host_power_w_per_chip: float = 575.0                 # (10.2 kW node - 8 x 700 W) / 8
+    ops_frac: float = 0.10                               # SemiAnalysis: 5-15% of TCO
+    utilization_frac: float = 0.7                        # aidatacenterguide: ~70% break-even utilisation
+    token_price_usd_per_mtok: float = 5.0                # NVIDIA $1B-DC table: ~$5 per M tokens
+    token_price_decline_per_year: float = 10.0           # a16z LLMflation: 10x per year
+    input_per_output_tokens: float = 3.0                 # estimate: 3:1 blend of price trackers
+
+    @field_validator(*RANGES, mode="after")
+    @classmethod
+    def _in_range(cls, v: float | None, info) -> float | None:
+        if v is None:
+            return v
+        lo, lo_in, hi, hi_in = RANGES[info.field_name]
+        ok = math.isfinite(v)
+        ok = ok and (lo is None or (v >= lo if lo_in else v > lo))
+        ok = ok and (hi is None or (v <= hi if hi_in else v < hi))
+        if not ok:
+            raise ValueError(f"must be in {range_text(info.field_name)}, got {v!r}")
+        return v
+
+
+FIELDS: tuple[str, ...] = tuple(Scenario.model_fields)
+
+
+def make_scenario(data: dict[str, Any], where: str = "scenario") -> Scenario:
+    """Build a Scenario, turning pydantic errors into one SpecError naming the field and its range."""
+    try:
+        return Scenario(**data)
+    except ValidationError as exc:
+        msgs = []
+        for e in exc.errors():
+            field = ".".join(str(x) for x in e["loc"]) or "?"
+            if e["type"] == "extra_forbidden":
+                msgs.append(f"unknown field {field!r}; allowed fields: {', '.join(FIELDS)}")
+            elif field in RANGES:
+                got = e.get("input")
+                msgs.append(f"{field} must be a number in {range_text(field)}, got {got!r}")
+            elif field == "mode":
+                msgs.append(f"mode must be 'owned' or 'rented', got {e.get('input')!r}")
+            else:
+                msgs.append(f"{field}: {e['msg']}")
+        raise SpecError(f"{where}: " + "; ".join(msgs) + ".") from None
+
+
+def with_overrides(base: Scenario, overrides: dict[str, Any], where: str = "scenario") -> Scenario:
+    """``base`` with ``overrides`` applied (None values ignored), validated again."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if not given:
+        return base
+    return make_scenario({**base.model_dump(), **given}, where)

@@ -1,0 +1,116 @@
+"""The `tokenomy predict` CLI contract (issue 2, item 6)."""
+
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+import tokenomy
+from tokenomy.cli.main import app
+
+runner = CliRunner()
+REQUIRED = {"latency_s", "tokens_per_s", "energy_j_per_token", "power_w", "memory_bytes", "fits"}
+
+
+def _run(*args):
+    return runner.invoke(app, list(args))
+
+
+def test_prefill_json_contract():
+    r = _run("predict", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--engine", "torch-eager",
+             "--precision", "bf16", "--tp", "1", "--phase", "prefill", "--batch", "2", "--seq", "512", "--json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert REQUIRED <= set(d)
+    assert d["fits"] is True and d["seq"] == 512 and d["batch"] == 2
+    api = tokenomy.predict("llama-3.1-8b", "h100-sxm", engine="torch-eager", phase="prefill", batch=2, seq=512)
+    assert d["latency_s"] == float(api.latency_s)
+
+
+def test_decode_json_and_table():
+    r = _run("predict", "--model", "llama-3.1-8b", "--hardware", "h200-sxm", "--phase", "decode", "--batch", "8",
+             "--context", "1024", "--json")
+    assert r.exit_code == 0 and REQUIRED <= set(json.loads(r.stdout))
+    r = _run("predict", "--model", "llama-3.1-8b", "--hardware", "h200-sxm", "--phase", "decode", "--batch", "8",
+             "--context", "1024")
+    assert r.exit_code == 0 and "latency_s" in r.stdout
+
+
+def test_model_from_config_path(tmp_path):
+    cfg = {"model_type": "llama", "hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 16,
+           "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 32000}
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps(cfg))
+    r = _run("predict", "--model", str(p), "--hardware", "h100-sxm", "--phase", "decode", "--batch", "1",
+             "--context", "10", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["tokens_per_s"] > 0
+
+
+def test_cases_file_in_order(tmp_path):
+    lines = [
+        {"model": "llama-3.1-8b", "hardware": "h100-sxm", "engine": "torch-eager", "phase": "decode", "batch": 4, "context": 128},
+        {"model": "llama-3.1-8b", "hardware": "h100-sxm", "engine": "torch-eager", "precision": "bf16", "tp": 1,
+         "phase": "prefill", "batch": 1, "seq": 1024},
+        {"model": "mistral-7b", "hardware": "b200", "phase": "decode", "batch": 64, "context": 2048},
+        {"model": "llama-3.1-8b", "hardware": "h100-sxm", "engine": "torch-eager", "phase": "decode", "batch": 1, "context": 128},
+    ]
+    f = tmp_path / "cases.jsonl"
+    f.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    r = _run("predict", "--cases", str(f), "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert [o["phase"] for o in out] == [x["phase"] for x in lines]
+    assert [o["batch"] for o in out] == [x["batch"] for x in lines]
+    single = tokenomy.predict("llama-3.1-8b", "h100-sxm", engine="torch-eager", phase="decode", batch=1, context=128)
+    assert out[3]["latency_s"] == float(single.latency_s)
+
+
+def test_bad_inputs_exit_2_with_one_line():
+    cases = [
+        (["--model", "llama-3.1-8b", "--hardware", "h100-sxm5"], "Did you mean 'h100-sxm'"),
+        (["--model", "llama-3.1-8", "--hardware", "h100-sxm"], "llama-3.1-8b"),
+        (["--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--tp", "3"], "tp=3"),
+        (["--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--engine", "vllm"], "Unknown engine"),
+        (["--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--precision", "fp4"], "fp"),
+    ]
+    for extra, text in cases:
+        r = _run("predict", *extra, "--phase", "decode", "--batch", "1", "--context", "10")
+        assert r.exit_code == 2, (extra, r.output)
+        assert text in r.output and "Traceback" not in r.output
+    for extra in (["--batch", "0", "--context", "10"], ["--batch", "1", "--context", "-5"]):
+        r = _run("predict", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--phase", "decode", *extra)
+        assert r.exit_code == 2 and "must be >=" in r.output
+    r = _run("predict", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--phase", "prefill", "--batch", "1")
+    assert r.exit_code == 2 and "seq" in r.output
+
+
+def test_bad_cases_file(tmp_path):
+    f = tmp_path / "c.jsonl"
+    f.write_text('{"model": "llama-3.1-8b", "hardware": "h100-sxm", "phase": "decode", "batch": 1, "ctx": 5}\n')
+    r = _run("predict", "--cases", str(f), "--json")
+    assert r.exit_code == 2 and "line 1" in r.output and "ctx" in r.output
+
+
+def test_does_not_fit_is_reported_not_raised():
+    p = tokenomy.predict("llama-3.1-405b", "h100-sxm", phase="decode", batch=1, context=10)
+    assert not bool(p.fits) and "GB per chip" in p.fit_reason()
+    p8 = tokenomy.predict("llama-3.1-405b", "h100-sxm", phase="decode", batch=1, context=10, tp=8, precision="fp8")
+    assert bool(p8.fits)
+
+
+def test_vectorized_api_matches_scalar_calls():
+    b = np.array([1, 8, 64])
+    c = np.array([[128], [4096]])
+    p = tokenomy.predict("qwen3-30b-a3b", "h100-sxm", phase="decode", batch=b, context=c)
+    assert p.latency_s.shape == (2, 3)
+    one = tokenomy.predict("qwen3-30b-a3b", "h100-sxm", phase="decode", batch=8, context=4096)
+    assert p.latency_s[1, 1] == float(one.latency_s)
+
+
+def test_import_does_not_load_heavy_extras():
+    import subprocess
+    import sys
+    code = "import sys, tokenomy; print(any(m in sys.modules for m in ('torch', 'fastapi', 'matplotlib', 'plotly')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"
