@@ -235,7 +235,7 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
         casts = sum(g.count for g in gemms if g.name not in ("router",))
         ew_k += casts
         ew_t += sum(g.count * g.k * (B16 + ab) for g in gemms if g.name not in ("router",))
-        pad_kernels = 3.0 * casts                  # zeros, cat and slice when T % 16 != 0
+        pad_kernels = 2.0 * casts                  # zeros and cat when T % 16 != 0 (measure.py pads rows to 16)
     # ---- once per step: embedding gather, final norm, LM head on last positions, argmax/sampling
     ew_k += 1 + (10 if eager else 0) + norm_kernels + 1
     ew_t += 2 * B16 * D
@@ -251,9 +251,11 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
     weight_bytes = sum(g.weight_bytes for g in gemms if g.name not in ("uk_absorb", "uv_absorb"))
     if model.attention == "mla" and phase == "decode":   # absorbed GEMMs use the stored kv_b weights
         weight_bytes += L * model.kv_lora_rank * Nc * (model.qk_nope_head_dim + model.v_head_dim) * wb
-    weight_bytes += V * D / tp * B16                      # embedding (vocab-parallel), kept in 16-bit
-    if model.tie_embeddings:
-        weight_bytes -= Vc * D * B16                      # the LM head is the embedding
+    emb = V * D / tp * B16                                # embedding (vocab-parallel), kept in 16-bit
+    head = 0.0 if model.tie_embeddings else Vc * D * B16  # tied: the LM head is the embedding
+    weight_bytes -= Vc * D * B16                          # the lm_head op above, counted here instead
+    # one stage holds both tables; with pp > 1 the first stage holds the embedding and the last the head
+    weight_bytes += emb + head if pp == 1 else max(emb, head or emb)
     kv_full = sum(a.count * a.kv_elements_per_token * kvb for a in attns if a.window is None)
     kv_win = sum(a.count * a.kv_elements_per_token * kvb for a in attns if a.window is not None)
     impl = engine.attention.decode_impl if (eager and phase == "decode") else ("flash" if not eager else "sdpa")

@@ -2,7 +2,7 @@
 
 A replica is tp * pp chips. A step runs ``batch`` sequences through every stage:
     stage_s      = one chip's step time (core/phases.py), after the power cap (core/energy.py)
-    latency_s    = pp * stage_s + (pp - 1) * T_p2p                   (one step, end to end)
+    latency_s    = pp * (stage_s - step_fixed) + step_fixed + (pp - 1) * T_p2p   (one step, end to end)
     tokens_per_s = T / stage_s          (steady state: pp micro-batches in flight; = T/latency at pp=1)
     power_w      = chips * P_chip,  energy_j_per_token = power_w / tokens_per_s
 Prefill: T = b*s tokens, tokens_per_s_per_user = s / latency_s. Decode: T = b, 1 / latency_s.
@@ -117,7 +117,7 @@ def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, prec
     spill = spill_time_s(mem.memory_bytes, hw)
     stage = np.maximum(stage, spill)
     p2p = p2p_time_s(T * recipe.p2p_bytes_per_token, hw.scaleup_bytes_per_s_unidir or 1.0, engine.comm) if pp > 1 else 0.0
-    latency = pp * stage + (pp - 1) * p2p
+    latency = pp * (stage - engine.step_fixed_s) + engine.step_fixed_s + (pp - 1) * p2p   # host overhead once per step
     chips = tp * pp
     tokens_per_s = T / stage
     per_user = (n if phase == "prefill" else 1.0) / latency
