@@ -252,3 +252,225 @@ def operating_point(model, hardware, tokens_per_s_per_user: float = 0.0, isl: in
         float(ce.tokens_per_s_per_mw(tps_d, fac_w)), sc.input_per_output_tokens)
 
 
+# --- 3. the AI factory: a power budget, several chips side by side ------------------------------------
+
+
+@dataclass(frozen=True)
+class FactoryRow(_Dict):
+    """One chip filling the power budget. Tokens are output tokens (prefill time included)."""
+
+    hardware: str
+    feasible: bool
+    reason: str
+    chips_per_replica: int
+    replicas: int
+    chips: int
+    provisioned_w_per_chip: float       # chip power limit + host, times PUE: what the budget is sized by
+    batch: int
+    tokens_per_s_per_user: float
+    tokens_per_s: float                 # fleet output tokens/s when busy
+    tokens_per_s_per_mw: float          # per MW of the budget
+    tokens_per_year: float              # at utilization
+    capex_usd: float                    # upfront: IT (owned) plus facility
+    cost_usd_per_year: float
+    revenue_usd_per_year: float
+    margin_usd_per_year: float
+    margin_frac: float
+    usd_per_mtok: float                 # all-in cost per output Mtok
+    chip_price_usd: float | None
+
+
+@dataclass(frozen=True)
+class FactoryResult(_Dict):
+    power_mw: float
+    model: str
+    tokens_per_s_per_user: float
+    token_price_usd_per_mtok: float
+    rows: tuple[FactoryRow, ...]
+    best_margin: str                    # hardware id with the largest margin ("" if none feasible)
+    cheapest_chip: str                  # hardware id with the lowest chip price (owned)
+
+
+def _per_chip(value, hardware: list[str], name: str) -> list:
+    vals = list(value) if isinstance(value, (list, tuple)) else [value] * len(hardware)
+    if len(vals) != len(hardware):
+        raise SpecError(f"{name} has {len(vals)} values for {len(hardware)} chips; give one, or one per chip.")
+    return vals
+
+
+def _fleet(op: OperatingPoint, hw: HardwareSpec, sc: Scenario, power_mw: float):
+    """Size a fleet of ``op`` replicas in ``power_mw``: (replicas, provisioned W per chip, capex per chip USD)."""
+    chip_w = sc.chip_power_w or hw.power_limit_w or op.power_w / op.chips
+    prov_w = (chip_w + sc.host_power_w_per_chip) * sc.pue
+    replicas = int(math.floor(power_mw * 1e6 / (prov_w * op.chips) + 1e-9))
+    c = _cost(hw, sc, chip_w)
+    return replicas, prov_w, float(c.capex_usd + c.facility_capex_usd)
+
+
+def _factory_row(op: OperatingPoint, hw: HardwareSpec, sc: Scenario, power_mw: float, price: float) -> FactoryRow:
+    nan = float("nan")
+    chip_price = (sc.chip_price_usd if sc.chip_price_usd is not None else hw.price_usd) if sc.mode == "owned" else None
+    if not op.feasible:
+        return FactoryRow(hw.id, False, op.reason, op.chips, 0, 0, nan, 0, nan, nan, nan, nan, nan, nan, nan, nan,
+                          nan, nan, chip_price)
+    replicas, prov_w, capex_chip = _fleet(op, hw, sc, power_mw)
+    chips = replicas * op.chips
+    tps = replicas * op.output_tokens_per_s
+    tokens_year = tps * ce.S_PER_HOUR * ce.HOURS_PER_YEAR * sc.utilization_frac
+    cost = replicas * op.total_usd_per_hour * ce.HOURS_PER_YEAR
+    revenue = tokens_year / ce.TOKENS_PER_MTOK * price
+    reason = "" if replicas else f"one replica needs {prov_w * op.chips / 1e6:.3f} MW > {power_mw:g} MW"
+    return FactoryRow(hw.id, replicas > 0, reason, op.chips, replicas, chips, prov_w, op.batch, op.tokens_per_s_per_user,
+                      tps, tps / power_mw, tokens_year, chips * capex_chip, cost, revenue, revenue - cost,
+                      (revenue - cost) / revenue if revenue > 0 else nan, op.usd_per_mtok_all_in, chip_price)
+
+
+def factory(power_mw: float, model, hardware: list[str] | str, tokens_per_s_per_user: float, isl: int = 1024,
+            osl: int = 1024, *, token_price_usd_per_mtok: float | None = None,
+            scenario: Scenario | str | Path | None = None, engine=None, precision="bf16", tp=1,
+            **overrides) -> FactoryResult:
+    """For each chip: replicas that fit in ``power_mw`` (sized at power limit + host, times PUE), output
+    tokens per year, cost per year, revenue at ``token_price_usd_per_mtok`` (per output Mtok), margin.
+    ``tp`` and ``precision`` may be one value or one per chip."""
+    if not power_mw > 0:
+        raise SpecError(f"power_mw must be > 0, got {power_mw}.")
+    hws = [h.strip() for h in hardware.split(",")] if isinstance(hardware, str) else list(hardware)
+    sc = get_scenario(scenario, **overrides)
+    price = sc.token_price_usd_per_mtok if token_price_usd_per_mtok is None else token_price_usd_per_mtok
+    if price < 0:
+        raise SpecError(f"token_price_usd_per_mtok must be >= 0, got {price}.")
+    rows = []
+    for h, t, prec in zip(hws, _per_chip(tp, hws, "tp"), _per_chip(precision, hws, "precision")):
+        hw = _hw(h)
+        op = operating_point(model, hw, tokens_per_s_per_user, isl, osl, scenario=sc, engine=engine, precision=prec, tp=t)
+        rows.append(_factory_row(op, hw, sc, power_mw, price))
+    ok = [r for r in rows if r.feasible]
+    priced = [r for r in rows if r.chip_price_usd is not None]
+    return FactoryResult(power_mw, _api.resolve(model, hws[0])[0].name, float(tokens_per_s_per_user), price, tuple(rows),
+                         max(ok, key=lambda r: r.margin_usd_per_year).hardware if ok else "",
+                         min(priced, key=lambda r: r.chip_price_usd).hardware if priced else "")
+
+
+# --- 4. the free chip: break-even price of X against Y ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BreakEven(_Dict):
+    """Chip price of X at which X's all-in $/Mtok equals Y's, at the same per-user speed."""
+
+    hardware_x: str
+    hardware_y: str
+    tokens_per_s_per_user: float
+    usd_per_mtok_y: float
+    usd_per_mtok_x_free: float          # X at price 0: its non-chip costs per output Mtok
+    usd_per_mtok_x_list: float | None   # X at its catalog price (None without one)
+    list_price_usd_x: float | None
+    break_even_price_usd: float         # negative: even free, X is not cheap enough; -inf: X cannot run it
+    is_free_enough: bool
+    non_chip_usd_per_mtok: dict         # X at price 0: energy (power), facility (space, cooling), ops
+    reason: str
+    x: OperatingPoint
+    y: OperatingPoint
+
+
+def break_even_price(model, hardware_x, hardware_y, tokens_per_s_per_user: float, isl: int = 1024, osl: int = 1024, *,
+                     scenario: Scenario | str | Path | None = None, engine=None, precision="bf16", tp_x: int = 1,
+                     tp_y: int = 1, precision_y: str | None = None, **overrides) -> BreakEven:
+    """X is owned at the unknown price p; Y is costed by the scenario (owned or rented). X's replica cost per
+    hour is slope * p + intercept (core.economics), so p = (target * tps * 3600e-6 * u - intercept) / slope."""
+    sc = get_scenario(scenario, **overrides)
+    hx, hy = _hw(hardware_x), _hw(hardware_y)
+    kw = dict(scenario=sc, engine=engine)
+    oy = operating_point(model, hy, tokens_per_s_per_user, isl, osl, precision=precision_y or precision, tp=tp_y, **kw)
+    if not oy.feasible:
+        raise InfeasibleError(f"reference chip {hy.id} cannot serve {tokens_per_s_per_user:g} tokens/s/user: {oy.reason}")
+    ox = operating_point(model, hx, tokens_per_s_per_user, isl, osl, precision=precision, tp=tp_x, **kw)
+    target, list_price = oy.usd_per_mtok_all_in, hx.price_usd if sc.chip_price_usd is None else sc.chip_price_usd
+    if not ox.feasible:
+        return BreakEven(hx.id, hy.id, float(tokens_per_s_per_user), target, float("nan"), None, list_price,
+                         float("-inf"), False, {}, f"even free, {hx.id} cannot do it: {ox.reason}", ox, oy)
+    # recover time per request and per-phase power from the operating point
+    t_d, t_p = osl / ox.tokens_per_s, isl / ox.prefill_tokens_per_s
+    pre = _api.predict(model, hx, phase="prefill", batch=1, seq=isl, engine=engine, precision=precision, tp=tp_x)
+    dec_w = ox.power_w / ox.chips
+    at0, cd, cp, w = _phase_costs(hx, sc, dec_w, float(pre.power_w_per_chip), t_d, t_p, ox.chips, price=0.0)
+    at1 = _phase_costs(hx, sc, dec_w, float(pre.power_w_per_chip), t_d, t_p, ox.chips, price=1.0)[0]
+    u, tps = sc.utilization_frac, ox.output_tokens_per_s
+    p = float(ce.break_even_chip_price_usd(target, tps, at1 - at0, at0, u))
+    per_mtok = lambda usd_h: float(ce.usd_per_mtok(usd_h / u, tps))  # noqa: E731
+    parts = {"energy (power)": per_mtok(w(cd.energy_usd_per_hour, cp.energy_usd_per_hour)),
+             "facility (space, cooling, power delivery)": per_mtok(w(cd.facility_usd_per_hour, cp.facility_usd_per_hour)),
+             "operations": per_mtok(w(cd.ops_usd_per_hour, cp.ops_usd_per_hour))}
+    free = per_mtok(float(at0))
+    x_list = None if list_price is None else per_mtok(float(at0 + (at1 - at0) * list_price))
+    top = max(parts, key=parts.get)
+    if p < 0:
+        reason = (f"even free, {hx.id} costs ${free:.3f}/Mtok in non-chip costs, more than {hy.id}'s ${target:.3f}/Mtok; "
+                  f"largest: {top} ${parts[top]:.3f}/Mtok")
+    else:
+        reason = f"{hx.id} matches {hy.id}'s ${target:.3f}/Mtok at a chip price of ${p:,.0f}"
+    return BreakEven(hx.id, hy.id, float(tokens_per_s_per_user), target, free, x_list, list_price, p, p >= 0, parts,
+                     reason, ox, oy)
+
+
+# --- 5. stranded capital: NPV under token deflation, token inflation per answer ------------------------
+
+
+@dataclass(frozen=True)
+class Investment(_Dict):
+    """A fleet filling ``power_mw`` over its depreciation life while the token price falls."""
+
+    hardware: str
+    power_mw: float
+    chips: int
+    years: int
+    capex_usd: float                    # upfront IT capex (0 when rented); facility is paid yearly (annuity)
+    cost_usd_per_year: float            # facility annuity + energy + ops (or rent)
+    tokens_per_year: float
+    token_price_usd_per_mtok: float     # today
+    token_price_decline_per_year: float
+    cash_flows_usd: list                # years 0..years
+    price_usd_per_mtok_by_year: list    # mean price in years 1..years
+    npv_usd: float
+    payback_years: float                # inf: never paid back
+    unrecovered_usd: float              # stranded capital: cumulative cash still negative at the end
+    tokens_per_answer: float            # tokens_per_query x tokens_multiplier
+    cost_usd_per_answer: float
+    price_usd_per_answer_by_year: list
+    point: OperatingPoint
+
+
+def invest(model, hardware, tokens_per_s_per_user: float, isl: int = 1024, osl: int = 1024, *, power_mw: float = 1.0,
+           tokens_per_query: float | None = None, tokens_multiplier: float = 1.0,
+           scenario: Scenario | str | Path | None = None, engine=None, precision="bf16", tp: int = 1,
+           **overrides) -> Investment:
+    """NPV (at cost_of_capital_frac) and payback of a fleet over round(depreciation_years) when the price per
+    token falls token_price_decline_per_year x per year; cost per answer of tokens_per_query (default osl)
+    output tokens times ``tokens_multiplier`` (reasoning workloads burn ~20x more tokens, GTC 2025)."""
+    if not power_mw > 0 or not tokens_multiplier > 0:
+        raise SpecError(f"power_mw and tokens_multiplier must be > 0, got {power_mw} and {tokens_multiplier}.")
+    sc = get_scenario(scenario, **overrides)
+    hw = _hw(hardware)
+    op = operating_point(model, hw, tokens_per_s_per_user, isl, osl, scenario=sc, engine=engine, precision=precision,
+                         tp=tp)
+    if not op.feasible:
+        raise InfeasibleError(f"{hw.id} cannot serve {tokens_per_s_per_user:g} tokens/s/user: {op.reason}")
+    row = _factory_row(op, hw, sc, power_mw, sc.token_price_usd_per_mtok)
+    if not row.feasible:
+        raise InfeasibleError(f"{hw.id}: {row.reason}")
+    years = max(1, int(round(sc.depreciation_years)))
+    chip_w = sc.chip_power_w or hw.power_limit_w or op.power_w / op.chips
+    c = _cost(hw, sc, chip_w)
+    capex = row.chips * float(c.capex_usd)
+    # capex is paid upfront here, so drop its annuity from the yearly cost (ops, facility, energy stay)
+    cost_year = row.cost_usd_per_year - row.chips * float(c.capex_usd_per_hour) * ce.HOURS_PER_YEAR
+    revenue_today = row.tokens_per_year / ce.TOKENS_PER_MTOK * sc.token_price_usd_per_mtok
+    cash = ce.fleet_cash_flows_usd(capex, revenue_today, cost_year, years, sc.token_price_decline_per_year)
+    prices = sc.token_price_usd_per_mtok * ce.yearly_price_factor(sc.token_price_decline_per_year, years)
+    per_answer = (tokens_per_query if tokens_per_query is not None else osl) * tokens_multiplier
+    return Investment(hw.id, power_mw, row.chips, years, capex, cost_year, row.tokens_per_year,
+                      sc.token_price_usd_per_mtok, sc.token_price_decline_per_year, cash.tolist(), prices.tolist(),
+                      ce.npv_usd(cash, sc.cost_of_capital_frac), ce.payback_years(cash),
+                      max(0.0, -float(np.cumsum(cash)[-1])), per_answer,
+                      op.usd_per_mtok_all_in * per_answer / ce.TOKENS_PER_MTOK,
+                      (prices * per_answer / ce.TOKENS_PER_MTOK).tolist(), op)

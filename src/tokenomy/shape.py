@@ -28,7 +28,7 @@ import numpy as np
 from .core.graph import build_recipe
 from .core.params import param_counts
 from .core.precision import Precision, parse_precision
-from .errors import SpecError, UnsupportedError
+from .errors import SpecError
 from .gemm import DEFAULT_ENGINE, gemm_prediction, resolve_chip
 from .loaders.engines import load_engine
 from .loaders.hardware import load_hardware
@@ -111,7 +111,7 @@ class ShapeAnalysis:
     source: str
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return _plain(asdict(self))
 
 
 @dataclass(frozen=True)
@@ -136,8 +136,16 @@ class ShapeDesign:
 
     def to_dict(self) -> dict:
         d = {k: v for k, v in asdict(self).items() if k != "spec"}
-        d["reasoning"] = list(self.reasoning)
-        return d
+        return _plain(d)
+
+
+def _plain(x):
+    """Tuples to lists, recursively (JSON-ready)."""
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
 
 
 # ---- timing one model ----------------------------------------------------------------------
@@ -321,7 +329,9 @@ def analyze_shape(model: str | ModelSpec, hardware: str | HardwareSpec, tp: int 
             params_total=p1, params_change_frac=p1 / p0 - 1, prefill_speedup=base.prefill_s / t.prefill_s,
             decode_speedup=base.decode_s / t.decode_s, prefill_gain=gains[0], decode_gain=gains[1],
             gemm_speedups=per))
-    proposals.sort(key=lambda p: (p.dimension, -max(p.prefill_gain, p.decode_gain)))
+    # best gain first (to 0.5%), then the smallest change of the parameter count
+    proposals.sort(key=lambda p: (p.dimension, -round(max(p.prefill_gain, p.decode_gain) * 200),
+                                  abs(p.params_change_frac)))
     source = "calibrated" if hw.id in eng.calibrated_hardware else "extrapolated"
     return ShapeAnalysis(
         model=spec.name, hardware=hw.id, engine=eng.name, precision=prec.label, tp=int(tp), tolerance=float(tolerance),
@@ -390,15 +400,19 @@ def design_shape(params: float, hardware: str | HardwareSpec, layers: int | None
             else:
                 Ls = {int(layers)}
             for L in Ls:
-                F, P = min(((F, total(D, F, L)) for F in (f0 + 256 * j for j in range(-4, 5)) if F > 0),
+                F, P = min(((F, total(D, F, L)) for F in (f0 + 256 * j for j in range(-2, 3)) if F > 0),
                            key=lambda fp: abs(fp[1] / target - 1))
                 if abs(P / target - 1) <= tolerance:
                     found.append((D, F, L, P))
         return found
 
     # d_model a multiple of 128 * KV_HEADS keeps n_heads a multiple of the 8 KV heads; finer steps
-    # (fewer KV heads) only when no such shape reaches the budget (small models, fixed layers)
-    options = search(D_HEAD * KV_HEADS) or search(D_HEAD)
+    # (4, 2, 1 KV heads) only when no such shape reaches the budget (small models, fixed layers)
+    options = []
+    for step in (D_HEAD * KV_HEADS, D_HEAD * 4, D_HEAD * 2, D_HEAD):
+        options = search(step)
+        if options:
+            break
     if not options:
         raise SpecError(f"No Llama-style shape with d_model a multiple of 128"
                         f"{'' if layers is None else f' and {layers} layers'} reaches {target:.3g} parameters "
@@ -419,7 +433,9 @@ def design_shape(params: float, hardware: str | HardwareSpec, layers: int | None
         f"d_model {D}: a multiple of 128 ({D // 128} x 128), so every GEMM row is 16-byte aligned and fills "
         f"whole 128-wide tiles; d_model/n_layers = {D / L:.0f} (Llama 7-13B use 128).",
         f"{N} query heads x d_head {D_HEAD}: h/a = 128 suits FlashAttention tiles and the wgmma K step; "
-        f"{K} KV heads (GQA, group of {N // K}) shrink the KV cache {N // K}x and split evenly for tp up to {K}.",
+        f"{K} KV heads (GQA, group of {N // K}) shrink the KV cache {N // K}x and split evenly for tp up to {K}"
+        + ("." if K == KV_HEADS or N < KV_HEADS else
+           f" (not {KV_HEADS}: no shape with n_heads a multiple of {KV_HEADS} reached the budget)."),
         f"d_ff {F}: near 8/3 x d_model = {8 / 3 * D:.0f} (SwiGLU), on a multiple of 256; an unaligned width "
         f"such as 10922 runs at 273 vs 398 TFLOP/s for 10944 on H100 (ml-engineering).",
         f"vocabulary {V}: {vocab_size} padded to a multiple of 128 (nanoGPT's 50257 -> 50304 made the LM head ~3x "

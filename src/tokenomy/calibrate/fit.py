@@ -87,7 +87,7 @@ def fit_gemm(rows: Sequence[dict], hw: HardwareSpec, base: GemmParams) -> tuple[
     s = np.array([r["s"] for r in g])
     dt = [r.get("dtype", "bf16") for r in g]
     groups = {d: np.array([x == d for x in dt]) for d in set(dt)}
-    names = ["compute_frac", "hbm_frac", "fixed_s", "misaligned_k_frac", "misaligned_n_frac", "misaligned_hbm_frac"]
+    names = ["compute_frac", "hbm_frac", "fixed_s", "align8_frac", "align2_frac", "misaligned_hbm_frac"]
     has_mis = np.any((k * 2) % 16 != 0) or np.any((n * 2) % 16 != 0)
 
     def params(x):
@@ -108,7 +108,7 @@ def fit_gemm(rows: Sequence[dict], hw: HardwareSpec, base: GemmParams) -> tuple[
                                  out_bytes=2.0).latency_s
         return out
 
-    x0 = [base.compute_frac, base.hbm_frac, base.fixed_s * 1e6, base.misaligned_k_frac, base.misaligned_n_frac,
+    x0 = [base.compute_frac, base.hbm_frac, base.fixed_s * 1e6, base.align8_frac, base.align2_frac,
           base.misaligned_hbm_frac]
     x = _least_squares(lambda x: np.log(pred(x) / s), x0, [0.2, 0.3, 0, 0.02, 0.02, 0.02], [1, 1, 30, 1, 1, 1])
     return params(x), float(np.mean(np.abs(pred(x) / s - 1)))

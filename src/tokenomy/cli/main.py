@@ -9,7 +9,11 @@ import typer
 from .hardware import hardware_app
 from .models import models_app
 from .predict import predict_command
+from .frontier import frontier_command
 from .engines import engines_app
+from .calibrate import calibrate_command, validate_command
+from .economics import break_even_command, cost_command, factory_command, invest_command
+from .gemm_shape import gemm_command, shape_command
 
 app = typer.Typer(name="tokenomy", no_args_is_help=False, add_completion=False, invoke_without_command=True,
                   help="What every token of LLM inference costs: seconds, dollars and joules, on any chip.")
@@ -17,6 +21,15 @@ app.add_typer(hardware_app, name="hardware", help="List and show accelerators (e
 app.add_typer(models_app, name="models", help="List and show model shapes.")
 app.add_typer(engines_app, name="engines", help="List and show engine profiles.")
 app.command("predict")(predict_command)
+app.command("calibrate")(calibrate_command)
+app.command("validate")(validate_command)
+app.command("frontier")(frontier_command)
+app.command("cost")(cost_command)
+app.command("factory")(factory_command)
+app.command("breakeven")(break_even_command)
+app.command("invest")(invest_command)
+app.command("gemm")(gemm_command)
+app.command("shape")(shape_command)
 
 
 @app.callback()

@@ -33,8 +33,9 @@ def capital_recovery_factor(rate_frac, years):
     r = np.asarray(rate_frac, dtype=float)
     n = np.asarray(years, dtype=float)
     safe_r = np.where(r > 0, r, 1.0)
-    g = (1.0 + safe_r) ** n
-    return np.where(r > 0, safe_r * g / (g - 1.0), 1.0 / n)
+    # r (1+r)^n / ((1+r)^n - 1) = r / (1 - (1+r)^-n), written with expm1/log1p so tiny r stays exact
+    crf = safe_r / -np.expm1(-n * np.log1p(safe_r))
+    return np.where(r > 0, crf, 1.0 / n)
 
 
 @dataclass(frozen=True)

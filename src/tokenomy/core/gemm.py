@@ -5,9 +5,11 @@
     T      = fixed_s + (T_math^p + T_mem^p)^(1/p)          (p = 4: a smooth max, both regimes)
 
 Factors (NVIDIA "Matrix Multiplication Background" guide; shared/reference/shapes-and-disaggregation.md):
-- alignment: a row whose byte size is not a multiple of 16 (k for the inputs, n for the output)
-  leaves the TMA / tensor-core fast path; the slow path's rates are engine parameters fitted on
-  the H100 rows (4100 x 4100 runs at ~260 TFLOP/s, a 50,257-column head at ~100).
+- alignment: row strides (k * bytes of the inputs, n * bytes of the output) that are not a
+  multiple of 16 bytes leave the TMA / tensor-core fast path. The rate depends on the largest
+  power of two dividing the worst stride: 8-byte rows run at ``align8_frac`` of peak (4100 x 4100:
+  ~260 TFLOP/s on the H100), 2-byte rows at ``align2_frac`` (a 50,257-column head: ~100), 4-byte
+  rows at their geometric mean. Fitted on the H100 rows.
 - tile quantization: partial tiles do full work; the best of the usual CTA tiles is taken.
 - wave quantization: tiles run in waves of `compute_units`; Hopper's stream-K scheduling hides
   most of it, so only `wave_penalty_frac` of the data-parallel loss is charged.
@@ -48,6 +50,15 @@ class GemmTime:
     @property
     def flop_per_s(self) -> np.ndarray:
         return self.flop / self.latency_s
+
+
+def row_alignment_bytes(row_bytes):
+    """Largest power of two (up to 16) dividing a row's byte size: the widest vector load it allows."""
+    rb = np.asarray(row_bytes, dtype=float)
+    out = np.ones(rb.shape)
+    for a in (2.0, 4.0, 8.0, 16.0):
+        out = np.where(np.mod(rb, a) == 0, a, out)
+    return out
 
 
 def _tile_wave(m, n, batch, units, wave_penalty_frac):
@@ -96,16 +107,17 @@ def gemm_time(
     flop = 2.0 * m * n * k * batch
     nbytes = batch * (m * k * a_bytes + n * k * w_bytes * weight_reads + m * n * out_bytes)
 
-    k_ok = np.mod(k * min(a_bytes, w_bytes), ALIGN_BYTES) == 0
-    n_ok = np.mod(n * out_bytes, ALIGN_BYTES) == 0
     gemv = m <= 1
-    frac = np.where(k_ok, np.where(n_ok | gemv, params.compute_frac, params.misaligned_n_frac),
-                    params.misaligned_k_frac)
+    align_bytes = np.minimum(row_alignment_bytes(k * min(a_bytes, w_bytes)),
+                             np.where(gemv, ALIGN_BYTES, row_alignment_bytes(n * out_bytes)))
+    a4 = float(np.sqrt(params.align8_frac * params.align2_frac))
+    frac = np.select([align_bytes >= 16, align_bytes >= 8, align_bytes >= 4],
+                     [params.compute_frac, params.align8_frac, a4], params.align2_frac)
     align = frac / params.compute_frac
     # the misaligned path streams at a fixed rate per CTA (no split-K): few CTAs, little bandwidth
     ctas = np.ceil(m / 64.0) * np.ceil(n / 128.0) * batch
     slow_mem = params.hbm_frac * params.misaligned_hbm_frac * np.minimum(1.0, ctas / compute_units)
-    fast = (k_ok & n_ok) | gemv
+    fast = align_bytes >= ALIGN_BYTES
     mem_frac = np.where(fast, params.hbm_frac, slow_mem)
     occupancy = np.where(fast, 1.0, np.minimum(1.0, ctas / compute_units))
 

@@ -57,10 +57,10 @@ def chip_rates(hw: HardwareSpec, precision: Precision) -> tuple[float, float, in
     return peak, bw, int(hw.compute_units or 128)
 
 
-def _gemm_terms(op: GemmOp, T: np.ndarray, peak: float, bw: float, units: int, engine: EngineProfile,
+def _gemm_terms(op: GemmOp, T: np.ndarray, peak: float, peak16: float, bw: float, units: int, engine: EngineProfile,
                 top_k: int, n_experts: int, ep: int, compute: str):
     """(latency, compute-bound latency, flop, bytes, active) of ``op`` for each row count T (1-D unique)."""
-    peak_op = peak
+    peak_op = peak if op.a_bytes < 2 else peak16   # 16-bit activations run at the bf16 rate (LM head, w-only quant)
     if op.rows == "expert":
         touched = n_experts * (1.0 - (1.0 - top_k / n_experts) ** T)     # distinct experts hit, all chips
         m = T * top_k / touched
@@ -95,7 +95,7 @@ def step_time(recipe: StepRecipe, hw: HardwareSpec, engine: EngineProfile, preci
         def fn(u):
             acc = [np.zeros(u.shape) for _ in range(5)]
             for op in ops:
-                terms = _gemm_terms(op, u, peak, bw, units, engine, recipe.top_k, recipe.n_experts,
+                terms = _gemm_terms(op, u, peak, hw.peak("bf16") or peak, bw, units, engine, recipe.top_k, recipe.n_experts,
                                     recipe.ep, precision.compute)
                 for a, t in zip(acc, terms):
                     a += t

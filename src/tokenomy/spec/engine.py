@@ -22,8 +22,8 @@ class GemmParams(_Frozen):
     compute_frac: float = Field(0.78, gt=0, le=1)      # of peak dense FLOP/s, large aligned GEMMs
     hbm_frac: float = Field(0.88, gt=0, le=1)          # of HBM bytes/s when streaming operands
     fixed_s: float = Field(4e-6, ge=0)                 # per GEMM kernel: launch, prologue, tail
-    misaligned_k_frac: float = Field(0.26, gt=0, le=1)  # compute rate when k*bytes % 16 != 0
-    misaligned_n_frac: float = Field(0.10, gt=0, le=1)  # compute rate when only n*bytes % 16 != 0
+    align8_frac: float = Field(0.24, gt=0, le=1)       # compute rate (of peak) when a row stride is 8-byte aligned, not 16
+    align2_frac: float = Field(0.10, gt=0, le=1)       # ... when only 2-byte aligned (odd element counts); 4-byte: geometric mean
     misaligned_hbm_frac: float = Field(0.33, gt=0, le=1)  # bandwidth share kept on the misaligned path
     wave_penalty_frac: float = Field(0.2, ge=0, le=1)  # share of data-parallel wave loss not hidden by stream-K
 

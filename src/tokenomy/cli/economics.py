@@ -1,0 +1,194 @@
+"""``tokenomy cost | factory | breakeven | invest``: token economics on the command line.
+
+Every command takes ``--scenario FILE`` (YAML or TOML) and one flag per Scenario field
+(``--pue 1.2``, ``--chip-price-usd 25000``, ...), applied over the file or the defaults.
+"""
+
+# no ``from __future__ import annotations``: Typer reads the real annotation objects added below
+import functools
+import inspect
+import itertools
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .. import economics as E
+from ..errors import SpecError
+from ..loaders.economics import default_sources
+from ..spec.economics import RANGES, Scenario, range_text
+from .common import cli_errors, print_json
+
+
+def _scenario_options(func):
+    """Add ``--scenario`` and one ``--<field>`` option per Scenario field; pass them as ``scenario, overrides``."""
+    sources = default_sources()
+    extra = [inspect.Parameter("scenario", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
+                               default=typer.Option(None, "--scenario", help="Scenario file (YAML or TOML) over the defaults."))]
+    for name, field in Scenario.model_fields.items():
+        typ = Optional[str] if name == "mode" else Optional[float]
+        rng = f" Range {range_text(name)}." if name in RANGES else " owned or rented."
+        default = field.default if field.default is not None else "from the hardware catalog"
+        help_ = f"Default {default}.{rng} Source: {sources.get(name, 'hardware catalog')}"
+        extra.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=typ,
+                                       default=typer.Option(None, "--" + name.replace("_", "-"), help=help_)))
+    sig = inspect.signature(func)
+    own = [p for p in sig.parameters.values() if p.name not in ("overrides", "scenario")]
+
+    @functools.wraps(func)
+    def wrapper(**kwargs):
+        overrides = {k: kwargs.pop(k) for k in list(kwargs) if k in Scenario.model_fields}
+        return func(**kwargs, overrides={k: v for k, v in overrides.items() if v is not None})
+
+    wrapper.__signature__ = sig.replace(parameters=own + extra)
+    wrapper.__annotations__ = {p.name: p.annotation for p in own + extra}
+    del wrapper.__wrapped__
+    return wrapper
+
+
+def _money(x) -> str:
+    return "-" if x is None or x != x else f"{x:,.4g}" if abs(x) < 100 else f"{x:,.0f}"
+
+
+def _table(title: str, headers: list[str], rows: list[list]) -> Table:
+    t = Table(title=title)
+    for i, h in enumerate(headers):
+        t.add_column(h, justify="left" if i == 0 else "right")
+    for r in rows:
+        t.add_row(*[v if isinstance(v, str) else _money(v) for v in r])
+    return t
+
+
+def _split(value: Optional[str], cast, name: str) -> list:
+    try:
+        return [cast(v.strip()) for v in str(value).split(",")]
+    except ValueError:
+        raise SpecError(f"{name} must be one value or a comma-separated list, got {value!r}.") from None
+
+
+def _one(vals: list):
+    return vals[0] if len(vals) == 1 else vals
+
+
+@_scenario_options
+def cost_command(
+    hardware: str = typer.Option(..., "--hardware", help="Chip id(s), comma-separated."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    *, scenario=None, overrides=None,
+) -> None:
+    """Cost of one chip-hour: capex, facility, energy, ops (or rent), total and effective at utilization."""
+    with cli_errors():
+        res = [E.chip_hour_cost(h.strip(), scenario, **overrides) for h in hardware.split(",")]
+    if json_out:
+        print_json([r.to_dict() for r in res] if len(res) > 1 else res[0].to_dict())
+        return
+    keys = ["capex_usd_per_hour", "facility_usd_per_hour", "energy_usd_per_hour", "ops_usd_per_hour",
+            "rent_usd_per_hour", "total_usd_per_hour", "effective_usd_per_hour"]
+    heads = ["chip", "mode", "capex ($/h)", "facility ($/h)", "energy ($/h)", "ops ($/h)", "rent ($/h)",
+             "total ($/h)", "effective ($/h busy)"]
+    rows = [[r.hardware, r.mode, *[float(getattr(r.breakdown, k)) for k in keys]] for r in res]
+    Console().print(_table("tokenomy cost (per chip-hour)", heads, rows))
+
+
+@_scenario_options
+def factory_command(
+    power_mw: float = typer.Option(..., "--power-mw", help="Facility power budget, MW (chips + host, times PUE)."),
+    model: str = typer.Option(..., "--model", help="Model name."),
+    hardware: str = typer.Option(..., "--hardware", help="Chip ids, comma-separated."),
+    tokens_per_s_per_user: float = typer.Option(..., "--tokens-per-s-per-user", help="Required decode speed per user."),
+    isl: int = typer.Option(1024, "--isl", help="Input tokens per request."),
+    osl: int = typer.Option(1024, "--osl", help="Output tokens per request."),
+    tp: str = typer.Option("1", "--tp", help="Tensor-parallel chips: one value or one per chip."),
+    precision: str = typer.Option("bf16", "--precision", help="One value or one per chip."),
+    engine: Optional[str] = typer.Option(None, "--engine", help="Engine profile."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    *, scenario=None, overrides=None,
+) -> None:
+    """The AI factory: per chip, how many fit in the power budget, tokens, cost, revenue and margin per year."""
+    with cli_errors():
+        r = E.factory(power_mw, model, hardware, tokens_per_s_per_user, isl, osl, scenario=scenario, engine=engine,
+                      tp=_one(_split(tp, int, "--tp")), precision=_one(_split(precision, str, "--precision")), **overrides)
+    if json_out:
+        print_json(r.to_dict())
+        return
+    heads = ["chip", "chips", "batch", "tok/s/user", "Mtok/s per MW", "Ttok/yr", "capex ($M)", "cost ($M/yr)",
+             "revenue ($M/yr)", "margin ($M/yr)", "$/Mtok (all-in)", "chip price ($)"]
+    rows = [[x.hardware, f"{x.chips:,}", f"{x.batch}", x.tokens_per_s_per_user, x.tokens_per_s_per_mw / 1e6,
+             x.tokens_per_year / 1e12, x.capex_usd / 1e6, x.cost_usd_per_year / 1e6, x.revenue_usd_per_year / 1e6,
+             x.margin_usd_per_year / 1e6, x.usd_per_mtok, x.chip_price_usd] if x.feasible else
+            [x.hardware, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", x.chip_price_usd] for x in r.rows]
+    Console().print(_table(f"tokenomy factory: {r.power_mw:g} MW, {r.model}, >= {r.tokens_per_s_per_user:g} tok/s/user, "
+                           f"${r.token_price_usd_per_mtok:g}/Mtok", heads, rows))
+    for x in r.rows:
+        if not x.feasible:
+            Console(stderr=True).print(f"[yellow]{x.hardware}:[/yellow] {x.reason}")
+    if r.best_margin:
+        note = "" if r.best_margin == r.cheapest_chip else f" (not the cheapest chip, {r.cheapest_chip})"
+        Console().print(f"largest margin: {r.best_margin}{note}")
+
+
+@_scenario_options
+def break_even_command(
+    model: str = typer.Option(..., "--model", help="Model name."),
+    hardware: str = typer.Option(..., "--hardware", help="Chip X, whose break-even price is solved for."),
+    versus: str = typer.Option(..., "--versus", help="Reference chip Y (costed by the scenario)."),
+    tokens_per_s_per_user: float = typer.Option(..., "--tokens-per-s-per-user", help="Required decode speed per user."),
+    isl: int = typer.Option(1024, "--isl", help="Input tokens per request."),
+    osl: int = typer.Option(1024, "--osl", help="Output tokens per request."),
+    tp: int = typer.Option(1, "--tp", help="Tensor-parallel chips for X."),
+    tp_versus: int = typer.Option(1, "--tp-versus", help="Tensor-parallel chips for Y."),
+    precision: str = typer.Option("bf16", "--precision", help="Precision for X (and Y unless --precision-versus)."),
+    precision_versus: Optional[str] = typer.Option(None, "--precision-versus", help="Precision for Y."),
+    engine: Optional[str] = typer.Option(None, "--engine", help="Engine profile."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    *, scenario=None, overrides=None,
+) -> None:
+    """Free-chip analysis: the price of X at which its $/Mtok equals Y's at a per-user speed (negative: even free, no)."""
+    with cli_errors():
+        r = E.break_even_price(model, hardware, versus, tokens_per_s_per_user, isl, osl, scenario=scenario,
+                               engine=engine, precision=precision, precision_y=precision_versus, tp_x=tp,
+                               tp_y=tp_versus, **overrides)
+    if json_out:
+        print_json(r.to_dict())
+        return
+    heads = ["X", "Y", "tok/s/user", "Y $/Mtok", "X $/Mtok (free)", "X $/Mtok (list)", "X list ($)", "break-even ($)"]
+    Console().print(_table("tokenomy breakeven (all-in $ per output Mtok)", heads,
+                           [[r.hardware_x, r.hardware_y, r.tokens_per_s_per_user, r.usd_per_mtok_y, r.usd_per_mtok_x_free,
+                             r.usd_per_mtok_x_list, r.list_price_usd_x, r.break_even_price_usd]]))
+    Console().print(r.reason, markup=False)
+
+
+@_scenario_options
+def invest_command(
+    model: str = typer.Option(..., "--model", help="Model name."),
+    hardware: str = typer.Option(..., "--hardware", help="Chip id."),
+    tokens_per_s_per_user: float = typer.Option(..., "--tokens-per-s-per-user", help="Required decode speed per user."),
+    power_mw: float = typer.Option(1.0, "--power-mw", help="Facility power of the fleet, MW."),
+    tokens_per_query: Optional[float] = typer.Option(None, "--tokens-per-query", help="Output tokens per answer (default --osl)."),
+    tokens_multiplier: float = typer.Option(1.0, "--tokens-multiplier", help="Token inflation: x more tokens per answer."),
+    isl: int = typer.Option(1024, "--isl", help="Input tokens per request."),
+    osl: int = typer.Option(1024, "--osl", help="Output tokens per request."),
+    tp: int = typer.Option(1, "--tp", help="Tensor-parallel chips."),
+    precision: str = typer.Option("bf16", "--precision", help="Precision."),
+    engine: Optional[str] = typer.Option(None, "--engine", help="Engine profile."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    *, scenario=None, overrides=None,
+) -> None:
+    """Stranded capital: NPV and payback of a fleet as the token price falls; cost per answer under token inflation."""
+    with cli_errors():
+        r = E.invest(model, hardware, tokens_per_s_per_user, isl, osl, power_mw=power_mw, tokens_per_query=tokens_per_query,
+                     tokens_multiplier=tokens_multiplier, scenario=scenario, engine=engine, precision=precision, tp=tp,
+                     **overrides)
+    if json_out:
+        print_json(r.to_dict())
+        return
+    rows = [[str(y), (r.price_usd_per_mtok_by_year[y - 1] if y else None), cf / 1e6, cum / 1e6,
+             (r.price_usd_per_answer_by_year[y - 1] if y else None)]
+            for y, (cf, cum) in enumerate(zip(r.cash_flows_usd, itertools.accumulate(r.cash_flows_usd)))]
+    Console().print(_table(f"tokenomy invest: {r.hardware}, {r.chips:,} chips, {r.power_mw:g} MW, price falls "
+                           f"{r.token_price_decline_per_year:g}x/yr",
+                           ["year", "price ($/Mtok)", "cash flow ($M)", "cumulative ($M)", "price per answer ($)"], rows))
+    pb = "never" if r.payback_years == float("inf") else f"{r.payback_years:.2f} years"
+    Console().print(f"NPV ${r.npv_usd / 1e6:,.1f}M; payback {pb}; unrecovered capital ${r.unrecovered_usd / 1e6:,.1f}M; "
+                    f"cost per answer ({r.tokens_per_answer:,.0f} tokens) ${r.cost_usd_per_answer:.5f}", markup=False)

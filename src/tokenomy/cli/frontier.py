@@ -1,0 +1,124 @@
+"""``tokenomy frontier``: throughput-interactivity frontier of one model over several chips."""
+
+from __future__ import annotations
+
+import numpy as np
+import typer
+
+from ..errors import SpecError
+from .common import cli_errors, print_json
+
+JSON_KEYS = ("hardware", "chips", "tp", "pp", "ep", "precision", "batch", "tokens_per_s_per_user", "tokens_per_s",
+             "tokens_per_s_per_chip", "ttft_s", "usd_per_mtok", "j_per_token", "tokens_per_s_per_mw", "on_frontier")
+
+
+ROWS_PER_CHIP = 8   # frontier rows shown per chip in the table (--json has them all)
+
+
+def _thin(res, k: int) -> np.ndarray:
+    """Indices of up to ``k`` frontier points per chip, spread evenly in log tokens/s/user."""
+    c = res.columns
+    out = []
+    for hw in res.hardware:
+        sel = np.flatnonzero((c["hardware"] == hw) & c["on_frontier"])
+        if sel.size == 0:
+            continue
+        sel = sel[np.argsort(c["tokens_per_s_per_user"][sel])]
+        if sel.size > k:
+            s = np.log(c["tokens_per_s_per_user"][sel])
+            targets = np.linspace(s[0], s[-1], k)
+            sel = sel[np.unique(np.abs(s[:, None] - targets[None, :]).argmin(axis=0))]
+        out.append(sel)
+    return np.concatenate(out) if out else np.array([], dtype=int)
+
+
+def _fmt(v: float, spec: str) -> str:
+    return "-" if v is None or not np.isfinite(v) else format(v, spec)
+
+
+def _render(res) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    c = res.columns
+    idx = _thin(res, ROWS_PER_CHIP)
+    total = int(np.count_nonzero(c["on_frontier"]))
+    slo = []
+    if res.min_tokens_per_s_per_user is not None:
+        slo.append(f">= {res.min_tokens_per_s_per_user:g} tok/s/user")
+    if res.max_ttft_s is not None:
+        slo.append(f"TTFT <= {res.max_ttft_s:g} s")
+    title = f"tokenomy frontier: {res.model}, isl {res.isl:g}, osl {res.osl:g}" + (f" ({', '.join(slo)})" if slo else "")
+    t = Table(title=title)
+    heads = [("chip", "left"), ("chips", "right"), ("tp/pp/ep", "right"), ("prec", "left"), ("batch", "right"),
+             ("tok/s/user", "right"), ("tok/s/chip", "right"), ("tok/s", "right"), ("TTFT (s)", "right"),
+             ("$/Mtok", "right"), ("J/token", "right"), ("tok/s/MW", "right")]
+    for h, j in heads:
+        t.add_column(h, justify=j)
+    for i in idx:
+        t.add_row(str(c["hardware"][i]), str(c["chips"][i]), f"{c['tp'][i]}/{c['pp'][i]}/{c['ep'][i]}",
+                  str(c["precision"][i]), str(c["batch"][i]), _fmt(c["tokens_per_s_per_user"][i], ",.1f"),
+                  _fmt(c["tokens_per_s_per_chip"][i], ",.0f"), _fmt(c["tokens_per_s"][i], ",.0f"),
+                  _fmt(c["ttft_s"][i], ".3f"), _fmt(c["usd_per_mtok"][i], ".3g"), _fmt(c["j_per_token"][i], ".3g"),
+                  _fmt(c["tokens_per_s_per_mw"][i], ",.0f"))
+    con = Console()
+    if not con.is_terminal:
+        con = Console(width=max(con.width, 150))
+    con.print(t)
+    if idx.size < total:
+        con.print(f"showing {idx.size} of {total} frontier points, spread over each chip's speed range "
+                  "(--json lists every point).", markup=False, soft_wrap=True)
+    con.print(f"{len(res)} configurations fit and were evaluated; {res.dropped_total} dropped "
+              f"(do not fit in memory or lack the precision).", soft_wrap=True, markup=False)
+    for hw, why in res.infeasible.items():
+        con.print(f"{hw}: nothing fits: {why}", soft_wrap=True, markup=False)
+    for line in res.summary():
+        con.print("- " + line, soft_wrap=True, markup=False)
+
+
+def frontier_command(
+    model: str = typer.Option(None, "--model", help="Catalog name, path to a config.json, or a Hugging Face id."),
+    hardware: str = typer.Option(None, "--hardware", help="Comma-separated chip ids, e.g. h100-sxm,b200,groq-lpu."),
+    chips: int = typer.Option(None, "--chips", help="Fix the chips per replica (default: the sweep chooses)."),
+    precision: str = typer.Option("bf16", "--precision",
+                                  help="bf16, fp8, fp4, int8, a comma list, 'auto' (all the chip supports), or w=..,a=..,kv=.."),
+    isl: int = typer.Option(None, "--isl", help="Input (prompt) tokens per request."),
+    osl: int = typer.Option(None, "--osl", help="Output tokens per request."),
+    engine: str = typer.Option(None, "--engine", help="Engine profile (default: serving)."),
+    min_tps_user: float = typer.Option(None, "--min-tokens-per-s-per-user", help="SLO: slowest decode speed per user."),
+    max_ttft_s: float = typer.Option(None, "--max-ttft-s", help="SLO: longest time to first token, seconds."),
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON array of every point that fits."),
+    plot: str = typer.Option(None, "--plot", help="Write the frontier chart: FILE.png (matplotlib) or FILE.html (Plotly)."),
+) -> None:
+    """Sweep deployments of a model over chips: tokens/s/user vs tokens/s per chip, $/Mtok and J/token."""
+    with cli_errors():
+        missing = [f"--{k}" for k, v in (("model", model), ("hardware", hardware), ("isl", isl), ("osl", osl))
+                   if v is None]
+        if missing:
+            raise SpecError(f"missing {', '.join(missing)}; e.g. tokenomy frontier --model llama-3.1-70b "
+                            "--hardware h100-sxm,b200 --isl 1024 --osl 1024.")
+        for name, v in (("--isl", isl), ("--osl", osl)):
+            if v < 1:
+                raise SpecError(f"{name} must be at least 1 token, got {v}.")
+        if chips is not None and chips < 1:
+            raise SpecError(f"--chips must be at least 1, got {chips}.")
+        if plot is not None and not plot.lower().endswith((".png", ".html")):
+            raise SpecError(f"--plot must name a .png or .html file, got {plot!r}.")
+        from ..frontier import sweep
+
+        res = sweep(model, hardware, isl, osl, chips=chips, precision=precision, engine=engine,
+                    min_tokens_per_s_per_user=min_tps_user, max_ttft_s=max_ttft_s)
+        if not res.columns["meets_slo"].any():
+            from ..errors import InfeasibleError
+            best = ", ".join(f"{k} {v:.0f} tok/s/user" for k, v in res.max_tokens_per_s_per_user.items())
+            raise InfeasibleError(f"no configuration meets the SLO; fastest reachable: {best or 'none within the TTFT limit'}.")
+        if plot:
+            from ..report.frontier_plot import write_frontier_plot
+            write_frontier_plot(res, plot)
+    if json_out:
+        print_json(res.records())
+    else:
+        _render(res)
+        if plot:
+            from rich.console import Console
+            Console().print(f"wrote {plot}", markup=False)

@@ -1,0 +1,1 @@
+"""Reports: tables, JSON and charts built from results; no new math."""

@@ -1,0 +1,330 @@
+"""Token economics: worked examples to the cent, invariants, scenario files and CLI errors."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+import tokenomy
+from tokenomy import economics as E
+from tokenomy.cli.main import app
+from tokenomy.core import economics as ce
+from tokenomy.errors import SpecError
+from tokenomy.loaders.economics import default_scenario, default_sources, load_scenario
+from tokenomy.spec.economics import Scenario
+
+runner = CliRunner()
+
+OWNED = dict(server_multiplier=1.4, network_multiplier=1.2, facility_usd_per_mw=10.7e6, depreciation_years=5,
+             facility_life_years=20, cost_of_capital_frac=0.10, electricity_usd_per_kwh=0.0806, pue=1.3,
+             host_power_w_per_chip=575, ops_frac=0.10, utilization_frac=0.7)
+
+
+# --- worked examples ----------------------------------------------------------------------------------
+
+
+def test_capital_recovery_factor_worked_example():
+    # CRF(8%, 5 y) = 0.08 * 1.08^5 / (1.08^5 - 1) = 0.08 * 1.469328 / 0.469328 = 0.2504565
+    # -> $100,000 borrowed costs $25,045.65 per year
+    assert round(float(ce.capital_recovery_factor(0.08, 5)) * 100_000, 2) == 25_045.65
+    # at 0% it is straight-line: 1/5
+    assert float(ce.capital_recovery_factor(0.0, 5)) == pytest.approx(0.2)
+
+
+def test_chip_hour_worked_example_h100_defaults():
+    # H100 $30,000, server x1.4, network x1.2 -> capex 30000 * 1.4 * 1.2 = $50,400
+    #   CRF(10%, 5) = 0.1 * 1.61051 / 0.61051 = 0.2637975 -> $13,295.39/yr / 8760 h = $1.5177/h
+    # IT power 700 + 575 = 1275 W; facility 10.7e6 $/MW * 1.275e-3 MW = $13,642.50
+    #   CRF(10%, 20) = 0.1174596 -> $1,602.44/yr / 8760 = $0.1829/h
+    # energy 1.275 kW * PUE 1.3 * $0.0806/kWh = $0.1336/h
+    # ops 10% of total: (1.5177 + 0.1829 + 0.1336) * 0.1 / 0.9 = $0.2038/h
+    # total $2.0381/h; effective at 70% utilization 2.0381 / 0.7 = $2.9115/h
+    c = ce.owned_chip_hour_cost(30_000, chip_power_w=700, **OWNED)
+    assert round(float(c.capex_usd_per_hour), 2) == 1.52
+    assert round(float(c.facility_usd_per_hour), 2) == 0.18
+    assert round(float(c.energy_usd_per_hour), 2) == 0.13
+    assert round(float(c.ops_usd_per_hour), 2) == 0.20
+    assert round(float(c.total_usd_per_hour), 2) == 2.04
+    assert round(float(c.effective_usd_per_hour), 2) == 2.91
+    # the API with catalog defaults gives the same chip-hour
+    api = E.chip_hour_cost("h100-sxm")
+    assert float(api.breakdown.total_usd_per_hour) == pytest.approx(float(c.total_usd_per_hour))
+
+
+def test_chip_hour_simple_round_numbers():
+    # $10,000 chip, no multipliers, 0% capital, 5 y: 10000 / 5 / 8760 = $0.2283/h
+    # 1000 W, no host, PUE 1, $0.10/kWh: 1 kW * 0.10 = $0.10/h; no facility, no ops -> $0.33/h
+    c = ce.owned_chip_hour_cost(10_000, chip_power_w=1000, server_multiplier=1, network_multiplier=1,
+                                facility_usd_per_mw=0, depreciation_years=5, facility_life_years=20,
+                                cost_of_capital_frac=0, electricity_usd_per_kwh=0.10, pue=1,
+                                host_power_w_per_chip=0, ops_frac=0, utilization_frac=0.5)
+    assert round(float(c.total_usd_per_hour), 2) == 0.33
+    assert round(float(c.effective_usd_per_hour), 2) == 0.66   # 0.3283 / 0.5
+
+
+def test_usd_per_mtok_worked_example():
+    # $2.00/h at 1000 tokens/s: 2 / (3600 * 1000) * 1e6 = $0.5556 per M tokens
+    assert round(float(ce.usd_per_mtok(2.0, 1000.0)), 2) == 0.56
+    # blended 3 input : 1 output, input $0.20, output $0.80: (3 * 0.2 + 0.8) / 4 = $0.35
+    assert round(float(ce.blended_usd_per_mtok(0.20, 0.80, 3.0)), 2) == 0.35
+
+
+def test_j_per_token_facility_worked_example():
+    # 8 chips drawing 5600 W, host 575 W per chip: (5600 + 8 * 575) * 1.3 = 10200 * 1.3 = 13,260 W
+    # at 10,000 tokens/s: 1.326 J/token at the facility; 0.56 J/token at the chips
+    fac_w = ce.facility_power_w(5600.0, 8, 575.0, 1.3)
+    assert float(fac_w) == pytest.approx(13_260.0)
+    assert round(float(ce.j_per_token(fac_w, 10_000.0)), 3) == 1.326
+    # tokens/s per MW = 10,000 / 0.01326 MW = 754,147.8
+    assert round(float(ce.tokens_per_s_per_mw(10_000.0, fac_w)), 1) == 754_147.8
+
+
+def test_break_even_price_worked_example():
+    # target $1.00/Mtok, 1000 tokens/s per chip, 50% utilization:
+    #   budget = 1.00 * 1000 * 3600 / 1e6 * 0.5 = $1.80 per calendar hour
+    # cost(p) = 5e-5 * p + 0.30 $/h  ->  p = (1.80 - 0.30) / 5e-5 = $30,000.00
+    assert round(float(ce.break_even_chip_price_usd(1.0, 1000.0, 5e-5, 0.30, 0.5)), 2) == 30_000.00
+    # non-chip costs of $2.00/h exceed the budget: p = (1.80 - 2.00) / 5e-5 = -$4,000.00 ("even free, no")
+    assert round(float(ce.break_even_chip_price_usd(1.0, 1000.0, 5e-5, 2.00, 0.5)), 2) == -4_000.00
+
+
+def test_break_even_closed_form_matches_cost():
+    # at the solved price, X's $/Mtok equals the target exactly
+    kw = dict(chip_power_w=700, **OWNED)
+    c0, c1 = ce.owned_chip_hour_cost(0.0, **kw), ce.owned_chip_hour_cost(1.0, **kw)
+    slope, intercept = float(c1.total_usd_per_hour - c0.total_usd_per_hour), float(c0.total_usd_per_hour)
+    p = float(ce.break_even_chip_price_usd(1.5, 800.0, slope, intercept, 0.7))
+    at_p = ce.owned_chip_hour_cost(p, **kw)
+    assert float(ce.usd_per_mtok(at_p.effective_usd_per_hour, 800.0)) == pytest.approx(1.5)
+
+
+def test_npv_worked_example():
+    # capex $1000; $600/yr of revenue at today's price; $100/yr of costs; 3 years; 10%
+    # flat price: flows [-1000, 500, 500, 500]; NPV = -1000 + 500 * (1/1.1 + 1/1.21 + 1/1.331)
+    #   = -1000 + 500 * 2.486852 = $243.43; payback after exactly 2 years
+    flat = ce.fleet_cash_flows_usd(1000, 600, 100, 3, 1.0)
+    assert flat.tolist() == [-1000, 500, 500, 500]
+    assert round(ce.npv_usd(flat, 0.10), 2) == 243.43
+    assert ce.payback_years(flat) == 2.0
+    # price falling 10x/yr: mean of year y is 10^-(y-1) * (1 - 1/10) / ln 10 = 0.390865 * 10^-(y-1)
+    #   revenue 234.52, 23.45, 2.35 -> flows [-1000, 134.52, -76.55, -97.65]
+    #   NPV = -1000 + 134.52/1.1 - 76.55/1.21 - 97.65/1.331 = -$1,014.34; never paid back
+    falling = ce.fleet_cash_flows_usd(1000, 600, 100, 3, 10.0)
+    assert round(ce.npv_usd(falling, 0.10), 2) == -1014.34
+    assert ce.payback_years(falling) == math.inf
+
+
+# --- invariants ---------------------------------------------------------------------------------------
+
+pos = st.floats(min_value=1.0, max_value=1e5)
+
+
+def _total(**kw):
+    base = dict(chip_power_w=700, **OWNED)
+    price = kw.pop("price", 30_000.0)
+    return float(ce.owned_chip_hour_cost(price, **{**base, **kw}).effective_usd_per_hour)
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=pos, b=pos)
+def test_cost_rises_with_chip_price(a, b):
+    lo, hi = sorted((a, b))
+    assert _total(price=lo) <= _total(price=hi)
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=st.floats(0.0, 1.0), b=st.floats(0.0, 1.0))
+def test_cost_rises_with_electricity_price(a, b):
+    lo, hi = sorted((a, b))
+    assert _total(electricity_usd_per_kwh=lo) <= _total(electricity_usd_per_kwh=hi)
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=st.floats(1.0, 3.0), b=st.floats(1.0, 3.0))
+def test_cost_rises_with_pue(a, b):
+    lo, hi = sorted((a, b))
+    assert _total(pue=lo) <= _total(pue=hi)
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=st.floats(0.0, 1.0), b=st.floats(0.0, 1.0))
+def test_cost_rises_with_cost_of_capital(a, b):
+    lo, hi = sorted((a, b))
+    assert _total(cost_of_capital_frac=lo) <= _total(cost_of_capital_frac=hi) * (1 + 1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=st.floats(0.01, 1.0), b=st.floats(0.01, 1.0))
+def test_cost_falls_with_utilization(a, b):
+    lo, hi = sorted((a, b))
+    assert _total(utilization_frac=hi) <= _total(utilization_frac=lo)
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=st.floats(1.0, 1e6), b=st.floats(1.0, 1e6), usd_h=st.floats(0.01, 100.0))
+def test_usd_per_mtok_falls_with_throughput_and_is_linear_in_cost(a, b, usd_h):
+    lo, hi = sorted((a, b))
+    assert float(ce.usd_per_mtok(usd_h, hi)) <= float(ce.usd_per_mtok(usd_h, lo))
+    assert float(ce.usd_per_mtok(2 * usd_h, a)) == pytest.approx(2 * float(ce.usd_per_mtok(usd_h, a)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(batch=st.integers(1, 256), context=st.integers(0, 8192), phase=st.sampled_from(["decode", "prefill"]))
+def test_j_per_token_times_tokens_per_s_is_power(batch, context, phase):
+    size = {"context": context} if phase == "decode" else {"seq": max(context, 1)}
+    pred = tokenomy.predict("llama-3.1-8b", "h100-sxm", phase=phase, batch=batch, **size)
+    te = E.token_economics(pred)
+    assert float(te.j_per_token * pred.tokens_per_s) == pytest.approx(float(pred.power_w))
+    assert float(te.j_per_token_facility * pred.tokens_per_s) == pytest.approx(float(te.facility_power_w))
+    assert float(te.tokens_per_s_per_mw * te.j_per_token_facility) == pytest.approx(1e6)
+
+
+def test_economics_fields_vectorized_and_unpriced_chips():
+    pred = tokenomy.predict("llama-3.1-8b", "h100-sxm", phase="decode", batch=np.array([1, 8, 64]), context=1024)
+    f = E.economics_fields(pred)
+    assert set(f) == {"usd_per_hour", "usd_per_mtok", "j_per_token_facility", "facility_power_w", "tokens_per_s_per_mw"}
+    assert np.shape(f["usd_per_mtok"]) == (3,) and np.all(np.diff(f["usd_per_mtok"]) < 0)
+    # a chip sold by the hour only (no price) falls back to rent
+    tpu = tokenomy.predict("llama-3.1-8b", "tpu-v6e", phase="decode", batch=8, context=1024)
+    assert np.isfinite(E.economics_fields(tpu)["usd_per_mtok"])
+
+
+# --- operating points, factory, break-even, invest ------------------------------------------------------
+
+
+def test_70b_h100_interactive_costs_several_times_max_throughput():
+    # docs/economics.md: Llama-3.1-70B, fp8, tp=8 on H100, isl=osl=1024
+    fast = E.operating_point("llama-3.1-70b", "h100-sxm", 100, precision="fp8", tp=8)
+    bulk = E.operating_point("llama-3.1-70b", "h100-sxm", 0, precision="fp8", tp=8)
+    assert fast.feasible and bulk.feasible and fast.tokens_per_s_per_user >= 100
+    assert bulk.batch > fast.batch
+    assert fast.usd_per_mtok_output > 2.4 * bulk.usd_per_mtok_output
+    # all-in = output + input * isl / osl
+    assert fast.usd_per_mtok_all_in == pytest.approx(fast.usd_per_mtok_output + fast.usd_per_mtok_input)
+
+
+def test_operating_point_infeasible_speed_is_reported_not_raised():
+    op = E.operating_point("llama-3.1-70b", "h100-sxm", 10_000, precision="fp8", tp=8)
+    assert not op.feasible and "tokens/s/user" in op.reason
+
+
+def test_factory_more_tokens_per_mw_wins_although_it_costs_more():
+    r = E.factory(100, "llama-3.1-70b", ["h100-sxm", "b200"], 100, precision="fp8", tp=8)
+    h100, b200 = r.rows
+    assert b200.chip_price_usd > h100.chip_price_usd
+    assert b200.tokens_per_s_per_mw > h100.tokens_per_s_per_mw
+    assert b200.margin_usd_per_year > h100.margin_usd_per_year
+    assert r.best_margin == "b200" and r.cheapest_chip == "h100-sxm"
+    # cost per year / tokens per year is the all-in $/Mtok of the operating point
+    assert h100.cost_usd_per_year / (h100.tokens_per_year / 1e6) == pytest.approx(h100.usd_per_mtok)
+
+
+def test_break_even_negative_when_non_chip_costs_exceed_target():
+    # with very expensive power, even a free H100 cannot match a B200 at 100 tokens/s/user
+    r = E.break_even_price("llama-3.1-70b", "h100-sxm", "b200", 100, precision="fp8", tp_x=8, tp_y=8,
+                           electricity_usd_per_kwh=2.0)
+    assert r.break_even_price_usd < 0 and not r.is_free_enough
+    assert "even free" in r.reason and "energy (power)" in r.reason
+    ok = E.break_even_price("llama-3.1-70b", "h100-sxm", "b200", 100, precision="fp8", tp_x=8, tp_y=8)
+    assert 0 < ok.break_even_price_usd < 30_000 and ok.is_free_enough
+
+
+def test_invest_deflation_strands_capital_and_token_inflation_raises_answer_cost():
+    flat = E.invest("llama-3.1-70b", "h100-sxm", 100, precision="fp8", tp=8, token_price_decline_per_year=1.0)
+    falling = E.invest("llama-3.1-70b", "h100-sxm", 100, precision="fp8", tp=8)
+    assert flat.npv_usd > 0 and falling.npv_usd < flat.npv_usd
+    assert falling.unrecovered_usd > 0 and falling.payback_years == math.inf
+    x20 = E.invest("llama-3.1-70b", "h100-sxm", 100, precision="fp8", tp=8, tokens_multiplier=20)
+    assert x20.cost_usd_per_answer == pytest.approx(20 * falling.cost_usd_per_answer)
+
+
+# --- scenarios ------------------------------------------------------------------------------------------
+
+
+def test_defaults_yaml_matches_scenario_defaults_and_every_default_has_a_source():
+    assert default_scenario() == Scenario()
+    srcs = default_sources()
+    for name, field in Scenario.model_fields.items():
+        if field.default is not None:
+            assert srcs.get(name), name
+
+
+def test_scenario_files_yaml_and_toml(tmp_path):
+    y = tmp_path / "s.yaml"
+    y.write_text(yaml.safe_dump({"pue": 1.1, "electricity_usd_per_kwh": {"value": 0.05, "source": "my PPA"}}))
+    t = tmp_path / "s.toml"
+    t.write_text("pue = 1.1\nelectricity_usd_per_kwh = 0.05\n")
+    for p in (y, t):
+        s = load_scenario(p)
+        assert s.pue == 1.1 and s.electricity_usd_per_kwh == 0.05 and s.utilization_frac == 0.7
+    assert E.chip_hour_cost("h100-sxm", y).scenario["pue"] == 1.1
+    bad = tmp_path / "bad.toml"
+    bad.write_text("pue = 1.2\npeu = 1.3\n")
+    with pytest.raises(SpecError, match="peu"):
+        load_scenario(bad)
+
+
+@pytest.mark.parametrize("override,field,rng", [
+    ({"chip_price_usd": -1}, "chip_price_usd", "[0, inf)"),
+    ({"electricity_usd_per_kwh": -0.1}, "electricity_usd_per_kwh", "[0, inf)"),
+    ({"pue": 0.9}, "pue", "[1, inf)"),
+    ({"utilization_frac": 0}, "utilization_frac", "(0, 1]"),
+    ({"utilization_frac": 1.5}, "utilization_frac", "(0, 1]"),
+])
+def test_api_bad_input_names_field_and_range(override, field, rng):
+    with pytest.raises(SpecError) as e:
+        E.chip_hour_cost("h100-sxm", **override)
+    assert field in str(e.value) and rng in str(e.value)
+
+
+# --- CLI ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args,field,rng", [
+    (["--chip-price-usd", "-5"], "chip_price_usd", "[0, inf)"),
+    (["--rent-usd-per-hour", "-1", "--mode", "rented"], "rent_usd_per_hour", "[0, inf)"),
+    (["--pue", "0.95"], "pue", "[1, inf)"),
+    (["--utilization-frac", "0"], "utilization_frac", "(0, 1]"),
+    (["--utilization-frac", "1.2"], "utilization_frac", "(0, 1]"),
+])
+def test_cli_bad_input_exits_2(args, field, rng):
+    res = runner.invoke(app, ["cost", "--hardware", "h100-sxm", *args])
+    assert res.exit_code == 2, res.output
+    assert field in res.output and rng in res.output
+
+
+def test_cli_unknown_scenario_field_exits_2(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("pue: 1.2\nelectricty_usd_per_kwh: 0.05\n")
+    res = runner.invoke(app, ["cost", "--hardware", "h100-sxm", "--scenario", str(p)])
+    assert res.exit_code == 2 and "electricty_usd_per_kwh" in res.output
+
+
+def test_cli_cost_json_and_table():
+    res = runner.invoke(app, ["cost", "--hardware", "h100-sxm", "--json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    assert round(d["breakdown"]["total_usd_per_hour"], 2) == 2.04
+    res = runner.invoke(app, ["cost", "--hardware", "h100-sxm", "--mode", "rented"])
+    assert res.exit_code == 0 and "($/h)" in res.output
+
+
+def test_cli_factory_breakeven_invest_json():
+    common = ["--model", "llama-3.1-70b", "--tokens-per-s-per-user", "100", "--precision", "fp8", "--json"]
+    res = runner.invoke(app, ["factory", "--power-mw", "10", "--hardware", "h100-sxm,b200", "--tp", "8", *common])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["best_margin"] == "b200"
+    res = runner.invoke(app, ["breakeven", "--hardware", "h100-sxm", "--versus", "b200", "--tp", "8",
+                              "--tp-versus", "8", *common])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["break_even_price_usd"] > 0
+    res = runner.invoke(app, ["invest", "--hardware", "h100-sxm", "--tp", "8", "--tokens-multiplier", "20", *common])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["payback_years"] is None          # inf -> null: never paid back

@@ -1,0 +1,222 @@
+"""Frontier sweep: Pareto sets, serving plausibility, SRAM chips, the CLI contract and its errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from tokenomy.cli.frontier import JSON_KEYS
+from tokenomy.cli.main import app
+from tokenomy.core.pareto import dominates, pareto_mask, pareto_mask_grouped
+from tokenomy.core.params import param_counts
+from tokenomy.frontier import NothingFitsError, sweep, usd_per_chip_hour
+from tokenomy.loaders.hardware import load_hardware
+from tokenomy.loaders.models import load_model
+
+MODEL = "llama-3.1-70b"
+CHIPS = ["h100-sxm", "b200", "mi300x", "groq-lpu", "cerebras-wse3", "sambanova-sn40l"]
+GPUS = ["h100-sxm", "b200", "mi300x"]
+
+
+@pytest.fixture(scope="module")
+def res():
+    return sweep(MODEL, CHIPS, isl=1024, osl=1024)
+
+
+# ---------------------------------------------------------------- Pareto sets
+
+coords = st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6)), min_size=0, max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(coords, st.tuples(st.booleans(), st.booleans()))
+def test_pareto_matches_definition(pts, maximize):
+    """Frontier points are non-dominated; every dropped point is dominated by some point."""
+    x = np.array([p[0] for p in pts], dtype=float)
+    y = np.array([p[1] for p in pts], dtype=float)
+    mask = pareto_mask(x, y, maximize)
+    for i, p in enumerate(pts):
+        dominated = any(dominates(q, p, maximize) for q in pts)
+        assert mask[i] == (not dominated)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.floats(0, 1e3), st.floats(0, 1e3)), max_size=30))
+def test_grouped_pareto_is_per_group(rows):
+    g = np.array([r[0] for r in rows], dtype=int)
+    x = np.array([r[1] for r in rows], dtype=float)
+    y = np.array([r[2] for r in rows], dtype=float)
+    mask = pareto_mask_grouped(g, x, y, (True, False))
+    for k in set(g.tolist()):
+        sel = g == k
+        assert np.array_equal(mask[sel], pareto_mask(x[sel], y[sel], (True, False)))
+
+
+def test_pareto_ignores_nan():
+    mask = pareto_mask([1.0, np.nan, 2.0], [5.0, 9.0, 1.0])
+    assert mask.tolist() == [True, False, True]
+
+
+# ---------------------------------------------------------------- serving plausibility
+
+
+def test_points_fit_and_drops_are_counted(res):
+    df = res.points
+    assert len(df) == len(res) > 100
+    assert set(JSON_KEYS) <= set(df.columns)
+    assert res.dropped_total > 0                       # large batches overflow memory
+    assert res.evaluated == len(res) + res.dropped_total
+    assert set(df["hardware"]) == set(CHIPS)
+    assert (df["tokens_per_s_per_chip"] * df["chips"] - df["tokens_per_s"]).abs().max() < 1e-6
+    assert np.allclose(df["j_per_token"] * df["tokens_per_s_per_mw"], 1e6)
+
+
+@pytest.mark.parametrize("hw", GPUS)
+def test_gpu_frontier_falls_as_speed_rises(res, hw):
+    c = res.columns
+    sel = (c["hardware"] == hw) & c["on_frontier"]
+    order = np.argsort(c["tokens_per_s_per_user"][sel])
+    tpc = c["tokens_per_s_per_chip"][sel][order]
+    assert sel.sum() >= 5
+    assert np.all(np.diff(tpc) <= 0)
+    assert tpc[0] > 5 * tpc[-1]                         # batching buys a lot of throughput on a GPU
+    sel = (c["hardware"] == hw) & c["on_frontier_usd"]
+    order = np.argsort(c["tokens_per_s_per_user"][sel])
+    usd = c["usd_per_mtok"][sel][order]
+    assert np.all(np.diff(usd) >= 0)                    # $/Mtok falls as tokens/s/user falls
+    assert usd[-1] > 3 * usd[0]
+
+
+@pytest.mark.parametrize("hw", CHIPS)
+def test_single_stream_bounded_by_bandwidth(res, hw):
+    """tokens/s/user <= tp * bandwidth / bytes read per token (weights, the lower bound)."""
+    spec = load_hardware(hw)
+    m = load_model(MODEL)
+    weight_bytes = param_counts(m).active_matmul * 2.0          # bf16, embedding lookup excluded
+    c = res.columns
+    sel = c["hardware"] == hw
+    bw = spec.main_memory_bytes_per_s
+    bound = c["tp"][sel] * bw / weight_bytes
+    assert sel.any()
+    assert np.all(c["tokens_per_s_per_user"][sel] <= bound)
+
+
+def test_sram_chips_on_same_frontier(res):
+    c = res.columns
+    for hw in ("groq-lpu", "cerebras-wse3"):
+        sel = c["hardware"] == hw
+        assert (sel & c["on_frontier"]).any()
+        assert np.all(np.isfinite(c["usd_per_mtok"][sel])) and np.all(np.isfinite(c["j_per_token"][sel]))
+        assert np.all(c["power_w"][sel] > 0)
+    # Groq: no HBM, so the chip count follows from the weights over the SRAM
+    groq = load_hardware("groq-lpu")
+    weights = param_counts(load_model(MODEL)).total * 2.0
+    assert c["chips"][c["hardware"] == "groq-lpu"].min() * groq.sram_bytes >= weights
+    # SRAM chips reach the highest single-user speeds in this set
+    mx = res.max_tokens_per_s_per_user
+    assert mx["cerebras-wse3"] > max(mx[g] for g in GPUS)
+
+
+def test_slo_filters_and_best_per_chip():
+    r = sweep(MODEL, ["h100-sxm", "b200"], 1024, 256, min_tokens_per_s_per_user=40, max_ttft_s=0.5)
+    c = r.columns
+    assert np.all(c["tokens_per_s_per_user"][c["meets_slo"]] >= 40)
+    assert np.all(c["ttft_s"][c["meets_slo"]] <= 0.5)
+    assert not np.any(c["on_frontier"] & ~c["meets_slo"])
+    best = r.best_per_chip
+    assert set(best["hardware"]) == {"h100-sxm", "b200"}
+    assert (best["tokens_per_s_per_user"] >= 40).all()
+    for _, row in best.iterrows():
+        ok = c["meets_slo"] & (c["hardware"] == row["hardware"])
+        assert row["usd_per_mtok"] == pytest.approx(c["usd_per_mtok"][ok].min())
+
+
+def test_crossovers_are_consistent(res):
+    grid, curves = res.cost_curves()
+    for x in res.crossovers:
+        j = np.searchsorted(grid, x["tokens_per_s_per_user"])
+        lo, hi = max(j - 1, 0), min(j, grid.size - 1)
+        assert curves[x["cheaper_below"]][lo] <= curves[x["cheaper_above"]][lo] * 1.05 + 1e-12
+        assert curves[x["cheaper_above"]][hi] <= curves[x["cheaper_below"]][hi] * 1.05 + 1e-12
+    assert res.summary()
+
+
+def test_fixed_chips_and_length_distribution():
+    r = sweep("llama-3.1-8b", ["h100-sxm"], isl=[512, 2048, 512], osl=[128, 256, 64], chips=2, precision="bf16,fp8")
+    c = r.columns
+    assert set(c["chips"].tolist()) == {2}
+    assert set(c["precision"].tolist()) == {"bf16", "fp8"}
+    assert r.isl == pytest.approx(1024) and r.osl == pytest.approx(448 / 3)
+
+
+def test_price_fallback():
+    h = load_hardware("h100-sxm")
+    assert usd_per_chip_hour(h) == pytest.approx(2.69)
+    owned = h.model_copy(update={"rent_usd_per_hour": None})
+    assert usd_per_chip_hour(owned) == pytest.approx(30000 / (4 * 8760) + 0.7 * 0.08)
+
+
+def test_nothing_fits_raises():
+    with pytest.raises(NothingFitsError) as e:
+        sweep("llama-3.1-405b", ["h100-sxm"], 1024, 1024, chips=1)
+    assert e.value.exit_code == 2 and "fits on none" in str(e.value)
+
+
+def test_plots(res, tmp_path):
+    from tokenomy.report.frontier_plot import write_frontier_plot
+    png = write_frontier_plot(res, str(tmp_path / "f.png"))
+    html = write_frontier_plot(res, str(tmp_path / "f.html"))
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    text = html.read_text()
+    assert "groq-lpu" in text and "plotly" in text.lower()
+
+
+# ---------------------------------------------------------------- CLI
+
+runner = CliRunner()
+BASE = ["frontier", "--model", "llama-3.1-8b", "--isl", "512", "--osl", "128"]
+
+
+def test_cli_json_contract():
+    r = runner.invoke(app, BASE + ["--hardware", "h100-sxm,groq-lpu", "--json"])
+    assert r.exit_code == 0, r.output
+    pts = json.loads(r.stdout)
+    assert isinstance(pts, list) and pts
+    for p in pts:
+        assert set(JSON_KEYS) <= set(p)
+        assert isinstance(p["on_frontier"], bool)
+        assert p["chips"] == p["tp"] * p["pp"]
+    assert {p["hardware"] for p in pts if p["on_frontier"]} == {"h100-sxm", "groq-lpu"}
+
+
+def test_cli_table_and_summary():
+    r = runner.invoke(app, BASE + ["--hardware", "h100-sxm,b200", "--chips", "2"])
+    assert r.exit_code == 0, r.output
+    assert "tok/s/user" in r.stdout and "cheapest" in r.stdout and "dropped" in r.stdout
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--hardware", "h100-sxm5"], "Unknown hardware"),
+    (["--hardware", "h100-sxm", "--isl", "0"], "--isl"),
+    (["--hardware", "h100-sxm", "--osl", "0"], "--osl"),
+])
+def test_cli_bad_input_exits_2(args, needle):
+    argv = BASE + args
+    r = runner.invoke(app, argv)
+    assert r.exit_code == 2
+    out = r.output
+    assert needle in out and "Traceback" not in out
+    assert len(out.strip().splitlines()) == 1
+
+
+def test_cli_model_too_big_exits_2():
+    r = runner.invoke(app, ["frontier", "--model", "llama-3.1-405b", "--hardware", "h100-sxm,l40s", "--chips", "1",
+                            "--isl", "1024", "--osl", "1024"])
+    assert r.exit_code == 2
+    assert "fits on none" in r.output and "Traceback" not in r.output
+    assert len(r.output.strip().splitlines()) == 1
