@@ -154,11 +154,13 @@ def test_fixed_chips_and_length_distribution():
     assert r.isl == pytest.approx(1024) and r.osl == pytest.approx(448 / 3)
 
 
-def test_price_fallback():
+def test_chip_hour_comes_from_the_economics_model():
+    from tokenomy.economics import chip_hour_cost
     h = load_hardware("h100-sxm")
-    assert usd_per_chip_hour(h) == pytest.approx(2.69)
-    owned = h.model_copy(update={"rent_usd_per_hour": None})
-    assert usd_per_chip_hour(owned) == pytest.approx(30000 / (4 * 8760) + 0.7 * 0.08)
+    assert usd_per_chip_hour(h) == pytest.approx(float(chip_hour_cost(h).breakdown.effective_usd_per_hour))
+    rented = h.model_copy(update={"price_usd": None})          # no price: pay the catalog rent
+    assert usd_per_chip_hour(rented) == pytest.approx(float(chip_hour_cost(rented, mode="rented").breakdown.effective_usd_per_hour))
+    assert np.isnan(usd_per_chip_hour(h.model_copy(update={"price_usd": None, "rent_usd_per_hour": None})))
 
 
 def test_nothing_fits_raises():

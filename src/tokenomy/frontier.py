@@ -51,6 +51,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .loaders.engines import load_engine
 from .api import resolve
 from .core.graph import build_recipe
 from .core.pareto import pareto_mask, pareto_mask_grouped
@@ -61,9 +62,6 @@ from .errors import InfeasibleError, SpecError, TokenomyError
 # Concurrency per micro-batch: 1, 2, 3, 4, 6, 8, 12, ... 4096 (powers of two and 1.5x steps).
 BATCHES = np.unique(np.concatenate([2.0 ** np.arange(13), np.round(1.5 * 2.0 ** np.arange(1, 12))]))
 SCALEOUT_BYTES_PER_S = 50e9      # 400 Gb/s NIC per accelerator (ConnectX-7 class), one direction
-AMORTIZATION_YEARS = 4.0         # owned-hardware life when no rent is listed (InferenceX's owned tier)
-USD_PER_KWH = 0.08               # electricity price for the owned-hardware fallback
-HOURS_PER_YEAR = 8760.0
 AUTO_PRECISIONS = ("bf16", "fp8", "fp4")   # what "sweep the precision" tries, where the chip has the rate
 SPEED_BANDS = (10.0, 25.0, 50.0, 100.0, 200.0, 400.0, 800.0, 1600.0)   # tokens/s/user, summary bands
 TIE_FRAC = 0.05                  # costs within 5% count as even when finding crossovers
@@ -85,18 +83,16 @@ class NothingFitsError(InfeasibleError):
 
 
 def usd_per_chip_hour(hw) -> float:
-    """Dollars per chip-hour: the catalog rent, else the price amortized plus electricity.
+    """Dollars per busy chip-hour from the economics model (tokenomy.economics, default scenario:
+    owned at the catalog price, or rented where only a rent is known). NaN when the catalog has
+    neither; such points have no $/Mtok and stay off the $ frontiers."""
+    from .economics import chip_hour_cost
 
-    Fallback (owned hardware): price_usd / (AMORTIZATION_YEARS * 8760 h) at 100% utilization,
-    plus power_limit_w at USD_PER_KWH. NaN when the catalog has neither rent nor price (the point
-    then has no $/Mtok and stays off the $ frontiers). A TCO model can replace this function.
-    """
-    if hw.rent_usd_per_hour:
-        return float(hw.rent_usd_per_hour)
-    if hw.price_usd:
-        power_kw = (hw.power_limit_w or 0.0) / 1e3
-        return float(hw.price_usd) / (AMORTIZATION_YEARS * HOURS_PER_YEAR) + power_kw * USD_PER_KWH
-    return float("nan")
+    try:
+        mode = "owned" if hw.price_usd else "rented"
+        return float(chip_hour_cost(hw, mode=mode).breakdown.effective_usd_per_hour)
+    except TokenomyError:
+        return float("nan")
 
 
 # ----------------------------------------------------------------------------- enumeration
@@ -526,9 +522,13 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
 
     specs = []
     seen = set()
+    default_engine = load_engine(engine)         # the given profile, or 'serving'
+    sram_engine = load_engine("dataflow") if engine is None else default_engine
     for h in hardware_list:
-        m, hw, eng, _ = resolve(model, h, engine, "bf16")
-        model, engine = m, eng          # load the model and engine once
+        m, hw, _, _ = resolve(model, h, default_engine, "bf16")
+        model = m                        # load the model once
+        # SRAM dataflow systems run compiled graphs, not kernels launched by a serving engine
+        eng = sram_engine if (hw.kind == "sram" and not hw.sram_is_cache) else default_engine
         if hw.id in seen:
             continue
         seen.add(hw.id)
@@ -622,5 +622,4 @@ def _mark_frontiers(cols: dict[str, np.ndarray]) -> None:
     cols["on_global_frontier_j"] = pareto_mask(x, cols["j_per_token"], (True, False))
 
 
-__all__ = ["sweep", "FrontierResult", "serving_estimate", "usd_per_chip_hour", "NothingFitsError", "COLUMNS",
-           "TokenomyError"]
+__all__ = ["sweep", "FrontierResult", "serving_estimate", "usd_per_chip_hour", "NothingFitsError", "COLUMNS"]

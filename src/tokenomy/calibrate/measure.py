@@ -346,7 +346,7 @@ class Session:
         self.dtype = t.bfloat16
         self.timer = _Timer(t, self.device)
         self.cuda = self.device == "cuda"
-        self.reps = 5 if self.cuda else 3
+        self.reps = 5
         self.model = None
         self.nv, self.nv_handle = _nvml() if self.cuda else (None, None)
         l2 = t.cuda.get_device_properties(0).L2_cache_size if self.cuda else 0
@@ -574,6 +574,9 @@ class Session:
         except self.oom:
             stop.set()
             return [dict(kind="energy_oom", phase=phase, b=b, n=n)]
+        except Exception as e:   # an NVML query this GPU does not support: record it, keep calibrating
+            stop.set()
+            return [dict(kind="energy_error", phase=phase, b=b, n=n, err=repr(e)[:200])]
         finally:
             self.model.free_cache()
             self._free()

@@ -18,13 +18,23 @@ OUT_KEYS = ("model", "hardware", "engine", "precision", "tp", "pp", "ep", "chips
             "context", "latency_s", "tokens_per_s", "tokens_per_s_per_user", "energy_j_per_token", "power_w",
             "power_w_per_chip", "memory_bytes", "memory_capacity_bytes", "weight_bytes", "kv_cache_bytes", "fits",
             "fit_reason", "bound", "clock_frac", "gemm_s", "attention_s", "elementwise_s", "comm_s", "overhead_s",
-            "flop_per_step", "bytes_per_step", "source")
+            "flop_per_step", "bytes_per_step", "source", "usd_per_hour", "usd_per_mtok", "j_per_token_facility",
+            "facility_power_w", "tokens_per_s_per_mw")
 CASE_KEYS = {"model", "hardware", "engine", "precision", "tp", "pp", "ep", "phase", "batch", "seq", "context", "profile"}
 GROUP_KEYS = ("model", "hardware", "engine", "precision", "tp", "pp", "ep", "phase", "profile")
 
 
-def _records(pred) -> list[dict]:
-    return [{k: r[k] for k in OUT_KEYS if k in r} for r in pred.records()]
+def _records(pred, hardware) -> list[dict]:
+    """JSON rows of a prediction with the economics columns (default scenario) joined."""
+    from ..economics import economics_fields
+
+    recs = pred.records()
+    econ = {k: np.broadcast_to(v, np.shape(pred.latency_s)).ravel().tolist()
+            for k, v in economics_fields(pred, hardware=hardware).items()}
+    for i, r in enumerate(recs):
+        for k, v in econ.items():
+            r[k] = v[i]
+    return [{k: r[k] for k in OUT_KEYS if k in r} for r in recs]
 
 
 def _int_or_none(v, key, where):
@@ -86,7 +96,7 @@ def run_cases(path: str, defaults: dict) -> list[dict]:
                            batch=np.array([c["batch"] for c in sub]), **{size: np.array([c[size] for c in sub])})
         except SpecError as e:
             raise SpecError(f"{path} line {sub[0]['_line']}: {e}") from None
-        for i, rec in zip(idxs, _records(pred)):
+        for i, rec in zip(idxs, _records(pred, g["hardware"])):
             out[i] = rec
     return out  # type: ignore[return-value]
 
@@ -141,7 +151,7 @@ def predict_command(
             raise SpecError(f"missing {', '.join(missing)} (or pass --cases FILE.jsonl).")
         pred = predict(model, hardware, phase=phase, batch=batch, seq=seq, context=context, engine=engine,
                        precision=precision, tp=tp, pp=pp, ep=ep, profile=profile)
-        rec = _records(pred)[0]
+        rec = _records(pred, hardware)[0]
     if json_out:
         print_json(rec)
     else:
