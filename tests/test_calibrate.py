@@ -38,6 +38,11 @@ def _numbers(d, prefix=""):
 
 
 @pytest.fixture(scope="module")
+def refit():
+    return refit_torch_eager(DATA)    # (rounded profile dict, fit errors); about 9 s
+
+
+@pytest.fixture(scope="module")
 def h100_rows():
     return read_measurements([DATA / "microbench.jsonl", DATA / "llama-3.1-8b.jsonl"])
 
@@ -45,8 +50,8 @@ def h100_rows():
 # ------------------------------------------------------------------ refit and validate (no torch)
 
 
-def test_refit_reproduces_shipped_torch_eager():
-    fitted, _ = refit_torch_eager(DATA)
+def test_refit_reproduces_shipped_torch_eager(refit):
+    fitted, _ = refit
     shipped = yaml.safe_load(SHIPPED.read_text())
     a, b = _numbers(fitted), _numbers(shipped)
     assert a.keys() == b.keys()
@@ -65,9 +70,9 @@ def test_validate_shared_h100_meets_accuracy_contract(h100_rows):
     assert res.skipped == 0
 
 
-def test_validate_matches_fit_errors(h100_rows):
+def test_validate_matches_fit_errors(h100_rows, refit):
     # validate with the shipped profile gives the same mean |rel| as the fit that made it
-    _, errs = refit_torch_eager(DATA)
+    _, errs = refit
     res = validate(h100_rows)
     for kind in ("gemm", "attn_prefill", "attn_decode", "energy"):
         assert res.mape[kind] == pytest.approx(errs[kind], rel=0.02), kind

@@ -27,7 +27,7 @@ from ..core.gemm import gemm_time
 from ..core.precision import parse_precision
 from ..core.predict import predict_core
 from ..errors import CalibrationError
-from ..spec.engine import AttentionParams, EngineProfile, GemmParams, PowerParams
+from ..spec.engine import AttentionParams, EngineProfile, GemmParams
 from ..spec.hardware import HardwareSpec
 from ..spec.model import ModelSpec
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 
 from ..errors import CalibrationError, SpecError
 from ..spec.model import ModelSpec
+from .cases import SMALL, TINY, Sizes, default_sizes
+from .decoder import Decoder
 
 TORCH_HINT = "calibrate needs PyTorch: pip install 'tokenomy[gpu]'"
 
@@ -41,109 +43,6 @@ def import_torch():
     except ImportError:
         return None
     return torch
-
-
-# ------------------------------------------------------------------ what to measure
-
-
-@dataclass(frozen=True)
-class ModelShape:
-    """The Llama-architecture decoder that is built and timed (random weights)."""
-
-    name: str
-    layers: int
-    hidden: int
-    heads: int
-    kv_heads: int
-    head_dim: int
-    intermediate: int
-    vocab: int
-
-    @classmethod
-    def from_spec(cls, m: ModelSpec) -> "ModelShape":
-        if m.attention != "gqa" or m.is_moe:
-            raise SpecError(f"calibrate builds dense Llama-architecture models; {m.name} is "
-                            f"{'MoE' if m.is_moe else m.attention}. Pass a dense model, e.g. --model llama-3.1-8b.")
-        return cls(m.name, m.n_layers, m.d_model, m.n_heads, m.n_kv_heads, m.d_head, m.d_ff, m.vocab_size)
-
-    def row(self, elem_bytes: int = 2) -> dict:
-        H = self.head_dim
-        per_layer = self.hidden * (self.heads + 2 * self.kv_heads) * H + self.hidden * self.heads * H \
-            + 3 * self.hidden * self.intermediate
-        weight_bytes = elem_bytes * (self.layers * per_layer + 2 * self.vocab * self.hidden)  # + embedding, head
-        return dict(kind="model", weight_bytes=weight_bytes, name=self.name, layers=self.layers, hidden=self.hidden,
-                    heads=self.heads, kv_heads=self.kv_heads, intermediate=self.intermediate, vocab=self.vocab,
-                    head_dim=self.head_dim, precision="bf16")
-
-    def gemm_shapes(self) -> list[tuple[int, int, str]]:
-        """(n, k, tag) of every linear layer: y[m,n] = x[m,k] @ w[n,k]^T."""
-        H = self.head_dim
-        return [((self.heads + 2 * self.kv_heads) * H, self.hidden, "qkv"), (self.hidden, self.heads * H, "o"),
-                (2 * self.intermediate, self.hidden, "gate_up"), (self.hidden, self.intermediate, "down"),
-                (self.vocab, self.hidden, "lm_head")]
-
-
-# tiny decoders for CPU runs (quick: tests; default: a few seconds per step)
-TINY = ModelShape("tiny-llama-2x256", 2, 256, 4, 2, 64, 768, 2048)
-SMALL = ModelShape("small-llama-4x1024", 4, 1024, 8, 4, 128, 2816, 8192)
-
-
-@dataclass(frozen=True)
-class Sizes:
-    """Every case one calibration run measures."""
-
-    model: ModelShape
-    copy_bytes: int
-    peak_m: int
-    gemm_ms: tuple[int, ...]
-    gemm_extra: tuple[tuple[int, int, int, str], ...]    # (m, n, k, tag): misaligned and square shapes
-    fp8: bool
-    attn_prefill: tuple[tuple[int, int], ...]            # (b, s)
-    attn_decode: tuple[tuple[int, int], ...]             # (b, ctx)
-    prefill: tuple[tuple[int, int], ...]                 # (b, s)
-    decode: tuple[tuple[int, int], ...]                  # (b, ctx)
-    energy: tuple[tuple[str, int, int], ...]             # (phase, b, n)
-    energy_s: float = 2.0                                # seconds of sustained run per energy row
-    kv_budget_bytes: float = float("inf")                # skip decode cases whose KV cache exceeds this
-
-
-def default_sizes(device: str, quick: bool, model: ModelSpec | None = None, mem_bytes: float | None = None) -> Sizes:
-    """The default case lists. CUDA default: about 2-3 minutes on an H100 for Llama-3.1-8B."""
-    if device == "cpu":
-        shape = ModelShape.from_spec(model) if model else (TINY if quick else SMALL)
-        if quick:
-            return Sizes(shape, 32 << 20, 512, (1, 4, 16, 64, 256), (), False,
-                         ((1, 64), (1, 128), (2, 256), (1, 512)), ((1, 128), (4, 256), (8, 512)),
-                         ((1, 16), (1, 64), (2, 128), (4, 64)), ((1, 32), (4, 64), (8, 128), (16, 64)), ())
-        return Sizes(shape, 256 << 20, 1024, (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), (), False,
-                     ((1, 128), (1, 512), (1, 1024), (2, 512), (1, 2048)),
-                     ((1, 256), (1, 1024), (4, 1024), (8, 512), (16, 256)),
-                     ((1, 32), (1, 128), (1, 512), (2, 256), (8, 64)),
-                     ((1, 64), (1, 512), (4, 256), (8, 128), (16, 512), (32, 64)), ())
-    from ..loaders.models import load_model
-    shape = ModelShape.from_spec(model or load_model("llama-3.1-8b"))
-    d = shape.hidden
-    # alignment pairs: k*2 bytes % 16 != 0 (d+4) and only n misaligned, each beside an aligned neighbour
-    extra = tuple((2048, n, k, tag) for n, k, tag in
-                  ((d, d, "square"), (d + 4, d + 4, "square"), (4 * d, d, "up4x"), (4 * (d + 4), d + 4, "up4x"),
-                   (d + 4, d, "n_misaligned"), (d + 904, d + 904, "square"), (d + 908, d + 908, "square")))
-    kv_budget = 0.45 * mem_bytes if mem_bytes else 30e9
-    if quick:
-        return Sizes(shape, 1 << 30, 8192, (1, 16, 64, 256, 1024, 4096), extra[:4], True,
-                     ((1, 1024), (1, 4096), (8, 1024), (1, 8192)), ((1, 1024), (8, 4096), (32, 1024), (128, 1024)),
-                     ((1, 512), (1, 2048), (4, 1024), (16, 256)), ((1, 1024), (8, 1024), (32, 1024), (64, 4096)),
-                     (("decode", 8, 1024), ("decode", 64, 1024), ("prefill", 1, 4096)), energy_s=1.0,
-                     kv_budget_bytes=kv_budget)
-    ms = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
-    dec = tuple((b, c) for b in (1, 4, 16, 32, 64, 128, 256) for c in (128, 1024, 4096, 16384) if b * c <= 262144)
-    return Sizes(shape, 1 << 30, 8192, ms, extra, True,
-                 ((1, 512), (1, 1024), (1, 2048), (1, 4096), (1, 8192), (1, 16384), (8, 1024), (8, 4096)),
-                 ((1, 1024), (1, 8192), (1, 32768), (8, 1024), (8, 8192), (32, 1024), (32, 8192), (128, 1024),
-                  (128, 4096), (256, 2048)),
-                 ((1, 128), (1, 512), (1, 2048), (1, 8192), (1, 16384), (4, 1024), (8, 2048), (32, 256), (64, 128)),
-                 dec,
-                 (("decode", 1, 1024), ("decode", 8, 1024), ("decode", 32, 1024), ("decode", 128, 1024),
-                  ("decode", 256, 1024), ("prefill", 1, 8192)), energy_s=2.0, kv_budget_bytes=kv_budget)
 
 
 @dataclass
@@ -211,97 +110,6 @@ class _Timer:
         return statistics.median(ts)
 
 
-# ------------------------------------------------------------------ the decoder
-
-
-class _Decoder:
-    """Llama-architecture decoder, random weights, static KV cache; the kernels of the eager recipe:
-    RMSNorm in fp32 (8 kernels), fused QKV, rotary (5 kernels each for q and k), KV write (decode),
-    SDPA or batched-matmul attention, O, residual add, RMSNorm, fused gate+up, SiLU, multiply, down,
-    residual add; then final RMSNorm, LM head on the last positions, argmax."""
-
-    def __init__(self, torch, shape: ModelShape, device: str, dtype):
-        self.t, self.c, self.dev, self.dt = torch, shape, device, dtype
-        g = lambda *s: torch.randn(*s, device=device, dtype=dtype) * 0.02   # noqa: E731
-        one = lambda: torch.ones(shape.hidden, device=device, dtype=dtype)  # noqa: E731
-        H = shape.head_dim
-        self.emb = g(shape.vocab, shape.hidden)
-        self.layers = [dict(n1=one(), n2=one(), qkv=g((shape.heads + 2 * shape.kv_heads) * H, shape.hidden),
-                            o=g(shape.hidden, shape.heads * H), gu=g(2 * shape.intermediate, shape.hidden),
-                            d=g(shape.hidden, shape.intermediate)) for _ in range(shape.layers)]
-        self.norm = one()
-        self.head = g(shape.vocab, shape.hidden)
-        self.kc = self.vc = None
-
-    def _rms(self, x, w):
-        xf = x.float()
-        return (xf * self.t.rsqrt(xf.pow(2).mean(-1, keepdim=True) + 1e-5)).to(x.dtype) * w
-
-    @staticmethod
-    def _rope(x, cos, sin, cat):
-        half = x.shape[-1] // 2
-        return x * cos + cat((-x[..., half:], x[..., :half]), -1) * sin
-
-    def _angles(self, pos):
-        H = self.c.head_dim
-        inv = 1.0 / (500000.0 ** (self.t.arange(0, H, 2, device=self.dev, dtype=self.t.float32) / H))
-        f = pos.float()[:, None] * inv[None]
-        e = self.t.cat((f, f), -1)
-        return e.cos().to(self.dt), e.sin().to(self.dt)
-
-    def alloc_cache(self, b: int, ctx: int) -> None:
-        c = self.c
-        self.kc = self.t.randn(c.layers, b, c.kv_heads, ctx, c.head_dim, device=self.dev, dtype=self.dt)
-        self.vc = self.t.randn_like(self.kc)
-
-    def free_cache(self) -> None:
-        self.kc = self.vc = None
-
-    def prefill(self, ids):
-        t, c = self.t, self.c
-        F = t.nn.functional
-        b, s = ids.shape
-        H = c.head_dim
-        x = self.emb[ids]                                              # bf16[b, s, D]
-        cos, sin = self._angles(t.arange(s, device=self.dev))
-        cos, sin = cos[:, None], sin[:, None]
-        for L in self.layers:
-            q, k, v = (self._rms(x, L["n1"]) @ L["qkv"].t()).split([c.heads * H, c.kv_heads * H, c.kv_heads * H], -1)
-            q = self._rope(q.view(b, s, c.heads, H), cos, sin, t.cat).transpose(1, 2)     # [b, N, s, H]
-            k = self._rope(k.view(b, s, c.kv_heads, H), cos, sin, t.cat).transpose(1, 2)  # [b, K, s, H]
-            v = v.view(b, s, c.kv_heads, H).transpose(1, 2)
-            a = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
-            x = x + a.transpose(1, 2).reshape(b, s, c.heads * H) @ L["o"].t()
-            gate, up = (self._rms(x, L["n2"]) @ L["gu"].t()).chunk(2, -1)
-            x = x + (F.silu(gate) * up) @ L["d"].t()
-        return (self._rms(x[:, -1], self.norm) @ self.head.t()).argmax(-1)
-
-    def decode(self, tok, pos: int, impl: str):
-        """One step: b sequences, one new token each at position ``pos`` (attention over pos+1 keys)."""
-        t, c = self.t, self.c
-        F = t.nn.functional
-        b = tok.shape[0]
-        H, G = c.head_dim, c.heads // c.kv_heads
-        x = self.emb[tok]                                              # bf16[b, D]
-        cos, sin = self._angles(t.full((1,), pos, device=self.dev))
-        for li, L in enumerate(self.layers):
-            q, k, v = (self._rms(x, L["n1"]) @ L["qkv"].t()).split([c.heads * H, c.kv_heads * H, c.kv_heads * H], -1)
-            q = self._rope(q.view(b, c.heads, H), cos, sin, t.cat)
-            k = self._rope(k.view(b, c.kv_heads, H), cos, sin, t.cat)
-            self.kc[li, :b, :, pos] = k
-            self.vc[li, :b, :, pos] = v.view(b, c.kv_heads, H)
-            K, V = self.kc[li, :b, :, : pos + 1], self.vc[li, :b, :, : pos + 1]     # [b, K, pos+1, H]
-            if impl == "bmm":
-                scores = (q.view(b, c.kv_heads, G, H) @ K.transpose(-1, -2)).float() / math.sqrt(H)
-                a = t.softmax(scores, -1).to(self.dt) @ V
-            else:
-                a = F.scaled_dot_product_attention(q.view(b, c.heads, 1, H), K, V, enable_gqa=True)
-            x = x + a.reshape(b, c.heads * H) @ L["o"].t()
-            gate, up = (self._rms(x, L["n2"]) @ L["gu"].t()).chunk(2, -1)
-            x = x + (F.silu(gate) * up) @ L["d"].t()
-        return (self._rms(x, self.norm) @ self.head.t()).argmax(-1)
-
-
 # ------------------------------------------------------------------ the session
 
 
@@ -349,7 +157,7 @@ class Session:
         self.reps = 5
         self.model = None
         self.nv, self.nv_handle = _nvml() if self.cuda else (None, None)
-        l2 = t.cuda.get_device_properties(0).L2_cache_size if self.cuda else 0
+        l2 = getattr(t.cuda.get_device_properties(0), "L2_cache_size", 50 << 20) if self.cuda else 0
         self.rotate_bytes = 4 * l2
         self.oom = (getattr(t, "OutOfMemoryError", None) or getattr(t.cuda, "OutOfMemoryError", RuntimeError))
 
@@ -394,20 +202,21 @@ class Session:
         return [row]
 
     def ceilings(self) -> list[dict]:
+        return self._copy_bw() + self._gemm_peak()
+
+    def _copy_bw(self) -> list[dict]:
         n = self.sizes.copy_bytes // 2
-        a = self._randn(n)
-        b = self.torch.empty_like(a)
-        s = self.timer.seconds(lambda: b.copy_(a), inner=4 if self.cuda else 2, reps=self.reps)
+        src = self._randn(n)
+        dst = self.torch.empty_like(src)
+        s = self.timer.seconds(lambda: dst.copy_(src), inner=4 if self.cuda else 2, reps=self.reps)
         moved = 2 * n * 2                                   # read + write, bf16
-        rows = [dict(kind="copy_bw", bytes_moved=moved, s=s, bytes_per_s=moved / s)]
-        del a, b
+        return [dict(kind="copy_bw", bytes_moved=moved, s=s, bytes_per_s=moved / s)]
+
+    def _gemm_peak(self) -> list[dict]:
         m = self.sizes.peak_m
         x, y = self._randn(m, m), self._randn(m, m)
         s = self.timer.seconds(lambda: x @ y, inner=4 if self.cuda else 2, reps=self.reps)
-        rows.append(dict(kind="gemm_peak", dtype="bf16", m=m, n=m, k=m, s=s, flops=2 * m ** 3 / s))
-        del x, y
-        self._free()
-        return rows
+        return [dict(kind="gemm_peak", dtype="bf16", m=m, n=m, k=m, s=s, flops=2 * m ** 3 / s)]
 
     def kernel_fixed(self) -> list[dict]:
         """GPU time of one tiny elementwise kernel inside a graph: the launch gap every kernel pays."""
@@ -447,7 +256,6 @@ class Session:
         except (RuntimeError, self.oom) as e:
             self._free()
             return [dict(kind="gemm_error", dtype=dtype, m=m, n=n, k=k, tag=tag, err=repr(e)[:200])]
-        del x, ws
         return [dict(kind="gemm", dtype=dtype, m=m, n=n, k=k, tag=tag, s=s, tflops=flop / s / 1e12,
                      gbps=(m * k + n * k + m * n) * elem / s / 1e9)]
 
@@ -487,7 +295,7 @@ class Session:
 
     def build_model(self) -> list[dict]:
         self.torch.manual_seed(0)
-        self.model = _Decoder(self.torch, self.sizes.model, self.device, self.dtype)
+        self.model = Decoder(self.torch, self.sizes.model, self.device, self.dtype)
         return [self.sizes.model.row()]
 
     def prefill(self, b: int, s: int) -> list[dict]:

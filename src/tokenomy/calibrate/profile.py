@@ -76,7 +76,7 @@ def measured_hardware(rows) -> HardwareSpec:
     src = f"measured by tokenomy calibrate on {env.get('name', 'this device')}"
     fields = dict(
         id=hw_id, name=f"{env.get('name', 'local device')} (measured)", vendor="local",
-        kind="asic" if is_cpu else "gpu",          # the schema has no 'cpu' kind
+        kind="cpu" if is_cpu else "gpu",
         peak_flop_per_s={d: max(v) / PEAK_SHARE for d, v in rates.items() if d in ("bf16", "fp8")},
         hbm_bytes=float(env.get("mem_bytes") or 0.0), hbm_bytes_per_s=max(copy) / COPY_SHARE,
         compute_units=int(env.get("sms") or env.get("cores") or os.cpu_count() or 1),

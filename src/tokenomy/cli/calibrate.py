@@ -48,8 +48,14 @@ def calibrate_command(
 
             order = {id(st): i for i, st in enumerate(steps)}
 
+            last = [""]
+
             def tick(st):   # called before each step: the bar shows the steps finished so far
                 bar.update(task, completed=order[id(st)], description=st.label)
+                section = st.label.split()[0]
+                if not err_console.is_terminal and section != last[0]:   # logs get one line per section
+                    last[0] = section
+                    bar.console.print(f"{time.time() - t0:6.1f} s  {st.label}", markup=False, highlight=False)
             rows = measure.run(steps, on_step=tick)
             bar.update(task, completed=len(steps), description="fitting")
         summary = write_profile(out, rows, hardware=hardware, name=name)

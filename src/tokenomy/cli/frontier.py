@@ -84,7 +84,8 @@ def frontier_command(
                                   help="bf16, fp8, fp4, int8, a comma list, 'auto' (all the chip supports), or w=..,a=..,kv=.."),
     isl: int = typer.Option(None, "--isl", help="Input (prompt) tokens per request."),
     osl: int = typer.Option(None, "--osl", help="Output tokens per request."),
-    engine: str = typer.Option(None, "--engine", help="Engine profile (default: serving)."),
+    engine: str = typer.Option(None, "--engine", help="Engine profile (default: serving; dataflow on SRAM chips)."),
+    profile: str = typer.Option(None, "--profile", help="Calibrated profile file (tokenomy calibrate); replaces --engine."),
     min_tps_user: float = typer.Option(None, "--min-tokens-per-s-per-user", help="SLO: slowest decode speed per user."),
     max_ttft_s: float = typer.Option(None, "--max-ttft-s", help="SLO: longest time to first token, seconds."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON array of every point that fits."),
@@ -106,7 +107,7 @@ def frontier_command(
             raise SpecError(f"--plot must name a .png or .html file, got {plot!r}.")
         from ..frontier import sweep
 
-        res = sweep(model, hardware, isl, osl, chips=chips, precision=precision, engine=engine,
+        res = sweep(model, hardware, isl, osl, chips=chips, precision=precision, engine=profile or engine,
                     min_tokens_per_s_per_user=min_tps_user, max_ttft_s=max_ttft_s)
         if not res.columns["meets_slo"].any():
             from ..errors import InfeasibleError

@@ -83,11 +83,13 @@ def gemm_command(
     k: int = typer.Option(None, "--k", help="Inner dimension (input features)."),
     dtype: str = typer.Option("bf16", "--dtype", help="Input format: bf16 or fp8 (output bf16)."),
     engine: str = typer.Option(DEFAULT_ENGINE, "--engine", help="Engine profile with the GEMM parameters."),
+    profile: str = typer.Option(None, "--profile", help="Calibrated profile file (tokenomy calibrate); replaces --engine."),
     cases: str = typer.Option(None, "--cases", help="JSONL file, one GEMM per line (keys hardware, m, n, k, dtype)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON (an object, or an array with --cases)."),
 ) -> None:
     """Predict the time of one GEMM y[m,n] = x[m,k] @ w[n,k]^T and the factors behind it."""
     with cli_errors():
+        engine = profile or engine
         if cases:
             recs = run_gemm_cases(cases, {"hardware": hardware, "dtype": dtype if dtype != "bf16" else None,
                                           "engine": engine if engine != DEFAULT_ENGINE else None})
@@ -153,6 +155,7 @@ def shape_command(
     decode_batch: int = typer.Option(64, "--decode-batch", help="Sequences in the decode step."),
     precision: str = typer.Option("bf16", "--precision", help="bf16 or fp8 (LM head stays bf16)."),
     engine: str = typer.Option(DEFAULT_ENGINE, "--engine", help="Engine profile with the GEMM parameters."),
+    profile: str = typer.Option(None, "--profile", help="Calibrated profile file (tokenomy calibrate); replaces --engine."),
     design: bool = typer.Option(False, "--design", help="Propose a whole shape for --params instead."),
     params: float = typer.Option(None, "--params", help="--design: parameter budget, e.g. 7e9."),
     layers: int = typer.Option(None, "--layers", help="--design: fix the number of layers."),
@@ -161,6 +164,7 @@ def shape_command(
 ) -> None:
     """Time every GEMM of a model on a chip, flag weak ones, and propose nearby faster shapes."""
     with cli_errors():
+        engine = profile or engine
         if design:
             missing = [f for f, v in (("--params", params), ("--hardware", hardware)) if v is None]
             if missing:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Precision = Literal["bf16", "fp8", "fp4", "int8"]
 PRECISIONS: tuple[str, ...] = ("bf16", "fp8", "fp4", "int8")
-ChipKind = Literal["gpu", "tpu", "asic", "sram"]
+ChipKind = Literal["gpu", "tpu", "asic", "sram", "cpu"]
 
 
 class HardwareSpec(BaseModel):
