@@ -3,8 +3,6 @@ and nearby better shapes; ``--design`` proposes a shape for a parameter budget).
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import numpy as np
 import typer
@@ -15,6 +13,7 @@ from rich.table import Table
 from ..errors import SpecError
 from ..gemm import DEFAULT_ENGINE, predict_gemm
 from ..shape import analyze_shape, design_shape
+from ..loaders.cases import read_cases
 from .common import cli_errors, print_json
 
 GEMM_CASE_KEYS = {"hardware", "m", "n", "k", "dtype", "engine"}
@@ -22,22 +21,8 @@ GEMM_CASE_KEYS = {"hardware", "m", "n", "k", "dtype", "engine"}
 
 def run_gemm_cases(path: str, defaults: dict) -> list[dict]:
     """Predict every line of a JSONL file, in order; lines with the same chip/dtype/engine are one call."""
-    p = Path(path)
-    if not p.is_file():
-        raise SpecError(f"--cases file not found: {path}.")
     cases = []
-    for i, line in enumerate(p.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            c = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise SpecError(f"{path} line {i}: not valid JSON ({e.msg}).") from None
-        if not isinstance(c, dict):
-            raise SpecError(f"{path} line {i}: expected a JSON object.")
-        extra = set(c) - GEMM_CASE_KEYS
-        if extra:
-            raise SpecError(f"{path} line {i}: unknown key(s) {sorted(extra)}; allowed: {sorted(GEMM_CASE_KEYS)}.")
+    for i, c in read_cases(path, GEMM_CASE_KEYS):
         c = {**defaults, **{k: v for k, v in c.items() if v is not None}}
         for key in ("hardware", "m", "n", "k"):
             if c.get(key) is None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import numpy as np
 import typer
@@ -12,6 +10,7 @@ from rich.table import Table
 
 from ..api import predict
 from ..errors import SpecError
+from ..loaders.cases import read_cases
 from .common import cli_errors, print_json
 
 OUT_KEYS = ("model", "hardware", "engine", "precision", "tp", "pp", "ep", "chips", "phase", "batch", "seq",
@@ -47,22 +46,8 @@ def _int_or_none(v, key, where):
 
 def run_cases(path: str, defaults: dict) -> list[dict]:
     """Predict every line of a JSONL file; lines with the same model/chip/... are one vectorized call."""
-    p = Path(path)
-    if not p.is_file():
-        raise SpecError(f"--cases file not found: {path}.")
     cases = []
-    for i, line in enumerate(p.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            c = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise SpecError(f"{path} line {i}: not valid JSON ({e.msg}).") from None
-        if not isinstance(c, dict):
-            raise SpecError(f"{path} line {i}: expected a JSON object.")
-        extra = set(c) - CASE_KEYS
-        if extra:
-            raise SpecError(f"{path} line {i}: unknown key(s) {sorted(extra)}; allowed: {sorted(CASE_KEYS)}.")
+    for i, c in read_cases(path, CASE_KEYS):
         c = {**defaults, **c}
         for k in ("model", "hardware", "phase"):
             if c.get(k) is None:
