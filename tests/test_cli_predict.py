@@ -114,3 +114,9 @@ def test_import_does_not_load_heavy_extras():
     code = "import sys, tokenomy; print(any(m in sys.modules for m in ('torch', 'fastapi', 'matplotlib', 'plotly')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_main_job_on_defaults_runs():
+    r = _run()
+    assert r.exit_code == 0, r.output
+    assert "llama-3.1-8b" in r.output and "h100-sxm" in r.output
