@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import CatalogError, UnsupportedError
 from ..spec.engine import EngineProfile
 from ..spec.hardware import HardwareSpec
 from .attention import decode_attention_time_s, prefill_attention_time_s
@@ -43,8 +44,6 @@ class StepTime:
 
 def chip_rates(hw: HardwareSpec, precision: Precision) -> tuple[float, float, int]:
     """(peak FLOP/s of the compute format, main-memory bytes/s, compute units)."""
-    from ..errors import UnsupportedError
-
     peak = hw.peak(precision.compute)
     if peak is None:
         have = ", ".join(sorted(hw.peak_flop_per_s)) or "none"
@@ -52,7 +51,6 @@ def chip_rates(hw: HardwareSpec, precision: Precision) -> tuple[float, float, in
                                f"choose one of those precisions.")
     bw = hw.main_memory_bytes_per_s
     if bw <= 0:
-        from ..errors import CatalogError
         raise CatalogError(f"{hw.id} has no memory bandwidth figure; add hbm_tb_per_s or sram_tb_per_s.")
     return peak, bw, int(hw.compute_units or 128)
 
@@ -116,7 +114,7 @@ def step_time(recipe: StepRecipe, hw: HardwareSpec, engine: EngineProfile, preci
     for a in recipe.attns:
         if prefill:
             t, f = prefill_attention_time_s(b, n, n_heads=a.n_heads, d_qk=a.d_qk, d_v=a.d_v,
-                                            peak_flop_per_s=peak if precision.activations == "bf16" else hw.peak("bf16") or peak,
+                                            peak_flop_per_s=hw.peak("bf16") or peak,   # attention runs in bf16
                                             compute_units=units, params=ap, window=a.window)
             attn_s = attn_s + a.count * t
             attn_cb = attn_cb + a.count * t
