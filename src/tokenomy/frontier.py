@@ -53,7 +53,8 @@ import numpy as np
 
 from .loaders.engines import load_engine
 from .api import resolve
-from .core.graph import build_recipe
+from .core.graph import build_recipe, parallel_error
+from .core.memory import fast_tier_bytes
 from .core.pareto import pareto_mask, pareto_mask_grouped
 from .core.precision import parse_precision
 from .core.predict import predict_core
@@ -99,11 +100,7 @@ def usd_per_chip_hour(hw) -> float:
 
 
 def _valid_tp(model, tp: int) -> bool:
-    if model.n_heads % tp:
-        return False
-    if model.attention == "gqa" and model.n_kv_heads % tp and tp % model.n_kv_heads:
-        return False
-    return True
+    return not parallel_error(model, tp)
 
 
 def _eps(model, tp: int) -> list[int]:
@@ -114,12 +111,6 @@ def _eps(model, tp: int) -> list[int]:
 
 def _pow2_upto(n: int) -> list[int]:
     return [2 ** i for i in range(int(math.log2(max(n, 1))) + 1)]
-
-
-def _fast_tier_bytes(hw) -> float:
-    if hw.hbm_bytes > 0:
-        return hw.hbm_bytes
-    return 0.0 if hw.sram_is_cache else hw.sram_bytes
 
 
 @dataclass
@@ -189,7 +180,7 @@ def _candidates(c: _Ctx, chips: int | None) -> tuple[list[tuple[int, int, int]],
 def _sram_candidates(c: _Ctx) -> tuple[list[tuple[int, int, int]], str]:
     m, hw = c.model, c.hw
     L = m.n_layers
-    fast = _fast_tier_bytes(hw)
+    fast = fast_tier_bytes(hw)
     out: list[tuple[int, int, int]] = []
     tps = [t for t in _pow2_upto(m.n_heads) if _valid_tp(m, t)]
     best_need = None

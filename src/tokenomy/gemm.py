@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .core.gemm import SMOOTH_P, gemm_time
+from .core.phases import chip_rates
 from .core.precision import BYTES_PER_ELEMENT
-from .errors import CatalogError, SpecError, UnsupportedError
+from .errors import SpecError
 from .loaders.engines import load_engine
 from .loaders.hardware import load_hardware
 from .spec.engine import EngineProfile
@@ -105,14 +106,7 @@ def resolve_chip(hardware: str | HardwareSpec, engine: str | EngineProfile | Non
     """(chip, engine, peak FLOP/s of the ``dtype`` matrix rate, main-memory bytes/s, compute units)."""
     hw = hardware if isinstance(hardware, HardwareSpec) else load_hardware(str(hardware))
     eng = engine if isinstance(engine, EngineProfile) else load_engine(engine or DEFAULT_ENGINE)
-    peak = hw.peak(dtype)
-    if peak is None:
-        have = ", ".join(sorted(hw.peak_flop_per_s)) or "none"
-        raise UnsupportedError(f"{hw.id} has no {dtype} matrix rate (it supports {have}); choose one of those.")
-    bw = hw.main_memory_bytes_per_s
-    if bw <= 0:
-        raise CatalogError(f"{hw.id} has no memory bandwidth figure; add hbm_tb_per_s or sram_tb_per_s.")
-    return hw, eng, peak, bw, int(hw.compute_units or 128)
+    return (hw, eng, *chip_rates(hw, dtype))
 
 
 def gemm_prediction(hw: HardwareSpec, eng: EngineProfile, m, n, k, *, dtype: str = "bf16", a_bytes: float | None = None,
@@ -132,7 +126,7 @@ def gemm_prediction(hw: HardwareSpec, eng: EngineProfile, m, n, k, *, dtype: str
     ideal = p.fixed_s + (ideal_math ** SMOOTH_P + ideal_mem ** SMOOTH_P) ** (1.0 / SMOOTH_P)
     shape = np.shape(g.latency_s)
     m_, n_, k_ = (np.broadcast_to(np.asarray(x, dtype=float), shape) for x in (m, n, k))
-    source = "calibrated" if hw.id in eng.calibrated_hardware else "extrapolated"
+    source = eng.source_for(hw.id)
     return GemmPrediction(
         hardware=hw.id, engine=eng.name, dtype=dtype, source=source, m=m_, n=n_, k=k_,
         latency_s=g.latency_s, math_s=g.math_s, mem_s=g.mem_s, flop=g.flop, bytes=g.bytes,

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .core.graph import build_recipe
+from .core.graph import build_recipe, gemm_compute_format, gemm_rows
 from .core.params import param_counts
 from .core.precision import Precision, parse_precision
 from .errors import SpecError
@@ -162,22 +162,6 @@ class _Timed:
     decode_ideal_s: float
 
 
-def _op_rows(op, tokens: float, seqs: float, top_k: int) -> tuple[float, float]:
-    """(m, batch) of one GemmOp for a step of ``tokens`` tokens in ``seqs`` sequences (as core.phases)."""
-    if op.rows == "expert":
-        E = op.experts
-        touched = E * (1.0 - (1.0 - top_k / E) ** tokens)       # distinct experts hit
-        return tokens * top_k / touched, max(touched, 1.0)
-    if op.rows == "seqs":
-        return seqs, float(op.batch)
-    return tokens, float(op.batch)
-
-
-def _gemm_dtype(op, precision: Precision) -> str:
-    """Rate the GEMM runs at: bf16 when both operands are 16-bit (the LM head), else the precision's."""
-    return "bf16" if op.a_bytes >= 2 and op.w_bytes >= 2 else precision.compute
-
-
 def _flags(op, prefill) -> tuple[str, ...]:
     flags = []
     in_bytes = min(op.a_bytes, op.w_bytes)
@@ -203,9 +187,9 @@ def _time_model(spec: ModelSpec, hw: HardwareSpec, eng: EngineProfile, precision
         recipe = build_recipe(spec, eng, precision, phase=phase, tp=tp)
         steps[phase] = {}
         for op in recipe.gemms:
-            m, batch = _op_rows(op, tokens, seqs, top_k)
+            m, batch = gemm_rows(op, tokens, seqs, top_k=top_k, n_experts=max(spec.n_experts, 1))
             steps[phase][op.name] = (op, gemm_prediction(
-                hw, eng, m, op.n, op.k, dtype=_gemm_dtype(op, precision), a_bytes=op.a_bytes,
+                hw, eng, m, op.n, op.k, dtype=gemm_compute_format(op, precision), a_bytes=op.a_bytes,
                 w_bytes=op.w_bytes, out_bytes=op.out_bytes, batch=batch))
     tot = {}   # phase -> (seconds, flop, ideal seconds), summed over every GEMM of the step
     for phase, ops in steps.items():

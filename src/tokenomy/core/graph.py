@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..errors import SpecError
 from ..spec.engine import EngineProfile
 from ..spec.model import ModelSpec
@@ -97,25 +99,47 @@ class StepRecipe:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _check_parallel(model: ModelSpec, tp: int, pp: int, ep: int) -> None:
+def parallel_error(model: ModelSpec, tp: int, pp: int = 1, ep: int = 1) -> str:
+    """Why (tp, pp, ep) cannot split ``model``, or "" when it can. The one place these rules live."""
     for name, v in (("tp", tp), ("pp", pp), ("ep", ep)):
         if int(v) != v or v < 1:
-            raise SpecError(f"{name} must be a positive integer, got {v!r}.")
+            return f"{name} must be a positive integer, got {v!r}."
     if model.n_heads % tp:
-        raise SpecError(f"tp={tp} does not divide the {model.n_heads} attention heads of {model.name}; "
-                        f"use a divisor of {model.n_heads}.")
+        return (f"tp={tp} does not divide the {model.n_heads} attention heads of {model.name}; "
+                f"use a divisor of {model.n_heads}.")
     if model.attention == "gqa" and model.n_kv_heads % tp and tp % model.n_kv_heads:
-        raise SpecError(f"tp={tp} and the {model.n_kv_heads} KV heads of {model.name} do not split evenly; "
-                        "use a tp that divides the KV heads or a multiple of them.")
+        return (f"tp={tp} and the {model.n_kv_heads} KV heads of {model.name} do not split evenly; "
+                "use a tp that divides the KV heads or a multiple of them.")
     if pp > model.n_layers:
-        raise SpecError(f"pp={pp} exceeds the {model.n_layers} layers of {model.name}.")
+        return f"pp={pp} exceeds the {model.n_layers} layers of {model.name}."
     if ep > 1:
         if not model.is_moe:
-            raise SpecError(f"ep={ep} needs a mixture-of-experts model; {model.name} is dense (use ep=1).")
+            return f"ep={ep} needs a mixture-of-experts model; {model.name} is dense (use ep=1)."
         if model.n_experts % ep:
-            raise SpecError(f"ep={ep} does not divide the {model.n_experts} experts of {model.name}.")
+            return f"ep={ep} does not divide the {model.n_experts} experts of {model.name}."
         if ep > tp:
-            raise SpecError(f"ep={ep} must not exceed tp={tp}: experts are spread over the tensor-parallel chips.")
+            return f"ep={ep} must not exceed tp={tp}: experts are spread over the tensor-parallel chips."
+    return ""
+
+
+def gemm_rows(op: GemmOp, tokens, seqs, *, top_k: int, n_experts: int, ep: int = 1):
+    """(m, batch) of one GemmOp in a step of ``tokens`` tokens from ``seqs`` sequences.
+
+    Routed experts: with T*k uniform assignments over E experts, E (1 - (1 - k/E)^T) distinct
+    experts are hit; each sees T*k / touched rows, and a chip holds 1/ep of the touched ones.
+    """
+    if op.rows == "expert":
+        touched = n_experts * (1.0 - (1.0 - top_k / n_experts) ** tokens)
+        return tokens * top_k / touched, np.maximum(touched / ep, 1.0)
+    if op.rows == "seqs":
+        return seqs, float(op.batch)
+    return tokens, float(op.batch)
+
+
+def gemm_compute_format(op: GemmOp, precision: Precision) -> str:
+    """Matrix rate a GEMM runs at: bf16 with 16-bit activations (the LM head, weight-only
+    quantization), else the precision's compute format."""
+    return "bf16" if op.a_bytes >= 2 else precision.compute
 
 
 def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, *, phase: str,
@@ -123,7 +147,9 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
     """The kernels of one ``phase`` ('prefill' or 'decode') step on one chip."""
     if phase not in ("prefill", "decode"):
         raise SpecError(f"phase must be 'prefill' or 'decode', got {phase!r}.")
-    _check_parallel(model, tp, pp, ep)
+    why = parallel_error(model, tp, pp, ep)
+    if why:
+        raise SpecError(why)
     eager = engine.graph == "eager"
     wb = BYTES_PER_ELEMENT[precision.weights]
     ab = BYTES_PER_ELEMENT[precision.activations]

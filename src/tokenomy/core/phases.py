@@ -20,7 +20,7 @@ from ..spec.hardware import HardwareSpec
 from .attention import decode_attention_time_s, prefill_attention_time_s
 from .comms import allreduce_time_s, alltoall_time_s
 from .gemm import gemm_time
-from .graph import GemmOp, StepRecipe
+from .graph import GemmOp, StepRecipe, gemm_compute_format, gemm_rows
 from .precision import BYTES_PER_ELEMENT, Precision
 
 B16 = 2.0
@@ -42,12 +42,15 @@ class StepTime:
     active_s: np.ndarray         # SM-occupied time: kernel bodies weighted by the share of SMs they fill
 
 
-def chip_rates(hw: HardwareSpec, precision: Precision) -> tuple[float, float, int]:
-    """(peak FLOP/s of the compute format, main-memory bytes/s, compute units)."""
-    peak = hw.peak(precision.compute)
+def chip_rates(hw: HardwareSpec, precision: Precision | str) -> tuple[float, float, int]:
+    """(peak FLOP/s of the compute format, main-memory bytes/s, compute units).
+
+    ``precision`` is a Precision (its compute format is used) or a format name such as 'fp8'."""
+    fmt = precision if isinstance(precision, str) else precision.compute
+    peak = hw.peak(fmt)
     if peak is None:
         have = ", ".join(sorted(hw.peak_flop_per_s)) or "none"
-        raise UnsupportedError(f"{hw.id} has no {precision.compute} matrix rate (it supports {have}); "
+        raise UnsupportedError(f"{hw.id} has no {fmt} matrix rate (it supports {have}); "
                                f"choose one of those precisions.")
     bw = hw.main_memory_bytes_per_s
     if bw <= 0:
@@ -55,18 +58,13 @@ def chip_rates(hw: HardwareSpec, precision: Precision) -> tuple[float, float, in
     return peak, bw, int(hw.compute_units or 128)
 
 
-def _gemm_terms(op: GemmOp, T: np.ndarray, peak: float, peak16: float, bw: float, units: int, engine: EngineProfile,
-                top_k: int, n_experts: int, ep: int, compute: str):
-    """(latency, compute-bound latency, flop, bytes, active) of ``op`` for each row count T (1-D unique)."""
-    peak_op = peak if op.a_bytes < 2 else peak16   # 16-bit activations run at the bf16 rate (LM head, w-only quant)
-    if op.rows == "expert":
-        touched = n_experts * (1.0 - (1.0 - top_k / n_experts) ** T)     # distinct experts hit, all chips
-        m = T * top_k / touched
-        batch = np.maximum(touched / ep, 1.0)
-    else:
-        m, batch = T, float(op.batch)
-    g = gemm_time(m, op.n, op.k, peak_flop_per_s=peak_op, hbm_bytes_per_s=bw, compute_units=units,
-                  params=engine.gemm, a_bytes=op.a_bytes if op.name != "lm_head" else B16,
+def _gemm_terms(op: GemmOp, rows: np.ndarray, hw: HardwareSpec, precision: Precision, bw: float, units: int,
+                engine: EngineProfile, recipe: StepRecipe):
+    """(latency, compute-bound latency, flop, bytes, active) of ``op`` for each row count (1-D unique):
+    tokens for most GEMMs, sequences for the LM head (rows='seqs')."""
+    m, batch = gemm_rows(op, rows, rows, top_k=recipe.top_k, n_experts=recipe.n_experts, ep=recipe.ep)
+    g = gemm_time(m, op.n, op.k, peak_flop_per_s=hw.peak(gemm_compute_format(op, precision)), hbm_bytes_per_s=bw, compute_units=units,
+                  params=engine.gemm, a_bytes=op.a_bytes,
                   w_bytes=op.w_bytes, out_bytes=op.out_bytes, batch=batch)
     cb = np.where(g.is_memory_bound, 0.0, g.latency_s)
     active = (g.latency_s - engine.gemm.fixed_s) * g.occupancy
@@ -93,8 +91,7 @@ def step_time(recipe: StepRecipe, hw: HardwareSpec, engine: EngineProfile, preci
         def fn(u):
             acc = [np.zeros(u.shape) for _ in range(5)]
             for op in ops:
-                terms = _gemm_terms(op, u, peak, hw.peak("bf16") or peak, bw, units, engine, recipe.top_k, recipe.n_experts,
-                                    recipe.ep, precision.compute)
+                terms = _gemm_terms(op, u, hw, precision, bw, units, engine, recipe)
                 for a, t in zip(acc, terms):
                     a += t
             return tuple(acc)

@@ -127,7 +127,7 @@ def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, prec
     compute_share = np.where(st.latency_s > 0, st.compute_bound_s / st.latency_s, 0)
     kind = np.where(compute_share > 0.5, "compute", "memory")
     bound = np.where(np.argmax(parts, axis=0) == 1, "overhead", np.where(np.argmax(parts, axis=0) == 2, "comm", kind))
-    source = "calibrated" if hw.id in engine.calibrated_hardware else "extrapolated"
+    source = engine.source_for(hw.id)
     return Prediction(
         phase=phase, model=model.name, hardware=hw.id, engine=engine.name, precision=precision.label,
         tp=tp, pp=pp, ep=ep, chips=chips, batch=b, seq=n if phase == "prefill" else None,

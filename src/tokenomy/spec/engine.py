@@ -82,3 +82,7 @@ class EngineProfile(_Frozen):
     memory: MemoryParams = MemoryParams()
     fitted_on: str = ""                                 # provenance of the numbers above
     calibrated_hardware: list[str] = Field(default_factory=list)  # chips the fit used; others are "extrapolated"
+
+    def source_for(self, hardware_id: str) -> str:
+        """'calibrated' when this profile was fitted on the chip, else 'extrapolated'."""
+        return "calibrated" if hardware_id in self.calibrated_hardware else "extrapolated"
