@@ -43,7 +43,8 @@ def _grid_eval(hw_id: str, tp: int, pp: int, nb: int, nc: int, full: bool):
     """One chunk of nb x nc configurations: (points, seconds, frontier arrays)."""
     import tokenomy
     from tokenomy.core.pareto import pareto_mask
-    from tokenomy.frontier import serving_estimate, usd_per_chip_hour
+    from tokenomy.core.serving import serving_estimate
+    from tokenomy.frontier import usd_per_chip_hour
 
     batch = np.arange(1, nb + 1, dtype=float)[:, None]
     isl = np.linspace(128, 8192, nc).round()[None, :]

@@ -199,13 +199,22 @@ def test_economics_fields_vectorized_and_unpriced_chips():
 # --- operating points, factory, break-even, invest ------------------------------------------------------
 
 
+def test_operating_point_uses_the_frontier_serving_model():
+    """factory/invest and frontier must agree on what a per-user speed means."""
+    from tokenomy.frontier import sweep
+    op = E.operating_point("llama-3.1-8b", "h100-sxm", 50, precision="bf16", tp=1)
+    res = sweep("llama-3.1-8b", ["h100-sxm"], isl=1024, osl=1024, chips=1, precision="bf16", batches=[op.batch])
+    assert res.columns["tokens_per_s_per_user"][0] == pytest.approx(op.tokens_per_s_per_user, rel=1e-9)
+    assert res.columns["tokens_per_s"][0] == pytest.approx(op.output_tokens_per_s, rel=1e-9)
+
+
 def test_70b_h100_interactive_costs_several_times_max_throughput():
     # docs/economics.md: Llama-3.1-70B, fp8, tp=8 on H100, isl=osl=1024
     fast = E.operating_point("llama-3.1-70b", "h100-sxm", 100, precision="fp8", tp=8)
     bulk = E.operating_point("llama-3.1-70b", "h100-sxm", 0, precision="fp8", tp=8)
     assert fast.feasible and bulk.feasible and fast.tokens_per_s_per_user >= 100
     assert bulk.batch > fast.batch
-    assert fast.usd_per_mtok_output > 2.4 * bulk.usd_per_mtok_output
+    assert fast.usd_per_mtok_output > 3.0 * bulk.usd_per_mtok_output      # 4.0x when measured
     # all-in = output + input * isl / osl
     assert fast.usd_per_mtok_all_in == pytest.approx(fast.usd_per_mtok_output + fast.usd_per_mtok_input)
 

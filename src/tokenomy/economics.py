@@ -17,6 +17,7 @@ import numpy as np
 
 from . import api as _api
 from .core import economics as ce
+from .core.serving import serving_estimate
 from .errors import InfeasibleError, SpecError
 from .loaders.economics import default_scenario, load_scenario
 from .loaders.hardware import load_hardware
@@ -59,6 +60,27 @@ def get_scenario(scenario: Scenario | str | Path | None = None, **overrides) -> 
 
 def _hw(hardware) -> HardwareSpec:
     return hardware if isinstance(hardware, HardwareSpec) else load_hardware(str(hardware))
+
+
+def _payable(hw: HardwareSpec, sc: Scenario) -> Scenario | None:
+    """``sc`` in a mode the inputs can price: owned needs a chip price, rented a rent; a chip with
+    only one of them switches to it; None when neither is known (costs are then NaN)."""
+    has_price = sc.chip_price_usd is not None or hw.price_usd is not None
+    has_rent = sc.rent_usd_per_hour is not None or hw.rent_usd_per_hour is not None
+    if sc.mode == "owned" and not has_price and has_rent:
+        return with_overrides(sc, {"mode": "rented"})
+    if (sc.mode == "owned" and has_price) or (sc.mode == "rented" and has_rent):
+        return sc
+    return None
+
+
+def effective_usd_per_chip_hour(hardware: str | HardwareSpec, scenario: Scenario | str | Path | None = None,
+                                **overrides) -> float:
+    """USD per busy chip-hour at the chip's power limit (owned at its price, or its rent when it has
+    no price); NaN when neither is known."""
+    hw = _hw(hardware)
+    sc = _payable(hw, get_scenario(scenario, **overrides))
+    return float("nan") if sc is None else float(_cost(hw, sc).effective_usd_per_hour)
 
 
 def _cost(hw: HardwareSpec, sc: Scenario, chip_power_w=None, *, mode: str | None = None,
@@ -148,11 +170,9 @@ def economics_fields(prediction, scenario: Scenario | str | Path | None = None, 
     facility_power_w, tokens_per_s_per_mw. Catalog entries without a price fall back to rent; neither
     gives NaN costs (no error), so every prediction can carry these columns."""
     hw = _hw(hardware or prediction.hardware)
-    sc = get_scenario(scenario)
-    if sc.mode == "owned" and sc.chip_price_usd is None and hw.price_usd is None:
-        sc = with_overrides(sc, {"mode": "rented"})
-    if sc.mode == "rented" and sc.rent_usd_per_hour is None and hw.rent_usd_per_hour is None:
-        te = token_economics(prediction, sc, hardware=hw, rent_usd_per_hour=0.0)
+    sc = _payable(hw, get_scenario(scenario))
+    if sc is None:
+        te = token_economics(prediction, get_scenario(scenario, mode="rented", rent_usd_per_hour=0.0), hardware=hw)
         nan = np.full(np.shape(te.usd_per_hour), np.nan)
         te = dataclasses.replace(te, usd_per_hour=nan, usd_per_mtok=nan)
     else:
@@ -165,7 +185,9 @@ def economics_fields(prediction, scenario: Scenario | str | Path | None = None, 
 
 @dataclass(frozen=True)
 class OperatingPoint(_Dict):
-    """The largest decode batch that meets ``tokens_per_s_per_user_required``, and what its tokens cost.
+    """The highest-throughput concurrency that meets ``tokens_per_s_per_user_required``, and what its
+    tokens cost, on the steady-state serving model of core/serving.py (the frontier's): the per-user
+    speed includes the prefills interleaved with decode steps.
 
     Per request the replica spends t_prefill = isl / prefill tokens/s and t_decode = osl / decode tokens/s;
     each phase is charged its own share of chip time (its power sets its energy cost).
@@ -187,6 +209,7 @@ class OperatingPoint(_Dict):
     prefill_tokens_per_s: float         # replica
     output_tokens_per_s: float          # replica, with prefill time included (osl / (t_prefill + t_decode))
     power_w: float                      # decode, replica, accelerators
+    prefill_power_w: float              # prefill of one request, replica, accelerators
     usd_per_hour: float                 # replica per busy hour, time-weighted over the phases
     total_usd_per_hour: float           # replica per calendar hour
     usd_per_mtok_output: float
@@ -202,7 +225,7 @@ class OperatingPoint(_Dict):
 def _infeasible(m, h, precision, tp, chips, isl, osl, s, reason, sc) -> OperatingPoint:
     nan = float("nan")
     return OperatingPoint(m, h, precision, tp, chips, isl, osl, s, False, reason, 0, nan, nan, nan, nan, nan, nan, nan,
-                          nan, nan, nan, nan, nan, nan, nan, sc.input_per_output_tokens)
+                          nan, nan, nan, nan, nan, nan, nan, nan, sc.input_per_output_tokens)
 
 
 def _phase_costs(hw, sc, dec_w_chip, pre_w_chip, t_d, t_p, chips, price=None):
@@ -226,16 +249,20 @@ def operating_point(model, hardware, tokens_per_s_per_user: float = 0.0, isl: in
         raise SpecError(f"tokens_per_s_per_user must be >= 0, got {tokens_per_s_per_user}.")
     m, hw, e, p = _api.resolve(model, hardware, engine, precision)
     kw = dict(engine=e, precision=p, tp=tp, pp=pp, ep=ep)
-    dec = _api.predict(m, hw, phase="decode", batch=np.arange(1, max_batch + 1), context=isl + osl // 2, **kw)
-    ok = np.asarray(dec.fits) & (dec.tokens_per_s_per_user >= tokens_per_s_per_user)
+    dec = _api.predict(m, hw, phase="decode", batch=np.arange(1, max_batch + 1), context=isl + osl / 2, **kw)
+    pre = _api.predict(m, hw, phase="prefill", batch=1, seq=isl, **kw)
+    est = serving_estimate(dec, float(pre.stage_s), float(pre.latency_s), float(pre.power_w), isl=isl, osl=osl,
+                           usd_per_hour=0.0, pp=pp)          # the frontier's steady state: prefill interleaved
+    speed = est["tokens_per_s_per_user"]
+    ok = np.asarray(dec.fits) & bool(pre.fits) & (speed >= tokens_per_s_per_user)
     args = (m.name, hw.id, p.label, tp, dec.chips, isl, osl, float(tokens_per_s_per_user))
     if not ok.any():
         why = (f"does not fit at batch 1: {dec.fit_reason(0)}" if not bool(dec.fits[0]) else
-               f"batch 1 reaches only {dec.tokens_per_s_per_user[0]:.1f} tokens/s/user < {tokens_per_s_per_user:g}; "
+               f"prefill of {isl} tokens does not fit: {pre.fit_reason()}" if not bool(pre.fits) else
+               f"batch 1 reaches only {speed[0]:.1f} tokens/s/user < {tokens_per_s_per_user:g}; "
                f"use more chips (--tp), a lower precision, or a faster chip")
         return _infeasible(*args, why, sc)
-    i = int(np.argmax(np.where(ok, dec.tokens_per_s, -np.inf)))
-    pre = _api.predict(m, hw, phase="prefill", batch=1, seq=isl, **kw)
+    i = int(np.argmax(np.where(ok, est["tokens_per_s"], -np.inf)))
     tps_d, tps_p = float(dec.tokens_per_s[i]), float(pre.tokens_per_s)
     t_d, t_p = osl / tps_d, isl / tps_p
     total, cd, cp, w = _phase_costs(hw, sc, float(dec.power_w_per_chip[i]), float(pre.power_w_per_chip), t_d, t_p,
@@ -244,9 +271,10 @@ def operating_point(model, hardware, tokens_per_s_per_user: float = 0.0, isl: in
     out = float(ce.usd_per_mtok(dec.chips * cd.effective_usd_per_hour, tps_d))
     inp = float(ce.usd_per_mtok(dec.chips * cp.effective_usd_per_hour, tps_p))
     fac_w = float(ce.facility_power_w(dec.power_w[i], dec.chips, sc.host_power_w_per_chip, sc.pue))
-    out_tps = osl / (t_d + t_p)
+    out_tps = float(est["tokens_per_s"][i])                # = osl / (t_d + t_p)
     return OperatingPoint(
-        *args, True, "", i + 1, float(dec.tokens_per_s_per_user[i]), tps_d, tps_p, out_tps, float(dec.power_w[i]),
+        *args, True, "", int(est["batch"][i]), float(speed[i]), tps_d, tps_p, out_tps, float(dec.power_w[i]),
+        float(pre.power_w),
         float(total) / u, float(total), out, inp, float(ce.blended_usd_per_mtok(inp, out, sc.input_per_output_tokens)),
         float(ce.usd_per_mtok(float(total) / u, out_tps)), float(dec.energy_j_per_token[i]), fac_w / tps_d,
         float(ce.tokens_per_s_per_mw(tps_d, fac_w)), sc.input_per_output_tokens)
@@ -391,10 +419,9 @@ def break_even_price(model, hardware_x, hardware_y, tokens_per_s_per_user: float
                          float("-inf"), False, {}, f"even free, {hx.id} cannot do it: {ox.reason}", ox, oy)
     # recover time per request and per-phase power from the operating point
     t_d, t_p = osl / ox.tokens_per_s, isl / ox.prefill_tokens_per_s
-    pre = _api.predict(model, hx, phase="prefill", batch=1, seq=isl, engine=engine, precision=precision, tp=tp_x)
-    dec_w = ox.power_w / ox.chips
-    at0, cd, cp, w = _phase_costs(hx, sc, dec_w, float(pre.power_w_per_chip), t_d, t_p, ox.chips, price=0.0)
-    at1 = _phase_costs(hx, sc, dec_w, float(pre.power_w_per_chip), t_d, t_p, ox.chips, price=1.0)[0]
+    dec_w, pre_w = ox.power_w / ox.chips, ox.prefill_power_w / ox.chips
+    at0, cd, cp, w = _phase_costs(hx, sc, dec_w, pre_w, t_d, t_p, ox.chips, price=0.0)
+    at1 = _phase_costs(hx, sc, dec_w, pre_w, t_d, t_p, ox.chips, price=1.0)[0]
     u, tps = sc.utilization_frac, ox.output_tokens_per_s
     p = float(ce.break_even_chip_price_usd(target, tps, at1 - at0, at0, u))
     per_mtok = lambda usd_h: float(ce.usd_per_mtok(usd_h / u, tps))  # noqa: E731

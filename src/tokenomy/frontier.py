@@ -5,29 +5,11 @@ per replica, tp, pp, ep, precision) for each chip, evaluates every concurrency o
 in ONE vectorized decode call and ONE vectorized prefill call (a Python loop over deployments,
 tens per chip, never over batch), drops what does not fit, and builds Pareto frontiers.
 
-Serving model (continuous batching, prefill and decode on the same replica), per deployment:
-    b        sequences per micro-batch; pp micro-batches are in flight, so the replica holds
-             N = b * pp concurrent sequences (reported as ``batch``)
-    ctx      = isl + osl/2, the mean cached context of a decoding sequence (timing and memory fit)
-    t_d      decode stage time at (b, ctx)            L_d: decode step latency through all stages
-    t_p      prefill stage time of one request (batch 1, seq = isl)      L_p: its latency
-    A stage serves each request once for prefill (t_p) and osl/b decode steps (osl * t_d / b):
-    f_p      = t_p / (t_p + osl * t_d / b)                    share of time spent on prefill
-    tokens_per_s          = (1 - f_p) * b / t_d               output tokens/s of the replica
-    tokens_per_s_per_user = (1 - f_p) / L_d                   decode speed one user sees
-    ttft_s                = L_p + t_d / 2                     prefill, after the running step ends
-    input_tokens_per_s    = tokens_per_s * isl / osl
-    power_w               = (1 - f_p) * P_decode + f_p * P_prefill      (whole replica, chips only)
-    j_per_token           = power_w / tokens_per_s            (output token; prefill energy included)
-    tokens_per_s_per_mw   = tokens_per_s / power_w * 1e6
-    usd_per_mtok          = usd_per_chip_hour * chips / (3600 * tokens_per_s) * 1e6
-                            (whole replica cost per million OUTPUT tokens, the InferenceX convention)
-    usd_per_mtok_output   = the decode share (1 - f_p) of the cost per output token
-    usd_per_mtok_input    = the prefill share f_p of the cost per input token
-    usd_per_mtok_blended  = the whole cost per input + output token
-With a length distribution (``isl``/``osl`` arrays of paired samples) the means enter the formulas
-above and prefill times are averaged over the samples. Queueing is ignored: the estimate is the
-saturated steady state, the usual point of a throughput-interactivity frontier.
+Serving model: ``core/serving.py`` (continuous batching, prefill and decode on the same replica;
+N = b * pp concurrent sequences reported as ``batch``), at the mean cached context
+ctx = isl + osl/2. With a length distribution (``isl``/``osl`` arrays of paired samples) the means
+enter the formulas and prefill times are averaged over the samples. $/chip-hour comes from the
+economics model (``usd_per_chip_hour``).
 
 Parallelism enumeration (``_candidates``):
 - HBM chips (GPUs, TPUs, ASICs, SambaNova): chips per replica n = 1, 2, 4, ... from the smallest
@@ -58,7 +40,8 @@ from .core.memory import fast_tier_bytes
 from .core.pareto import pareto_mask, pareto_mask_grouped
 from .core.precision import parse_precision
 from .core.predict import predict_core
-from .errors import InfeasibleError, SpecError, TokenomyError
+from .core.serving import serving_estimate
+from .errors import InfeasibleError, SpecError
 
 # Concurrency per micro-batch: 1, 2, 3, 4, 6, 8, 12, ... 4096 (powers of two and 1.5x steps).
 BATCHES = np.unique(np.concatenate([2.0 ** np.arange(13), np.round(1.5 * 2.0 ** np.arange(1, 12))]))
@@ -84,16 +67,11 @@ class NothingFitsError(InfeasibleError):
 
 
 def usd_per_chip_hour(hw) -> float:
-    """Dollars per busy chip-hour from the economics model (tokenomy.economics, default scenario:
-    owned at the catalog price, or rented where only a rent is known). NaN when the catalog has
-    neither; such points have no $/Mtok and stay off the $ frontiers."""
-    from .economics import chip_hour_cost
+    """USD per busy chip-hour (tokenomy.economics, default scenario: owned at the catalog price, or the
+    catalog rent; NaN with neither, and such points stay off the $ frontiers)."""
+    from .economics import effective_usd_per_chip_hour
 
-    try:
-        mode = "owned" if hw.price_usd else "rented"
-        return float(chip_hour_cost(hw, mode=mode).breakdown.effective_usd_per_hour)
-    except TokenomyError:
-        return float("nan")
+    return effective_usd_per_chip_hour(hw)
 
 
 # ----------------------------------------------------------------------------- enumeration
@@ -218,40 +196,6 @@ def _sram_candidates(c: _Ctx) -> tuple[list[tuple[int, int, int]], str]:
 
 
 # ----------------------------------------------------------------------------- evaluation
-
-
-def serving_estimate(dec, prefill_stage_s, prefill_latency_s, prefill_power_w, *, isl, osl, usd_per_hour: float,
-                     pp: int, extra_decode_s=0.0) -> dict[str, np.ndarray]:
-    """Steady-state continuous-batching figures (module docstring) from a decode Prediction and
-    the prefill figures of one request (stage time, latency through all stages, replica power).
-
-    Everything broadcasts: a sweep passes means over the workload; a grid of workloads passes
-    per-workload arrays (``isl``, ``osl`` and the prefill figures shaped like the decode context).
-    """
-    b = np.asarray(dec.batch, dtype=float)
-    t_d = dec.stage_s
-    L_d = dec.latency_s + extra_decode_s
-    t_p, L_p = prefill_stage_s, prefill_latency_s
-    isl_mean, osl_mean = isl, osl
-    dec_s = osl_mean * t_d / b
-    f_p = t_p / (t_p + dec_s)
-    tps = (1.0 - f_p) * b / t_d
-    per_user = (1.0 - f_p) / L_d
-    chips = dec.chips
-    power = (1.0 - f_p) * dec.power_w + f_p * prefill_power_w
-    usd_per_s = usd_per_hour * chips / 3600.0
-    in_tps = tps * isl_mean / osl_mean
-    return {
-        "batch": b * pp, "micro_batch": b, "tokens_per_s_per_user": per_user, "tokens_per_s": tps,
-        "tokens_per_s_per_chip": tps / chips, "ttft_s": L_p + 0.5 * t_d, "tpot_s": 1.0 / per_user,
-        "input_tokens_per_s": in_tps,
-        "usd_per_mtok": usd_per_s / tps * 1e6,
-        "usd_per_mtok_output": usd_per_s * (1.0 - f_p) / tps * 1e6,
-        "usd_per_mtok_input": usd_per_s * f_p / in_tps * 1e6,
-        "usd_per_mtok_blended": usd_per_s / (tps + in_tps) * 1e6,
-        "power_w": power, "j_per_token": power / tps, "tokens_per_s_per_mw": tps / power * 1e6,
-        "prefill_time_frac": f_p,
-    }
 
 
 def _crossdomain_p2p_s(model, hw, tp: int, pp: int, tokens) -> np.ndarray | float:
@@ -613,4 +557,4 @@ def _mark_frontiers(cols: dict[str, np.ndarray]) -> None:
     cols["on_global_frontier_j"] = pareto_mask(x, cols["j_per_token"], (True, False))
 
 
-__all__ = ["sweep", "FrontierResult", "serving_estimate", "usd_per_chip_hour", "NothingFitsError", "COLUMNS"]
+__all__ = ["sweep", "FrontierResult", "usd_per_chip_hour", "NothingFitsError", "COLUMNS"]

@@ -1,0 +1,181 @@
+"""Write docs/economics.md: the economics formulas with worked examples computed by the code.
+
+    python scripts/economics_doc.py             # rewrite docs/economics.md
+tests/test_docs.py checks the file is current, so every number on the page is what the code says.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+HEAD = '''# Token economics
+
+`tokenomy` turns a predicted operating point (tokens/s, watts, chips) into dollars and joules per token.
+Formulas live in `src/tokenomy/core/economics.py`; the Python API in `tokenomy.economics`; the CLI
+commands are `tokenomy cost | factory | breakeven | invest` (all take `--json`). Every number on this
+page is computed by `python scripts/economics_doc.py` (a test checks the page is current).
+
+## Inputs: the scenario
+
+Every input has a default with its source in `src/tokenomy/catalog/economics/defaults.yaml`
+(from `shared/reference/economics.md`; "estimate:" marks the three without a citable figure:
+cost of capital, facility life and the 3:1 input:output blend). Override any of them:
+
+- on the command line: one flag per field, e.g. `--pue 1.1 --electricity-usd-per-kwh 0.05 --mode rented`;
+- in a file: `--scenario my.yaml` or `my.toml`, any subset of fields, plain values or `{value, source}`;
+- in Python: `E.chip_hour_cost("h100-sxm", "my.toml", pue=1.1)`.
+
+Bad input exits 2 naming the field and the allowed range, e.g.
+`error: overrides: pue must be a number in [1, inf), got 0.9.`
+
+## 1. A chip-hour
+
+    capex $/h    = price x server x network x CRF(r, depreciation_years) / 8760,  CRF = r(1+r)^n / ((1+r)^n - 1)
+    facility $/h = facility_usd_per_mw x (chip W + host W) / 1e6 x CRF(r, facility_life_years) / 8760
+    energy $/h   = (chip W + host W) x PUE / 1000 x electricity_usd_per_kwh
+    ops $/h      = ops_frac / (1 - ops_frac) x (capex + facility + energy)
+    effective    = total / utilization_frac
+'''
+
+OP_TEXT = '''
+## 2. Per token, at an operating point
+
+`E.operating_point(model, hardware, tokens_per_s_per_user, isl, osl, ...)` predicts decode at every batch
+1..4096 in one vectorized call (context = isl + osl/2) and the prefill of one request, runs them through
+the steady-state serving model of `core/serving.py` (the one `tokenomy frontier` uses: the per-user speed
+includes the prefills interleaved with decode steps), keeps the batches that fit and reach the per-user
+speed, and takes the one with the highest output throughput (speed 0 = the highest-throughput point).
+Each phase is charged its own chip time:
+
+    usd_per_mtok_output = replica $/h (decode power) / (3600 x decode tokens/s) x 1e6
+    usd_per_mtok_input  = replica $/h (prefill power) / (3600 x prefill tokens/s) x 1e6
+    usd_per_mtok_blended = (3 x input + output) / 4;   all_in (per output token) = output + input x isl / osl
+    j_per_token_facility = (replica W + chips x host W) x PUE / tokens/s;   tokens_per_s_per_mw = 1e6 / that
+
+### Example: Llama-3.1-70B on H100, interactive vs bulk
+
+Llama-3.1-70B at isl = osl = 1024 on H100 SXM, fp8, default scenario:
+
+```python
+from tokenomy import economics as E
+fast = E.operating_point("llama-3.1-70b", "h100-sxm", 100, precision="fp8", tp=8)
+bulk = E.operating_point("llama-3.1-70b", "h100-sxm", 0, precision="fp8", tp=4)
+```
+'''
+
+
+def _fmt(x, digits=4):
+    return f"{x:,.{digits}g}" if abs(x) < 1e4 else f"{x:,.0f}"
+
+
+def render() -> str:
+    from tokenomy import economics as E
+
+    out = [HEAD]
+    costs = [E.chip_hour_cost(h) for h in ("h100-sxm", "b200", "gb200", "mi300x")]
+    h = costs[0].breakdown
+    out.append(f"\nWorked example: an H100 at ${costs[0].chip_price_usd:,.0f} costs "
+               f"${float(h.capex_usd_per_hour):.2f} + ${float(h.facility_usd_per_hour):.2f} + "
+               f"${float(h.energy_usd_per_hour):.2f} + ${float(h.ops_usd_per_hour):.2f} = "
+               f"**${float(h.total_usd_per_hour):.2f} per chip-hour**, **${float(h.effective_usd_per_hour):.2f} "
+               f"per busy hour** at {costs[0].scenario['utilization_frac']:.0%} utilization "
+               "(`tokenomy cost --hardware h100-sxm,b200,gb200,mi300x`):\n")
+    keys = ("capex", "facility", "energy", "ops", "total", "effective")
+    out.append("| chip | " + " | ".join(f"{k} ($/h)" for k in keys) + " |")
+    out.append("|---" * (len(keys) + 1) + "|")
+    for c in costs:
+        out.append(f"| {c.hardware} | " + " | ".join(f"{float(getattr(c.breakdown, k + '_usd_per_hour')):.3f}"
+                                                    for k in keys) + " |")
+    out.append(OP_TEXT)
+    pts = [("100 tok/s/user", E.operating_point("llama-3.1-70b", "h100-sxm", 100, precision="fp8", tp=8)),
+           ("highest throughput", E.operating_point("llama-3.1-70b", "h100-sxm", 0, precision="fp8", tp=8)),
+           ("highest throughput", E.operating_point("llama-3.1-70b", "h100-sxm", 0, precision="fp8", tp=4))]
+    out.append("| point | tp | batch | tok/s/user | output tokens/s (replica) | $/Mtok output | $/Mtok input | "
+               "$/Mtok all-in | J/token (chips) | J/token (facility) |")
+    out.append("|---" * 10 + "|")
+    for name, o in pts:
+        out.append(f"| {name} | {o.tp} | {o.batch} | {o.tokens_per_s_per_user:.1f} | {o.output_tokens_per_s:,.0f} | "
+                   f"{o.usd_per_mtok_output:.3f} | {o.usd_per_mtok_input:.3f} | {o.usd_per_mtok_all_in:.3f} | "
+                   f"{o.j_per_token:.3f} | {o.j_per_token_facility:.3f} |")
+    fast, b8, b4 = (o for _, o in pts)
+    bf16 = E.operating_point("llama-3.1-70b", "h100-sxm", 100, precision="bf16", tp=8)
+    out.append(f"\nOutput tokens at 100 tokens/s/user cost **{fast.usd_per_mtok_output / b4.usd_per_mtok_output:.1f}x** "
+               f"the highest-throughput point ({fast.usd_per_mtok_output / b8.usd_per_mtok_output:.1f}x at the same "
+               f"tp=8; {fast.usd_per_mtok_all_in / b4.usd_per_mtok_all_in:.1f}x all-in): the throughput-interactivity "
+               f"trade-off in money. In bf16, tp=8 cannot reach 100 tokens/s/user: `feasible={bf16.feasible}`, "
+               f"reason: \"{bf16.reason}\".\n")
+
+    out.append("## 3. The AI factory\n")
+    out.append("`tokenomy factory --power-mw 100 --model llama-3.1-70b --hardware h100-sxm,b200 "
+               "--tokens-per-s-per-user 100 --tp 8 --precision fp8`\n")
+    out.append("The fleet is sized to the power budget at each chip's power limit plus host power, times PUE. "
+               "Tokens are output tokens with prefill time included; revenue at the scenario's token price "
+               "and utilization.\n")
+    f = E.factory(100, "llama-3.1-70b", ["h100-sxm", "b200"], 100, precision="fp8", tp=8)
+    out.append("| chip | chips | batch | Mtok/s per MW | Ttok/yr | capex ($M) | cost ($M/yr) | revenue ($M/yr) | "
+               "margin ($M/yr) | $/Mtok all-in | chip price ($) |")
+    out.append("|---" * 11 + "|")
+    for r in f.rows:
+        out.append(f"| {r.hardware} | {r.chips:,} | {r.batch} | {r.tokens_per_s_per_mw / 1e6:.2f} | "
+                   f"{r.tokens_per_year / 1e12:,.0f} | {r.capex_usd / 1e6:,.0f} | {r.cost_usd_per_year / 1e6:,.0f} | "
+                   f"{r.revenue_usd_per_year / 1e6:,.0f} | {r.margin_usd_per_year / 1e6:,.0f} | "
+                   f"{r.usd_per_mtok:.3f} | {r.chip_price_usd:,.0f} |")
+    h1, b2 = f.rows
+    out.append(f"\nThe B200 costs ${b2.chip_price_usd - h1.chip_price_usd:,.0f} more per chip, makes "
+               f"{b2.tokens_per_s_per_mw / h1.tokens_per_s_per_mw:.1f}x the tokens per megawatt, and in a "
+               f"power-limited factory earns {b2.margin_usd_per_year / h1.margin_usd_per_year:.1f}x the margin "
+               f"(largest margin: {f.best_margin}).\n")
+
+    out.append("## 4. The free chip\n")
+    out.append("The break-even price of chip X against chip Y at a required per-user speed is the price at which "
+               "X's all-in $/Mtok equals Y's. X's replica cost per hour is linear in its price p, "
+               "`slope x p + intercept`, so `p = (Y's $/Mtok x X tokens/s x 3600e-6 x utilization - intercept) / slope`.\n")
+    out.append("`tokenomy breakeven --model llama-3.1-70b --hardware a100-sxm --versus b200 "
+               "--tokens-per-s-per-user 50 --tp 8 --tp-versus 8 --precision-versus fp4`\n")
+    be = [E.break_even_price("llama-3.1-70b", "a100-sxm", "b200", 50, tp_x=8, tp_y=8, precision_y="fp4"),
+          E.break_even_price("llama-3.1-70b", "a100-sxm", "b200", 50, tp_x=8, tp_y=8, precision_y="fp8"),
+          E.break_even_price("llama-3.1-70b", "h100-sxm", "b200", 100, tp_x=8, tp_y=8, precision="fp8")]
+    out.append("| X | Y | Y precision | tok/s/user | Y $/Mtok | X $/Mtok (free) | X $/Mtok (list) | X list ($) | break-even ($) |")
+    out.append("|---" * 9 + "|")
+    for b, yp in zip(be, ("fp4", "fp8", "fp8")):
+        lst = "-" if b.usd_per_mtok_x_list is None else f"{b.usd_per_mtok_x_list:.3f}"
+        out.append(f"| {b.hardware_x} | {b.hardware_y} | {yp} | {b.tokens_per_s_per_user:g} | {b.usd_per_mtok_y:.3f} | "
+                   f"{b.usd_per_mtok_x_free:.3f} | {lst} | {b.list_price_usd_x:,.0f} | **{b.break_even_price_usd:,.0f}** |")
+    out.append("")
+    for b in be:
+        out.append(f"> {b.reason}\n")
+    out.append("A negative price means even a free X costs more per token than Y; if X cannot reach the speed at "
+               "all, the price is -inf and the reason says why.\n")
+
+    out.append("## 5. Stranded capital and token inflation\n")
+    out.append("`tokenomy invest --model llama-3.1-70b --hardware h100-sxm --tokens-per-s-per-user 100 --tp 8 "
+               "--precision fp8 --power-mw 100 --tokens-multiplier 20`\n")
+    out.append("Capex (IT only) is paid in year 0. Facility, energy and operations are paid each year. Revenue is "
+               "the output tokens at the mean market price of each year; the price falls 10x per year, so the mean "
+               "of year y is `p0 x 10^-(y-1) x 0.9 / ln 10`. Cash is discounted at `cost_of_capital_frac`.\n")
+    inv = E.invest("llama-3.1-70b", "h100-sxm", 100, power_mw=100, tokens_multiplier=20, precision="fp8", tp=8)
+    out.append("| year | price ($/Mtok) | cash flow ($M) | cumulative ($M) | price per answer ($) |")
+    out.append("|---|---|---|---|---|")
+    cum = 0.0
+    for y, c in enumerate(inv.cash_flows_usd):
+        cum += c
+        p = "-" if y == 0 else f"{inv.price_usd_per_mtok_by_year[y - 1]:.4g}"
+        pa = "-" if y == 0 else f"{inv.price_usd_per_answer_by_year[y - 1]:.4g}"
+        out.append(f"| {y} | {p} | {c / 1e6:,.0f} | {cum / 1e6:,.0f} | {pa} |")
+    flat = E.invest("llama-3.1-70b", "h100-sxm", 100, power_mw=100, tokens_multiplier=20, precision="fp8", tp=8,
+                    token_price_decline_per_year=1.0)
+    pay = "never paid back" if inv.payback_years == float("inf") else f"paid back in {inv.payback_years:.2f} years"
+    out.append(f"\nNPV ${inv.npv_usd / 1e6:,.0f}M; {pay}; ${inv.unrecovered_usd / 1e6:,.0f}M of capital unrecovered. "
+               f"A 20x reasoning answer ({inv.tokens_per_answer:,.0f} tokens) costs ${inv.cost_usd_per_answer:.4f} "
+               f"to serve. At a flat price (`--token-price-decline-per-year 1`) the same fleet has an NPV of "
+               f"${flat.npv_usd / 1e6:,.0f}M and pays back in {flat.payback_years:.2f} years.")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    text = render()
+    (ROOT / "docs/economics.md").write_text(text)
+    sys.stdout.write(text)
