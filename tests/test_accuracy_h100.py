@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import tokenomy
-from tokenomy.calibrate.fit import model_from_row
+from tokenomy.calibrate.rows import model_from_row
 
 
 @pytest.fixture(scope="module")

@@ -3,14 +3,7 @@
 
     rel_err = predicted / measured - 1,   MAPE(kind) = mean |rel_err| over the rows of that kind
 
-Kinds and what is compared:
-    gemm          s             one GEMM, core/gemm.py with the profile's GemmParams
-    attn_prefill  s_time        one causal attention kernel (core/attention.py)
-    attn_decode   sdpa_s        one decode attention kernel (SDPA path)
-    prefill       s_time        a whole prefill step of the measured model (core/predict.py)
-    decode        step_s        a whole decode step
-    energy        j_per_token   board energy per token; decode rows measured with the 'bmm'
-                                attention (``impl``, default bmm as in shared/data/h100) use it
+Which quantity each row kind is compared on: calibrate/rows.py (shared with the fit).
 
 The chip: the ``hardware`` argument, else the chip a calibrate profile file was fitted on, else the
 catalog entry matching the ``env`` row's device name. The model comes from the ``model`` row.
@@ -24,37 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .calibrate.fit import model_from_row
 from .calibrate.profile import catalog_hardware_id, env_row, hardware_from_profile_file
-from .core.attention import decode_attention_time_s, prefill_attention_time_s
-from .core.gemm import gemm_time
-from .core.precision import parse_precision
-from .core.predict import predict_core
+from .calibrate.rows import KINDS, RowCheck, predict_rows
 from .errors import CalibrationError, SpecError
 from .loaders.engines import load_engine
 from .loaders.hardware import load_hardware
 from .spec.engine import EngineProfile
 from .spec.hardware import HardwareSpec
-
-KINDS = ("gemm", "attn_prefill", "attn_decode", "prefill", "decode", "energy")
-UNITS = {"gemm": "s", "attn_prefill": "s", "attn_decode": "s", "prefill": "s", "decode": "s", "energy": "J/token"}
-
-
-@dataclass(frozen=True)
-class RowCheck:
-    """One measured row against its prediction."""
-
-    kind: str
-    phase: str            # prefill | decode | kernel
-    case: str             # e.g. 'b=8 ctx=1024', 'bf16 m=1 n=6144 k=4096'
-    measured: float
-    predicted: float
-    unit: str
-
-    @property
-    def rel_err(self) -> float:
-        return self.predicted / self.measured - 1.0
-
 
 @dataclass(frozen=True)
 class Validation:
@@ -133,64 +102,8 @@ def validate(rows, profile: str | Path | EngineProfile | None = None,
     rows = list(rows)
     if not rows:
         raise CalibrationError("No measurement rows to validate.")
-    hw = _hardware(rows, hardware, profile)
-    eng = _engine(profile)
-    bmm = eng.model_copy(update=dict(attention=eng.attention.model_copy(update=dict(decode_impl="bmm"))))
-    units = int(hw.compute_units or 128)
-    checks: list[RowCheck] = []
-    skipped = 0
-
-    gemms = [r for r in rows if r.get("kind") == "gemm"]
-    for dt in sorted({r.get("dtype", "bf16") for r in gemms}):
-        g = [r for r in gemms if r.get("dtype", "bf16") == dt]
-        peak = hw.peak(dt)
-        if peak is None:
-            skipped += len(g)
-            continue
-        b = 1.0 if dt == "fp8" else 2.0
-        m, n, k = (np.array([r[x] for r in g], float) for x in "mnk")
-        pred = gemm_time(m, n, k, peak_flop_per_s=peak, hbm_bytes_per_s=hw.main_memory_bytes_per_s,
-                         compute_units=units, params=eng.gemm, a_bytes=b, w_bytes=b, out_bytes=2.0).latency_s
-        checks += [RowCheck("gemm", "kernel", f"{dt} m={r['m']} n={r['n']} k={r['k']}", r["s"], float(p), "s")
-                   for r, p in zip(g, np.broadcast_to(pred, m.shape))]
-
-    peak16 = hw.peak("bf16")
-    for r in rows:
-        kind = r.get("kind")
-        if kind == "attn_prefill" and peak16:
-            p = prefill_attention_time_s(r["b"], r["s"], n_heads=r["heads"], d_qk=r["head_dim"], d_v=r["head_dim"],
-                                         peak_flop_per_s=peak16, compute_units=units, params=eng.attention)[0]
-            checks.append(RowCheck(kind, "prefill", f"b={r['b']} s={r['s']}", r["s_time"], float(p), "s"))
-        elif kind == "attn_decode" and peak16:
-            flop = 4.0 * r["b"] * r["heads"] * r["head_dim"] * r["ctx"]
-            p = decode_attention_time_s(r["kv_bytes"], flop, peak_flop_per_s=peak16,
-                                        hbm_bytes_per_s=hw.main_memory_bytes_per_s, params=eng.attention)
-            checks.append(RowCheck(kind, "decode", f"b={r['b']} ctx={r['ctx']}", r["sdpa_s"], float(p), "s"))
-
-    models = {r.get("name"): model_from_row(r) for r in rows if r.get("kind") == "model"}
-    for r in rows:
-        kind = r.get("kind")
-        if kind not in ("prefill", "decode", "energy"):
-            continue
-        mdl = models.get(r.get("model"))
-        if mdl is None:
-            skipped += 1
-            continue
-        prec = parse_precision("fp8" if str(r["model"]).endswith("-fp8") else "bf16")
-        if kind == "energy":
-            if not hw.power_limit_w:
-                skipped += 1
-                continue
-            e = bmm if r["phase"] == "decode" and r.get("impl", "bmm") == "bmm" else eng
-            p = predict_core(mdl, hw, e, prec, phase=r["phase"], batch=r["b"], length=r["n"]).energy_j_per_token
-            size = "s" if r["phase"] == "prefill" else "ctx"
-            checks.append(RowCheck(kind, r["phase"], f"b={r['b']} {size}={r['n']}", r["j_per_token"], float(p),
-                                   "J/token"))
-            continue
-        length, meas, size = (r["s"], r["s_time"], "s") if kind == "prefill" else (r["ctx"], r["step_s"], "ctx")
-        p = predict_core(mdl, hw, eng, prec, phase=kind, batch=r["b"], length=length).latency_s
-        checks.append(RowCheck(kind, kind, f"b={r['b']} {size}={length}", meas, float(p), "s"))
-
+    hw, eng = _hardware(rows, hardware, profile), _engine(profile)
+    checks, skipped = predict_rows(rows, hw, eng)
     if not checks:
         raise CalibrationError("None of the rows can be compared: they need kinds " + ", ".join(KINDS) + ".")
     mape, counts = {}, {}
@@ -227,8 +140,9 @@ def plot_validation(result: Validation, path: str | Path) -> None:
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(f"{kind}: MAPE {result.mape[kind]:.1%}", fontsize=9)
-        ax.set_xlabel(f"measured ({UNITS[kind]})", fontsize=8)
-        ax.set_ylabel(f"predicted ({UNITS[kind]})", fontsize=8)
+        unit = next(c.unit for c in result.rows if c.kind == kind)
+        ax.set_xlabel(f"measured ({unit})", fontsize=8)
+        ax.set_ylabel(f"predicted ({unit})", fontsize=8)
     fig.suptitle(f"{result.engine} on {result.hardware}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -1,0 +1,143 @@
+"""Predict measurement rows (the shared/data/h100 format) with an engine profile, pure, no I/O.
+
+The one place that maps a measured row to the prediction it measures: ``fit.py`` turns these into
+residuals, ``validate.py`` into reports.
+
+    gemm          s             one GEMM (core/gemm.py), bf16 or fp8 inputs, bf16 output
+    attn_prefill  s_time        one causal attention kernel (core/attention.py)
+    attn_decode   sdpa_s        one decode attention kernel (SDPA path)
+    prefill       s_time        a whole prefill step of the measured model (core/predict.py)
+    decode        step_s        a whole decode step
+    energy        j_per_token   board energy per token; decode rows measured with the 'bmm'
+                                attention (``impl``, default bmm as in measure.py) use that path
+The model of the end-to-end rows comes from the ``model`` row; a model named '*-fp8' is the
+fp8 variant of measure.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.attention import decode_attention_time_s, prefill_attention_time_s
+from ..core.gemm import gemm_time
+from ..core.precision import parse_precision
+from ..core.predict import predict_core
+from ..errors import CalibrationError
+from ..spec.engine import EngineProfile
+from ..spec.hardware import HardwareSpec
+from ..spec.model import ModelSpec
+
+KINDS = ("gemm", "attn_prefill", "attn_decode", "prefill", "decode", "energy")
+MODEL_KINDS = ("prefill", "decode", "energy")
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    """One measured row against its prediction."""
+
+    kind: str
+    phase: str            # prefill | decode | kernel
+    case: str             # e.g. 'b=8 ctx=1024', 'bf16 m=1 n=6144 k=4096'
+    measured: float
+    predicted: float
+    unit: str
+
+    @property
+    def rel_err(self) -> float:
+        return self.predicted / self.measured - 1.0
+
+
+def model_from_row(row: dict) -> ModelSpec:
+    """A Llama-architecture ModelSpec from a ``model`` measurement row."""
+    try:
+        return ModelSpec(name=row.get("name", "measured"), family="llama", n_layers=row["layers"],
+                         d_model=row["hidden"], n_heads=row["heads"], n_kv_heads=row["kv_heads"],
+                         d_head=row.get("head_dim") or row["hidden"] // row["heads"], d_ff=row["intermediate"],
+                         vocab_size=row["vocab"], source="measurement row")
+    except KeyError as e:
+        raise CalibrationError(f"model row lacks {e.args[0]!r}; it needs layers, hidden, heads, kv_heads, "
+                               "intermediate, vocab.") from None
+
+
+def bmm_variant(engine: EngineProfile) -> EngineProfile:
+    """``engine`` with decode attention as batched matmuls (how measure.py times its energy rows)."""
+    return engine.model_copy(update=dict(attention=engine.attention.model_copy(update=dict(decode_impl="bmm"))))
+
+
+def predict_gemm_rows(rows: Sequence[dict], hw: HardwareSpec, engine: EngineProfile) -> tuple[list[RowCheck], int]:
+    """``gemm`` rows, one vectorized call per dtype; rows of a dtype the chip lacks are skipped (counted)."""
+    out, skipped = [], 0
+    gemms = [r for r in rows if r.get("kind") == "gemm"]
+    units = int(hw.compute_units or 128)
+    for dt in sorted({r.get("dtype", "bf16") for r in gemms}):
+        g = [r for r in gemms if r.get("dtype", "bf16") == dt]
+        peak = hw.peak(dt)
+        if peak is None:
+            skipped += len(g)
+            continue
+        b = 1.0 if dt == "fp8" else 2.0
+        m, n, k = (np.array([r[x] for r in g], float) for x in "mnk")
+        pred = gemm_time(m, n, k, peak_flop_per_s=peak, hbm_bytes_per_s=hw.main_memory_bytes_per_s,
+                         compute_units=units, params=engine.gemm, a_bytes=b, w_bytes=b, out_bytes=2.0).latency_s
+        out += [RowCheck("gemm", "kernel", f"{dt} m={r['m']} n={r['n']} k={r['k']}", r["s"], float(p), "s")
+                for r, p in zip(g, np.broadcast_to(pred, m.shape))]
+    return out, skipped
+
+
+def predict_attention_rows(rows: Sequence[dict], hw: HardwareSpec, engine: EngineProfile,
+                           kinds=("attn_prefill", "attn_decode")) -> list[RowCheck]:
+    peak16 = hw.peak("bf16")
+    if not peak16:
+        return []
+    units = int(hw.compute_units or 128)
+    out = []
+    for r in rows:
+        kind = r.get("kind")
+        if kind == "attn_prefill" and kind in kinds:
+            p = prefill_attention_time_s(r["b"], r["s"], n_heads=r["heads"], d_qk=r["head_dim"], d_v=r["head_dim"],
+                                         peak_flop_per_s=peak16, compute_units=units, params=engine.attention)[0]
+            out.append(RowCheck(kind, "prefill", f"b={r['b']} s={r['s']}", r["s_time"], float(p), "s"))
+        elif kind == "attn_decode" and kind in kinds:
+            flop = 4.0 * r["b"] * r["heads"] * r["head_dim"] * r["ctx"]
+            p = decode_attention_time_s(r["kv_bytes"], flop, peak_flop_per_s=peak16,
+                                        hbm_bytes_per_s=hw.main_memory_bytes_per_s, params=engine.attention)
+            out.append(RowCheck(kind, "decode", f"b={r['b']} ctx={r['ctx']}", r["sdpa_s"], float(p), "s"))
+    return out
+
+
+def predict_model_rows(rows: Sequence[dict], hw: HardwareSpec, engine: EngineProfile,
+                       kinds=MODEL_KINDS) -> tuple[list[RowCheck], int]:
+    """End-to-end ``prefill``/``decode``/``energy`` rows; rows without their ``model`` row (or energy
+    rows on a chip without a power limit) are skipped (counted)."""
+    models = {r.get("name"): model_from_row(r) for r in rows if r.get("kind") == "model"}
+    bmm = bmm_variant(engine)
+    out, skipped = [], 0
+    for r in rows:
+        kind = r.get("kind")
+        if kind not in kinds:
+            continue
+        mdl = models.get(r.get("model"))
+        if mdl is None or (kind == "energy" and not hw.power_limit_w):
+            skipped += 1
+            continue
+        prec = parse_precision("fp8" if str(r["model"]).endswith("-fp8") else "bf16")
+        if kind == "energy":
+            e = bmm if r["phase"] == "decode" and r.get("impl", "bmm") == "bmm" else engine
+            p = predict_core(mdl, hw, e, prec, phase=r["phase"], batch=r["b"], length=r["n"]).energy_j_per_token
+            size = "s" if r["phase"] == "prefill" else "ctx"
+            out.append(RowCheck(kind, r["phase"], f"b={r['b']} {size}={r['n']}", r["j_per_token"], float(p), "J/token"))
+            continue
+        length, meas, size = (r["s"], r["s_time"], "s") if kind == "prefill" else (r["ctx"], r["step_s"], "ctx")
+        p = predict_core(mdl, hw, engine, prec, phase=kind, batch=r["b"], length=length).latency_s
+        out.append(RowCheck(kind, kind, f"b={r['b']} {size}={length}", meas, float(p), "s"))
+    return out, skipped
+
+
+def predict_rows(rows: Sequence[dict], hw: HardwareSpec, engine: EngineProfile) -> tuple[list[RowCheck], int]:
+    """Every row of a known kind, in the order gemm, attention, end-to-end; and the skipped count."""
+    g, s1 = predict_gemm_rows(rows, hw, engine)
+    m, s2 = predict_model_rows(rows, hw, engine)
+    return g + predict_attention_rows(rows, hw, engine) + m, s1 + s2
