@@ -216,3 +216,20 @@ def test_cli_unknown_name_exits_2_with_one_line():
     message = result.stderr.strip()
     assert len(message.splitlines()) == 1 and "h100-sxm" in message
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("hw_id", ["h100-sxm", "groq-lpu", "cerebras-wse3", "tpu-v5p"])
+def test_catalog_format_round_trips(tmp_path, hw_id):
+    """hardware_to_catalog (used by tokenomy calibrate) writes what load_hardware reads back."""
+    import yaml
+
+    from tokenomy.loaders.hardware import hardware_to_catalog
+    hw = load_hardware(hw_id)
+    p = tmp_path / "chip.yaml"
+    p.write_text(yaml.safe_dump(hardware_to_catalog(hw)))
+    back = load_hardware(str(p))
+    for f in ("hbm_bytes", "hbm_bytes_per_s", "sram_bytes", "power_limit_w", "scaleup_bytes_per_s_unidir",
+              "compute_units", "clock_hz", "price_usd"):
+        a, b = getattr(hw, f), getattr(back, f)
+        assert (a is None and b is None) or a == pytest.approx(b, rel=1e-5), f
+    assert back.peak_flop_per_s == pytest.approx(hw.peak_flop_per_s, rel=1e-5)

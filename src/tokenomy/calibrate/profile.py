@@ -24,7 +24,7 @@ import yaml
 
 from ..errors import CalibrationError
 from ..loaders.engines import load_engine
-from ..loaders.hardware import hardware_ids, load_hardware
+from ..loaders.hardware import hardware_ids, hardware_to_catalog, load_hardware
 from ..spec.engine import EngineProfile
 from ..spec.hardware import HardwareSpec
 from .fit import fit_profile, round_profile
@@ -101,25 +101,6 @@ def hardware_for(rows, override: str | HardwareSpec | None = None) -> HardwareSp
     return load_hardware(hw_id) if hw_id else measured_hardware(rows)
 
 
-def hardware_yaml(hw: HardwareSpec) -> dict:
-    """``hw`` in the catalog's file format (datasheet units, a source per figure): for --hardware."""
-    src = lambda f: hw.sources.get(f, "measured by tokenomy calibrate")   # noqa: E731
-    out: dict = {"id": hw.id, "name": hw.name, "vendor": hw.vendor, "kind": hw.kind}
-    for prec, key in (("bf16", "bf16_dense_tflops"), ("fp8", "fp8_dense_tflops")):
-        if hw.peak(prec):
-            out[key] = {"value": round(hw.peak(prec) / 1e12, 4), "source": src("peak_flop_per_s")}
-    out["hbm_gb"] = {"value": round(hw.hbm_bytes / 1e9, 3), "source": src("hbm_bytes")}
-    out["hbm_tb_per_s"] = {"value": round(hw.hbm_bytes_per_s / 1e12, 5), "source": src("hbm_bytes_per_s")}
-    if hw.compute_units:
-        out["compute_units"] = {"value": hw.compute_units, "source": src("compute_units")}
-    for f, key, scale in (("power_limit_w", "power_limit_w", 1), ("idle_power_w", "idle_power_w", 1),
-                          ("clock_hz", "clock_mhz", 1e6)):
-        v = getattr(hw, f)
-        if v:
-            out[key] = {"value": round(v / scale, 3), "source": src(f)}
-    return out
-
-
 def calibrated_profile(rows, hw: HardwareSpec, *, name: str | None = None,
                        base: str | EngineProfile = "torch-eager") -> tuple[EngineProfile, dict]:
     """Fit the torch-eager kernel model to ``rows`` on ``hw`` (calibrate/fit.py, as for the shipped profile)."""
@@ -176,7 +157,7 @@ def write_profile(out: str | Path, rows: list[dict], *, hardware: str | None = N
     if not is_catalog:
         hw_file = out.with_name(out.stem + ".hardware.yaml")
         hw_file.write_text("# Written by tokenomy calibrate: figures measured on this device, not a datasheet.\n"
-                           + yaml.safe_dump(hardware_yaml(hw), sort_keys=False))
+                           + yaml.safe_dump(hardware_to_catalog(hw), sort_keys=False))
         summary["hardware_file"] = str(hw_file)
     return summary
 

@@ -54,6 +54,22 @@ _INT_FIELDS = {"scaleup_domain", "compute_units"}
 _FIGURE_PARTS = {"value", "source", "note"}
 
 
+def hardware_to_catalog(hw: HardwareSpec) -> dict[str, Any]:
+    """``hw`` in the catalog file format (decimal datasheet units, a source per figure), inverting
+    ``FIGURES``: what ``load_hardware`` reads back to the same spec. Writes e.g. calibrate's
+    ``<profile>.hardware.yaml``."""
+    out: dict[str, Any] = {k: getattr(hw, k) for k in PLAIN_KEYS if getattr(hw, k) is not None}
+    for key, (field, factor, _) in FIGURES.items():
+        if "gib" in key or "mib" in key:
+            continue                                    # written in the decimal units only
+        value = hw.peak_flop_per_s.get(field.split(".")[1]) if field.startswith("peak_flop_per_s.") else getattr(hw, field)
+        if value:
+            source = hw.sources.get(field) or hw.sources.get(field.split(".")[0]) or "no source recorded"
+            v = value / factor
+            out[key] = {"value": int(v) if field in _INT_FIELDS else float(f"{v:.6g}"), "source": source}
+    return out
+
+
 def hardware_ids() -> list[str]:
     """Sorted ids of the built-in hardware catalog."""
     root = resources.files(_PACKAGE)
