@@ -2,14 +2,20 @@
 
 Owned chip, per calendar hour (H = 8760 h per year):
     CRF(r, n)        = r (1+r)^n / ((1+r)^n - 1)          capital recovery factor; 1/n at r = 0
-    capex_usd        = chip_price_usd * server_multiplier * network_multiplier
+    capex_usd        = chip_price_usd * s * n,  by what the catalog price buys (``form_factor``):
+                         hgx-server, pcie-server:  s = server_multiplier, n = network_multiplier
+                         rack-share (GB200/GB300 NVL72: host CPUs, NVLink switches and rack are in
+                         the price), wafer-system (a CS-3 price is the whole system):  s = 1, n = network
+                         cloud-instance (rented only):  s = server_multiplier, n = network_multiplier
     capex    $/h     = capex_usd * CRF(r, depreciation_years) / H
-    it_power_w       = chip_power_w + host_power_w_per_chip
+    it_power_w       = chip_power_w + host_power_w_per_chip   (host: the catalog's host_power_w of
+                       the platform, e.g. all-in kW per GPU minus TDP for 8-GPU servers)
     facility $/h     = facility_usd_per_mw * it_power_w / 1e6 * CRF(r, facility_life_years) / H
     energy   $/h     = it_power_w * pue / 1000 * electricity_usd_per_kwh  (every hour, at the stated power)
     ops      $/h     = ops_frac / (1 - ops_frac) * (capex + facility + energy)   (ops is ops_frac of the total)
-    total    $/h     = capex + facility + energy + ops;   effective $/h = total / utilization_frac
-Rented chip: total = rent_usd_per_hour; effective = total / utilization_frac.
+    total    $/h     = capex + facility + energy + ops     PER CALENDAR HOUR (every hour of the year)
+    effective $/h    = total / utilization_frac            PER BUSY HOUR (hours that serve tokens)
+Rented chip: total = rent_usd_per_hour (per calendar hour); effective = total / utilization_frac.
 Every term is linear in chip_price_usd, so the break-even price has a closed form.
 
 Per token:  usd_per_mtok = usd_per_hour / (3600 * tokens_per_s) * 1e6
@@ -26,6 +32,22 @@ import numpy as np
 HOURS_PER_YEAR = 8760.0     # 365 days x 24 h
 S_PER_HOUR = 3600.0
 TOKENS_PER_MTOK = 1e6
+
+# form factor -> (server multiplier applies, network multiplier applies); see the module docstring
+FORM_FACTORS: dict[str, tuple[bool, bool]] = {
+    "hgx-server": (True, True),
+    "pcie-server": (True, True),
+    "rack-share": (False, True),
+    "wafer-system": (False, True),
+    "cloud-instance": (True, True),
+}
+
+
+def capex_multipliers(form_factor: str, server_multiplier: float, network_multiplier: float) -> tuple[float, float]:
+    """(server, network) multipliers that apply to a chip price of ``form_factor`` (1.0 where the price
+    already includes that part)."""
+    server, network = FORM_FACTORS[form_factor]
+    return (server_multiplier if server else 1.0), (network_multiplier if network else 1.0)
 
 
 def capital_recovery_factor(rate_frac, years):
@@ -47,9 +69,9 @@ class ChipHourCost:
     energy_usd_per_hour: np.ndarray     # chip + host power, times PUE, times the electricity price
     ops_usd_per_hour: np.ndarray        # operations share
     rent_usd_per_hour: np.ndarray       # rented mode only (0 when owned)
-    total_usd_per_hour: np.ndarray      # per calendar hour
+    total_usd_per_hour: np.ndarray      # PER CALENDAR HOUR (every hour of the year)
     utilization_frac: np.ndarray
-    effective_usd_per_hour: np.ndarray  # per busy hour: total / utilization
+    effective_usd_per_hour: np.ndarray  # PER BUSY HOUR: total / utilization
     capex_usd: np.ndarray               # upfront IT capex per chip (0 when rented)
     facility_capex_usd: np.ndarray      # upfront facility capex per chip (0 when rented)
     it_power_w: np.ndarray              # chip + host

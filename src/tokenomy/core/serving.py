@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import economics as ce
+
 
 def serving_estimate(dec, prefill_stage_s, prefill_latency_s, prefill_power_w, *, isl, osl, usd_per_hour: float,
                      pp: int, extra_decode_s=0.0) -> dict[str, np.ndarray]:
@@ -39,16 +41,16 @@ def serving_estimate(dec, prefill_stage_s, prefill_latency_s, prefill_power_w, *
     per_user = (1.0 - f_p) / L_d
     chips = dec.chips
     power = (1.0 - f_p) * dec.power_w + f_p * prefill_power_w
-    usd_per_s = usd_per_hour * chips / 3600.0
+    usd_h = usd_per_hour * chips                        # replica, per busy hour
     in_tps = tps * isl_mean / osl_mean
     return {
         "batch": b * pp, "micro_batch": b, "tokens_per_s_per_user": per_user, "tokens_per_s": tps,
         "tokens_per_s_per_chip": tps / chips, "ttft_s": L_p + 0.5 * t_d, "tpot_s": 1.0 / per_user,
         "input_tokens_per_s": in_tps,
-        "usd_per_mtok": usd_per_s / tps * 1e6,
-        "usd_per_mtok_output": usd_per_s * (1.0 - f_p) / tps * 1e6,
-        "usd_per_mtok_input": usd_per_s * f_p / in_tps * 1e6,
-        "usd_per_mtok_blended": usd_per_s / (tps + in_tps) * 1e6,
-        "power_w": power, "j_per_token": power / tps, "tokens_per_s_per_mw": tps / power * 1e6,
+        "usd_per_mtok": ce.usd_per_mtok(usd_h, tps),
+        "usd_per_mtok_output": ce.usd_per_mtok(usd_h * (1.0 - f_p), tps),
+        "usd_per_mtok_input": ce.usd_per_mtok(usd_h * f_p, in_tps),
+        "usd_per_mtok_blended": ce.usd_per_mtok(usd_h, tps + in_tps),
+        "power_w": power, "j_per_token": ce.j_per_token(power, tps), "tokens_per_s_per_mw": ce.tokens_per_s_per_mw(tps, power),
         "prefill_time_frac": f_p,
     }

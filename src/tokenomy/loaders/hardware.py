@@ -39,16 +39,19 @@ FIGURES: dict[str, tuple[str, float, str]] = {
     "sram_tb_per_s": ("sram_bytes_per_s", 1e12, "TB/s"),
     "ddr_gb": ("ddr_bytes", 1e9, "GB"),
     "ddr_gb_per_s": ("ddr_bytes_per_s", 1e9, "GB/s"),
+    "capacity_tier_gb": ("capacity_tier_bytes", 1e9, "GB"),
+    "capacity_tier_gb_per_s": ("capacity_tier_bytes_per_s", 1e9, "GB/s"),
     "scaleup_gb_per_s_unidir": ("scaleup_bytes_per_s_unidir", 1e9, "GB/s, one way"),
     "scaleup_domain": ("scaleup_domain", 1, "chips"),
     "power_limit_w": ("power_limit_w", 1, "W"),
     "idle_power_w": ("idle_power_w", 1, "W"),
     "price_usd": ("price_usd", 1, "USD"),
+    "host_power_w": ("host_power_w", 1, "W"),
     "rent_usd_per_hour": ("rent_usd_per_hour", 1, "USD/h"),
     "compute_units": ("compute_units", 1, "SMs/CUs/cores"),
     "clock_mhz": ("clock_hz", 1e6, "MHz"),
 }
-PLAIN_KEYS = ("id", "name", "vendor", "kind", "year", "sram_is_cache")
+PLAIN_KEYS = ("id", "name", "vendor", "kind", "year", "sram_is_cache", "form_factor")
 REQUIRED = ("id", "name", "vendor")
 _INT_FIELDS = {"scaleup_domain", "compute_units"}
 _FIGURE_PARTS = {"value", "source", "note"}

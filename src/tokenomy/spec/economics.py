@@ -6,8 +6,9 @@ electricity x PUE for chip plus host power, an operations share, and utilization
 Rented: a price per chip-hour, and utilization.
 
 The defaults here mirror ``catalog/economics/defaults.yaml`` (a test checks they agree); the YAML
-keeps the source of each. ``None`` for ``chip_price_usd`` / ``rent_usd_per_hour`` / ``chip_power_w``
-means "take it from the hardware catalog" (price_usd, rent_usd_per_hour, power_limit_w).
+keeps the source of each. ``None`` for ``chip_price_usd`` / ``rent_usd_per_hour`` / ``chip_power_w`` /
+``host_power_w_per_chip`` means "take it from the hardware catalog" (price_usd, rent_usd_per_hour,
+power_limit_w, host_power_w). Every number is finite and within RANGES (SpecError otherwise).
 """
 
 from __future__ import annotations
@@ -19,33 +20,33 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from ..errors import SpecError
 
-# field -> (low, low_inclusive, high, high_inclusive); None = unbounded. Used for checks and messages.
-RANGES: dict[str, tuple[float | None, bool, float | None, bool]] = {
-    "chip_price_usd": (0, True, None, False),
-    "rent_usd_per_hour": (0, True, None, False),
-    "chip_power_w": (0, False, None, False),
-    "server_multiplier": (1, True, None, False),
-    "network_multiplier": (1, True, None, False),
-    "facility_usd_per_mw": (0, True, None, False),
-    "depreciation_years": (0, False, None, False),
-    "facility_life_years": (0, False, None, False),
+# field -> (low, low_inclusive, high, high_inclusive). Every field is finite and bounded by a physical
+# or economic limit far beyond any real input, so no loop, power or product can run away.
+RANGES: dict[str, tuple[float, bool, float, bool]] = {
+    "chip_price_usd": (0, True, 1e9, True),               # a whole CS-3 system is ~$2.5M
+    "rent_usd_per_hour": (0, True, 1e5, True),
+    "chip_power_w": (0, False, 1e6, True),                # a CS-3 system draws ~23 kW
+    "server_multiplier": (1, True, 10, True),
+    "network_multiplier": (1, True, 10, True),
+    "facility_usd_per_mw": (0, True, 1e9, True),          # AI builds ~$20M per MW
+    "depreciation_years": (0.1, True, 50, True),
+    "facility_life_years": (0.1, True, 100, True),
     "cost_of_capital_frac": (0, True, 1, True),
-    "electricity_usd_per_kwh": (0, True, None, False),
-    "pue": (1, True, None, False),
-    "host_power_w_per_chip": (0, True, None, False),
-    "ops_frac": (0, True, 1, False),
+    "electricity_usd_per_kwh": (0, True, 10, True),
+    "pue": (1, True, 3, True),
+    "host_power_w_per_chip": (0, True, 1e5, True),
+    "ops_frac": (0, True, 0.9, True),
     "utilization_frac": (0, False, 1, True),
-    "token_price_usd_per_mtok": (0, True, None, False),
-    "token_price_decline_per_year": (1, True, None, False),
-    "input_per_output_tokens": (0, True, None, False),
+    "token_price_usd_per_mtok": (0, True, 1e6, True),
+    "token_price_decline_per_year": (1, True, 1000, True),
+    "input_per_output_tokens": (0, True, 1e4, True),
 }
-
 
 def range_text(field: str) -> str:
     """The allowed range of ``field`` in interval notation, e.g. ``(0, 1]``."""
     lo, lo_in, hi, hi_in = RANGES[field]
-    left = ("[" if lo_in else "(") + (f"{lo:g}" if lo is not None else "-inf")
-    right = (f"{hi:g}" if hi is not None else "inf") + ("]" if hi_in else ")")
+    left = ("[" if lo_in else "(") + f"{lo:g}"
+    right = f"{hi:g}" + ("]" if hi_in else ")")
     return f"{left}, {right}"
 
 
@@ -59,19 +60,26 @@ class Scenario(BaseModel):
     rent_usd_per_hour: float | None = None               # None: hardware catalog rent_usd_per_hour
     chip_power_w: float | None = None                    # None: catalog power_limit_w (or predicted power)
     server_multiplier: float = 1.4                       # Epoch AI: x1.3-2.1; DGX H100 BOM ~1.4
-    network_multiplier: float = 1.2                      # Epoch AI: interconnect x1.07-1.32
-    facility_usd_per_mw: float = 10.7e6                  # CBRE via build.inc: >$10.7M per MW of IT load
+    network_multiplier: float = 1.07                     # Epoch AI: interconnect x1.07-1.32 (inference: low end)
+    facility_usd_per_mw: float = 19.5e6                  # AI builds: Bernstein $2.5M per ~130 kW rack
     depreciation_years: float = 5.0                      # Amazon AI servers 5 y (2025); Meta 5-5.5
     facility_life_years: float = 20.0                    # estimate: buildings 15-25 y
-    cost_of_capital_frac: float = 0.10                   # estimate: no citable WACC (economics.md)
+    cost_of_capital_frac: float = 0.08                   # estimate: no citable WACC (economics.md)
     electricity_usd_per_kwh: float = 0.0806              # EIA US industrial 2023
     pue: float = 1.3                                     # Uptime: new large builds ~1.3 (avg 1.58)
-    host_power_w_per_chip: float = 575.0                 # (10.2 kW node - 8 x 700 W) / 8
+    host_power_w_per_chip: float | None = None           # None: catalog host_power_w of the chip's platform
     ops_frac: float = 0.10                               # SemiAnalysis: 5-15% of TCO
     utilization_frac: float = 0.7                        # aidatacenterguide: ~70% break-even utilisation
     token_price_usd_per_mtok: float = 5.0                # NVIDIA $1B-DC table: ~$5 per M tokens
     token_price_decline_per_year: float = 10.0           # a16z LLMflation: 10x per year
     input_per_output_tokens: float = 3.0                 # estimate: 3:1 blend of price trackers
+
+    @field_validator(*RANGES, mode="before")
+    @classmethod
+    def _not_bool(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError(f"must be a number, got {v!r}")
+        return v
 
     @field_validator(*RANGES, mode="after")
     @classmethod
@@ -79,9 +87,7 @@ class Scenario(BaseModel):
         if v is None:
             return v
         lo, lo_in, hi, hi_in = RANGES[info.field_name]
-        ok = math.isfinite(v)
-        ok = ok and (lo is None or (v >= lo if lo_in else v > lo))
-        ok = ok and (hi is None or (v <= hi if hi_in else v < hi))
+        ok = math.isfinite(v) and (v >= lo if lo_in else v > lo) and (v <= hi if hi_in else v < hi)
         if not ok:
             raise ValueError(f"must be in {range_text(info.field_name)}, got {v!r}")
         return v

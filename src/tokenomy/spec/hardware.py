@@ -14,6 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 Precision = Literal["bf16", "fp8", "fp4", "int8"]
 PRECISIONS: tuple[str, ...] = ("bf16", "fp8", "fp4", "int8")
 ChipKind = Literal["gpu", "tpu", "asic", "sram", "cpu"]
+# How ``price_usd`` is bought, which sets the capex multipliers (core/economics.FORM_FACTORS):
+# hgx-server: a chip on a multi-chip board in a server (server and network multipliers apply);
+# pcie-server: a PCIe card in a server (same multipliers); rack-share: the chip's share of a rack
+# that includes host CPUs, switches and rack (GB200/GB300 NVL72; network multiplier only);
+# wafer-system: a whole system (Cerebras CS-3; network multiplier only); cloud-instance: rented only.
+FormFactor = Literal["hgx-server", "pcie-server", "rack-share", "wafer-system", "cloud-instance"]
+FORM_FACTORS: tuple[str, ...] = ("hgx-server", "pcie-server", "rack-share", "wafer-system", "cloud-instance")
 
 
 class HardwareSpec(BaseModel):
@@ -34,14 +41,20 @@ class HardwareSpec(BaseModel):
     sram_bytes: float = 0.0            # on-chip SRAM usable for weights/KV (L2 on GPUs is cache, see sram_is_cache)
     sram_bytes_per_s: float = 0.0
     sram_is_cache: bool = True         # True on GPUs: L2 / Infinity Cache cannot hold a model
-    ddr_bytes: float = 0.0             # host / external DDR tier (SambaNova DDR, Cerebras MemoryX)
+    ddr_bytes: float = 0.0             # host / external DDR tier on the inference path (SambaNova DDR)
     ddr_bytes_per_s: float = 0.0
+    # a capacity tier that is NOT on the inference path (Cerebras MemoryX streams weights in training);
+    # recorded for reference, never counted in weight_memory_bytes
+    capacity_tier_bytes: float = 0.0
+    capacity_tier_bytes_per_s: float = 0.0
     # scale-up link (NVLink, Infinity Fabric, ICI, ...), bytes/s in ONE direction per chip
     scaleup_bytes_per_s_unidir: float = 0.0
     scaleup_domain: int = 1            # chips in one scale-up domain
     power_limit_w: float | None = None
     idle_power_w: float | None = None
     price_usd: float | None = None
+    form_factor: FormFactor = "hgx-server"   # what price_usd buys (see FORM_FACTORS above)
+    host_power_w: float | None = None  # host CPUs, NICs, fans per chip, W (the platform's share)
     rent_usd_per_hour: float | None = None
     compute_units: int | None = None   # SMs / CUs / cores: the wave size for GEMM tiles
     clock_hz: float | None = None      # max boost clock

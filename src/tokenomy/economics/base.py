@@ -1,0 +1,78 @@
+"""Shared pieces of the economics API: scenario resolution, chip lookup, bounds, JSON-ready results."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import SpecError
+from ..loaders.economics import default_scenario, load_scenario
+from ..loaders.hardware import load_hardware
+from ..spec.economics import Scenario, with_overrides
+from ..spec.hardware import HardwareSpec
+
+ScenarioLike = Scenario | str | Path | None
+
+MAX_POWER_MW = 1e5          # 100 GW: beyond every announced campus
+MAX_BATCH = 65_536          # operating points sweep batch 1..max_batch in one vectorized call
+MAX_TOKENS = 1e9            # per request or per answer
+MAX_CHIPS_COMPARED = 64     # chips in one factory comparison
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, np.ndarray):
+        return x.item() if x.ndim == 0 else x.tolist()
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return {f.name: _plain(getattr(x, f.name)) for f in dataclasses.fields(x)}
+    return x
+
+
+class _Dict:
+    def to_dict(self) -> dict:
+        """JSON-ready dict (NumPy values as Python numbers or lists)."""
+        return _plain(self)
+
+
+def get_scenario(scenario: ScenarioLike = None, **overrides: Any) -> Scenario:
+    """A Scenario from an object, a YAML/TOML file, or the defaults; ``overrides`` replace fields."""
+    if scenario is None:
+        base = default_scenario()
+    elif isinstance(scenario, Scenario):
+        base = scenario
+    else:
+        base = load_scenario(scenario)
+    return with_overrides(base, overrides, "overrides")
+
+
+def hw_spec(hardware: str | HardwareSpec) -> HardwareSpec:
+    """``hardware`` as a HardwareSpec (a catalog id or a YAML path is loaded)."""
+    return hardware if isinstance(hardware, HardwareSpec) else load_hardware(str(hardware))
+
+
+def check_number(name: str, value: Any, low: float, high: float, *, low_inclusive: bool = False,
+                 flag: str | None = None) -> float:
+    """``value`` as a float in (low, high] (or [low, high]); SpecError naming the field otherwise."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value >= low if low_inclusive else value > low) and value <= high
+    if not ok:
+        rng = f"{'[' if low_inclusive else '('}{low:g}, {high:g}]"
+        hint = f" (--{flag})" if flag else ""
+        raise SpecError(f"{name}{hint} must be a finite number in {rng}, got {value!r}.")
+    return float(value)
+
+
+def check_request(isl: Any, osl: Any, tokens_per_s_per_user: Any) -> None:
+    """Request sizes are whole numbers >= 1 and the speed a finite number >= 0."""
+    for name, v in (("isl", isl), ("osl", osl)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= MAX_TOKENS:
+            raise SpecError(f"{name} must be a whole number in [1, {MAX_TOKENS:g}], got {v!r}.")
+    check_number("tokens_per_s_per_user", tokens_per_s_per_user, 0, 1e7, low_inclusive=True,
+                 flag="tokens-per-s-per-user")

@@ -1,0 +1,124 @@
+"""An operating point: the highest-throughput concurrency that meets a per-user speed, and what its
+input and output tokens cost, on the steady-state serving model of core/serving.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import api as _api
+from ..core import economics as ce
+from ..core.serving import serving_estimate
+from ..errors import SpecError
+from ..spec.economics import Scenario
+from ..spec.hardware import HardwareSpec
+from .base import MAX_BATCH, ScenarioLike, _Dict, check_request, get_scenario
+from .chip_hour import cost, host_power_w
+
+
+@dataclass(frozen=True)
+class OperatingPoint(_Dict):
+    """The highest-throughput concurrency that meets ``tokens_per_s_per_user_required``, and what its
+    tokens cost, on the steady-state serving model of core/serving.py (the frontier's): the per-user
+    speed includes the prefills interleaved with decode steps.
+
+    Per request the replica spends t_prefill = isl / prefill tokens/s and t_decode = osl / decode tokens/s;
+    each phase is charged its own share of chip time (its power sets its energy cost).
+    """
+
+    model: str
+    hardware: str
+    precision: str
+    tp: int
+    chips: int
+    isl: int
+    osl: int
+    tokens_per_s_per_user_required: float
+    input_per_output_tokens: float
+    feasible: bool = False
+    reason: str = ""
+    batch: int = 0
+    tokens_per_s_per_user: float = float("nan")
+    tokens_per_s: float = float("nan")                 # decode, replica
+    prefill_tokens_per_s: float = float("nan")         # replica
+    output_tokens_per_s: float = float("nan")          # replica, prefill time included: osl / (t_prefill + t_decode)
+    power_w: float = float("nan")                      # decode, replica, accelerators
+    prefill_power_w: float = float("nan")              # prefill of one request, replica, accelerators
+    usd_per_hour: float = float("nan")                 # replica PER BUSY HOUR, time-weighted over the phases
+    total_usd_per_hour: float = float("nan")           # replica PER CALENDAR HOUR
+    usd_per_mtok_output: float = float("nan")
+    usd_per_mtok_input: float = float("nan")
+    usd_per_mtok_blended: float = float("nan")         # at input_per_output_tokens
+    usd_per_mtok_all_in: float = float("nan")          # replica cost per output token: output + input * isl / osl
+    j_per_token: float = float("nan")                  # decode step, accelerators
+    j_per_token_facility: float = float("nan")         # decode step, with host power and PUE
+    tokens_per_s_per_mw: float = float("nan")          # decode step, per MW of facility power
+
+
+PhaseWeights = Callable[[Any, Any], Any]
+
+
+def phase_costs(hw: HardwareSpec, sc: Scenario, dec_w_chip: float, pre_w_chip: float, t_d: float, t_p: float,
+                chips: int, price: float | None = None
+                ) -> tuple[Any, ce.ChipHourCost, ce.ChipHourCost, PhaseWeights]:
+    """Replica cost per calendar hour, time-weighted over decode and prefill: (total, decode cost,
+    prefill cost, the weighting function)."""
+    mode = "owned" if price is not None else None
+    cd = cost(hw, sc, dec_w_chip, chip_price=price, mode=mode)
+    cp = cost(hw, sc, pre_w_chip, chip_price=price, mode=mode)
+
+    def weigh(a: Any, b: Any) -> Any:
+        return chips * (a * t_d + b * t_p) / (t_d + t_p)
+
+    return weigh(cd.total_usd_per_hour, cp.total_usd_per_hour), cd, cp, weigh
+
+
+def operating_point(model: Any, hardware: Any, tokens_per_s_per_user: float = 0.0, isl: int = 1024,
+                    osl: int = 1024, *, scenario: ScenarioLike = None, engine: Any = None, precision: str = "bf16",
+                    tp: int = 1, pp: int = 1, ep: int = 1, max_batch: int = 4096,
+                    **overrides: Any) -> OperatingPoint:
+    """Highest-throughput decode batch (1..max_batch, one vectorized predict) whose per-user speed is at
+    least ``tokens_per_s_per_user`` (0: the highest-throughput point), decode context = isl + osl/2.
+    Input tokens: one prefill of ``isl`` tokens per request. Infeasible points return feasible=False."""
+    sc = get_scenario(scenario, **overrides)
+    check_request(isl, osl, tokens_per_s_per_user)
+    if isinstance(max_batch, bool) or not isinstance(max_batch, (int, np.integer)) or not 1 <= max_batch <= MAX_BATCH:
+        raise SpecError(f"max_batch must be a whole number in [1, {MAX_BATCH}], got {max_batch!r}.")
+    m, hw, e, p = _api.resolve(model, hardware, engine, precision)
+    kw: dict[str, Any] = dict(engine=e, precision=p, tp=tp, pp=pp, ep=ep)
+    dec = _api.predict(m, hw, phase="decode", batch=np.arange(1, max_batch + 1), context=isl + osl / 2, **kw)
+    pre = _api.predict(m, hw, phase="prefill", batch=1, seq=isl, **kw)
+    est = serving_estimate(dec, float(pre.stage_s), float(pre.latency_s), float(pre.power_w), isl=isl, osl=osl,
+                           usd_per_hour=0.0, pp=pp)          # the frontier's steady state: prefill interleaved
+    speed = est["tokens_per_s_per_user"]
+    ok = np.asarray(dec.fits) & bool(pre.fits) & (speed >= tokens_per_s_per_user)
+    head = dict(model=m.name, hardware=hw.id, precision=p.label, tp=tp, chips=int(dec.chips), isl=isl, osl=osl,
+                tokens_per_s_per_user_required=float(tokens_per_s_per_user),
+                input_per_output_tokens=sc.input_per_output_tokens)
+    if not ok.any():
+        why = (f"does not fit at batch 1: {dec.fit_reason(0)}" if not bool(dec.fits[0]) else
+               f"prefill of {isl} tokens does not fit: {pre.fit_reason()}" if not bool(pre.fits) else
+               f"batch 1 reaches only {speed[0]:.1f} tokens/s/user < {tokens_per_s_per_user:g}; "
+               f"use more chips (--tp), a lower precision, or a faster chip")
+        return OperatingPoint(**head, feasible=False, reason=why)
+    i = int(np.argmax(np.where(ok, est["tokens_per_s"], -np.inf)))
+    tps_d, tps_p = float(dec.tokens_per_s[i]), float(pre.tokens_per_s)
+    t_d, t_p = osl / tps_d, isl / tps_p
+    total, cd, cp, _ = phase_costs(hw, sc, float(dec.power_w_per_chip[i]), float(pre.power_w_per_chip), t_d, t_p,
+                                   dec.chips)
+    busy = float(total) / sc.utilization_frac
+    out = float(ce.usd_per_mtok(dec.chips * cd.effective_usd_per_hour, tps_d))
+    inp = float(ce.usd_per_mtok(dec.chips * cp.effective_usd_per_hour, tps_p))
+    fac_w = ce.facility_power_w(dec.power_w[i], dec.chips, host_power_w(hw, sc), sc.pue)
+    out_tps = float(est["tokens_per_s"][i])                # = osl / (t_d + t_p)
+    return OperatingPoint(
+        **head, feasible=True, reason="", batch=int(est["batch"][i]), tokens_per_s_per_user=float(speed[i]),
+        tokens_per_s=tps_d, prefill_tokens_per_s=tps_p, output_tokens_per_s=out_tps,
+        power_w=float(dec.power_w[i]), prefill_power_w=float(pre.power_w),
+        usd_per_hour=busy, total_usd_per_hour=float(total), usd_per_mtok_output=out, usd_per_mtok_input=inp,
+        usd_per_mtok_blended=float(ce.blended_usd_per_mtok(inp, out, sc.input_per_output_tokens)),
+        usd_per_mtok_all_in=float(ce.usd_per_mtok(busy, out_tps)), j_per_token=float(dec.energy_j_per_token[i]),
+        j_per_token_facility=float(ce.j_per_token(fac_w, tps_d)),
+        tokens_per_s_per_mw=float(ce.tokens_per_s_per_mw(tps_d, fac_w)))
