@@ -21,23 +21,32 @@ page is computed by `python scripts/economics_doc.py` (a test checks the page is
 ## Inputs: the scenario
 
 Every input has a default with its source in `src/tokenomy/catalog/economics/defaults.yaml`
-(from `shared/reference/economics.md`; "estimate:" marks the three without a citable figure:
-cost of capital, facility life and the 3:1 input:output blend). Override any of them:
+(from `shared/reference/economics.md` and `catalog-corrections.md`; "estimate:" marks the three
+without a citable figure: cost of capital (8%, range 6-15%), facility life and the 3:1 input:output
+blend). Per chip, the hardware catalog gives the price, the rent, what the price buys (`form_factor`)
+and the host power of its platform (`host_power_w`). Override any of them:
 
 - on the command line: one flag per field, e.g. `--pue 1.1 --electricity-usd-per-kwh 0.05 --mode rented`;
 - in a file: `--scenario my.yaml` or `my.toml`, any subset of fields, plain values or `{value, source}`;
 - in Python: `E.chip_hour_cost("h100-sxm", "my.toml", pue=1.1)`.
 
 Bad input exits 2 naming the field and the allowed range, e.g.
-`error: overrides: pue must be a number in [1, inf), got 0.9.`
+`error: overrides: pue must be a number in [1, 3], got 0.9.`
 
 ## 1. A chip-hour
 
-    capex $/h    = price x server x network x CRF(r, depreciation_years) / 8760,  CRF = r(1+r)^n / ((1+r)^n - 1)
+    capex $/h    = price x s x n x CRF(r, depreciation_years) / 8760,  CRF = r(1+r)^n / ((1+r)^n - 1)
+                   hgx-server, pcie-server: s = server_multiplier (1.4), n = network_multiplier (1.07)
+                   rack-share (GB200/GB300 NVL72 share: Grace, NVSwitch, rack included), wafer-system (CS-3): s = 1
     facility $/h = facility_usd_per_mw x (chip W + host W) / 1e6 x CRF(r, facility_life_years) / 8760
     energy $/h   = (chip W + host W) x PUE / 1000 x electricity_usd_per_kwh
     ops $/h      = ops_frac / (1 - ops_frac) x (capex + facility + energy)
-    effective    = total / utilization_frac
+    total        = capex + facility + energy + ops        per CALENDAR hour (what a TCO survey quotes)
+    effective    = total / utilization_frac               per BUSY hour (what the tokens must pay)
+
+Host W is the catalog's `host_power_w` of the chip's platform: all-in kW per GPU minus TDP for the
+8-GPU servers and NVL72 racks (640-720 W, SemiAnalysis InferenceX TCO constants), far less per chip
+on 4-12-chip TPU, Inferentia, Trainium and Groq hosts; `--host-power-w-per-chip` overrides it.
 '''
 
 OP_TEXT = '''
@@ -67,6 +76,40 @@ bulk = E.operating_point("llama-3.1-70b", "h100-sxm", 0, precision="fp8", tp=4)
 '''
 
 
+SURVEY_TEXT = '''
+### Against a published TCO survey
+
+`tests/data/tco_survey_2026_07.csv` holds the SemiAnalysis InferenceX TCO constants of July 2026 (all-in
+$/GPU-hour at hyperscaler, neocloud and retail tiers). The owned cost per calendar hour must stay within
+25% of both the hyperscaler and neocloud tiers for every chip the survey covers (a test checks it), and the
+catalog rent of those chips is the survey's retail tier. Hopper and the AMD parts without a published
+price carry 2026 price estimates (marked in the catalog), so their rows are not an independent check;
+GB200 ($3.4M per NVL72 rack, Bernstein), B200 ($30-40k, CNBC) and MI300X ($10-15k) are priced from
+public figures.
+
+'''
+
+
+def _survey_table(E) -> list[str]:
+    import csv
+
+    path = ROOT / "tests/data/tco_survey_2026_07.csv"
+    lines = [ln for ln in path.read_text().splitlines() if ln and not ln.startswith("#")]
+    ids = {"h100": "h100-sxm", "h200": "h200-sxm"}
+    out = ["| chip | owned ($/h, calendar) | hyperscaler | neocloud | owned / hyperscaler | owned / neocloud | "
+           "rent (retail tier) |", "|---" * 7 + "|"]
+    for r in csv.DictReader(lines):
+        hw = ids.get(r["gpu"], r["gpu"])
+        if r["gpu"] == "rtx6000pro":
+            continue
+        c = E.chip_hour_cost(hw)
+        hy, ne = float(r["usd_per_gpu_hr_hyperscaler"]), float(r["usd_per_gpu_hr_neocloud"])
+        rent = E.chip_hour_cost(hw, mode="rented").usd_per_calendar_hour
+        out.append(f"| {hw} | {c.usd_per_calendar_hour:.2f} | {hy:.2f} | {ne:.2f} | {c.usd_per_calendar_hour / hy:.2f} | "
+                   f"{c.usd_per_calendar_hour / ne:.2f} | {rent:.2f} |")
+    return out
+
+
 def _fmt(x, digits=4):
     return f"{x:,.{digits}g}" if abs(x) < 1e4 else f"{x:,.0f}"
 
@@ -80,7 +123,7 @@ def render() -> str:
     out.append(f"\nWorked example: an H100 at ${costs[0].chip_price_usd:,.0f} costs "
                f"${float(h.capex_usd_per_hour):.2f} + ${float(h.facility_usd_per_hour):.2f} + "
                f"${float(h.energy_usd_per_hour):.2f} + ${float(h.ops_usd_per_hour):.2f} = "
-               f"**${float(h.total_usd_per_hour):.2f} per chip-hour**, **${float(h.effective_usd_per_hour):.2f} "
+               f"**${float(h.total_usd_per_hour):.2f} per calendar hour** (per chip), **${float(h.effective_usd_per_hour):.2f} "
                f"per busy hour** at {costs[0].scenario['utilization_frac']:.0%} utilization "
                "(`tokenomy cost --hardware h100-sxm,b200,gb200,mi300x`):\n")
     keys = ("capex", "facility", "energy", "ops", "total", "effective")
@@ -89,6 +132,8 @@ def render() -> str:
     for c in costs:
         out.append(f"| {c.hardware} | " + " | ".join(f"{float(getattr(c.breakdown, k + '_usd_per_hour')):.3f}"
                                                     for k in keys) + " |")
+    out.append(SURVEY_TEXT)
+    out.extend(_survey_table(E))
     out.append(OP_TEXT)
     pts = [("100 tok/s/user", E.operating_point("llama-3.1-70b", "h100-sxm", 100, precision="fp8", tp=8)),
            ("highest throughput", E.operating_point("llama-3.1-70b", "h100-sxm", 0, precision="fp8", tp=8)),

@@ -233,3 +233,77 @@ def test_catalog_format_round_trips(tmp_path, hw_id):
         a, b = getattr(hw, f), getattr(back, f)
         assert (a is None and b is None) or a == pytest.approx(b, rel=1e-5), f
     assert back.peak_flop_per_s == pytest.approx(hw.peak_flop_per_s, rel=1e-5)
+
+
+# --- figures within physical ranges, corrected from their best public source ---------------------------
+
+# SI field -> (low, high): generous physical limits; a unit slip (GB for MB, W for kW) lands outside
+PHYSICAL = {
+    "hbm_bytes": (0, 1e12), "hbm_bytes_per_s": (0, 3e13), "sram_bytes": (0, 1e11), "sram_bytes_per_s": (0, 1e17),
+    "ddr_bytes": (0, 1e13), "ddr_bytes_per_s": (0, 1e12), "scaleup_bytes_per_s_unidir": (1e9, 5e12),
+    "power_limit_w": (50, 30_000), "host_power_w": (0, 3_000), "price_usd": (1_000, 3e6),
+    "rent_usd_per_hour": (0.1, 300), "clock_hz": (5e8, 3e9), "compute_units": (1, 1e6),
+}
+
+
+@pytest.mark.parametrize("hw_id", REQUIRED_IDS)
+def test_figures_are_within_physical_ranges(hw_id):
+    hw = load_hardware(hw_id)
+    for field, (lo, hi) in PHYSICAL.items():
+        v = getattr(hw, field)
+        if v is not None:
+            assert lo <= v <= hi, (hw_id, field, v)
+    for prec, rate in hw.peak_flop_per_s.items():
+        assert 1e13 <= rate <= 1e17, (hw_id, prec, rate)
+        # FLOP per joule at the power limit stays below 50 TFLOPS/W (B300 FP4 is ~11)
+        assert rate / hw.power_limit_w < 50e12, (hw_id, prec)
+    # every chip can be costed: host power for its platform and a price or a rent
+    assert hw.host_power_w is not None
+    assert hw.price_usd is not None or hw.rent_usd_per_hour is not None
+
+
+@pytest.mark.parametrize("hw_id", REQUIRED_IDS)
+def test_no_recalled_figures_and_economic_estimates_give_a_range(hw_id):
+    for fig in hardware_figures(hw_id):
+        assert "as recalled" not in fig["source"], (hw_id, fig["key"])
+        if fig["key"] in ("price_usd", "rent_usd_per_hour", "host_power_w") and fig["source"].startswith("estimate:"):
+            text = fig["source"] + " " + (fig["note"] or "")
+            assert "range" in text or "derived" in text, (hw_id, fig["key"])
+
+
+def test_corrected_figures_match_the_best_public_source():
+    # shared/reference/catalog-corrections.md
+    assert load_hardware("mi355x").scaleup_bytes_per_s_unidir == pytest.approx(538e9)     # 7 x 153.6 / 2
+    assert load_hardware("gaudi3").scaleup_bytes_per_s_unidir == pytest.approx(525e9)     # 21 of 24 x 25 GB/s
+    b300 = load_hardware("b300")
+    assert b300.peak("fp4") == pytest.approx(13_125e12) and b300.power_limit_w == 1200   # 105 PF / 8
+    assert b300.compute_units == 160 and load_hardware("gb300").compute_units == 160
+    assert load_hardware("inferentia2").hbm_bytes_per_s == pytest.approx(820e9)           # GB/s, not GiB/s
+    assert load_hardware("cerebras-wse3").peak("bf16") < 62_500e12                        # not half a sparse rate
+
+
+def test_memoryx_is_a_capacity_tier_not_weight_memory():
+    cs3 = load_hardware("cerebras-wse3")
+    assert cs3.capacity_tier_bytes == pytest.approx(1.2e15)
+    assert cs3.weight_memory_bytes == pytest.approx(44e9)         # the wafer's SRAM only
+    assert cs3.ddr_bytes == 0
+
+
+def test_form_factor_says_what_the_price_buys():
+    ff = {h: load_hardware(h).form_factor for h in REQUIRED_IDS}
+    assert ff["gb200"] == ff["gb300"] == "rack-share" and ff["cerebras-wse3"] == "wafer-system"
+    assert ff["h100-sxm"] == ff["b200"] == "hgx-server" and ff["l40s"] == "pcie-server"
+    # a chip that is not sold has no price; only those are cloud instances
+    for h, f in ff.items():
+        assert (f == "cloud-instance") == (load_hardware(h).price_usd is None), h
+
+
+def test_host_power_is_far_lower_per_chip_on_many_chip_hosts():
+    gpu = min(load_hardware(h).host_power_w for h in ("h100-sxm", "b200", "mi300x"))
+    for h in ("tpu-v5e", "tpu-v6e", "inferentia2", "groq-lpu", "trainium2"):
+        assert load_hardware(h).host_power_w < gpu / 3, h
+
+
+def test_bad_form_factor_is_a_catalog_error(tmp_path):
+    with pytest.raises(CatalogError, match="form_factor"):
+        load_hardware(write(tmp_path, MINIMAL + "form_factor: rackmount\n"))

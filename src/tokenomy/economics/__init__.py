@@ -14,12 +14,33 @@ from __future__ import annotations
 
 from .base import get_scenario
 from .break_even import BreakEven, break_even_price
-from .chip_hour import ChipCost, TokenEconomics, chip_hour_cost, economics_fields, effective_usd_per_chip_hour, \
-    token_economics
+from .chip_hour import (
+           ChipCost,
+           TokenEconomics,
+           chip_hour_cost,
+           economics_fields,
+           effective_usd_per_chip_hour,
+           token_economics,
+)
 from .factory import FactoryResult, FactoryRow, factory
 from .invest import Investment, invest
 from .operating_point import OperatingPoint, operating_point
 
-__all__ = ["ChipCost", "TokenEconomics", "OperatingPoint", "FactoryRow", "FactoryResult", "BreakEven",
-           "Investment", "get_scenario", "chip_hour_cost", "token_economics", "economics_fields",
-           "effective_usd_per_chip_hour", "operating_point", "factory", "break_even_price", "invest"]
+__all__ = [
+           "BreakEven",
+           "ChipCost",
+           "FactoryResult",
+           "FactoryRow",
+           "Investment",
+           "OperatingPoint",
+           "TokenEconomics",
+           "break_even_price",
+           "chip_hour_cost",
+           "economics_fields",
+           "effective_usd_per_chip_hour",
+           "factory",
+           "get_scenario",
+           "invest",
+           "operating_point",
+           "token_economics",
+]

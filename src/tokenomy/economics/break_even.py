@@ -38,7 +38,7 @@ def break_even_price(model: Any, hardware_x: Any, hardware_y: Any, tokens_per_s_
     hour is slope * p + intercept (core.economics), so p = (target * tps * 3600e-6 * u - intercept) / slope."""
     sc = get_scenario(scenario, **overrides)
     hx, hy = hw_spec(hardware_x), hw_spec(hardware_y)
-    kw: dict[str, Any] = dict(scenario=sc, engine=engine)
+    kw: dict[str, Any] = {"scenario": sc, "engine": engine}
     oy = operating_point(model, hy, tokens_per_s_per_user, isl, osl, precision=precision_y or precision, tp=tp_y, **kw)
     if not oy.feasible:
         raise InfeasibleError(f"reference chip {hy.id} cannot serve {tokens_per_s_per_user:g} tokens/s/user: {oy.reason}")

@@ -112,7 +112,7 @@ def chip_hour_cost(hardware: str | HardwareSpec, scenario: ScenarioLike = None, 
     c = cost(hw, sc)
     owned = sc.mode == "owned"
     return ChipCost(hw.id, sc.mode, hw.form_factor, chip_price_usd(hw, sc) if owned else None,
-                    None if owned else rent_usd_per_hour(hw, sc), float(sc.chip_power_w or hw.power_limit_w),
+                    None if owned else rent_usd_per_hour(hw, sc), float(sc.chip_power_w or hw.power_limit_w or 0.0),
                     host_power_w(hw, sc), float(c.total_usd_per_hour), float(c.effective_usd_per_hour),
                     PER_HOUR_NOTE, c, sc.model_dump())
 

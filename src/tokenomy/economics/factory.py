@@ -11,7 +11,15 @@ from ..core import economics as ce
 from ..errors import SpecError
 from ..spec.economics import Scenario
 from ..spec.hardware import HardwareSpec
-from .base import MAX_CHIPS_COMPARED, MAX_POWER_MW, ScenarioLike, _Dict, check_number, get_scenario, hw_spec
+from .base import (
+    MAX_CHIPS_COMPARED,
+    MAX_POWER_MW,
+    ScenarioLike,
+    _Dict,
+    check_number,
+    get_scenario,
+    hw_spec,
+)
 from .chip_hour import chip_price_usd, cost, host_power_w
 from .operating_point import OperatingPoint, operating_point
 
@@ -74,7 +82,7 @@ def factory_row(op: OperatingPoint, hw: HardwareSpec, sc: Scenario, power_mw: fl
                           nan, nan, chip_price)
     chip_w = fleet_chip_power_w(op, hw, sc)
     prov_w = float(ce.facility_power_w(chip_w, 1, host_power_w(hw, sc), sc.pue))
-    replicas = int(math.floor(power_mw * 1e6 / (prov_w * op.chips) + 1e-9))
+    replicas = math.floor(power_mw * 1e6 / (prov_w * op.chips) + 1e-9)
     c = cost(hw, sc, chip_w)
     capex_chip = float(c.capex_usd + c.facility_capex_usd)
     chips = replicas * op.chips

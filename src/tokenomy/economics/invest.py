@@ -9,7 +9,15 @@ import numpy as np
 
 from ..core import economics as ce
 from ..errors import InfeasibleError
-from .base import MAX_POWER_MW, MAX_TOKENS, ScenarioLike, _Dict, check_number, get_scenario, hw_spec
+from .base import (
+    MAX_POWER_MW,
+    MAX_TOKENS,
+    ScenarioLike,
+    _Dict,
+    check_number,
+    get_scenario,
+    hw_spec,
+)
 from .chip_hour import cost
 from .factory import factory_row, fleet_chip_power_w
 from .operating_point import OperatingPoint, operating_point
@@ -59,7 +67,7 @@ def invest(model: Any, hardware: Any, tokens_per_s_per_user: float, isl: int = 1
     row = factory_row(op, hw, sc, power_mw, sc.token_price_usd_per_mtok)
     if not row.feasible:
         raise InfeasibleError(f"{hw.id}: {row.reason}")
-    years = max(1, int(round(sc.depreciation_years)))      # <= 50: Scenario bounds depreciation_years
+    years = max(1, round(sc.depreciation_years))      # <= 50: Scenario bounds depreciation_years
     c = cost(hw, sc, fleet_chip_power_w(op, hw, sc))
     capex = row.chips * float(c.capex_usd)
     # capex is paid upfront here, so drop its annuity from the yearly cost (ops, facility, energy stay)

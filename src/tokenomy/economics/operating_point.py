@@ -3,8 +3,9 @@ input and output tokens cost, on the steady-state serving model of core/serving.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -87,16 +88,17 @@ def operating_point(model: Any, hardware: Any, tokens_per_s_per_user: float = 0.
     if isinstance(max_batch, bool) or not isinstance(max_batch, (int, np.integer)) or not 1 <= max_batch <= MAX_BATCH:
         raise SpecError(f"max_batch must be a whole number in [1, {MAX_BATCH}], got {max_batch!r}.")
     m, hw, e, p = _api.resolve(model, hardware, engine, precision)
-    kw: dict[str, Any] = dict(engine=e, precision=p, tp=tp, pp=pp, ep=ep)
+    kw: dict[str, Any] = {"engine": e, "precision": p, "tp": tp, "pp": pp, "ep": ep}
     dec = _api.predict(m, hw, phase="decode", batch=np.arange(1, max_batch + 1), context=isl + osl / 2, **kw)
     pre = _api.predict(m, hw, phase="prefill", batch=1, seq=isl, **kw)
     est = serving_estimate(dec, float(pre.stage_s), float(pre.latency_s), float(pre.power_w), isl=isl, osl=osl,
                            usd_per_hour=0.0, pp=pp)          # the frontier's steady state: prefill interleaved
     speed = est["tokens_per_s_per_user"]
     ok = np.asarray(dec.fits) & bool(pre.fits) & (speed >= tokens_per_s_per_user)
-    head = dict(model=m.name, hardware=hw.id, precision=p.label, tp=tp, chips=int(dec.chips), isl=isl, osl=osl,
-                tokens_per_s_per_user_required=float(tokens_per_s_per_user),
-                input_per_output_tokens=sc.input_per_output_tokens)
+    head: dict[str, Any] = {
+        "model": m.name, "hardware": hw.id, "precision": p.label, "tp": tp, "chips": int(dec.chips), "isl": isl,
+        "osl": osl, "tokens_per_s_per_user_required": float(tokens_per_s_per_user),
+        "input_per_output_tokens": sc.input_per_output_tokens}
     if not ok.any():
         why = (f"does not fit at batch 1: {dec.fit_reason(0)}" if not bool(dec.fits[0]) else
                f"prefill of {isl} tokens does not fit: {pre.fit_reason()}" if not bool(pre.fits) else
