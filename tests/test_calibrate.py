@@ -2,22 +2,26 @@
 
 Accuracy contract (issue: calibrate and validate): on the shared H100 rows (tests/data, copied
 from shared/data/h100), torch-eager on h100-sxm has MAPE <= 5% for prefill and decode step
-times and <= 10% for energy per token. Refitting those rows reproduces the shipped torch-eager
-profile within 1e-3 relative in every number. Calibrating on a CPU needs torch (skipped without).
+times and <= 10% for energy per token, in-sample (held-out figures: test_accuracy_h100.py).
+Refitting those rows reproduces the shipped torch-eager profile within 1e-3 relative in every
+number. Calibrating on a CPU needs torch (skipped without).
 """
 
 import builtins
 import json
 import math
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
+from tokenomy.calibrate.fit import POWER_FREE, fit_kernels, fit_power
 from tokenomy.calibrate.profile import catalog_hardware_id, hardware_for, measured_hardware
 from tokenomy.calibrate.refit import refit_torch_eager
+from tokenomy.calibrate.rows import MODEL_KINDS, predict_model_rows
+from tokenomy.loaders.engines import load_engine
+from tokenomy.loaders.hardware import load_hardware
 from tokenomy.cli.main import app
 from tokenomy.validate import read_measurements, validate
 
@@ -39,7 +43,7 @@ def _numbers(d, prefix=""):
 
 @pytest.fixture(scope="module")
 def refit():
-    return refit_torch_eager(DATA)    # (rounded profile dict, fit errors); about 9 s
+    return refit_torch_eager(DATA)    # (rounded profile dict, fit errors); about 1 s
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +64,7 @@ def test_refit_reproduces_shipped_torch_eager(refit):
     assert fitted["calibrated_hardware"] == shipped["calibrated_hardware"]
 
 
-def test_validate_shared_h100_meets_accuracy_contract(h100_rows):
+def test_validate_shared_h100_meets_accuracy_contract_in_sample(h100_rows):
     res = validate(h100_rows)
     assert (res.hardware, res.engine) == ("h100-sxm", "torch-eager")
     assert res.counts["prefill"] == 11 and res.counts["decode"] == 31 and res.counts["energy"] == 6
@@ -70,12 +74,28 @@ def test_validate_shared_h100_meets_accuracy_contract(h100_rows):
     assert res.skipped == 0
 
 
-def test_validate_matches_fit_errors(h100_rows, refit):
-    # validate with the shipped profile gives the same mean |rel| as the fit that made it
-    _, errs = refit
-    res = validate(h100_rows)
-    for kind in ("gemm", "attn_prefill", "attn_decode", "energy"):
-        assert res.mape[kind] == pytest.approx(errs[kind], rel=0.02), kind
+def test_kernel_stages_never_see_end_to_end_rows(h100_rows):
+    # what makes calibrate/heldout.py's shortcut exact: dropping every end-to-end row leaves the
+    # GEMM and attention fits unchanged
+    hw, base = load_hardware("h100-sxm"), load_engine("torch-eager")
+    full, _ = fit_kernels(h100_rows, hw, base)
+    kernels_only, _ = fit_kernels([r for r in h100_rows if r["kind"] not in MODEL_KINDS], hw, base)
+    assert full.gemm == kernels_only.gemm and full.attention == kernels_only.attention
+
+
+def test_power_fit_recovers_known_shares(h100_rows):
+    # energy rows made by a profile with known shares; the fitter, started elsewhere, must find them
+    hw, shipped = load_hardware("h100-sxm"), load_engine("torch-eager")
+    truth = shipped.model_copy(update=dict(power=shipped.power.model_copy(update=dict(occupancy_frac=0.4,
+                                                                                       flop_frac=1.1))))
+    rows = [r for r in h100_rows if r["kind"] in ("model", "energy")]
+    made = iter(c.predicted for c in predict_model_rows(rows, hw, truth, kinds=("energy",))[0])
+    synthetic = [dict(r, j_per_token=next(made)) if r["kind"] == "energy" else r for r in rows]
+    fitted, err = fit_power(synthetic, hw, shipped)
+    assert err < 1e-4
+    for k in POWER_FREE:
+        assert getattr(fitted.power, k) == pytest.approx(getattr(truth.power, k), rel=1e-3), k
+    assert fitted.power.busy_frac == 0.0 and fitted.power.byte_frac == 0.0    # held, not fitted
 
 
 def test_catalog_names():
@@ -110,8 +130,11 @@ def test_validate_cli_json_and_table():
     assert d["mape"]["decode"] <= 0.05 and len(d["rows"]) == sum(d["counts"][k] for k in
                                                                  ("gemm", "attn_prefill", "attn_decode", "prefill",
                                                                   "decode", "energy"))
-    row = next(x for x in d["rows"] if x["kind"] == "decode")
-    assert row["rel_err"] == pytest.approx(row["predicted"] / row["measured"] - 1)
+    # the JSON carries the measured value of the data file for the case it names
+    row = next(x for x in d["rows"] if x["kind"] == "decode" and x["case"] == "b=8 ctx=1024")
+    measured = next(r["step_s"] for r in map(json.loads, (DATA / "llama-3.1-8b.jsonl").read_text().splitlines())
+                    if r["kind"] == "decode" and r["b"] == 8 and r["ctx"] == 1024)
+    assert row["measured"] == measured and row["predicted"] == pytest.approx(measured, rel=0.08)
     r = runner.invoke(app, args + ["--summary"])
     assert r.exit_code == 0, r.output
     assert "MAPE" in r.stdout and "decode" in r.stdout
@@ -166,11 +189,8 @@ def test_import_tokenomy_does_not_load_torch():
 def test_calibrate_cpu_quick_then_predict_and_validate(tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "p.json"
-    t0 = time.time()
     r = runner.invoke(app, ["calibrate", "--device", "cpu", "--quick", "--out", str(out)])
-    elapsed = time.time() - t0
     assert r.exit_code == 0, r.output
-    assert elapsed < 60
     prof = json.loads(out.read_text())
     assert prof["name"] == "calibrated-cpu-local" and prof["calibrated_hardware"] == ["cpu-local"]
     assert prof["device"]["hardware"] == "cpu-local" and prof["device"]["torch"]

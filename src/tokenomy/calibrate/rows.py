@@ -110,30 +110,39 @@ def predict_attention_rows(rows: Sequence[dict], hw: HardwareSpec, engine: Engin
 
 def predict_model_rows(rows: Sequence[dict], hw: HardwareSpec, engine: EngineProfile,
                        kinds=MODEL_KINDS) -> tuple[list[RowCheck], int]:
-    """End-to-end ``prefill``/``decode``/``energy`` rows; rows without their ``model`` row (or energy
-    rows on a chip without a power limit) are skipped (counted)."""
+    """End-to-end ``prefill``/``decode``/``energy`` rows, in row order; rows without their ``model`` row
+    (or energy rows on a chip without a power limit) are skipped (counted). Rows that share a model,
+    kind, phase and engine go through one vectorized prediction."""
     models = {r.get("name"): model_from_row(r) for r in rows if r.get("kind") == "model"}
     bmm = bmm_variant(engine)
-    out, skipped = [], 0
-    for r in rows:
+    groups: dict[tuple, list[tuple[int, dict]]] = {}
+    skipped = 0
+    for i, r in enumerate(rows):
         kind = r.get("kind")
         if kind not in kinds:
             continue
-        mdl = models.get(r.get("model"))
-        if mdl is None or (kind == "energy" and not hw.power_limit_w):
+        if models.get(r.get("model")) is None or (kind == "energy" and not hw.power_limit_w):
             skipped += 1
             continue
-        prec = parse_precision("fp8" if str(r["model"]).endswith("-fp8") else "bf16")
+        phase = r["phase"] if kind == "energy" else kind
+        use_bmm = kind == "energy" and phase == "decode" and r.get("impl", "bmm") == "bmm"
+        groups.setdefault((r["model"], kind, phase, use_bmm), []).append((i, r))
+    found: dict[int, RowCheck] = {}
+    for (name, kind, phase, use_bmm), members in groups.items():
+        size = "s" if phase == "prefill" else "ctx"
         if kind == "energy":
-            e = bmm if r["phase"] == "decode" and r.get("impl", "bmm") == "bmm" else engine
-            p = predict_core(mdl, hw, e, prec, phase=r["phase"], batch=r["b"], length=r["n"]).energy_j_per_token
-            size = "s" if r["phase"] == "prefill" else "ctx"
-            out.append(RowCheck(kind, r["phase"], f"b={r['b']} {size}={r['n']}", r["j_per_token"], float(p), "J/token"))
-            continue
-        length, meas, size = (r["s"], r["s_time"], "s") if kind == "prefill" else (r["ctx"], r["step_s"], "ctx")
-        p = predict_core(mdl, hw, engine, prec, phase=kind, batch=r["b"], length=length).latency_s
-        out.append(RowCheck(kind, kind, f"b={r['b']} {size}={length}", meas, float(p), "s"))
-    return out, skipped
+            length = [r["n"] for _, r in members]
+            meas, unit = [r["j_per_token"] for _, r in members], "J/token"
+        else:
+            length = [r[size] for _, r in members]
+            meas, unit = [r["s_time" if kind == "prefill" else "step_s"] for _, r in members], "s"
+        prec = parse_precision("fp8" if str(name).endswith("-fp8") else "bf16")
+        p = predict_core(models[name], hw, bmm if use_bmm else engine, prec, phase=phase,
+                         batch=np.array([r["b"] for _, r in members]), length=np.array(length))
+        pred = np.broadcast_to(p.energy_j_per_token if kind == "energy" else p.latency_s, (len(members),))
+        for (i, r), n, m, v in zip(members, length, meas, pred):
+            found[i] = RowCheck(kind, phase, f"b={r['b']} {size}={n}", m, float(v), unit)
+    return [found[i] for i in sorted(found)], skipped
 
 
 def predict_rows(rows: Sequence[dict], hw: HardwareSpec, engine: EngineProfile) -> tuple[list[RowCheck], int]:
