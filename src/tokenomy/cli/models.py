@@ -43,20 +43,7 @@ def list_models(as_json: bool = json_option("Print JSON instead of a table.")) -
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title="Built-in models")
-    table.add_column("name", no_wrap=True)
-    table.add_column("family", no_wrap=True)
-    table.add_column("layers", justify="right")
-    table.add_column("d_model", justify="right")
-    table.add_column("heads/kv", justify="right")
-    table.add_column("params B total/active", justify="right")
-    table.add_column("source", overflow="fold")
-    for r in rows:
-        active = _billions(r["params_active"]) if r["params_active"] != r["params_total"] else "-"
-        table.add_row(r["name"], r["family"], str(r["n_layers"]), str(r["d_model"]),
-                      f"{r['n_heads']}/{r['n_kv_heads']}", f"{_billions(r['params_total'])} / {active}",
-                      _short_source(r["source"]))
-    Console().print(table)
+    _print_models(rows)
 
 
 @models_app.command("show")
@@ -82,4 +69,21 @@ def _print_model(spec, counts: dict) -> None:
     table.add_section()
     for field, value in counts.items():
         table.add_row(f"params.{field}", f"{value:,}")
+    Console().print(table)
+
+
+def _print_models(rows: list[dict]) -> None:
+    table = Table(title="Built-in models")
+    table.add_column("name", no_wrap=True)
+    table.add_column("family", no_wrap=True)
+    table.add_column("layers", justify="right")
+    table.add_column("d_model", justify="right")
+    table.add_column("heads/kv", justify="right")
+    table.add_column("params B total/active", justify="right")
+    table.add_column("source", overflow="fold")
+    for r in rows:
+        active = _billions(r["params_active"]) if r["params_active"] != r["params_total"] else "-"
+        table.add_row(r["name"], r["family"], str(r["n_layers"]), str(r["d_model"]),
+                      f"{r['n_heads']}/{r['n_kv_heads']}", f"{_billions(r['params_total'])} / {active}",
+                      _short_source(r["source"]))
     Console().print(table)
