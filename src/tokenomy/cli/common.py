@@ -12,7 +12,9 @@ import json
 import math
 import os
 import sys
+from collections.abc import Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -50,11 +52,17 @@ def _exit_line(e: BaseException) -> tuple[str, int] | None:
     if isinstance(e, TokenomyError):
         return f"error: {e}", e.exit_code
     if type(e).__name__ == "NoArgsIsHelpError":       # the help text is already printed
-        return "", e.exit_code
+        return "", getattr(e, "exit_code", 2)
     if isinstance(e, click.exceptions.ClickException):
         return _usage_line(e), e.exit_code
     if isinstance(e, typer.Abort | KeyboardInterrupt):
         return "aborted", 130
+    if isinstance(e, BrokenPipeError):                 # `tokenomy ... | head`: the reader left; stop quietly
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return "", 1
     if isinstance(e, OSError):
         where = f" {e.filename}" if e.filename else ""
         return f"error: cannot use{where}: {e.strerror or e}; check the path and its permissions.", 2
@@ -68,9 +76,11 @@ def _exit_line(e: BaseException) -> tuple[str, int] | None:
 class TokenomyGroup(TyperGroup):
     """A Typer group whose ``main`` is the one error path for every sub-command (see the module doc)."""
 
-    def main(self, *args, standalone_mode: bool = True, **kwargs):
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
         try:
-            rv = super().main(*args, standalone_mode=False, **kwargs)
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False,
+                              windows_expand_args=windows_expand_args, **extra)
         except typer.Exit as e:
             rv = e.exit_code
         except Exception as e:  # noqa: BLE001 - every exception ends in one line, never a traceback

@@ -6,7 +6,7 @@ import numpy as np
 import typer
 
 from ..errors import InfeasibleError
-from .common import err_console, missing_flags, print_json
+from .common import err_console, make_table, missing_flags, print_json
 from .options import POSITIVE, engine_option, force_option, hardware_option, json_option, model_option, plot_option, \
     profile_option, tokens_option
 
@@ -36,7 +36,6 @@ def _fmt(v: float, spec: str) -> str:
 
 def _render(res) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     c = res.columns
     idx = _thin(res, ROWS_PER_CHIP)
@@ -46,19 +45,15 @@ def _render(res) -> None:
         slo.append(f">= {res.min_tokens_per_s_per_user:g} tok/s/user")
     if res.max_ttft_s is not None:
         slo.append(f"TTFT <= {res.max_ttft_s:g} s")
-    title = f"tokenomy frontier: {res.model}, isl {res.isl:g}, osl {res.osl:g}" + (f" ({', '.join(slo)})" if slo else "")
-    t = Table(title=title)
-    heads = [("chip", "left"), ("chips", "right"), ("tp/pp/ep", "right"), ("prec", "left"), ("batch", "right"),
-             ("tok/s/user", "right"), ("tok/s/chip", "right"), ("tok/s", "right"), ("TTFT (s)", "right"),
-             ("$/Mtok", "right"), ("J/token", "right"), ("tok/s/MW", "right")]
-    for h, j in heads:
-        t.add_column(h, justify=j)
-    for i in idx:
-        t.add_row(str(c["hardware"][i]), str(c["chips"][i]), f"{c['tp'][i]}/{c['pp'][i]}/{c['ep'][i]}",
-                  str(c["precision"][i]), str(c["batch"][i]), _fmt(c["tokens_per_s_per_user"][i], ",.1f"),
-                  _fmt(c["tokens_per_s_per_chip"][i], ",.0f"), _fmt(c["tokens_per_s"][i], ",.0f"),
-                  _fmt(c["ttft_s"][i], ".3f"), _fmt(c["usd_per_mtok"][i], ".3g"), _fmt(c["j_per_token"][i], ".3g"),
-                  _fmt(c["tokens_per_s_per_mw"][i], ",.0f"))
+    title = f"tokenomy frontier: {res.model}, isl {res.isl:g}, osl {res.osl:g}"
+    heads = ("chip", "chips", "tp/pp/ep", "prec", "batch", "tok/s/user", "tok/s/chip", "tok/s", "TTFT (s)", "$/Mtok",
+             "J/token", "tok/s/MW")
+    rows = [(str(c["hardware"][i]), str(c["chips"][i]), f"{c['tp'][i]}/{c['pp'][i]}/{c['ep'][i]}",
+             str(c["precision"][i]), str(c["batch"][i]), _fmt(c["tokens_per_s_per_user"][i], ",.1f"),
+             _fmt(c["tokens_per_s_per_chip"][i], ",.0f"), _fmt(c["tokens_per_s"][i], ",.0f"),
+             _fmt(c["ttft_s"][i], ".3f"), _fmt(c["usd_per_mtok"][i], ".3g"), _fmt(c["j_per_token"][i], ".3g"),
+             _fmt(c["tokens_per_s_per_mw"][i], ",.0f")) for i in idx]
+    t = make_table(title + (f" ({', '.join(slo)})" if slo else ""), heads, rows, left=("chip", "prec"))
     con = Console()
     if not con.is_terminal:
         con = Console(width=max(con.width, 150))
@@ -79,14 +74,16 @@ def frontier_command(
     hardware: str = hardware_option("Comma-separated chip ids, e.g. h100-sxm,b200,groq-lpu."),
     chips: int = typer.Option(None, "--chips", min=1, help="Fix the chips per replica (default: the sweep chooses)."),
     precision: str = typer.Option("bf16", "--precision",
-                                  help="bf16, fp8, fp4, int8, a comma list, 'auto' (all the chip supports), or w=..,a=..,kv=.."),
+                                  help="bf16, fp8, fp4, int8, a comma list, 'auto' (all the chip supports), "
+                                       "or w=..,a=..,kv=.."),
     isl: int = tokens_option("--isl", None, "Input (prompt) tokens per request."),
     osl: int = tokens_option("--osl", None, "Output tokens per request."),
     engine: str = engine_option(help="Engine profile (default: serving; dataflow on SRAM chips)."),
     profile: str = profile_option(),
     min_tps_user: float = typer.Option(None, "--min-tokens-per-s-per-user", parser=POSITIVE,
                                        help="SLO: slowest decode speed per user."),
-    max_ttft_s: float = typer.Option(None, "--max-ttft-s", parser=POSITIVE, help="SLO: longest time to first token, seconds."),
+    max_ttft_s: float = typer.Option(None, "--max-ttft-s", parser=POSITIVE,
+                                     help="SLO: longest time to first token, seconds."),
     json_out: bool = json_option("Print a JSON array of every point that fits."),
     plot: str = plot_option("Write the frontier chart: FILE.png (matplotlib) or FILE.html (Plotly)."),
     force: bool = force_option(),
@@ -104,7 +101,8 @@ def frontier_command(
                 min_tokens_per_s_per_user=min_tps_user, max_ttft_s=max_ttft_s)
     if not res.columns["meets_slo"].any():
         best = ", ".join(f"{k} {v:.0f} tok/s/user" for k, v in res.max_tokens_per_s_per_user.items())
-        raise InfeasibleError(f"no configuration meets the SLO; fastest reachable: {best or 'none within the TTFT limit'}.")
+        raise InfeasibleError("no configuration meets the SLO; fastest reachable: "
+                              f"{best or 'none within the TTFT limit'}.")
     if plot is not None:
         write_files({plot: lambda p: write_frontier_plot(res, p)}, flag="--plot", force=force)
     if json_out:

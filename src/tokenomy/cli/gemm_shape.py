@@ -42,7 +42,8 @@ def run_gemm_cases(path: str, defaults: dict) -> list[dict]:
     for (hw, dtype, engine), idxs in groups.items():
         sub = [cases[i] for i in idxs]
         try:
-            r = predict_gemm(hw, *(np.array([c[x] for c in sub]) for x in "mnk"), dtype=dtype, engine=engine)
+            m, n, k = (np.array([c[x] for c in sub]) for x in "mnk")
+            r = predict_gemm(hw, m, n, k, dtype=dtype, engine=engine)
         except SpecError as e:
             raise SpecError(f"{path} line {sub[0]['_line']}: {e}") from None
         for i, rec in zip(idxs, r.records()):

@@ -14,7 +14,8 @@ from .economics import break_even_command, cost_command, factory_command, invest
 from .gemm_shape import gemm_command, shape_command
 from .common import TokenomyGroup
 
-app = typer.Typer(name="tokenomy", cls=TokenomyGroup, no_args_is_help=False, add_completion=False, invoke_without_command=True,
+app = typer.Typer(name="tokenomy", cls=TokenomyGroup, no_args_is_help=False, add_completion=False,
+                  invoke_without_command=True,
                   help="What every token of LLM inference costs: seconds, dollars and joules, on any chip.")
 app.add_typer(hardware_app, name="hardware", help="List and show accelerators (every figure with its source).")
 app.add_typer(models_app, name="models", help="List and show model shapes.")

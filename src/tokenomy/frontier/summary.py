@@ -22,7 +22,7 @@ def crossovers(grid: np.ndarray, curves: dict[str, np.ndarray]) -> list[dict]:
             # within TIE_FRAC the two are even: keep the last clear winner (no flip-flopping)
             sign = np.where(~both, 0, np.where(rel > TIE_FRAC, 1, np.where(rel < -TIE_FRAC, -1, 0)))
             last, last_j = 0, -1
-            for j in np.flatnonzero(sign):
+            for j in np.flatnonzero(sign).tolist():
                 if last and sign[j] != last:
                     below, above = (b_, a) if last > 0 else (a, b_)
                     s = float(np.sqrt(grid[j] * grid[last_j]))

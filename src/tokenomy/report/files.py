@@ -28,7 +28,8 @@ def check_target(path: str | Path, *, flag: str, force: bool, suffixes: tuple[st
     p = Path(path)
     if not p.name or p.name in (".", "..") or (p.name.startswith(".") and p.suffix == "" and
                                               p.name.lower() in {s.lower() for s in suffixes}):
-        raise SpecError(f"{flag} needs a file name, got {str(path)!r}; e.g. {flag} out{suffixes[0] if suffixes else ''}.")
+        example = f"out{suffixes[0]}" if suffixes else "out.json"
+        raise SpecError(f"{flag} needs a file name, got {str(path)!r}; e.g. {flag} {example}.")
     if suffixes and p.suffix.lower() not in suffixes:
         raise SpecError(f"{flag} must name a {' or '.join(suffixes)} file, got {str(path)!r}.")
     folder = p.parent

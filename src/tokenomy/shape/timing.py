@@ -92,7 +92,7 @@ def _flags(op, prefill) -> tuple[str, ...]:
 def time_model(spec: ModelSpec, hw: HardwareSpec, eng: EngineProfile, precision: Precision, tp: int,
                 prefill_tokens: int, prefill_seqs: int, decode_batch: int) -> TimedModel:
     top_k = max(spec.n_experts_active, 1)
-    steps = {}
+    steps: dict[str, dict] = {}
     for phase, tokens, seqs in (("prefill", prefill_tokens, prefill_seqs), ("decode", decode_batch, decode_batch)):
         recipe = build_recipe(spec, eng, precision, phase=phase, tp=tp)
         steps[phase] = {}
