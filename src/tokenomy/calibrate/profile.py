@@ -133,14 +133,23 @@ def device_info(rows, hw: HardwareSpec, *, is_catalog: bool, errors: dict | None
     return info
 
 
-def write_profile(out: str | Path, rows: list[dict], *, hardware: str | None = None,
-                  name: str | None = None) -> dict:
-    """Fit and write ``out`` (JSON: profile fields + device + measurements), the raw rows as
-    ``<out stem>.jsonl`` and, for a chip outside the catalog, ``<out stem>.hardware.yaml``.
-
-    Returns a summary: paths, hardware id, fit errors.
-    """
+def output_paths(out: str | Path) -> dict[str, Path]:
+    """The files a calibrate run writes for ``out``: the profile, the raw rows and (for a chip outside
+    the catalog) its hardware YAML."""
     out = Path(out)
+    return {"profile": out, "measurements": out.with_suffix(".jsonl"),
+            "hardware_file": out.with_name(out.stem + ".hardware.yaml")}
+
+
+def profile_contents(out: str | Path, rows: list[dict], *, hardware: str | None = None,
+                     name: str | None = None) -> tuple[dict[Path, str], dict]:
+    """Fit the profile and return the texts to write ({path: text}: ``out`` as JSON with profile
+    fields + device + measurements, the raw rows as ``<out stem>.jsonl`` and, for a chip outside the
+    catalog, ``<out stem>.hardware.yaml``) and a summary: paths, hardware id, fit errors.
+
+    Nothing is written here: ``tokenomy.report.files.write_files`` writes the set, all or nothing.
+    """
+    paths = output_paths(out)
     hw = hardware_for(rows, hardware)
     is_catalog = hw.id in hardware_ids() and (hardware in hardware_ids() if hardware else
                                               catalog_hardware_id(env_row(rows).get("name")) == hw.id)
@@ -148,17 +157,25 @@ def write_profile(out: str | Path, rows: list[dict], *, hardware: str | None = N
     data = round_profile(prof)
     data["device"] = device_info(rows, hw, is_catalog=is_catalog, errors=errs)
     data["measurements"] = rows
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(data, indent=1) + "\n")
-    raw = out.with_suffix(".jsonl")
-    raw.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    summary = {"profile": str(out), "measurements": str(raw), "hardware": hw.id, "name": prof.name,
-               "fit_errors": errs, "hardware_file": None}
+    texts = {paths["profile"]: json.dumps(data, indent=1) + "\n",
+             paths["measurements"]: "".join(json.dumps(r) + "\n" for r in rows)}
+    summary = {"profile": str(paths["profile"]), "measurements": str(paths["measurements"]), "hardware": hw.id,
+               "name": prof.name, "fit_errors": errs, "hardware_file": None}
     if not is_catalog:
-        hw_file = out.with_name(out.stem + ".hardware.yaml")
-        hw_file.write_text("# Written by tokenomy calibrate: figures measured on this device, not a datasheet.\n"
-                           + yaml.safe_dump(hardware_to_catalog(hw), sort_keys=False))
-        summary["hardware_file"] = str(hw_file)
+        texts[paths["hardware_file"]] = ("# Written by tokenomy calibrate: figures measured on this device, not a "
+                                         "datasheet.\n" + yaml.safe_dump(hardware_to_catalog(hw), sort_keys=False))
+        summary["hardware_file"] = str(paths["hardware_file"])
+    return texts, summary
+
+
+def write_profile(out: str | Path, rows: list[dict], *, hardware: str | None = None,
+                  name: str | None = None, force: bool = False) -> dict:
+    """Fit and write the files of ``profile_contents`` all or nothing, never over an existing file
+    unless ``force``. Returns the summary."""
+    from ..report.files import write_files
+
+    texts, summary = profile_contents(out, rows, hardware=hardware, name=name)
+    write_files(texts, flag="--out", force=force)
     return summary
 
 

@@ -18,7 +18,9 @@ from .. import economics as E
 from ..errors import SpecError
 from ..loaders.economics import default_sources
 from ..spec.economics import RANGES, Scenario, range_text
-from .common import cli_errors, print_json
+from .common import print_json
+from .options import FINITE, POSITIVE, engine_option, hardware_option, json_option, model_option, \
+    speed_option, tokens_option
 
 
 def _scenario_options(func):
@@ -31,8 +33,10 @@ def _scenario_options(func):
         rng = f" Range {range_text(name)}." if name in RANGES else " owned or rented."
         default = field.default if field.default is not None else "from the hardware catalog"
         help_ = f"Default {default}.{rng} Source: {sources.get(name, 'hardware catalog')}"
+        finite = {} if name == "mode" else {"parser": FINITE}      # NaN / inf are usage errors; ranges: Scenario
         extra.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=typ,
-                                       default=typer.Option(None, "--" + name.replace("_", "-"), help=help_)))
+                                       default=typer.Option(None, "--" + name.replace("_", "-"), help=help_,
+                                                            **finite)))
     sig = inspect.signature(func)
     own = [p for p in sig.parameters.values() if p.name not in ("overrides", "scenario")]
 
@@ -73,13 +77,12 @@ def _one(vals: list):
 
 @_scenario_options
 def cost_command(
-    hardware: str = typer.Option(..., "--hardware", help="Chip id(s), comma-separated."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    hardware: str = hardware_option("Chip id(s), comma-separated.", required=True),
+    json_out: bool = json_option(),
     *, scenario=None, overrides=None,
 ) -> None:
     """Cost of one chip-hour: capex, facility, energy, ops (or rent), total and effective at utilization."""
-    with cli_errors():
-        res = [E.chip_hour_cost(h.strip(), scenario, **overrides) for h in hardware.split(",")]
+    res = [E.chip_hour_cost(h.strip(), scenario, **overrides) for h in hardware.split(",")]
     if json_out:
         print_json([r.to_dict() for r in res] if len(res) > 1 else res[0].to_dict())
         return
@@ -93,22 +96,22 @@ def cost_command(
 
 @_scenario_options
 def factory_command(
-    power_mw: float = typer.Option(..., "--power-mw", help="Facility power budget, MW (chips + host, times PUE)."),
-    model: str = typer.Option(..., "--model", help="Model name."),
-    hardware: str = typer.Option(..., "--hardware", help="Chip ids, comma-separated."),
-    tokens_per_s_per_user: float = typer.Option(..., "--tokens-per-s-per-user", help="Required decode speed per user."),
-    isl: int = typer.Option(1024, "--isl", help="Input tokens per request."),
-    osl: int = typer.Option(1024, "--osl", help="Output tokens per request."),
+    power_mw: float = typer.Option(..., "--power-mw", parser=POSITIVE,
+                                   help="Facility power budget, MW (chips + host, times PUE)."),
+    model: str = model_option("Model name.", required=True),
+    hardware: str = hardware_option("Chip ids, comma-separated.", required=True),
+    tokens_per_s_per_user: float = speed_option(),
+    isl: int = tokens_option("--isl", 1024, "Input tokens per request."),
+    osl: int = tokens_option("--osl", 1024, "Output tokens per request."),
     tp: str = typer.Option("1", "--tp", help="Tensor-parallel chips: one value or one per chip."),
     precision: str = typer.Option("bf16", "--precision", help="One value or one per chip."),
-    engine: Optional[str] = typer.Option(None, "--engine", help="Engine profile."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    engine: Optional[str] = engine_option(help="Engine profile."),
+    json_out: bool = json_option(),
     *, scenario=None, overrides=None,
 ) -> None:
     """The AI factory: per chip, how many fit in the power budget, tokens, cost, revenue and margin per year."""
-    with cli_errors():
-        r = E.factory(power_mw, model, hardware, tokens_per_s_per_user, isl, osl, scenario=scenario, engine=engine,
-                      tp=_one(_split(tp, int, "--tp")), precision=_one(_split(precision, str, "--precision")), **overrides)
+    r = E.factory(power_mw, model, hardware, tokens_per_s_per_user, isl, osl, scenario=scenario, engine=engine,
+                  tp=_one(_split(tp, int, "--tp")), precision=_one(_split(precision, str, "--precision")), **overrides)
     if json_out:
         print_json(r.to_dict())
         return
@@ -130,25 +133,24 @@ def factory_command(
 
 @_scenario_options
 def break_even_command(
-    model: str = typer.Option(..., "--model", help="Model name."),
-    hardware: str = typer.Option(..., "--hardware", help="Chip X, whose break-even price is solved for."),
+    model: str = model_option("Model name.", required=True),
+    hardware: str = hardware_option("Chip X, whose break-even price is solved for.", required=True),
     versus: str = typer.Option(..., "--versus", help="Reference chip Y (costed by the scenario)."),
-    tokens_per_s_per_user: float = typer.Option(..., "--tokens-per-s-per-user", help="Required decode speed per user."),
-    isl: int = typer.Option(1024, "--isl", help="Input tokens per request."),
-    osl: int = typer.Option(1024, "--osl", help="Output tokens per request."),
+    tokens_per_s_per_user: float = speed_option(),
+    isl: int = tokens_option("--isl", 1024, "Input tokens per request."),
+    osl: int = tokens_option("--osl", 1024, "Output tokens per request."),
     tp: int = typer.Option(1, "--tp", help="Tensor-parallel chips for X."),
     tp_versus: int = typer.Option(1, "--tp-versus", help="Tensor-parallel chips for Y."),
     precision: str = typer.Option("bf16", "--precision", help="Precision for X (and Y unless --precision-versus)."),
     precision_versus: Optional[str] = typer.Option(None, "--precision-versus", help="Precision for Y."),
-    engine: Optional[str] = typer.Option(None, "--engine", help="Engine profile."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    engine: Optional[str] = engine_option(help="Engine profile."),
+    json_out: bool = json_option(),
     *, scenario=None, overrides=None,
 ) -> None:
     """Free-chip analysis: the price of X at which its $/Mtok equals Y's at a per-user speed (negative: even free, no)."""
-    with cli_errors():
-        r = E.break_even_price(model, hardware, versus, tokens_per_s_per_user, isl, osl, scenario=scenario,
-                               engine=engine, precision=precision, precision_y=precision_versus, tp_x=tp,
-                               tp_y=tp_versus, **overrides)
+    r = E.break_even_price(model, hardware, versus, tokens_per_s_per_user, isl, osl, scenario=scenario,
+                           engine=engine, precision=precision, precision_y=precision_versus, tp_x=tp,
+                           tp_y=tp_versus, **overrides)
     if json_out:
         print_json(r.to_dict())
         return
@@ -161,25 +163,26 @@ def break_even_command(
 
 @_scenario_options
 def invest_command(
-    model: str = typer.Option(..., "--model", help="Model name."),
-    hardware: str = typer.Option(..., "--hardware", help="Chip id."),
-    tokens_per_s_per_user: float = typer.Option(..., "--tokens-per-s-per-user", help="Required decode speed per user."),
-    power_mw: float = typer.Option(1.0, "--power-mw", help="Facility power of the fleet, MW."),
-    tokens_per_query: Optional[float] = typer.Option(None, "--tokens-per-query", help="Output tokens per answer (default --osl)."),
-    tokens_multiplier: float = typer.Option(1.0, "--tokens-multiplier", help="Token inflation: x more tokens per answer."),
-    isl: int = typer.Option(1024, "--isl", help="Input tokens per request."),
-    osl: int = typer.Option(1024, "--osl", help="Output tokens per request."),
+    model: str = model_option("Model name.", required=True),
+    hardware: str = hardware_option("Chip id.", required=True),
+    tokens_per_s_per_user: float = speed_option(),
+    power_mw: float = typer.Option(1.0, "--power-mw", parser=POSITIVE, help="Facility power of the fleet, MW."),
+    tokens_per_query: Optional[float] = typer.Option(None, "--tokens-per-query", parser=POSITIVE,
+                                                     help="Output tokens per answer (default --osl)."),
+    tokens_multiplier: float = typer.Option(1.0, "--tokens-multiplier", parser=POSITIVE,
+                                            help="Token inflation: x more tokens per answer."),
+    isl: int = tokens_option("--isl", 1024, "Input tokens per request."),
+    osl: int = tokens_option("--osl", 1024, "Output tokens per request."),
     tp: int = typer.Option(1, "--tp", help="Tensor-parallel chips."),
     precision: str = typer.Option("bf16", "--precision", help="Precision."),
-    engine: Optional[str] = typer.Option(None, "--engine", help="Engine profile."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    engine: Optional[str] = engine_option(help="Engine profile."),
+    json_out: bool = json_option(),
     *, scenario=None, overrides=None,
 ) -> None:
     """Stranded capital: NPV and payback of a fleet as the token price falls; cost per answer under token inflation."""
-    with cli_errors():
-        r = E.invest(model, hardware, tokens_per_s_per_user, isl, osl, power_mw=power_mw, tokens_per_query=tokens_per_query,
-                     tokens_multiplier=tokens_multiplier, scenario=scenario, engine=engine, precision=precision, tp=tp,
-                     **overrides)
+    r = E.invest(model, hardware, tokens_per_s_per_user, isl, osl, power_mw=power_mw, tokens_per_query=tokens_per_query,
+                 tokens_multiplier=tokens_multiplier, scenario=scenario, engine=engine, precision=precision, tp=tp,
+                 **overrides)
     if json_out:
         print_json(r.to_dict())
         return

@@ -7,16 +7,16 @@ from rich.console import Console
 from rich.table import Table
 
 from ..loaders.engines import engine_names, load_engine
-from .common import cli_errors, print_json
+from .common import TokenomyGroup, print_json
+from .options import json_option
 
-engines_app = typer.Typer(name="engines", no_args_is_help=True)
+engines_app = typer.Typer(name="engines", cls=TokenomyGroup, no_args_is_help=True)
 
 
 @engines_app.command("list")
-def list_engines(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def list_engines(json_out: bool = json_option()) -> None:
     """Built-in engine profiles."""
-    with cli_errors():
-        profs = [load_engine(n) for n in engine_names()]
+    profs = [load_engine(n) for n in engine_names()]
     if json_out:
         print_json([{"name": p.name, "graph": p.graph, "description": p.description} for p in profs])
         return
@@ -29,10 +29,9 @@ def list_engines(json_out: bool = typer.Option(False, "--json", help="Print JSON
 
 
 @engines_app.command("show")
-def show_engine(name: str, json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def show_engine(name: str, json_out: bool = json_option()) -> None:
     """Every parameter of one profile (a name or a profile file)."""
-    with cli_errors():
-        p = load_engine(name)
+    p = load_engine(name)
     if json_out:
         print_json(p.model_dump())
         return

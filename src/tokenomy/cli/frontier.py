@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import typer
 
-from ..errors import SpecError
-from .common import cli_errors, print_json
+from ..errors import InfeasibleError
+from .common import err_console, make_table, missing_flags, print_json
+from .options import POSITIVE, engine_option, force_option, hardware_option, json_option, model_option, plot_option, \
+    profile_option, tokens_option
 
 JSON_KEYS = ("hardware", "chips", "tp", "pp", "ep", "precision", "batch", "tokens_per_s_per_user", "tokens_per_s",
              "tokens_per_s_per_chip", "ttft_s", "usd_per_mtok", "j_per_token", "tokens_per_s_per_mw", "on_frontier")
@@ -19,11 +21,7 @@ def _thin(res, k: int) -> np.ndarray:
     """Indices of up to ``k`` frontier points per chip, spread evenly in log tokens/s/user."""
     c = res.columns
     out = []
-    for hw in res.hardware:
-        sel = np.flatnonzero((c["hardware"] == hw) & c["on_frontier"])
-        if sel.size == 0:
-            continue
-        sel = sel[np.argsort(c["tokens_per_s_per_user"][sel])]
+    for _, sel in res.per_chip("on_frontier", order_by="tokens_per_s_per_user"):
         if sel.size > k:
             s = np.log(c["tokens_per_s_per_user"][sel])
             targets = np.linspace(s[0], s[-1], k)
@@ -38,7 +36,6 @@ def _fmt(v: float, spec: str) -> str:
 
 def _render(res) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     c = res.columns
     idx = _thin(res, ROWS_PER_CHIP)
@@ -48,19 +45,15 @@ def _render(res) -> None:
         slo.append(f">= {res.min_tokens_per_s_per_user:g} tok/s/user")
     if res.max_ttft_s is not None:
         slo.append(f"TTFT <= {res.max_ttft_s:g} s")
-    title = f"tokenomy frontier: {res.model}, isl {res.isl:g}, osl {res.osl:g}" + (f" ({', '.join(slo)})" if slo else "")
-    t = Table(title=title)
-    heads = [("chip", "left"), ("chips", "right"), ("tp/pp/ep", "right"), ("prec", "left"), ("batch", "right"),
-             ("tok/s/user", "right"), ("tok/s/chip", "right"), ("tok/s", "right"), ("TTFT (s)", "right"),
-             ("$/Mtok", "right"), ("J/token", "right"), ("tok/s/MW", "right")]
-    for h, j in heads:
-        t.add_column(h, justify=j)
-    for i in idx:
-        t.add_row(str(c["hardware"][i]), str(c["chips"][i]), f"{c['tp'][i]}/{c['pp'][i]}/{c['ep'][i]}",
-                  str(c["precision"][i]), str(c["batch"][i]), _fmt(c["tokens_per_s_per_user"][i], ",.1f"),
-                  _fmt(c["tokens_per_s_per_chip"][i], ",.0f"), _fmt(c["tokens_per_s"][i], ",.0f"),
-                  _fmt(c["ttft_s"][i], ".3f"), _fmt(c["usd_per_mtok"][i], ".3g"), _fmt(c["j_per_token"][i], ".3g"),
-                  _fmt(c["tokens_per_s_per_mw"][i], ",.0f"))
+    title = f"tokenomy frontier: {res.model}, isl {res.isl:g}, osl {res.osl:g}"
+    heads = ("chip", "chips", "tp/pp/ep", "prec", "batch", "tok/s/user", "tok/s/chip", "tok/s", "TTFT (s)", "$/Mtok",
+             "J/token", "tok/s/MW")
+    rows = [(str(c["hardware"][i]), str(c["chips"][i]), f"{c['tp'][i]}/{c['pp'][i]}/{c['ep'][i]}",
+             str(c["precision"][i]), str(c["batch"][i]), _fmt(c["tokens_per_s_per_user"][i], ",.1f"),
+             _fmt(c["tokens_per_s_per_chip"][i], ",.0f"), _fmt(c["tokens_per_s"][i], ",.0f"),
+             _fmt(c["ttft_s"][i], ".3f"), _fmt(c["usd_per_mtok"][i], ".3g"), _fmt(c["j_per_token"][i], ".3g"),
+             _fmt(c["tokens_per_s_per_mw"][i], ",.0f")) for i in idx]
+    t = make_table(title + (f" ({', '.join(slo)})" if slo else ""), heads, rows, left=("chip", "prec"))
     con = Console()
     if not con.is_terminal:
         con = Console(width=max(con.width, 150))
@@ -77,49 +70,44 @@ def _render(res) -> None:
 
 
 def frontier_command(
-    model: str = typer.Option(None, "--model", help="Catalog name, path to a config.json, or a Hugging Face id."),
-    hardware: str = typer.Option(None, "--hardware", help="Comma-separated chip ids, e.g. h100-sxm,b200,groq-lpu."),
-    chips: int = typer.Option(None, "--chips", help="Fix the chips per replica (default: the sweep chooses)."),
+    model: str = model_option(),
+    hardware: str = hardware_option("Comma-separated chip ids, e.g. h100-sxm,b200,groq-lpu."),
+    chips: int = typer.Option(None, "--chips", min=1, help="Fix the chips per replica (default: the sweep chooses)."),
     precision: str = typer.Option("bf16", "--precision",
-                                  help="bf16, fp8, fp4, int8, a comma list, 'auto' (all the chip supports), or w=..,a=..,kv=.."),
-    isl: int = typer.Option(None, "--isl", help="Input (prompt) tokens per request."),
-    osl: int = typer.Option(None, "--osl", help="Output tokens per request."),
-    engine: str = typer.Option(None, "--engine", help="Engine profile (default: serving; dataflow on SRAM chips)."),
-    profile: str = typer.Option(None, "--profile", help="Calibrated profile file (tokenomy calibrate); replaces --engine."),
-    min_tps_user: float = typer.Option(None, "--min-tokens-per-s-per-user", help="SLO: slowest decode speed per user."),
-    max_ttft_s: float = typer.Option(None, "--max-ttft-s", help="SLO: longest time to first token, seconds."),
-    json_out: bool = typer.Option(False, "--json", help="Print a JSON array of every point that fits."),
-    plot: str = typer.Option(None, "--plot", help="Write the frontier chart: FILE.png (matplotlib) or FILE.html (Plotly)."),
+                                  help="bf16, fp8, fp4, int8, a comma list, 'auto' (all the chip supports), "
+                                       "or w=..,a=..,kv=.."),
+    isl: int = tokens_option("--isl", None, "Input (prompt) tokens per request."),
+    osl: int = tokens_option("--osl", None, "Output tokens per request."),
+    engine: str = engine_option(help="Engine profile (default: serving; dataflow on SRAM chips)."),
+    profile: str = profile_option(),
+    min_tps_user: float = typer.Option(None, "--min-tokens-per-s-per-user", parser=POSITIVE,
+                                       help="SLO: slowest decode speed per user."),
+    max_ttft_s: float = typer.Option(None, "--max-ttft-s", parser=POSITIVE,
+                                     help="SLO: longest time to first token, seconds."),
+    json_out: bool = json_option("Print a JSON array of every point that fits."),
+    plot: str = plot_option("Write the frontier chart: FILE.png (matplotlib) or FILE.html (Plotly)."),
+    force: bool = force_option(),
 ) -> None:
     """Sweep deployments of a model over chips: tokens/s/user vs tokens/s per chip, $/Mtok and J/token."""
-    with cli_errors():
-        missing = [f"--{k}" for k, v in (("model", model), ("hardware", hardware), ("isl", isl), ("osl", osl))
-                   if v is None]
-        if missing:
-            raise SpecError(f"missing {', '.join(missing)}; e.g. tokenomy frontier --model llama-3.1-70b "
-                            "--hardware h100-sxm,b200 --isl 1024 --osl 1024.")
-        for name, v in (("--isl", isl), ("--osl", osl)):
-            if v < 1:
-                raise SpecError(f"{name} must be at least 1 token, got {v}.")
-        if chips is not None and chips < 1:
-            raise SpecError(f"--chips must be at least 1, got {chips}.")
-        if plot is not None and not plot.lower().endswith((".png", ".html")):
-            raise SpecError(f"--plot must name a .png or .html file, got {plot!r}.")
-        from ..frontier import sweep
+    from ..frontier import sweep
+    from ..report.files import check_plot_target, write_files
+    from ..report.frontier_plot import write_frontier_plot
 
-        res = sweep(model, hardware, isl, osl, chips=chips, precision=precision, engine=profile or engine,
-                    min_tokens_per_s_per_user=min_tps_user, max_ttft_s=max_ttft_s)
-        if not res.columns["meets_slo"].any():
-            from ..errors import InfeasibleError
-            best = ", ".join(f"{k} {v:.0f} tok/s/user" for k, v in res.max_tokens_per_s_per_user.items())
-            raise InfeasibleError(f"no configuration meets the SLO; fastest reachable: {best or 'none within the TTFT limit'}.")
-        if plot:
-            from ..report.frontier_plot import write_frontier_plot
-            write_frontier_plot(res, plot)
+    missing_flags((("--model", model), ("--hardware", hardware), ("--isl", isl), ("--osl", osl)),
+                  "; e.g. tokenomy frontier --model llama-3.1-70b --hardware h100-sxm,b200 --isl 1024 --osl 1024.")
+    if plot is not None:
+        check_plot_target(plot, force=force)
+    res = sweep(model, hardware, isl, osl, chips=chips, precision=precision, engine=profile or engine,
+                min_tokens_per_s_per_user=min_tps_user, max_ttft_s=max_ttft_s)
+    if not res.columns["meets_slo"].any():
+        best = ", ".join(f"{k} {v:.0f} tok/s/user" for k, v in res.max_tokens_per_s_per_user.items())
+        raise InfeasibleError("no configuration meets the SLO; fastest reachable: "
+                              f"{best or 'none within the TTFT limit'}.")
+    if plot is not None:
+        write_files({plot: lambda p: write_frontier_plot(res, p)}, flag="--plot", force=force)
     if json_out:
         print_json(res.records())
     else:
         _render(res)
-        if plot:
-            from rich.console import Console
-            Console().print(f"wrote {plot}", markup=False)
+    if plot is not None:
+        err_console.print(f"wrote {plot}", markup=False)

@@ -14,7 +14,9 @@ from ..errors import SpecError
 from ..gemm import DEFAULT_ENGINE, predict_gemm
 from ..shape import analyze_shape, design_shape
 from ..loaders.cases import read_cases
-from .common import cli_errors, print_json
+from .common import make_table, missing_flags, print_json, print_quantities, print_records
+from .options import NON_NEGATIVE, POSITIVE, cases_option, engine_option, hardware_option, json_option, model_option, \
+    profile_option
 
 GEMM_CASE_KEYS = {"hardware", "m", "n", "k", "dtype", "engine"}
 
@@ -40,7 +42,8 @@ def run_gemm_cases(path: str, defaults: dict) -> list[dict]:
     for (hw, dtype, engine), idxs in groups.items():
         sub = [cases[i] for i in idxs]
         try:
-            r = predict_gemm(hw, *(np.array([c[x] for c in sub]) for x in "mnk"), dtype=dtype, engine=engine)
+            m, n, k = (np.array([c[x] for c in sub]) for x in "mnk")
+            r = predict_gemm(hw, m, n, k, dtype=dtype, engine=engine)
         except SpecError as e:
             raise SpecError(f"{path} line {sub[0]['_line']}: {e}") from None
         for i, rec in zip(idxs, r.records()):
@@ -49,60 +52,44 @@ def run_gemm_cases(path: str, defaults: dict) -> list[dict]:
 
 
 def _gemm_table(recs: list[dict]) -> Table:
-    t = Table(title=escape("tokenomy gemm: y[m,n] = x[m,k] @ w[n,k]^T"))
-    cols = ["chip", "dtype", "m", "n", "k", "latency\n(µs)", "TFLOP/s", "bound", "align", "tile", "wave",
-            "eff.\n(%)"]
-    for h in cols:
-        t.add_column(h, justify="left" if h in ("chip", "dtype", "bound") else "right")
-    for r in recs:
-        t.add_row(r["hardware"], r["dtype"], str(r["m"]), str(r["n"]), str(r["k"]), f"{r['latency_s'] * 1e6:,.2f}",
-                  f"{r['tflops']:,.1f}", r["bound"], f"{r['align_factor']:.3f}", f"{r['tile_factor']:.3f}",
-                  f"{r['wave_factor']:.3f}", f"{r['efficiency_frac'] * 100:.1f}")
-    return t
+    cols = ("chip", "dtype", "m", "n", "k", "latency\n(µs)", "TFLOP/s", "bound", "align", "tile", "wave", "eff.\n(%)")
+    rows = [(r["hardware"], r["dtype"], str(r["m"]), str(r["n"]), str(r["k"]), f"{r['latency_s'] * 1e6:,.2f}",
+             f"{r['tflops']:,.1f}", r["bound"], f"{r['align_factor']:.3f}", f"{r['tile_factor']:.3f}",
+             f"{r['wave_factor']:.3f}", f"{r['efficiency_frac'] * 100:.1f}") for r in recs]
+    return make_table(escape("tokenomy gemm: y[m,n] = x[m,k] @ w[n,k]^T"), cols, rows, left=("chip", "dtype", "bound"))
 
 
 def gemm_command(
-    hardware: str = typer.Option(None, "--hardware", help="Chip id (tokenomy hardware list) or a YAML file."),
+    hardware: str = hardware_option(),
     m: int = typer.Option(None, "--m", help="Rows of x and y (tokens)."),
     n: int = typer.Option(None, "--n", help="Columns of y (output features)."),
     k: int = typer.Option(None, "--k", help="Inner dimension (input features)."),
     dtype: str = typer.Option("bf16", "--dtype", help="Input format: bf16 or fp8 (output bf16)."),
-    engine: str = typer.Option(DEFAULT_ENGINE, "--engine", help="Engine profile with the GEMM parameters."),
-    profile: str = typer.Option(None, "--profile", help="Calibrated profile file (tokenomy calibrate); replaces --engine."),
-    cases: str = typer.Option(None, "--cases", help="JSONL file, one GEMM per line (keys hardware, m, n, k, dtype)."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON (an object, or an array with --cases)."),
+    engine: str = engine_option(DEFAULT_ENGINE, "Engine profile with the GEMM parameters."),
+    profile: str = profile_option(),
+    cases: str = cases_option("JSONL file, one GEMM per line (keys hardware, m, n, k, dtype)."),
+    json_out: bool = json_option("Print JSON (an object, or an array with --cases)."),
 ) -> None:
     """Predict the time of one GEMM y[m,n] = x[m,k] @ w[n,k]^T and the factors behind it."""
-    with cli_errors():
-        engine = profile or engine
-        if cases:
-            recs = run_gemm_cases(cases, {"hardware": hardware, "dtype": dtype if dtype != "bf16" else None,
-                                          "engine": engine if engine != DEFAULT_ENGINE else None})
-            if json_out:
-                print_json(recs)
-            else:
-                Console().print(_gemm_table(recs))
-            return
-        missing = [f"--{name}" for name, v in (("hardware", hardware), ("m", m), ("n", n), ("k", k)) if v is None]
-        if missing:
-            raise SpecError(f"missing {', '.join(missing)} (or pass --cases FILE.jsonl).")
-        rec = predict_gemm(hardware, m, n, k, dtype=dtype, engine=engine).records()[0]
+    engine = profile or engine
+    if cases:
+        recs = run_gemm_cases(cases, {"hardware": hardware, "dtype": dtype if dtype != "bf16" else None,
+                                      "engine": engine if engine != DEFAULT_ENGINE else None})
+        print_records(recs, json_out, _gemm_table)
+        return
+    missing_flags((("--hardware", hardware), ("--m", m), ("--n", n), ("--k", k)), "(or pass --cases FILE.jsonl).")
+    rec = predict_gemm(hardware, m, n, k, dtype=dtype, engine=engine).records()[0]
     if json_out:
         print_json(rec)
         return
-    t = Table(title=escape(f"tokenomy gemm: y[{m},{n}] = x[{m},{k}] @ w[{n},{k}]^T on {rec['hardware']}"))
-    t.add_column("quantity")
-    t.add_column("value", justify="right")
-    rows = [("dtype (inputs; output bf16)", rec["dtype"]), ("latency (µs)", f"{rec['latency_s'] * 1e6:,.3f}"),
-            ("achieved TFLOP/s", f"{rec['tflops']:,.1f}"), ("bound", rec["bound"]),
-            ("math time (µs)", f"{rec['math_s'] * 1e6:,.3f}"), ("memory time (µs)", f"{rec['mem_s'] * 1e6:,.3f}"),
-            ("alignment factor", f"{rec['align_factor']:.3f}"), ("tile factor", f"{rec['tile_factor']:.3f}"),
-            ("wave factor", f"{rec['wave_factor']:.3f}"), ("efficiency vs aligned ideal (%)",
-                                                           f"{rec['efficiency_frac'] * 100:.1f}"),
-            ("engine", rec["engine"]), ("source", rec["source"])]
-    for q, v in rows:
-        t.add_row(q, v)
-    Console().print(t)
+    print_quantities(escape(f"tokenomy gemm: y[{m},{n}] = x[{m},{k}] @ w[{n},{k}]^T on {rec['hardware']}"), [
+        ("dtype (inputs; output bf16)", rec["dtype"]), ("latency (µs)", f"{rec['latency_s'] * 1e6:,.3f}"),
+        ("achieved TFLOP/s", f"{rec['tflops']:,.1f}"), ("bound", rec["bound"]),
+        ("math time (µs)", f"{rec['math_s'] * 1e6:,.3f}"), ("memory time (µs)", f"{rec['mem_s'] * 1e6:,.3f}"),
+        ("alignment factor", f"{rec['align_factor']:.3f}"), ("tile factor", f"{rec['tile_factor']:.3f}"),
+        ("wave factor", f"{rec['wave_factor']:.3f}"),
+        ("efficiency vs aligned ideal (%)", f"{rec['efficiency_frac'] * 100:.1f}"),
+        ("engine", rec["engine"]), ("source", rec["source"])])
 
 
 def _shape_tables(a) -> list[Table]:
@@ -132,54 +119,48 @@ def _shape_tables(a) -> list[Table]:
 
 
 def shape_command(
-    model: str = typer.Option(None, "--model", help="Catalog name, path to a config.json, or a Hugging Face id."),
-    hardware: str = typer.Option(None, "--hardware", help="Chip id (tokenomy hardware list) or a YAML file."),
+    model: str = model_option(),
+    hardware: str = hardware_option(),
     tp: int = typer.Option(1, "--tp", help="Tensor-parallel chips: GEMMs are timed per shard."),
-    tolerance: float = typer.Option(0.02, "--tolerance", help="Allowed change of the total parameter count (fraction)."),
+    tolerance: float = typer.Option(0.02, "--tolerance", parser=NON_NEGATIVE,
+                                    help="Allowed change of the total parameter count (fraction)."),
     prefill_tokens: int = typer.Option(4096, "--prefill-tokens", help="Tokens in the prefill step."),
     decode_batch: int = typer.Option(64, "--decode-batch", help="Sequences in the decode step."),
     precision: str = typer.Option("bf16", "--precision", help="bf16 or fp8 (LM head stays bf16)."),
-    engine: str = typer.Option(DEFAULT_ENGINE, "--engine", help="Engine profile with the GEMM parameters."),
-    profile: str = typer.Option(None, "--profile", help="Calibrated profile file (tokenomy calibrate); replaces --engine."),
+    engine: str = engine_option(DEFAULT_ENGINE, "Engine profile with the GEMM parameters."),
+    profile: str = profile_option(),
     design: bool = typer.Option(False, "--design", help="Propose a whole shape for --params instead."),
-    params: float = typer.Option(None, "--params", help="--design: parameter budget, e.g. 7e9."),
+    params: float = typer.Option(None, "--params", parser=POSITIVE, help="--design: parameter budget, e.g. 7e9."),
     layers: int = typer.Option(None, "--layers", help="--design: fix the number of layers."),
     vocab: int = typer.Option(128256, "--vocab", help="--design: tokenizer vocabulary (padded to a multiple of 128)."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    json_out: bool = json_option(),
 ) -> None:
     """Time every GEMM of a model on a chip, flag weak ones, and propose nearby faster shapes."""
-    with cli_errors():
-        engine = profile or engine
-        if design:
-            missing = [f for f, v in (("--params", params), ("--hardware", hardware)) if v is None]
-            if missing:
-                raise SpecError(f"--design needs {' and '.join(missing)}, e.g. --design --params 7e9 --hardware h100-sxm.")
-            if model is not None:
-                raise SpecError("--design proposes a new shape; drop --model (or drop --design to analyze the model).")
-            d = design_shape(params, hardware, layers, vocab_size=vocab, tolerance=tolerance, engine=engine,
-                             prefill_tokens=prefill_tokens, decode_batch=decode_batch)
-            if json_out:
-                print_json(d.to_dict())
-                return
-            t = Table(title=f"Proposed shape: {d.params_target / 1e9:.3g}B parameters on {d.hardware}")
-            t.add_column("field")
-            t.add_column("value", justify="right")
-            for key in ("n_layers", "d_model", "n_heads", "n_kv_heads", "d_head", "d_ff", "vocab_size"):
-                t.add_row(key, str(getattr(d, key)))
-            t.add_row("params (B)", f"{d.params_total / 1e9:.3f} ({d.params_error_frac:+.2%})")
-            t.add_row("prefill GEMM efficiency (%)", f"{d.prefill_efficiency_frac * 100:.1f}")
-            t.add_row("decode GEMM efficiency (%)", f"{d.decode_efficiency_frac * 100:.1f}")
-            c = Console()
-            c.print(t)
-            c.print("[bold]Reasoning[/bold]")
-            for line in d.reasoning:
-                c.print(f"- {line}", markup=False)
+    engine = profile or engine
+    if design:
+        missing_flags((("--params", params), ("--hardware", hardware)),
+                      "for --design, e.g. --design --params 7e9 --hardware h100-sxm.")
+        if model is not None:
+            raise SpecError("--design proposes a new shape; drop --model (or drop --design to analyze the model).")
+        d = design_shape(params, hardware, layers, vocab_size=vocab, tolerance=tolerance, engine=engine,
+                         prefill_tokens=prefill_tokens, decode_batch=decode_batch)
+        if json_out:
+            print_json(d.to_dict())
             return
-        missing = [f for f, v in (("--model", model), ("--hardware", hardware)) if v is None]
-        if missing:
-            raise SpecError(f"missing {' and '.join(missing)} (or use --design --params N --hardware H).")
-        a = analyze_shape(model, hardware, tp=tp, tolerance=tolerance, prefill_tokens=prefill_tokens,
-                          decode_batch=decode_batch, precision=precision, engine=engine)
+        print_quantities(f"Proposed shape: {d.params_target / 1e9:.3g}B parameters on {d.hardware}", [
+            *((key, str(getattr(d, key))) for key in ("n_layers", "d_model", "n_heads", "n_kv_heads", "d_head",
+                                                      "d_ff", "vocab_size")),
+            ("params (B)", f"{d.params_total / 1e9:.3f} ({d.params_error_frac:+.2%})"),
+            ("prefill GEMM efficiency (%)", f"{d.prefill_efficiency_frac * 100:.1f}"),
+            ("decode GEMM efficiency (%)", f"{d.decode_efficiency_frac * 100:.1f}")], headers=("field", "value"))
+        c = Console()
+        c.print("[bold]Reasoning[/bold]")
+        for line in d.reasoning:
+            c.print(f"- {line}", markup=False)
+        return
+    missing_flags((("--model", model), ("--hardware", hardware)), "(or use --design --params N --hardware H).")
+    a = analyze_shape(model, hardware, tp=tp, tolerance=tolerance, prefill_tokens=prefill_tokens,
+                      decode_batch=decode_batch, precision=precision, engine=engine)
     if json_out:
         print_json(a.to_dict())
     else:

@@ -8,12 +8,14 @@ import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
-from tokenomy.errors import TokenomyError
 from tokenomy.loaders.hardware import hardware_catalog_rows, hardware_figures, load_hardware
 
-hardware_app = typer.Typer(name="hardware", help="Accelerators in the catalog: list them, show one.", no_args_is_help=True)
+from .common import TokenomyGroup, make_table
+from .options import json_option
+
+hardware_app = typer.Typer(name="hardware", cls=TokenomyGroup, no_args_is_help=True,
+                           help="Accelerators in the catalog: list them, show one.")
 
 # row key -> column header, units in the header ("name" is in --json and in 'show')
 _LIST_COLUMNS = {
@@ -30,12 +32,6 @@ _LIST_COLUMNS = {
 }
 
 
-def _fail(exc: TokenomyError) -> typer.Exit:
-    """Print the error in red on stderr, one line, and return the exit to raise."""
-    Console(stderr=True).print(Text.assemble(("Error: ", "bold red"), (str(exc), "red")), soft_wrap=True)
-    return typer.Exit(exc.exit_code)
-
-
 def _cell(value: object) -> str:
     """Short display of a summary figure: whole numbers as such, else 4 significant digits."""
     if value is None:
@@ -46,12 +42,9 @@ def _cell(value: object) -> str:
 
 
 @hardware_app.command("list")
-def list_hardware(as_json: bool = typer.Option(False, "--json", help="Print a JSON array instead of a table.")) -> None:
+def list_hardware(as_json: bool = json_option("Print a JSON array instead of a table.")) -> None:
     """Every built-in chip: dense peak rates, memory, power and prices."""
-    try:
-        rows = hardware_catalog_rows()
-    except TokenomyError as exc:
-        raise _fail(exc) from None
+    rows = hardware_catalog_rows()
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -72,21 +65,16 @@ def list_hardware(as_json: bool = typer.Option(False, "--json", help="Print a JS
 @hardware_app.command("show")
 def show_hardware(
     name: str = typer.Argument(..., help="A catalog id (see 'tokenomy hardware list') or a path to a YAML file."),
-    as_json: bool = typer.Option(False, "--json", help="Print the spec in SI units as JSON."),
+    as_json: bool = json_option("Print the spec in SI units as JSON."),
 ) -> None:
     """One chip: every figure in datasheet units, with its source and note."""
-    try:
-        spec = load_hardware(name)
-        figures = hardware_figures(name)
-    except TokenomyError as exc:
-        raise _fail(exc) from None
+    spec, figures = load_hardware(name), hardware_figures(name)
     if as_json:
         typer.echo(spec.model_dump_json(indent=2))
         return
-    table = Table(title=f"{spec.name} ({spec.id}): {spec.vendor} {spec.kind}, {spec.year or 'year n/a'}")
-    for header in ("figure", "value", "unit", "source", "note"):
-        table.add_column(header, justify="right" if header == "value" else "left", overflow="fold")
-    for fig in figures:
-        table.add_row(fig["key"], f"{fig['value']:,}", fig["unit"], fig["source"], fig["note"] or "")
-    table.caption = f"SRAM holds weights: {'no (cache)' if spec.sram_is_cache else 'yes'}"
-    Console().print(table)
+    Console().print(make_table(
+        f"{spec.name} ({spec.id}): {spec.vendor} {spec.kind}, {spec.year or 'year n/a'}",
+        ("figure", "value", "unit", "source", "note"),
+        [(f["key"], f"{f['value']:,}", f["unit"], f["source"], f["note"] or "") for f in figures],
+        left=("figure", "unit", "source", "note"), overflow="fold",
+        caption=f"SRAM holds weights: {'no (cache)' if spec.sram_is_cache else 'yes'}"))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from .hardware import hardware_app
@@ -14,8 +12,10 @@ from .engines import engines_app
 from .calibrate import calibrate_command, validate_command
 from .economics import break_even_command, cost_command, factory_command, invest_command
 from .gemm_shape import gemm_command, shape_command
+from .common import TokenomyGroup
 
-app = typer.Typer(name="tokenomy", no_args_is_help=False, add_completion=False, invoke_without_command=True,
+app = typer.Typer(name="tokenomy", cls=TokenomyGroup, no_args_is_help=False, add_completion=False,
+                  invoke_without_command=True,
                   help="What every token of LLM inference costs: seconds, dollars and joules, on any chip.")
 app.add_typer(hardware_app, name="hardware", help="List and show accelerators (every figure with its source).")
 app.add_typer(models_app, name="models", help="List and show model shapes.")
@@ -41,7 +41,5 @@ def _root(ctx: typer.Context) -> None:
 
 
 def main() -> None:
-    try:
-        app()
-    except KeyboardInterrupt:
-        sys.exit(130)
+    """Entry point of the ``tokenomy`` script; errors end in one line (``common.TokenomyGroup``)."""
+    app()

@@ -7,19 +7,16 @@ import json
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from tokenomy.core.params import param_counts
-from tokenomy.errors import TokenomyError
 from tokenomy.loaders.models import load_model, model_names
 
-models_app = typer.Typer(name="models", help="List built-in models or show one model's shape.", no_args_is_help=True)
+from .common import TokenomyGroup
+from .options import json_option
 
-
-def _fail(e: TokenomyError) -> typer.Exit:
-    Console(stderr=True).print(f"[red]{escape(str(e))}[/red]")
-    return typer.Exit(e.exit_code)
+models_app = typer.Typer(name="models", cls=TokenomyGroup, no_args_is_help=True,
+                         help="List built-in models or show one model's shape.")
 
 
 def _short_source(url: str) -> str:
@@ -32,23 +29,50 @@ def _billions(n: float | None) -> str:
 
 
 @models_app.command("list")
-def list_models(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+def list_models(as_json: bool = json_option("Print JSON instead of a table.")) -> None:
     """Built-in models: shape and parameter counts (billions)."""
-    try:
-        rows = []
-        for name in model_names():
-            spec = load_model(name)
-            counts = param_counts(spec)
-            rows.append(dict(
-                name=name, family=spec.family, n_layers=spec.n_layers, d_model=spec.d_model,
-                n_heads=spec.n_heads, n_kv_heads=spec.n_kv_heads, params_total=counts.total,
-                params_active=counts.active, source=spec.source,
-            ))
-    except TokenomyError as e:
-        raise _fail(e) from None
+    rows = []
+    for name in model_names():
+        spec = load_model(name)
+        counts = param_counts(spec)
+        rows.append(dict(
+            name=name, family=spec.family, n_layers=spec.n_layers, d_model=spec.d_model,
+            n_heads=spec.n_heads, n_kv_heads=spec.n_kv_heads, params_total=counts.total,
+            params_active=counts.active, source=spec.source,
+        ))
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
+    _print_models(rows)
+
+
+@models_app.command("show")
+def show_model(
+    name: str = typer.Argument(..., help="Catalog name, path to a config.json (or its folder), or hub id org/name."),
+    as_json: bool = json_option("Print JSON instead of a table."),
+) -> None:
+    """Every field of one model and its parameter counts (elements)."""
+    spec = load_model(name)
+    counts = dataclasses.asdict(param_counts(spec))
+    if not as_json:
+        _print_model(spec, counts)
+    else:
+        typer.echo(json.dumps({"spec": spec.model_dump(), "params": counts}, indent=2))
+
+
+def _print_model(spec, counts: dict) -> None:
+    table = Table(title=f"Model {spec.name}")
+    table.add_column("field")
+    table.add_column("value", overflow="fold")
+    for field, value in spec.model_dump().items():
+        table.add_row(field, "" if value is None else str(value))
+    table.add_section()
+    for field, value in counts.items():
+        table.add_row(f"params.{field}", f"{value:,}")
+    Console().print(table)
+
+
+def _print_models(rows: list[dict]) -> None:
     table = Table(title="Built-in models")
     table.add_column("name", no_wrap=True)
     table.add_column("family", no_wrap=True)
@@ -62,29 +86,4 @@ def list_models(as_json: bool = typer.Option(False, "--json", help="Print JSON i
         table.add_row(r["name"], r["family"], str(r["n_layers"]), str(r["d_model"]),
                       f"{r['n_heads']}/{r['n_kv_heads']}", f"{_billions(r['params_total'])} / {active}",
                       _short_source(r["source"]))
-    Console().print(table)
-
-
-@models_app.command("show")
-def show_model(
-    name: str = typer.Argument(..., help="Catalog name, path to a config.json (or its folder), or hub id org/name."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-) -> None:
-    """Every field of one model and its parameter counts (elements)."""
-    try:
-        spec = load_model(name)
-    except TokenomyError as e:
-        raise _fail(e) from None
-    counts = dataclasses.asdict(param_counts(spec))
-    if as_json:
-        typer.echo(json.dumps({"spec": spec.model_dump(), "params": counts}, indent=2))
-        return
-    table = Table(title=f"Model {spec.name}")
-    table.add_column("field")
-    table.add_column("value", overflow="fold")
-    for field, value in spec.model_dump().items():
-        table.add_row(field, "" if value is None else str(value))
-    table.add_section()
-    for field, value in counts.items():
-        table.add_row(f"params.{field}", f"{value:,}")
     Console().print(table)

@@ -11,7 +11,8 @@ from rich.table import Table
 from ..api import predict
 from ..errors import SpecError
 from ..loaders.cases import read_cases
-from .common import cli_errors, print_json
+from .common import make_table, missing_flags, print_json, print_quantities, print_records
+from .options import cases_option, engine_option, hardware_option, json_option, model_option
 
 OUT_KEYS = ("model", "hardware", "engine", "precision", "tp", "pp", "ep", "chips", "phase", "batch", "seq",
             "context", "latency_s", "tokens_per_s", "tokens_per_s_per_user", "energy_j_per_token", "power_w",
@@ -87,27 +88,19 @@ def run_cases(path: str, defaults: dict) -> list[dict]:
 
 
 def _table(recs: list[dict]) -> Table:
-    t = Table(title="tokenomy predict")
-    cols = [("model", "model"), ("hardware", "chip"), ("engine", "engine"), ("precision", "prec"),
-            ("chips", "chips"), ("phase", "phase"), ("batch", "batch"), ("len", "seq/ctx"),
-            ("latency_s", "latency (ms)"), ("tokens_per_s", "tokens/s"), ("tokens_per_s_per_user", "tok/s/user"),
-            ("energy_j_per_token", "J/token"), ("power_w", "power (W)"), ("memory_bytes", "memory (GB/chip)"),
-            ("fits", "fits"), ("bound", "bound")]
-    for _, h in cols:
-        t.add_column(h, justify="right" if h not in ("model", "chip", "engine", "phase", "bound") else "left")
-    for r in recs:
-        length = r.get("seq", r.get("context"))
-        t.add_row(r["model"], r["hardware"], r["engine"], r["precision"], str(r["chips"]), r["phase"],
-                  f"{r['batch']:g}", f"{length:g}", f"{r['latency_s'] * 1e3:.3f}", f"{r['tokens_per_s']:,.0f}",
-                  f"{r['tokens_per_s_per_user']:,.1f}", f"{r['energy_j_per_token']:.4g}", f"{r['power_w']:.0f}",
-                  f"{r['memory_bytes'] / 1e9:.1f}", "yes" if r["fits"] else "[red]no[/red]", r["bound"])
-    return t
+    cols = ("model", "chip", "engine", "prec", "chips", "phase", "batch", "seq/ctx", "latency (ms)", "tokens/s",
+            "tok/s/user", "J/token", "power (W)", "memory (GB/chip)", "fits", "bound")
+    rows = [(r["model"], r["hardware"], r["engine"], r["precision"], str(r["chips"]), r["phase"], f"{r['batch']:g}",
+             f"{r.get('seq', r.get('context')):g}", f"{r['latency_s'] * 1e3:.3f}", f"{r['tokens_per_s']:,.0f}",
+             f"{r['tokens_per_s_per_user']:,.1f}", f"{r['energy_j_per_token']:.4g}", f"{r['power_w']:.0f}",
+             f"{r['memory_bytes'] / 1e9:.1f}", "yes" if r["fits"] else "[red]no[/red]", r["bound"]) for r in recs]
+    return make_table("tokenomy predict", cols, rows, left=("model", "chip", "engine", "phase", "bound"))
 
 
 def predict_command(
-    model: str = typer.Option(None, "--model", help="Catalog name, path to a config.json, or a Hugging Face id."),
-    hardware: str = typer.Option(None, "--hardware", help="Chip id (tokenomy hardware list) or a YAML file."),
-    engine: str = typer.Option(None, "--engine", help="Engine profile (default: serving)."),
+    model: str = model_option(),
+    hardware: str = hardware_option(),
+    engine: str = engine_option(),
     precision: str = typer.Option("bf16", "--precision", help="bf16, fp8, int8, fp4, or w=..,a=..,kv=.."),
     tp: int = typer.Option(1, "--tp", help="Tensor-parallel chips."),
     pp: int = typer.Option(1, "--pp", help="Pipeline stages."),
@@ -116,37 +109,26 @@ def predict_command(
     batch: int = typer.Option(None, "--batch", help="Sequences in the step."),
     seq: int = typer.Option(None, "--seq", help="Prefill: prompt tokens per sequence."),
     context: int = typer.Option(None, "--context", help="Decode: tokens already cached per sequence."),
-    cases: str = typer.Option(None, "--cases", help="JSONL file, one case per line (same keys)."),
+    cases: str = cases_option("JSONL file, one case per line (same keys)."),
     profile: str = typer.Option(None, "--profile", help="Calibrated profile file from tokenomy calibrate."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON (an object, or an array with --cases)."),
+    json_out: bool = json_option("Print JSON (an object, or an array with --cases)."),
 ) -> None:
     """Predict latency, throughput, energy and memory of one prefill or decode step."""
-    with cli_errors():
-        if cases:
-            recs = run_cases(cases, {"model": model, "hardware": hardware, "engine": engine,
-                                     "precision": precision if precision != "bf16" else None, "phase": phase,
-                                     "profile": profile})
-            if json_out:
-                print_json(recs)
-            else:
-                Console().print(_table(recs))
-            return
-        missing = [f"--{k}" for k, v in (("model", model), ("hardware", hardware), ("phase", phase), ("batch", batch)) if v is None]
-        if missing:
-            raise SpecError(f"missing {', '.join(missing)} (or pass --cases FILE.jsonl).")
-        pred = predict(model, hardware, phase=phase, batch=batch, seq=seq, context=context, engine=engine,
-                       precision=precision, tp=tp, pp=pp, ep=ep, profile=profile)
-        rec = _records(pred, hardware)[0]
+    if cases:
+        recs = run_cases(cases, {"model": model, "hardware": hardware, "engine": engine,
+                                 "precision": precision if precision != "bf16" else None, "phase": phase,
+                                 "profile": profile})
+        print_records(recs, json_out, _table)
+        return
+    missing_flags((("--model", model), ("--hardware", hardware), ("--phase", phase), ("--batch", batch)),
+                  "(or pass --cases FILE.jsonl).")
+    pred = predict(model, hardware, phase=phase, batch=batch, seq=seq, context=context, engine=engine,
+                   precision=precision, tp=tp, pp=pp, ep=ep, profile=profile)
+    rec = _records(pred, hardware)[0]
     if json_out:
         print_json(rec)
-    else:
-        t = Table(title="tokenomy predict", show_header=True)
-        t.add_column("quantity")
-        t.add_column("value", justify="right")
-        for k in OUT_KEYS:
-            if k in rec and k != "fit_reason":
-                v = rec[k]
-                t.add_row(k, f"{v:.6g}" if isinstance(v, float) else str(v))
-        Console().print(t)
-        if not rec["fits"]:
-            Console(stderr=True).print(f"[yellow]does not fit:[/yellow] {rec['fit_reason']}")
+        return
+    print_quantities("tokenomy predict", [(k, f"{rec[k]:.6g}" if isinstance(rec[k], float) else str(rec[k]))
+                                          for k in OUT_KEYS if k in rec and k != "fit_reason"])
+    if not rec["fits"]:
+        Console(stderr=True).print(f"[yellow]does not fit:[/yellow] {rec['fit_reason']}")

@@ -23,11 +23,10 @@ def _curves(res):
     out = {}
     for ykey, flag, _, _ in PANELS:
         curves = []
-        for hw in res.hardware:
-            sel = np.flatnonzero((c["hardware"] == hw) & c[flag] & np.isfinite(c[ykey]))
+        for hw, sel in res.per_chip(flag, order_by="tokens_per_s_per_user"):
+            sel = sel[np.isfinite(c[ykey][sel])]
             if sel.size == 0:
                 continue
-            sel = sel[np.argsort(c["tokens_per_s_per_user"][sel])]
             labels = [f"{hw} x{c['chips'][i]} tp{c['tp'][i]} pp{c['pp'][i]} ep{c['ep'][i]} {c['precision'][i]} "
                       f"batch {c['batch'][i]}" for i in sel]
             curves.append((hw, c["tokens_per_s_per_user"][sel], c[ykey][sel], labels))
@@ -35,8 +34,9 @@ def _curves(res):
     return out
 
 
-def write_frontier_plot(res, path: str) -> Path:
-    """Write the chart to ``path`` (.png or .html) and return it."""
+def write_frontier_plot(res, path: str | Path) -> Path:
+    """Render the chart to ``path`` (.png or .html) and return it. This writes in place: callers that
+    must not overwrite go through ``report.files.write_files`` (the CLI does)."""
     p = Path(path)
     if p.suffix.lower() == ".html":
         _plotly(res, p)

@@ -1,0 +1,81 @@
+"""Options several commands share, declared once, and the number types that guard float flags.
+
+Float flags take ``FINITE``, ``NON_NEGATIVE`` or ``POSITIVE`` as their parser: NaN, inf and values
+below the bound are usage errors (one line, exit 2) before any work starts.
+"""
+
+from __future__ import annotations
+
+import math
+
+import typer
+
+
+class Number:
+    """Parser of a finite float, optionally bounded below (``low``; ``strict``: the bound itself is refused)."""
+
+    __name__ = "number"        # typer names the parser in its help
+
+    def __init__(self, low: float | None = None, strict: bool = False):
+        self.low, self.strict = low, strict
+
+    def __call__(self, value) -> float:
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            raise typer.BadParameter(f"{value!r} is not a number; give e.g. 1.5 or 2e3.") from None
+        if not math.isfinite(x):
+            raise typer.BadParameter(f"{value!r} is not a finite number; give e.g. 1.5 or 2e3.")
+        if self.low is not None and (x < self.low or (self.strict and x == self.low)):
+            raise typer.BadParameter(f"{value!r} must be {'>' if self.strict else '>='} {self.low:g}.")
+        return x
+
+
+FINITE = Number()
+NON_NEGATIVE = Number(0.0)
+POSITIVE = Number(0.0, strict=True)
+
+MODEL_HELP = "Catalog name, path to a config.json, or a Hugging Face id."
+CHIP_HELP = "Chip id (tokenomy hardware list) or a YAML file."
+PROFILE_HELP = "Calibrated profile file (tokenomy calibrate); replaces --engine."
+
+
+def model_option(help: str = MODEL_HELP, required: bool = False):
+    return typer.Option(... if required else None, "--model", help=help)
+
+
+def hardware_option(help: str = CHIP_HELP, required: bool = False):
+    return typer.Option(... if required else None, "--hardware", help=help)
+
+
+def engine_option(default=None, help: str = "Engine profile (default: serving)."):
+    return typer.Option(default, "--engine", help=help)
+
+
+def profile_option():
+    return typer.Option(None, "--profile", help=PROFILE_HELP)
+
+
+def json_option(help: str = "Print JSON."):
+    return typer.Option(False, "--json", help=help)
+
+
+def cases_option(help: str):
+    return typer.Option(None, "--cases", help=help)
+
+
+def tokens_option(flag: str, default, help: str):
+    """--isl / --osl: whole tokens per request."""
+    return typer.Option(default, flag, help=help, min=1)
+
+
+def speed_option(required: bool = True, help: str = "Required decode speed per user (tokens/s)."):
+    return typer.Option(... if required else None, "--tokens-per-s-per-user", parser=POSITIVE, help=help)
+
+
+def force_option():
+    return typer.Option(False, "--force", help="Overwrite files that already exist.")
+
+
+def plot_option(help: str):
+    return typer.Option(None, "--plot", help=help)

@@ -1,0 +1,141 @@
+"""``FrontierResult``: every evaluated point of a sweep as NumPy columns, with tables and cost curves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import summary as _summary
+
+#: Columns of every point, in output order; the first ones are the CLI's JSON contract.
+COLUMNS = ("hardware", "chips", "tp", "pp", "ep", "precision", "batch", "tokens_per_s_per_user", "tokens_per_s",
+           "tokens_per_s_per_chip", "ttft_s", "usd_per_mtok", "j_per_token", "tokens_per_s_per_mw", "on_frontier",
+           "model", "kind", "micro_batch", "tpot_s", "input_tokens_per_s", "usd_per_mtok_output",
+           "usd_per_mtok_input", "usd_per_mtok_blended", "usd_per_chip_hour", "power_w", "memory_bytes_per_chip",
+           "prefill_time_frac", "meets_slo", "on_frontier_usd", "on_frontier_j", "on_global_frontier_usd",
+           "on_global_frontier_j")
+
+
+@dataclass
+class FrontierResult:
+    """Every evaluated point that fits, plus what was dropped and the derived summaries.
+
+    ``columns`` holds the raw NumPy columns (no pandas needed); ``points``, ``frontier`` and
+    ``best_per_chip`` are pandas DataFrames built on first use.
+    """
+
+    model: str
+    hardware: list[str]
+    isl: float
+    osl: float
+    columns: dict[str, np.ndarray]
+    dropped: dict[str, dict[str, int]]          # hardware -> reason -> points dropped
+    infeasible: dict[str, str]                  # hardware -> why nothing was evaluated
+    min_tokens_per_s_per_user: float | None = None
+    max_ttft_s: float | None = None
+    evaluated: int = 0                          # configurations evaluated (fitting or not)
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    # -- tables
+    def __len__(self) -> int:
+        return int(self.columns["tokens_per_s"].size)
+
+    @property
+    def dropped_total(self) -> int:
+        return sum(sum(r.values()) for r in self.dropped.values())
+
+    def records(self, mask=None) -> list[dict]:
+        """Plain dicts (JSON-ready) of the points, COLUMNS order."""
+        cols = {k: (self.columns[k] if mask is None else self.columns[k][mask]).tolist() for k in COLUMNS}
+        return [dict(zip(COLUMNS, row)) for row in zip(*(cols[k] for k in COLUMNS))]
+
+    def _df(self, key, mask):
+        if key not in self._cache:
+            import pandas as pd
+            self._cache[key] = pd.DataFrame({k: self.columns[k][mask] for k in COLUMNS})
+        return self._cache[key]
+
+    @property
+    def points(self):
+        """pandas DataFrame of all evaluated points that fit (one row per deployment x batch)."""
+        return self._df("points", slice(None))
+
+    @property
+    def frontier(self):
+        """Points on their chip's tokens/s/user vs tokens/s-per-chip frontier (meeting the SLO)."""
+        return self._df("frontier", self.columns["on_frontier"])
+
+    @property
+    def best_per_chip(self):
+        """Per chip, the cheapest point that meets the SLO (most tokens/s per chip when unpriced)."""
+        return self._df("best", self.best_index())
+
+    def per_chip(self, flag: str, order_by: str | None = None):
+        """(chip, indices of its points where column ``flag`` is set, sorted by ``order_by`` if given),
+        for each chip with at least one such point."""
+        c = self.columns
+        for hw in self.hardware:
+            sel = np.flatnonzero((c["hardware"] == hw) & c[flag])
+            if sel.size:
+                yield hw, (sel if order_by is None else sel[np.argsort(c[order_by][sel])])
+
+    def best_index(self) -> np.ndarray:
+        c = self.columns
+        idx = []
+        for _, sel in self.per_chip("meets_slo"):
+            usd = c["usd_per_mtok"][sel]
+            if np.all(np.isnan(usd)):
+                idx.append(sel[np.argmax(c["tokens_per_s_per_chip"][sel])])
+            else:
+                order = np.lexsort((-c["tokens_per_s_per_user"][sel], np.where(np.isnan(usd), np.inf, usd)))
+                idx.append(sel[order[0]])
+        return np.asarray(idx, dtype=int)
+
+    @property
+    def max_tokens_per_s_per_user(self) -> dict[str, float]:
+        """Each chip's highest reachable tokens/s/user (over all points that fit; TTFT limit applied)."""
+        c = self.columns
+        out = {}
+        for hw in self.hardware:
+            sel = c["hardware"] == hw
+            if self.max_ttft_s is not None:
+                sel = sel & (c["ttft_s"] <= self.max_ttft_s)
+            if sel.any():
+                out[hw] = float(np.max(c["tokens_per_s_per_user"][sel]))
+        return out
+
+    # -- cost curves and crossovers
+    def cost_curves(self, n: int = 240) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(speeds, {chip: lowest $/Mtok at >= speed}) on a log grid of tokens/s/user (inf: unreachable)."""
+        c = self.columns
+        ok = c["meets_slo"] & np.isfinite(c["usd_per_mtok"])
+        if not ok.any():
+            return np.array([]), {}
+        s = c["tokens_per_s_per_user"][ok]
+        grid = np.geomspace(max(s.min(), 1e-3), s.max(), n)
+        curves = {}
+        for hw in self.hardware:
+            sel = ok & (c["hardware"] == hw)
+            if not sel.any():
+                continue
+            sp, usd = c["tokens_per_s_per_user"][sel], c["usd_per_mtok"][sel]
+            order = np.argsort(-sp)
+            sp, usd = sp[order], np.minimum.accumulate(usd[order])       # cheapest at >= speed
+            k = np.searchsorted(-sp, -grid, side="right") - 1             # last point with speed >= grid
+            curves[hw] = np.where(k >= 0, usd[np.clip(k, 0, None)], np.inf)
+        return grid, curves
+
+    @property
+    def crossovers(self) -> list[dict]:
+        """Speeds where one chip becomes cheaper than another (pairwise, on the $ frontiers)."""
+        return _summary.crossovers(*self.cost_curves())
+
+    @staticmethod
+    def cheapest_changes(grid, curves) -> list[dict]:
+        """Where the cheapest chip (the lower envelope of the $ curves) changes, ties within TIE_FRAC kept."""
+        return _summary.cheapest_changes(grid, curves)
+
+    def summary(self) -> list[str]:
+        """Plain-language lines: cheapest chip per speed band, where costs explode, top speeds."""
+        return _summary.summary_lines(self)

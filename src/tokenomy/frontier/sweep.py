@@ -1,0 +1,247 @@
+"""The deployment sweep: every deployment of a model on each chip, at every concurrency, in a few
+vectorized calls.
+
+``sweep(model, ["h100-sxm", "groq-lpu", ...], isl=1024, osl=1024)`` takes the deployments of
+``deployments.py`` (chips per replica, tp, pp, ep) for each chip and precision, evaluates every
+concurrency of each deployment in ONE vectorized decode call and ONE vectorized prefill call (a
+Python loop over deployments, tens per chip, never over batch), drops what does not fit (counting
+it, and saying why when nothing fits) and marks the Pareto frontiers.
+
+Serving model: ``core/serving.py`` (continuous batching, prefill and decode on the same replica;
+N = b * pp concurrent sequences reported as ``batch``), at the mean cached context
+ctx = isl + osl/2. With a length distribution (``isl``/``osl`` arrays of paired samples) the means
+enter the formulas and prefill times are averaged over the samples. $/chip-hour comes from the
+economics model (``usd_per_chip_hour``). Pipeline hand-offs that cross a scale-up domain use a
+scale-out link of SCALEOUT_BYTES_PER_S.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..api import resolve
+from ..core.pareto import pareto_mask, pareto_mask_grouped
+from ..core.precision import parse_precision
+from ..core.predict import predict_core
+from ..core.serving import serving_estimate
+from ..errors import InfeasibleError, SpecError
+from ..loaders.engines import load_engine
+from .deployments import DeploymentContext, candidates, memory_reason
+from .result import FrontierResult
+
+# Concurrency per micro-batch: 1, 2, 3, 4, 6, 8, 12, ... 4096 (powers of two and 1.5x steps).
+BATCHES = np.unique(np.concatenate([2.0 ** np.arange(13), np.round(1.5 * 2.0 ** np.arange(1, 12))]))
+SCALEOUT_BYTES_PER_S = 50e9      # 400 Gb/s NIC per accelerator (ConnectX-7 class), one direction
+AUTO_PRECISIONS = ("bf16", "fp8", "fp4")   # what "sweep the precision" tries, where the chip has the rate
+REASONS_SHOWN = 3                # distinct reasons per chip in a "nothing fits" message
+
+
+class NothingFitsError(InfeasibleError):
+    """The model fits on none of the chips asked for. Exit 2: the request itself cannot be served.
+
+    ``reasons`` maps each chip to why nothing fits on it (memory needed against available, or the limit hit).
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, reasons: dict[str, str] | None = None):
+        super().__init__(message)
+        self.reasons = dict(reasons or {})
+
+
+def usd_per_chip_hour(hw) -> float:
+    """USD per busy chip-hour (tokenomy.economics, default scenario: owned at the catalog price, or the
+    catalog rent; NaN with neither, and such points stay off the $ frontiers)."""
+    from ..economics import effective_usd_per_chip_hour
+
+    return effective_usd_per_chip_hour(hw)
+
+
+def _crossdomain_p2p_s(model, hw, tp: int, pp: int, tokens) -> np.ndarray | float:
+    """Extra seconds per step when pipeline hand-offs cross scale-up domains (scale-out link)."""
+    domain = max(hw.scaleup_domain, 1)
+    chips = tp * pp
+    if pp <= 1 or chips <= domain:
+        return 0.0
+    crossings = math.ceil(chips / domain) - 1
+    up = hw.scaleup_bytes_per_s_unidir or SCALEOUT_BYTES_PER_S
+    out = SCALEOUT_BYTES_PER_S
+    if out >= up:
+        return 0.0
+    nbytes = np.asarray(tokens, dtype=float) * model.d_model * 2.0      # bf16 activations per token
+    return crossings * (nbytes / out - nbytes / up)
+
+
+def _no_fit_reason(dec, pre, isl_u: np.ndarray) -> str:
+    """Why a deployment fits at no concurrency: decode at batch 1, else the longest prompt's prefill."""
+    if not bool(np.asarray(dec.fits).ravel()[0]):
+        return memory_reason(dec, 0, "decode at batch 1")
+    bad = np.flatnonzero(~np.broadcast_to(np.asarray(pre.fits, dtype=bool), isl_u.shape))
+    j = int(bad[0]) if bad.size else 0
+    return memory_reason(pre, j, f"prefill of {isl_u[j]:.0f} tokens")
+
+
+def _join_reasons(reasons: list[str]) -> str:
+    """Distinct reasons, the first REASONS_SHOWN of them, and how many more there were."""
+    uniq = list(dict.fromkeys(reasons))
+    more = len(uniq) - REASONS_SHOWN
+    return "; ".join(uniq[:REASONS_SHOWN]) + (f"; and {more} more deployment(s) like these" if more > 0 else "")
+
+
+def _as_lengths(name: str, v) -> np.ndarray:
+    try:
+        arr = np.atleast_1d(np.asarray(v, dtype=float)).ravel()
+    except (TypeError, ValueError):
+        raise SpecError(f"{name} must be a whole number of tokens (or an array of them), got {v!r}.") from None
+    if arr.size == 0:
+        raise SpecError(f"{name} is empty; give at least one length, e.g. --{name} 1024.")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 1) or np.any(arr != np.round(arr)):
+        bad = arr[~(np.isfinite(arr) & (arr >= 1) & (arr == np.round(arr)))][0]
+        raise SpecError(f"{name} must be a whole number of tokens >= 1, got {bad:g}; e.g. --{name} 1024.")
+    return arr
+
+
+def _precisions(precision, hw) -> list[str]:
+    if precision is None or (isinstance(precision, str) and precision.strip().lower() == "auto"):
+        return [p for p in AUTO_PRECISIONS if hw.peak(p) is not None]
+    if isinstance(precision, str):
+        if "=" in precision:                      # one explicit 'w=..,a=..,kv=..' format
+            return [precision]
+        return [s.strip() for s in precision.split(",") if s.strip()]
+    return list(precision)
+
+
+def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = None, precision="bf16",
+          engine=None, min_tokens_per_s_per_user: float | None = None, max_ttft_s: float | None = None,
+          batches=None) -> FrontierResult:
+    """Evaluate every deployment of ``model`` on each chip of ``hardware_list`` for a workload of
+    ``isl`` input and ``osl`` output tokens (ints, or arrays of paired samples).
+
+    ``chips`` fixes chips per replica; ``precision`` is one format, a list, or None/"auto" for
+    bf16, fp8 and fp4 wherever the chip has the matrix rate. Points that do not fit are dropped
+    and counted in ``.dropped``. Raises SpecError on bad input and NothingFitsError (exit 2)
+    when the model fits on none of the chips.
+    """
+    if isinstance(hardware_list, str):
+        hardware_list = [h.strip() for h in hardware_list.split(",") if h.strip()]
+    if not hardware_list:
+        raise SpecError("give at least one chip, e.g. --hardware h100-sxm,b200.")
+    isl_a, osl_a = _as_lengths("isl", isl), _as_lengths("osl", osl)
+    if isl_a.size != osl_a.size and min(isl_a.size, osl_a.size) != 1:
+        raise SpecError(f"isl and osl samples differ in count ({isl_a.size} and {osl_a.size}); pair them.")
+    if chips is not None and (int(chips) != chips or chips < 1):
+        raise SpecError(f"chips must be a positive whole number, got {chips!r}.")
+    for name, v in (("min_tokens_per_s_per_user", min_tokens_per_s_per_user), ("max_ttft_s", max_ttft_s)):
+        if v is not None and not (np.isfinite(v) and v > 0):
+            raise SpecError(f"{name} must be a positive number, got {v!r}.")
+    isl_mean, osl_mean = float(isl_a.mean()), float(osl_a.mean())
+    isl_u = np.unique(isl_a)
+    ctx = isl_mean + osl_mean / 2.0
+    bs = BATCHES if batches is None else np.asarray(batches, dtype=float)
+
+    specs = []
+    seen = set()
+    default_engine = load_engine(engine)         # the given profile, or 'serving'
+    sram_engine = load_engine("dataflow") if engine is None else default_engine
+    for h in hardware_list:
+        m, hw, _, _ = resolve(model, h, default_engine, "bf16")
+        model = m                        # load the model once
+        # SRAM dataflow systems run compiled graphs, not kernels launched by a serving engine
+        eng = sram_engine if (hw.kind == "sram" and not hw.sram_is_cache) else default_engine
+        if hw.id in seen:
+            continue
+        seen.add(hw.id)
+        specs.append((m, hw, eng))
+    m = specs[0][0]
+    parts: list[dict[str, np.ndarray]] = []
+    dropped: dict[str, dict[str, int]] = {}
+    infeasible: dict[str, str] = {}
+    evaluated = 0
+    for m, hw, eng in specs:
+        drop = dropped.setdefault(hw.id, {})
+        price = usd_per_chip_hour(hw)
+        precs = _precisions(precision, hw)
+        reasons = []
+        for ptxt in precs:
+            prec = parse_precision(ptxt)
+            if hw.peak(prec.compute) is None:
+                have = ", ".join(sorted(hw.peak_flop_per_s))
+                reasons.append(f"no {prec.compute} matrix rate (it has {have})")
+                drop[f"no {prec.compute} rate"] = drop.get(f"no {prec.compute} rate", 0) + bs.size
+                evaluated += bs.size
+                continue
+            cx = DeploymentContext(m, eng, prec, hw, eng.memory.reserve_frac)
+            cands, why = candidates(cx, None if chips is None else int(chips))
+            if not cands:
+                reasons.append(f"{prec.label}: {why}")
+                key = "weights do not fit"
+                drop[key] = drop.get(key, 0) + bs.size
+                evaluated += bs.size
+                continue
+            for tp, pp, ep in cands:
+                dec = predict_core(m, hw, eng, prec, phase="decode", batch=bs, length=ctx, tp=tp, pp=pp, ep=ep)
+                pre = predict_core(m, hw, eng, prec, phase="prefill", batch=1.0, length=isl_u, tp=tp, pp=pp, ep=ep)
+                evaluated += bs.size
+                fits = np.asarray(dec.fits, dtype=bool) & bool(np.all(pre.fits))
+                nbad = int(bs.size - fits.sum())
+                if nbad:
+                    key = "KV cache does not fit at this batch" if fits.any() else "does not fit at batch 1"
+                    drop[key] = drop.get(key, 0) + nbad
+                if not fits.any():
+                    reasons.append(f"{prec.label} tp={tp} pp={pp}: {_no_fit_reason(dec, pre, isl_u)}")
+                    continue
+                w = np.array([np.count_nonzero(isl_a == v) for v in isl_u], dtype=float)
+                pmean = {k: float(np.average(np.broadcast_to(getattr(pre, k), isl_u.shape), weights=w))
+                         for k in ("stage_s", "latency_s", "power_w")}      # weighted by how often each isl occurs
+                extra_p = float(np.mean(_crossdomain_p2p_s(m, hw, tp, pp, isl_a)))
+                est = serving_estimate(
+                    dec, pmean["stage_s"], pmean["latency_s"] + extra_p, pmean["power_w"], isl=isl_mean,
+                    osl=osl_mean, usd_per_hour=price, pp=pp, extra_decode_s=_crossdomain_p2p_s(m, hw, tp, pp, bs))
+                n = int(fits.sum())
+                part = {k: np.asarray(v)[fits] for k, v in est.items()}
+                part["memory_bytes_per_chip"] = np.asarray(dec.memory_bytes)[fits]
+                part["hardware"] = np.full(n, hw.id, dtype=object)
+                part["kind"] = np.full(n, hw.kind, dtype=object)
+                part["precision"] = np.full(n, prec.label, dtype=object)
+                part["model"] = np.full(n, m.name, dtype=object)
+                for k, v in (("chips", tp * pp), ("tp", tp), ("pp", pp), ("ep", ep)):
+                    part[k] = np.full(n, v, dtype=np.int64)
+                part["usd_per_chip_hour"] = np.full(n, price)
+                parts.append(part)
+        if not any(p["hardware"][0] == hw.id for p in parts):
+            infeasible[hw.id] = _join_reasons(reasons)
+    if not parts:
+        detail = " | ".join(f"{k}: {v}" for k, v in infeasible.items())
+        raise NothingFitsError(f"{m.name} fits on none of {', '.join(infeasible)}. {detail}", infeasible)
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    cols["batch"] = cols["batch"].astype(np.int64)
+    cols["micro_batch"] = cols["micro_batch"].astype(np.int64)
+    slo = np.ones(cols["tokens_per_s"].size, dtype=bool)
+    if min_tokens_per_s_per_user is not None:
+        slo &= cols["tokens_per_s_per_user"] >= min_tokens_per_s_per_user
+    if max_ttft_s is not None:
+        slo &= cols["ttft_s"] <= max_ttft_s
+    cols["meets_slo"] = slo
+    _mark_frontiers(cols)
+    return FrontierResult(model=m.name, hardware=[s[1].id for s in specs], isl=isl_mean, osl=osl_mean,
+                          columns=cols, dropped={k: v for k, v in dropped.items() if v}, infeasible=infeasible,
+                          min_tokens_per_s_per_user=min_tokens_per_s_per_user, max_ttft_s=max_ttft_s,
+                          evaluated=evaluated)
+
+
+def _mark_frontiers(cols: dict[str, np.ndarray]) -> None:
+    """Per-chip and global Pareto flags, among the points that meet the SLO."""
+    slo = cols["meets_slo"]
+    hw = cols["hardware"]
+    x = np.where(slo, cols["tokens_per_s_per_user"], np.nan)
+    cols["on_frontier"] = pareto_mask_grouped(hw, x, cols["tokens_per_s_per_chip"], (True, True))
+    cols["on_frontier_usd"] = pareto_mask_grouped(hw, x, cols["usd_per_mtok"], (True, False))
+    cols["on_frontier_j"] = pareto_mask_grouped(hw, x, cols["j_per_token"], (True, False))
+    cols["on_global_frontier_usd"] = pareto_mask(x, cols["usd_per_mtok"], (True, False))
+    cols["on_global_frontier_j"] = pareto_mask(x, cols["j_per_token"], (True, False))
+
+
+__all__ = ["AUTO_PRECISIONS", "BATCHES", "SCALEOUT_BYTES_PER_S", "NothingFitsError", "sweep", "usd_per_chip_hour"]
