@@ -237,7 +237,7 @@ def _phase_costs(hw, sc, dec_w_chip, pre_w_chip, t_d, t_p, chips, price=None):
 
 
 def operating_point(model, hardware, tokens_per_s_per_user: float = 0.0, isl: int = 1024, osl: int = 1024, *,
-                    scenario: Scenario | str | Path | None = None, engine=None, precision: str = "bf16",
+                    scenario: Scenario | str | Path | None = None, engine=None, precision: str | None = None,
                     tp: int = 1, pp: int = 1, ep: int = 1, max_batch: int = 4096, **overrides) -> OperatingPoint:
     """Highest-throughput decode batch (1..max_batch, one vectorized predict) whose per-user speed is at
     least ``tokens_per_s_per_user`` (0: the highest-throughput point), decode context = isl + osl/2.
@@ -355,7 +355,7 @@ def _factory_row(op: OperatingPoint, hw: HardwareSpec, sc: Scenario, power_mw: f
 
 def factory(power_mw: float, model, hardware: list[str] | str, tokens_per_s_per_user: float, isl: int = 1024,
             osl: int = 1024, *, token_price_usd_per_mtok: float | None = None,
-            scenario: Scenario | str | Path | None = None, engine=None, precision="bf16", tp=1,
+            scenario: Scenario | str | Path | None = None, engine=None, precision=None, tp=1,
             **overrides) -> FactoryResult:
     """For each chip: replicas that fit in ``power_mw`` (sized at power limit + host, times PUE), output
     tokens per year, cost per year, revenue at ``token_price_usd_per_mtok`` (per output Mtok), margin.
@@ -402,7 +402,7 @@ class BreakEven(_Dict):
 
 
 def break_even_price(model, hardware_x, hardware_y, tokens_per_s_per_user: float, isl: int = 1024, osl: int = 1024, *,
-                     scenario: Scenario | str | Path | None = None, engine=None, precision="bf16", tp_x: int = 1,
+                     scenario: Scenario | str | Path | None = None, engine=None, precision=None, tp_x: int = 1,
                      tp_y: int = 1, precision_y: str | None = None, **overrides) -> BreakEven:
     """X is owned at the unknown price p; Y is costed by the scenario (owned or rented). X's replica cost per
     hour is slope * p + intercept (core.economics), so p = (target * tps * 3600e-6 * u - intercept) / slope."""
@@ -469,7 +469,7 @@ class Investment(_Dict):
 
 def invest(model, hardware, tokens_per_s_per_user: float, isl: int = 1024, osl: int = 1024, *, power_mw: float = 1.0,
            tokens_per_query: float | None = None, tokens_multiplier: float = 1.0,
-           scenario: Scenario | str | Path | None = None, engine=None, precision="bf16", tp: int = 1,
+           scenario: Scenario | str | Path | None = None, engine=None, precision=None, tp: int = 1,
            **overrides) -> Investment:
     """NPV (at cost_of_capital_frac) and payback of a fleet over round(depreciation_years) when the price per
     token falls token_price_decline_per_year x per year; cost per answer of tokens_per_query (default osl)

@@ -34,7 +34,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .loaders.engines import load_engine
-from .api import resolve
+from .api import default_precision, resolve
 from .core.graph import build_recipe, parallel_error
 from .core.memory import fast_tier_bytes
 from .core.pareto import pareto_mask, pareto_mask_grouped
@@ -226,8 +226,10 @@ def _as_lengths(name: str, v) -> np.ndarray:
     return arr
 
 
-def _precisions(precision, hw) -> list[str]:
-    if precision is None or (isinstance(precision, str) and precision.strip().lower() == "auto"):
+def _precisions(precision, hw, model) -> list:
+    if precision is None:                         # the model's shipped format (api.default_precision)
+        return [default_precision(model, hw)]
+    if isinstance(precision, str) and precision.strip().lower() == "auto":
         return [p for p in AUTO_PRECISIONS if hw.peak(p) is not None]
     if isinstance(precision, str):
         if "=" in precision:                      # one explicit 'w=..,a=..,kv=..' format
@@ -427,14 +429,14 @@ class FrontierResult:
 # ----------------------------------------------------------------------------- sweep
 
 
-def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = None, precision="bf16",
+def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = None, precision=None,
           engine=None, min_tokens_per_s_per_user: float | None = None, max_ttft_s: float | None = None,
           batches=None) -> FrontierResult:
     """Evaluate every deployment of ``model`` on each chip of ``hardware_list`` for a workload of
     ``isl`` input and ``osl`` output tokens (ints, or arrays of paired samples).
 
-    ``chips`` fixes chips per replica; ``precision`` is one format, a list, or None/"auto" for
-    bf16, fp8 and fp4 wherever the chip has the matrix rate. Points that do not fit are dropped
+    ``chips`` fixes chips per replica; ``precision`` is one format, a list, "auto" for bf16, fp8
+    and fp4 wherever the chip has the matrix rate, or None for the model's shipped format. Points that do not fit are dropped
     and counted in ``.dropped``. Raises SpecError on bad input and NothingFitsError (exit 2)
     when the model fits on none of the chips.
     """
@@ -476,7 +478,7 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
     for m, hw, eng in specs:
         drop = dropped.setdefault(hw.id, {})
         price = usd_per_chip_hour(hw)
-        precs = _precisions(precision, hw)
+        precs = _precisions(precision, hw, m)
         reasons = []
         for ptxt in precs:
             prec = parse_precision(ptxt)

@@ -80,7 +80,7 @@ def frontier_command(
     model: str = typer.Option(None, "--model", help="Catalog name, path to a config.json, or a Hugging Face id."),
     hardware: str = typer.Option(None, "--hardware", help="Comma-separated chip ids, e.g. h100-sxm,b200,groq-lpu."),
     chips: int = typer.Option(None, "--chips", help="Fix the chips per replica (default: the sweep chooses)."),
-    precision: str = typer.Option("bf16", "--precision",
+    precision: str = typer.Option(None, "--precision",
                                   help="bf16, fp8, fp4, int8, a comma list, 'auto' (all the chip supports), or w=..,a=..,kv=.."),
     isl: int = typer.Option(None, "--isl", help="Input (prompt) tokens per request."),
     osl: int = typer.Option(None, "--osl", help="Output tokens per request."),

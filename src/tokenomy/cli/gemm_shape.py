@@ -138,7 +138,7 @@ def shape_command(
     tolerance: float = typer.Option(0.02, "--tolerance", help="Allowed change of the total parameter count (fraction)."),
     prefill_tokens: int = typer.Option(4096, "--prefill-tokens", help="Tokens in the prefill step."),
     decode_batch: int = typer.Option(64, "--decode-batch", help="Sequences in the decode step."),
-    precision: str = typer.Option("bf16", "--precision", help="bf16 or fp8 (LM head stays bf16)."),
+    precision: str = typer.Option(None, "--precision", help="bf16 or fp8 (LM head stays bf16)."),
     engine: str = typer.Option(DEFAULT_ENGINE, "--engine", help="Engine profile with the GEMM parameters."),
     profile: str = typer.Option(None, "--profile", help="Calibrated profile file (tokenomy calibrate); replaces --engine."),
     design: bool = typer.Option(False, "--design", help="Propose a whole shape for --params instead."),

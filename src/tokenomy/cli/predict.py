@@ -77,7 +77,7 @@ def run_cases(path: str, defaults: dict) -> list[dict]:
             raise SpecError(f"{path} line {wrong[0]}: {g['phase']} takes {size!r}, not {other!r}.")
         try:
             pred = predict(g["model"], g["hardware"], phase=g["phase"], engine=g["engine"],
-                           precision=g["precision"] or "bf16", tp=g["tp"], pp=g["pp"], ep=g["ep"], profile=g["profile"],
+                           precision=g["precision"], tp=g["tp"], pp=g["pp"], ep=g["ep"], profile=g["profile"],
                            batch=np.array([c["batch"] for c in sub]), **{size: np.array([c[size] for c in sub])})
         except SpecError as e:
             raise SpecError(f"{path} line {sub[0]['_line']}: {e}") from None
@@ -108,7 +108,7 @@ def predict_command(
     model: str = typer.Option(None, "--model", help="Catalog name, path to a config.json, or a Hugging Face id."),
     hardware: str = typer.Option(None, "--hardware", help="Chip id (tokenomy hardware list) or a YAML file."),
     engine: str = typer.Option(None, "--engine", help="Engine profile (default: serving)."),
-    precision: str = typer.Option("bf16", "--precision", help="bf16, fp8, int8, fp4, or w=..,a=..,kv=.."),
+    precision: str = typer.Option(None, "--precision", help="bf16, fp8, int8, fp4, or w=..,a=..,kv=.."),
     tp: int = typer.Option(1, "--tp", help="Tensor-parallel chips."),
     pp: int = typer.Option(1, "--pp", help="Pipeline stages."),
     ep: int = typer.Option(1, "--ep", help="Expert-parallel degree (MoE; at most tp)."),
@@ -119,12 +119,13 @@ def predict_command(
     cases: str = typer.Option(None, "--cases", help="JSONL file, one case per line (same keys)."),
     profile: str = typer.Option(None, "--profile", help="Calibrated profile file from tokenomy calibrate."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON (an object, or an array with --cases)."),
+    force: bool = typer.Option(False, "--force", help="Allow --seq/--context beyond the model's max_position_embeddings."),
 ) -> None:
     """Predict latency, throughput, energy and memory of one prefill or decode step."""
     with cli_errors():
         if cases:
             recs = run_cases(cases, {"model": model, "hardware": hardware, "engine": engine,
-                                     "precision": precision if precision != "bf16" else None, "phase": phase,
+                                     "precision": precision, "phase": phase,
                                      "profile": profile})
             if json_out:
                 print_json(recs)
@@ -135,7 +136,7 @@ def predict_command(
         if missing:
             raise SpecError(f"missing {', '.join(missing)} (or pass --cases FILE.jsonl).")
         pred = predict(model, hardware, phase=phase, batch=batch, seq=seq, context=context, engine=engine,
-                       precision=precision, tp=tp, pp=pp, ep=ep, profile=profile)
+                       precision=precision, tp=tp, pp=pp, ep=ep, profile=profile, force=force)
         rec = _records(pred, hardware)[0]
     if json_out:
         print_json(rec)
