@@ -21,6 +21,7 @@ from .core.serving import serving_estimate
 from .errors import InfeasibleError, SpecError
 from .loaders.economics import default_scenario, load_scenario
 from .loaders.hardware import load_hardware
+from .spec import args as argcheck
 from .spec.economics import Scenario, with_overrides
 from .spec.hardware import HardwareSpec
 
@@ -49,6 +50,7 @@ class _Dict:
 
 def get_scenario(scenario: Scenario | str | Path | None = None, **overrides) -> Scenario:
     """A Scenario from an object, a YAML/TOML file, or the defaults; ``overrides`` replace fields."""
+    argcheck.optional_text("scenario", scenario, "Pass a Scenario or a scenario YAML/TOML path.", spec_type=(Scenario, Path))
     if scenario is None:
         base = default_scenario()
     elif isinstance(scenario, Scenario):
@@ -59,6 +61,7 @@ def get_scenario(scenario: Scenario | str | Path | None = None, **overrides) -> 
 
 
 def _hw(hardware) -> HardwareSpec:
+    argcheck.name_or_spec("hardware", hardware, HardwareSpec, argcheck.HARDWARE_HINT)
     return hardware if isinstance(hardware, HardwareSpec) else load_hardware(str(hardware))
 
 
@@ -243,10 +246,9 @@ def operating_point(model, hardware, tokens_per_s_per_user: float = 0.0, isl: in
     least ``tokens_per_s_per_user`` (0: the highest-throughput point), decode context = isl + osl/2.
     Input tokens: one prefill of ``isl`` tokens per request. Infeasible points return feasible=False."""
     sc = get_scenario(scenario, **overrides)
-    if isl < 1 or osl < 1 or max_batch < 1:
-        raise SpecError(f"isl, osl and max_batch must be >= 1, got {isl}, {osl}, {max_batch}.")
-    if tokens_per_s_per_user < 0:
-        raise SpecError(f"tokens_per_s_per_user must be >= 0, got {tokens_per_s_per_user}.")
+    isl, osl = (argcheck.count(k, v, maximum=argcheck.MAX_TOKENS) for k, v in (("isl", isl), ("osl", osl)))
+    max_batch = argcheck.count("max_batch", max_batch, maximum=argcheck.MAX_BATCH)
+    tokens_per_s_per_user = argcheck.number("tokens_per_s_per_user", tokens_per_s_per_user)
     m, hw, e, p = _api.resolve(model, hardware, engine, precision)
     kw = dict(engine=e, precision=p, tp=tp, pp=pp, ep=ep)
     dec = _api.predict(m, hw, phase="decode", batch=np.arange(1, max_batch + 1), context=isl + osl / 2, **kw)
@@ -360,13 +362,11 @@ def factory(power_mw: float, model, hardware: list[str] | str, tokens_per_s_per_
     """For each chip: replicas that fit in ``power_mw`` (sized at power limit + host, times PUE), output
     tokens per year, cost per year, revenue at ``token_price_usd_per_mtok`` (per output Mtok), margin.
     ``tp`` and ``precision`` may be one value or one per chip."""
-    if not power_mw > 0:
-        raise SpecError(f"power_mw must be > 0, got {power_mw}.")
-    hws = [h.strip() for h in hardware.split(",")] if isinstance(hardware, str) else list(hardware)
+    argcheck.number("power_mw", power_mw, maximum=argcheck.MAX_POWER_MW, allow_minimum=False)
+    hws = argcheck.names("hardware", hardware, HardwareSpec, argcheck.HARDWARE_HINT)
     sc = get_scenario(scenario, **overrides)
     price = sc.token_price_usd_per_mtok if token_price_usd_per_mtok is None else token_price_usd_per_mtok
-    if price < 0:
-        raise SpecError(f"token_price_usd_per_mtok must be >= 0, got {price}.")
+    argcheck.number("token_price_usd_per_mtok", price)
     rows = []
     for h, t, prec in zip(hws, _per_chip(tp, hws, "tp"), _per_chip(precision, hws, "precision")):
         hw = _hw(h)
@@ -474,8 +474,10 @@ def invest(model, hardware, tokens_per_s_per_user: float, isl: int = 1024, osl: 
     """NPV (at cost_of_capital_frac) and payback of a fleet over round(depreciation_years) when the price per
     token falls token_price_decline_per_year x per year; cost per answer of tokens_per_query (default osl)
     output tokens times ``tokens_multiplier`` (reasoning workloads burn ~20x more tokens, GTC 2025)."""
-    if not power_mw > 0 or not tokens_multiplier > 0:
-        raise SpecError(f"power_mw and tokens_multiplier must be > 0, got {power_mw} and {tokens_multiplier}.")
+    argcheck.number("power_mw", power_mw, maximum=argcheck.MAX_POWER_MW, allow_minimum=False)
+    argcheck.number("tokens_multiplier", tokens_multiplier, allow_minimum=False)
+    if tokens_per_query is not None:
+        argcheck.number("tokens_per_query", tokens_per_query, allow_minimum=False)
     sc = get_scenario(scenario, **overrides)
     hw = _hw(hardware)
     op = operating_point(model, hw, tokens_per_s_per_user, isl, osl, scenario=sc, engine=engine, precision=precision,

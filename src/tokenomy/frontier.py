@@ -38,10 +38,13 @@ from .api import default_precision, resolve
 from .core.graph import build_recipe, parallel_error
 from .core.memory import fast_tier_bytes
 from .core.pareto import pareto_mask, pareto_mask_grouped
-from .core.precision import parse_precision
+from .core.precision import Precision, parse_precision
 from .core.predict import predict_core
 from .core.serving import serving_estimate
 from .errors import InfeasibleError, SpecError
+from .spec import args
+from .spec.engine import EngineProfile
+from .spec.hardware import HardwareSpec
 
 # Concurrency per micro-batch: 1, 2, 3, 4, 6, 8, 12, ... 4096 (powers of two and 1.5x steps).
 BATCHES = np.unique(np.concatenate([2.0 ** np.arange(13), np.round(1.5 * 2.0 ** np.arange(1, 12))]))
@@ -214,16 +217,7 @@ def _crossdomain_p2p_s(model, hw, tp: int, pp: int, tokens) -> np.ndarray | floa
 
 
 def _as_lengths(name: str, v) -> np.ndarray:
-    try:
-        arr = np.atleast_1d(np.asarray(v, dtype=float)).ravel()
-    except (TypeError, ValueError):
-        raise SpecError(f"{name} must be a whole number of tokens (or an array of them), got {v!r}.") from None
-    if arr.size == 0:
-        raise SpecError(f"{name} is empty; give at least one length, e.g. --{name} 1024.")
-    if not np.all(np.isfinite(arr)) or np.any(arr < 1) or np.any(arr != np.round(arr)):
-        bad = arr[~(np.isfinite(arr) & (arr >= 1) & (arr == np.round(arr)))][0]
-        raise SpecError(f"{name} must be a whole number of tokens >= 1, got {bad:g}; e.g. --{name} 1024.")
-    return arr
+    return np.atleast_1d(args.sizes(name, v, minimum=1, maximum=args.MAX_TOKENS)).ravel()
 
 
 def _precisions(precision, hw, model) -> list:
@@ -440,22 +434,20 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
     and counted in ``.dropped``. Raises SpecError on bad input and NothingFitsError (exit 2)
     when the model fits on none of the chips.
     """
-    if isinstance(hardware_list, str):
-        hardware_list = [h.strip() for h in hardware_list.split(",") if h.strip()]
-    if not hardware_list:
-        raise SpecError("give at least one chip, e.g. --hardware h100-sxm,b200.")
+    hardware_list = args.names("hardware", hardware_list, HardwareSpec, "Give at least one chip, e.g. --hardware h100-sxm,b200.")
+    args.optional_text("engine", engine, args.ENGINE_HINT, spec_type=EngineProfile)
+    args.precision_choice(precision, Precision)
     isl_a, osl_a = _as_lengths("isl", isl), _as_lengths("osl", osl)
     if isl_a.size != osl_a.size and min(isl_a.size, osl_a.size) != 1:
         raise SpecError(f"isl and osl samples differ in count ({isl_a.size} and {osl_a.size}); pair them.")
-    if chips is not None and (int(chips) != chips or chips < 1):
-        raise SpecError(f"chips must be a positive whole number, got {chips!r}.")
+    chips = None if chips is None else args.count("chips", chips, maximum=args.MAX_PARALLEL)
     for name, v in (("min_tokens_per_s_per_user", min_tokens_per_s_per_user), ("max_ttft_s", max_ttft_s)):
-        if v is not None and not (np.isfinite(v) and v > 0):
-            raise SpecError(f"{name} must be a positive number, got {v!r}.")
+        if v is not None:
+            args.number(name, v, allow_minimum=False)
     isl_mean, osl_mean = float(isl_a.mean()), float(osl_a.mean())
     isl_u = np.unique(isl_a)
     ctx = isl_mean + osl_mean / 2.0
-    bs = BATCHES if batches is None else np.asarray(batches, dtype=float)
+    bs = BATCHES if batches is None else args.sizes("batches", batches, minimum=1, maximum=args.MAX_BATCH).ravel()
 
     specs = []
     seen = set()

@@ -108,7 +108,7 @@ def factory_command(
     """The AI factory: per chip, how many fit in the power budget, tokens, cost, revenue and margin per year."""
     with cli_errors():
         r = E.factory(power_mw, model, hardware, tokens_per_s_per_user, isl, osl, scenario=scenario, engine=engine,
-                      tp=_one(_split(tp, int, "--tp")), precision=_one(_split(precision, str, "--precision")), **overrides)
+                      tp=_one(_split(tp, int, "--tp")), precision=precision and _one(_split(precision, str, "--precision")), **overrides)
     if json_out:
         print_json(r.to_dict())
         return

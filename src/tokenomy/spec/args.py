@@ -6,6 +6,7 @@ received and how to fix it. Sizes are bounded by physical limits so no result ov
     MAX_BATCH         1e7 sequences in one step (deployed engines run up to ~1e4 per replica)
     MAX_TOKENS        1e9 tokens per sequence even with force (100x the longest shipped context, 10M)
     MAX_PARALLEL      1e6 chips along one of tp, pp, ep (the largest pods hold ~1e4-1e5 chips)
+    MAX_POWER_MW      1e5 MW of facility power (100 GW: ~5x the largest AI campus announced)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..errors import SpecError
 MAX_BATCH = 10_000_000
 MAX_TOKENS = 1_000_000_000
 MAX_PARALLEL = 1_000_000
+MAX_POWER_MW = 100_000.0
 MODEL_HINT = "Run 'tokenomy models list' or pass a path to a config.json."
 HARDWARE_HINT = "Run 'tokenomy hardware list' or pass a path to a hardware YAML file."
 ENGINE_HINT = "Run 'tokenomy engines list' or pass a profile file."
@@ -53,6 +55,31 @@ def choice(arg: str, value: Any, options: tuple[str, ...]) -> str:
     if isinstance(value, str) and value in options:
         return value
     raise SpecError(f"{arg} must be one of {', '.join(repr(o) for o in options)}, got {_got(value)}.")
+
+
+def names(arg: str, value: Any, spec_type: type, hint: str) -> list:
+    """A comma-separated string, or a list/tuple of names or ``spec_type`` instances; never empty."""
+    items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not items:
+        raise SpecError(f"{arg} must be a comma-separated string or a list of names, got {_got(value)}. {hint}")
+    return [name_or_spec(arg, v, spec_type, hint) for v in items]
+
+
+def precision_choice(value: Any, precision_type: type) -> Any:
+    """None, a precision string or Precision, or a list/tuple of them (a sweep over formats)."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    for v in items:
+        optional_text("precision", v, PRECISION_HINT, spec_type=precision_type)
+    if isinstance(value, (list, tuple)) and not value:
+        raise SpecError(f"precision is an empty list. {PRECISION_HINT}")
+    return value
+
+
+def count(arg: str, value: Any, *, minimum: int = 1, maximum: float) -> int:
+    """One whole number (an int or a whole float) in [minimum, maximum]."""
+    if np.ndim(value) != 0:
+        raise SpecError(f"{arg} must be one whole number, got {_got(value)}.")
+    return int(sizes(arg, value, minimum=minimum, maximum=maximum).item())
 
 
 def positive_int(arg: str, value: Any, *, maximum: int = MAX_PARALLEL) -> int:
