@@ -103,7 +103,7 @@ def parse_precision(text: str | Precision | None) -> Precision:
             raise SpecError(f"Unknown precision {text!r}. Use one of {', '.join(FORMATS)} "
                             "or 'w=fp8,a=fp8,kv=bf16'.")
         return Precision(text, text, "bf16")
-    parts = {}
+    parts: dict[str, str] = {"weights": "bf16", "activations": "bf16", "kv_cache": "bf16"}
     keys = {"w": "weights", "weights": "weights", "a": "activations", "activations": "activations",
             "kv": "kv_cache", "kv_cache": "kv_cache"}
     for item in text.split(","):
@@ -115,4 +115,4 @@ def parse_precision(text: str | Precision | None) -> Precision:
         if v not in FORMATS:
             raise SpecError(f"Unknown format {v!r} for {k!r}: use one of {', '.join(FORMATS)}.")
         parts[keys[k]] = v
-    return Precision(**{"weights": "bf16", "activations": "bf16", "kv_cache": "bf16", **parts})
+    return Precision(parts["weights"], parts["activations"], parts["kv_cache"])

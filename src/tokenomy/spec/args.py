@@ -86,9 +86,10 @@ def positive_int(arg: str, value: Any, *, maximum: int = MAX_PARALLEL) -> int:
     """A whole number in 1..maximum; bools and floats are refused."""
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise SpecError(f"{arg} must be a positive integer, got {_got(value)}; e.g. {arg}=2.")
-    if not 1 <= value <= maximum:
-        raise SpecError(f"{arg} must be between 1 and {maximum:,}, got {value}.")
-    return int(value)
+    v = int(value)
+    if not 1 <= v <= maximum:
+        raise SpecError(f"{arg} must be between 1 and {maximum:,}, got {v}.")
+    return v
 
 
 def number(arg: str, value: Any, *, minimum: float = 0.0, maximum: float = math.inf,
