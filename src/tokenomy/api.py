@@ -1,71 +1,100 @@
-"""The public Python API: names or specs in, typed results out. Thin over ``core``."""
+"""The public Python API: names or specs in, typed results out. Thin over ``core``.
+
+Every argument is checked by the shared rules of ``spec/args.py`` (the CLI uses the same), and
+every result is checked before it is returned: no value is NaN, infinite or negative.
+"""
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 
-from .core.precision import Precision, parse_precision
+from .core.precision import Precision, parse_precision, shipped_precision
 from .core.predict import Prediction, predict_core
-from .errors import SpecError
+from .errors import SpecError, UnsupportedError
 from .loaders.engines import load_engine
 from .loaders.hardware import load_hardware
 from .loaders.models import load_model
+from .spec import args
 from .spec.engine import EngineProfile
 from .spec.hardware import HardwareSpec
 from .spec.model import ModelSpec
 
 
-def _sizes(name: str, value, *, minimum: float) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise SpecError(f"{name} must be a number or an array of numbers, got {value!r}.") from None
-    if arr.size == 0:
-        raise SpecError(f"{name} is empty; give at least one value.")
-    if not np.all(np.isfinite(arr)):
-        raise SpecError(f"{name} must be finite, got {value!r}.")
-    if np.any(arr < minimum):
-        bad = arr[arr < minimum].ravel()[0]
-        raise SpecError(f"{name} must be >= {minimum:g}, got {bad:g}.")
-    if np.any(arr != np.round(arr)):
-        raise SpecError(f"{name} must be a whole number of tokens or sequences, got {value!r}.")
-    return arr
+def default_precision(model: ModelSpec, hw: HardwareSpec) -> Precision:
+    """The precision ``model`` runs in as its checkpoint ships, on ``hw`` (core/precision.py)."""
+    return shipped_precision(model.quant_weights, model.quant_activations, model.quant_bf16_parts,
+                             model.quant_method, hw.peak_flop_per_s)
 
 
 def resolve(model, hardware, engine=None, precision=None) -> tuple[ModelSpec, HardwareSpec, EngineProfile, Precision]:
-    m = model if isinstance(model, ModelSpec) else load_model(str(model))
-    h = hardware if isinstance(hardware, HardwareSpec) else load_hardware(str(hardware))
+    """Specs from names (or specs); ``precision`` None means the model's shipped format on this chip."""
+    args.name_or_spec("model", model, ModelSpec, args.MODEL_HINT)
+    args.name_or_spec("hardware", hardware, HardwareSpec, args.HARDWARE_HINT)
+    args.optional_text("engine", engine, args.ENGINE_HINT, spec_type=EngineProfile)
+    args.optional_text("precision", precision, args.PRECISION_HINT, spec_type=Precision)
+    m = model if isinstance(model, ModelSpec) else load_model(model)
+    h = hardware if isinstance(hardware, HardwareSpec) else load_hardware(hardware)
     e = engine if isinstance(engine, EngineProfile) else load_engine(engine)
-    return m, h, e, parse_precision(precision)
+    p = default_precision(m, h) if precision is None else parse_precision(precision)
+    return m, h, e, p
+
+
+def _inputs(m: ModelSpec, h: HardwareSpec, e: EngineProfile, p: Precision, **kw) -> str:
+    return ", ".join([f"model={m.name}", f"hardware={h.id}", f"engine={e.name}", f"precision={p.label}"]
+                     + [f"{k}={v!r}" for k, v in kw.items()])
+
+
+def check_outputs(pred: Prediction, inputs: str) -> Prediction:
+    """Raise UnsupportedError when any number of ``pred`` is NaN, infinite or negative."""
+    for f in fields(pred):
+        v = getattr(pred, f.name)
+        if f.name in ("tp", "pp", "ep", "chips") or not isinstance(v, (float, np.ndarray, np.generic)):
+            continue
+        a = np.asarray(v)
+        if a.dtype.kind != "f":
+            continue
+        if not np.all(np.isfinite(a)) or np.any(a < 0):
+            bad = a[~np.isfinite(a) | (a < 0)].ravel()[0]
+            raise UnsupportedError(f"The prediction for {inputs} gives {f.name} = {bad}: these inputs are outside "
+                                   "what tokenomy models (a catalog or config figure is out of range); "
+                                   "check the files given or report it.")
+    return pred
 
 
 def predict(model: str | ModelSpec, hardware: str | HardwareSpec, *, phase: str = "decode", batch=1,
-            seq=None, context=None, engine: str | EngineProfile | None = None, precision: str | Precision = "bf16",
-            tp: int = 1, pp: int = 1, ep: int = 1, profile: str | None = None) -> Prediction:
+            seq=None, context=None, engine: str | EngineProfile | None = None,
+            precision: str | Precision | None = None, tp: int = 1, pp: int = 1, ep: int = 1,
+            profile: str | None = None, force: bool = False) -> Prediction:
     """Predict one prefill or decode step; ``batch``, ``seq`` and ``context`` may be NumPy arrays
     (they broadcast, so a whole sweep is one call).
 
     prefill: ``batch`` sequences of ``seq`` prompt tokens each.
     decode:  ``batch`` sequences, one new token each, ``context`` tokens already cached per sequence.
+    ``precision`` None runs the model as its checkpoint ships (gpt-oss: MXFP4 experts, DeepSeek-V3:
+    fp8); the result's ``precision`` says which format was used and why.
     ``profile`` is a calibrated engine profile file (``tokenomy calibrate``); it replaces ``engine``.
+    ``force`` allows seq/context beyond the model's max_position_embeddings.
     """
-    if phase not in ("prefill", "decode"):
-        raise SpecError(f"phase must be 'prefill' or 'decode', got {phase!r}.")
+    args.choice("phase", phase, ("prefill", "decode"))
+    args.optional_text("profile", profile, "Pass the path of a file written by 'tokenomy calibrate'.")
+    if not isinstance(force, bool):
+        raise SpecError(f"force must be True or False, got {force!r}.")
+    tp, pp, ep = (args.positive_int(k, v) for k, v in (("tp", tp), ("pp", pp), ("ep", ep)))
     m, h, e, p = resolve(model, hardware, profile or engine, precision)
-    b = _sizes("batch", batch, minimum=1)
-    if phase == "prefill":
-        if seq is None:
-            raise SpecError("prefill needs seq (prompt tokens per sequence), e.g. --seq 2048.")
-        if context is not None:
-            raise SpecError("prefill takes seq, not context; context is for decode.")
-        n = _sizes("seq", seq, minimum=1)
-    else:
-        if context is None:
-            raise SpecError("decode needs context (tokens already cached per sequence), e.g. --context 1024.")
-        if seq is not None:
-            raise SpecError("decode takes context, not seq; seq is for prefill.")
-        n = _sizes("context", context, minimum=0)
-    for name, v in (("tp", tp), ("pp", pp), ("ep", ep)):
-        if not isinstance(v, (int, np.integer)) or v < 1:
-            raise SpecError(f"{name} must be a positive integer, got {v!r}.")
-    return predict_core(m, h, e, p, phase=phase, batch=b, length=n, tp=int(tp), pp=int(pp), ep=int(ep))
+    b = args.sizes("batch", batch, minimum=1, maximum=args.MAX_BATCH)
+    size, other, value = ("seq", "context", seq) if phase == "prefill" else ("context", "seq", context)
+    if value is None:
+        what = "prompt tokens per sequence" if phase == "prefill" else "tokens already cached per sequence"
+        raise SpecError(f"{phase} needs {size} ({what}), e.g. --{size} 1024.")
+    if (context if phase == "prefill" else seq) is not None:
+        raise SpecError(f"{phase} takes {size}, not {other}; {other} is for "
+                        f"{'decode' if phase == 'prefill' else 'prefill'}.")
+    limit, hint = args.token_limit(size, m.max_position_embeddings, m.name, force)
+    n = args.sizes(size, value, minimum=1 if phase == "prefill" else 0, maximum=limit - (phase == "decode"),
+                   limit_hint=hint)
+    args.tp_in_domain(tp, h.scaleup_domain, h.id)
+    with np.errstate(all="ignore"):      # overflow is caught by check_outputs, with the inputs named
+        pred = predict_core(m, h, e, p, phase=phase, batch=b, length=n, tp=tp, pp=pp, ep=ep)
+    return check_outputs(pred, _inputs(m, h, e, p, phase=phase, batch=batch, **{size: value}, tp=tp, pp=pp, ep=ep))

@@ -20,6 +20,7 @@ from .core.precision import BYTES_PER_ELEMENT
 from .errors import SpecError
 from .loaders.engines import load_engine
 from .loaders.hardware import load_hardware
+from .spec import args
 from .spec.engine import EngineProfile
 from .spec.hardware import HardwareSpec
 
@@ -104,6 +105,8 @@ def _positive_ints(name: str, value) -> np.ndarray:
 def resolve_chip(hardware: str | HardwareSpec, engine: str | EngineProfile | None,
                  dtype: str) -> tuple[HardwareSpec, EngineProfile, float, float, int]:
     """(chip, engine, peak FLOP/s of the ``dtype`` matrix rate, main-memory bytes/s, compute units)."""
+    args.name_or_spec("hardware", hardware, HardwareSpec, args.HARDWARE_HINT)
+    args.optional_text("engine", engine, args.ENGINE_HINT, spec_type=EngineProfile)
     hw = hardware if isinstance(hardware, HardwareSpec) else load_hardware(str(hardware))
     eng = engine if isinstance(engine, EngineProfile) else load_engine(engine or DEFAULT_ENGINE)
     return (hw, eng, *chip_rates(hw, dtype))

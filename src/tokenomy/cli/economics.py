@@ -104,14 +104,14 @@ def factory_command(
     isl: int = tokens_option("--isl", 1024, "Input tokens per request."),
     osl: int = tokens_option("--osl", 1024, "Output tokens per request."),
     tp: str = typer.Option("1", "--tp", help="Tensor-parallel chips: one value or one per chip."),
-    precision: str = typer.Option("bf16", "--precision", help="One value or one per chip."),
+    precision: str = typer.Option(None, "--precision", help="One value or one per chip."),
     engine: Optional[str] = engine_option(help="Engine profile."),
     json_out: bool = json_option(),
     *, scenario=None, overrides=None,
 ) -> None:
     """The AI factory: per chip, how many fit in the power budget, tokens, cost, revenue and margin per year."""
     r = E.factory(power_mw, model, hardware, tokens_per_s_per_user, isl, osl, scenario=scenario, engine=engine,
-                  tp=_one(_split(tp, int, "--tp")), precision=_one(_split(precision, str, "--precision")), **overrides)
+                  tp=_one(_split(tp, int, "--tp")), precision=precision and _one(_split(precision, str, "--precision")), **overrides)
     if json_out:
         print_json(r.to_dict())
         return
@@ -141,7 +141,7 @@ def break_even_command(
     osl: int = tokens_option("--osl", 1024, "Output tokens per request."),
     tp: int = typer.Option(1, "--tp", help="Tensor-parallel chips for X."),
     tp_versus: int = typer.Option(1, "--tp-versus", help="Tensor-parallel chips for Y."),
-    precision: str = typer.Option("bf16", "--precision", help="Precision for X (and Y unless --precision-versus)."),
+    precision: str = typer.Option(None, "--precision", help="Precision for X (and Y unless --precision-versus)."),
     precision_versus: Optional[str] = typer.Option(None, "--precision-versus", help="Precision for Y."),
     engine: Optional[str] = engine_option(help="Engine profile."),
     json_out: bool = json_option(),
@@ -174,7 +174,7 @@ def invest_command(
     isl: int = tokens_option("--isl", 1024, "Input tokens per request."),
     osl: int = tokens_option("--osl", 1024, "Output tokens per request."),
     tp: int = typer.Option(1, "--tp", help="Tensor-parallel chips."),
-    precision: str = typer.Option("bf16", "--precision", help="Precision."),
+    precision: str = typer.Option(None, "--precision", help="Precision."),
     engine: Optional[str] = engine_option(help="Engine profile."),
     json_out: bool = json_option(),
     *, scenario=None, overrides=None,

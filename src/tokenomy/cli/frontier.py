@@ -73,7 +73,7 @@ def frontier_command(
     model: str = model_option(),
     hardware: str = hardware_option("Comma-separated chip ids, e.g. h100-sxm,b200,groq-lpu."),
     chips: int = typer.Option(None, "--chips", min=1, help="Fix the chips per replica (default: the sweep chooses)."),
-    precision: str = typer.Option("bf16", "--precision",
+    precision: str = typer.Option(None, "--precision",
                                   help="bf16, fp8, fp4, int8, a comma list, 'auto' (all the chip supports), "
                                        "or w=..,a=..,kv=.."),
     isl: int = tokens_option("--isl", None, "Input (prompt) tokens per request."),

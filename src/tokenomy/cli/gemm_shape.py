@@ -126,7 +126,7 @@ def shape_command(
                                     help="Allowed change of the total parameter count (fraction)."),
     prefill_tokens: int = typer.Option(4096, "--prefill-tokens", help="Tokens in the prefill step."),
     decode_batch: int = typer.Option(64, "--decode-batch", help="Sequences in the decode step."),
-    precision: str = typer.Option("bf16", "--precision", help="bf16 or fp8 (LM head stays bf16)."),
+    precision: str = typer.Option(None, "--precision", help="bf16 or fp8 (LM head stays bf16)."),
     engine: str = engine_option(DEFAULT_ENGINE, "Engine profile with the GEMM parameters."),
     profile: str = profile_option(),
     design: bool = typer.Option(False, "--design", help="Propose a whole shape for --params instead."),

@@ -73,8 +73,8 @@ def speed_option(required: bool = True, help: str = "Required decode speed per u
     return typer.Option(... if required else None, "--tokens-per-s-per-user", parser=POSITIVE, help=help)
 
 
-def force_option():
-    return typer.Option(False, "--force", help="Overwrite files that already exist.")
+def force_option(help: str = "Overwrite files that already exist."):
+    return typer.Option(False, "--force", help=help)
 
 
 def plot_option(help: str):

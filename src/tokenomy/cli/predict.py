@@ -12,7 +12,7 @@ from ..api import predict
 from ..errors import SpecError
 from ..loaders.cases import read_cases
 from .common import make_table, missing_flags, print_json, print_quantities, print_records
-from .options import cases_option, engine_option, hardware_option, json_option, model_option
+from .options import cases_option, engine_option, force_option, hardware_option, json_option, model_option
 
 OUT_KEYS = ("model", "hardware", "engine", "precision", "tp", "pp", "ep", "chips", "phase", "batch", "seq",
             "context", "latency_s", "tokens_per_s", "tokens_per_s_per_user", "energy_j_per_token", "power_w",
@@ -78,7 +78,7 @@ def run_cases(path: str, defaults: dict) -> list[dict]:
             raise SpecError(f"{path} line {wrong[0]}: {g['phase']} takes {size!r}, not {other!r}.")
         try:
             pred = predict(g["model"], g["hardware"], phase=g["phase"], engine=g["engine"],
-                           precision=g["precision"] or "bf16", tp=g["tp"], pp=g["pp"], ep=g["ep"], profile=g["profile"],
+                           precision=g["precision"], tp=g["tp"], pp=g["pp"], ep=g["ep"], profile=g["profile"],
                            batch=np.array([c["batch"] for c in sub]), **{size: np.array([c[size] for c in sub])})
         except SpecError as e:
             raise SpecError(f"{path} line {sub[0]['_line']}: {e}") from None
@@ -101,7 +101,7 @@ def predict_command(
     model: str = model_option(),
     hardware: str = hardware_option(),
     engine: str = engine_option(),
-    precision: str = typer.Option("bf16", "--precision", help="bf16, fp8, int8, fp4, or w=..,a=..,kv=.."),
+    precision: str = typer.Option(None, "--precision", help="bf16, fp8, int8, fp4, or w=..,a=..,kv=.."),
     tp: int = typer.Option(1, "--tp", help="Tensor-parallel chips."),
     pp: int = typer.Option(1, "--pp", help="Pipeline stages."),
     ep: int = typer.Option(1, "--ep", help="Expert-parallel degree (MoE; at most tp)."),
@@ -112,18 +112,19 @@ def predict_command(
     cases: str = cases_option("JSONL file, one case per line (same keys)."),
     profile: str = typer.Option(None, "--profile", help="Calibrated profile file from tokenomy calibrate."),
     json_out: bool = json_option("Print JSON (an object, or an array with --cases)."),
+    force: bool = force_option("Allow --seq/--context beyond the model's max_position_embeddings."),
 ) -> None:
     """Predict latency, throughput, energy and memory of one prefill or decode step."""
     if cases:
         recs = run_cases(cases, {"model": model, "hardware": hardware, "engine": engine,
-                                 "precision": precision if precision != "bf16" else None, "phase": phase,
+                                 "precision": precision, "phase": phase,
                                  "profile": profile})
         print_records(recs, json_out, _table)
         return
     missing_flags((("--model", model), ("--hardware", hardware), ("--phase", phase), ("--batch", batch)),
                   "(or pass --cases FILE.jsonl).")
     pred = predict(model, hardware, phase=phase, batch=batch, seq=seq, context=context, engine=engine,
-                   precision=precision, tp=tp, pp=pp, ep=ep, profile=profile)
+                   precision=precision, tp=tp, pp=pp, ep=ep, profile=profile, force=force)
     rec = _records(pred, hardware)[0]
     if json_out:
         print_json(rec)

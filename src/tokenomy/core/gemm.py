@@ -20,6 +20,7 @@ Factors (NVIDIA "Matrix Multiplication Background" guide; shared/reference/shape
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,7 +109,8 @@ def gemm_time(
     nbytes = batch * (m * k * a_bytes + n * k * w_bytes * weight_reads + m * n * out_bytes)
 
     gemv = m <= 1
-    align_bytes = np.minimum(row_alignment_bytes(k * min(a_bytes, w_bytes)),
+    elem_bytes = min(a_bytes, 2.0 ** math.floor(math.log2(w_bytes)))  # MXFP4: 0.5 (its scales are a separate tensor)
+    align_bytes = np.minimum(row_alignment_bytes(k * elem_bytes),
                              np.where(gemv, ALIGN_BYTES, row_alignment_bytes(n * out_bytes)))
     a4 = float(np.sqrt(params.align8_frac * params.align2_frac))
     frac = np.select([align_bytes >= 16, align_bytes >= 8, align_bytes >= 4],

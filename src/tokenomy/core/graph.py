@@ -151,8 +151,6 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
     if why:
         raise SpecError(why)
     eager = engine.graph == "eager"
-    wb = BYTES_PER_ELEMENT[precision.weights]
-    ab = BYTES_PER_ELEMENT[precision.activations]
     kvb = BYTES_PER_ELEMENT[precision.kv_cache]
     D, H, N, K, V = model.d_model, model.d_head, model.n_heads, model.n_kv_heads, model.vocab_size
     L = model.n_layers / pp                       # layers on this chip (bottleneck stage)
@@ -165,7 +163,9 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
 
     def lin(name, n, k, per_layer=1.0, layers=L, **kw):
         nonlocal lin_count
-        gemms.append(GemmOp(name, int(n), int(k), per_layer * layers, w_bytes=wb, a_bytes=ab, **kw))
+        wf, af = precision.formats(name)            # bf16 for parts a checkpoint keeps in 16-bit
+        gemms.append(GemmOp(name, int(n), int(k), per_layer * layers, w_bytes=BYTES_PER_ELEMENT[wf],
+                            a_bytes=BYTES_PER_ELEMENT[af], **kw))
         lin_count += per_layer * layers * max(kw.get("batch", 1), 1)
 
     norm_kernels, norm_bytes = (8.0, 36.0 / 2 * B16) if eager else (1.0, 3 * B16)  # per norm, per element of D
@@ -258,9 +258,10 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
     # ---- fp8 activation casts (eager: one kernel per linear input; fused: inside the norms)
     pad_kernels = 0.0
     if eager and precision.activations != "bf16":
-        casts = sum(g.count for g in gemms if g.name not in ("router",))
+        cast = [g for g in gemms if g.name != "router" and g.a_bytes < B16]
+        casts = sum(g.count for g in cast)
         ew_k += casts
-        ew_t += sum(g.count * g.k * (B16 + ab) for g in gemms if g.name not in ("router",))
+        ew_t += sum(g.count * g.k * (B16 + g.a_bytes) for g in cast)
         pad_kernels = 2.0 * casts                  # zeros and cat when T % 16 != 0 (measure.py pads rows to 16)
     # ---- once per step: embedding gather, final norm, LM head on last positions, argmax/sampling
     ew_k += 1 + (10 if eager else 0) + norm_kernels + 1
@@ -276,7 +277,8 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
         ar_count = (1.0 * L + model.n_dense_layers / pp) if tp > 1 else 0.0
     weight_bytes = sum(g.weight_bytes for g in gemms if g.name not in ("uk_absorb", "uv_absorb"))
     if model.attention == "mla" and phase == "decode":   # absorbed GEMMs use the stored kv_b weights
-        weight_bytes += L * model.kv_lora_rank * Nc * (model.qk_nope_head_dim + model.v_head_dim) * wb
+        weight_bytes += (L * model.kv_lora_rank * Nc * (model.qk_nope_head_dim + model.v_head_dim)
+                         * BYTES_PER_ELEMENT[precision.formats("kv_b")[0]])
     emb = V * D / tp * B16                                # embedding (vocab-parallel), kept in 16-bit
     head = 0.0 if model.tie_embeddings else Vc * D * B16  # tied: the LM head is the embedding
     weight_bytes -= Vc * D * B16                          # the lm_head op above, counted here instead
@@ -289,7 +291,7 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
         phase=phase, gemms=tuple(gemms), attns=attns, attention_impl=impl,
         ew_kernels=ew_k, ew_bytes_per_token=ew_t, ew_bytes_per_seq=ew_s, ew_pad_kernels=pad_kernels,
         allreduce_count=ar_count, allreduce_bytes_per_token=D * B16,
-        alltoall_count=a2a_count, alltoall_bytes_per_token=2.0 * model.n_experts_active * D * ab,
+        alltoall_count=a2a_count, alltoall_bytes_per_token=2.0 * model.n_experts_active * D * BYTES_PER_ELEMENT[precision.formats("down_expert")[1]],
         p2p_bytes_per_token=D * B16 if pp > 1 else 0.0,
         weight_bytes=weight_bytes, kv_bytes_per_token=kv_full, kv_bytes_per_token_windowed=kv_win,
         window=model.sliding_window if model.n_sliding_layers else None, layers=L,

@@ -1,4 +1,14 @@
-"""Number formats: bytes per element and the precision of weights, activations and KV cache."""
+"""Number formats: bytes per element and the precision of weights, activations and KV cache.
+
+A Precision names one weight format, one activation format and one KV-cache format. Parts of the
+model listed in ``bf16_parts`` keep 16-bit weights and activations whatever the formats say: that
+is how checkpoints ship (gpt-oss quantizes only its MoE experts to MXFP4; attention and router stay
+bf16). Embedding tables and the LM head are always 16-bit (core/graph.py).
+
+MXFP4 (OCP microscaling): 32 fp4 (e2m1) elements share one 8-bit scale, so 4 + 8/32 = 4.25 bits
+= 0.53125 bytes per weight; its matrix rate is the chip's fp4 rate. fp8 block scales (DeepSeek-V3:
+one fp32 per 128 x 128 block, 4 / 16384 = 0.02% extra) are left out.
+"""
 
 from __future__ import annotations
 
@@ -6,46 +16,94 @@ from dataclasses import dataclass
 
 from ..errors import SpecError
 
-BYTES_PER_ELEMENT = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 0.5}
-FORMATS = ("bf16", "fp8", "int8", "fp4")
+BYTES_PER_ELEMENT = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 0.5, "mxfp4": 4.25 / 8}
+FORMATS = ("bf16", "fp8", "int8", "fp4", "mxfp4")
+RATE_FORMAT = {"mxfp4": "fp4"}            # formats that run at another format's matrix rate
+# which part of a layer each GEMM of core/graph.py belongs to (for bf16_parts)
+PART_OF_GEMM = {
+    "q_a": "attention", "q_b": "attention", "q": "attention", "kv_a": "attention", "kv_b": "attention",
+    "uk_absorb": "attention", "uv_absorb": "attention", "o": "attention", "qkv": "attention",
+    "gate_up": "mlp", "down": "mlp", "gate_up_dense": "mlp", "down_dense": "mlp", "router": "router",
+    "gate_up_expert": "experts", "down_expert": "experts", "gate_up_shared": "shared_experts",
+    "down_shared": "shared_experts",
+}
+PARTS = ("attention", "mlp", "router", "experts", "shared_experts")
+
+
+def rate_format(fmt: str) -> str:
+    """The matrix rate (hardware peak key) a format runs at: 'mxfp4' -> 'fp4', else itself."""
+    return RATE_FORMAT.get(fmt, fmt)
 
 
 @dataclass(frozen=True)
 class Precision:
-    """Formats of weights, activations (GEMM inputs) and the KV cache."""
+    """Formats of weights, activations (GEMM inputs) and the KV cache; ``source`` says where they
+    came from ('' = given by the caller, e.g. 'shipped mxfp4')."""
 
     weights: str = "bf16"
     activations: str = "bf16"
     kv_cache: str = "bf16"
+    bf16_parts: frozenset[str] = frozenset()
+    source: str = ""
 
     @property
     def compute(self) -> str:
-        """Format the matrix units run in: the wider of weights and activations."""
+        """Matrix rate of the quantized GEMMs: the wider of weights and activations (weight-only
+        quantization, e.g. w=mxfp4,a=bf16, runs at the activation format)."""
         wb, ab = BYTES_PER_ELEMENT[self.weights], BYTES_PER_ELEMENT[self.activations]
-        return self.activations if ab >= wb else self.weights
+        return rate_format(self.activations if ab >= wb else self.weights)
+
+    def formats(self, gemm_name: str) -> tuple[str, str]:
+        """(weight format, activation format) of one GEMM of core/graph.py, by name."""
+        if PART_OF_GEMM.get(gemm_name) in self.bf16_parts:
+            return "bf16", "bf16"
+        return self.weights, self.activations
 
     @property
     def label(self) -> str:
-        if self.weights == self.activations == self.kv_cache:
-            return self.weights
-        if self.weights == self.activations and self.kv_cache == "bf16":
-            return self.weights
-        return f"w={self.weights},a={self.activations},kv={self.kv_cache}"
+        if self.weights == self.activations and self.kv_cache in (self.weights, "bf16"):
+            text = self.weights
+        else:
+            text = f"w={self.weights},a={self.activations},kv={self.kv_cache}"
+        if self.bf16_parts:
+            text += "; bf16 " + "+".join(p for p in PARTS if p in self.bf16_parts)
+        return f"{text} ({self.source})" if self.source else text
+
+
+def shipped_precision(quant_weights: str, quant_activations: str, bf16_parts, quant_method: str | None,
+                      chip_rates) -> Precision:
+    """The precision a checkpoint runs in as shipped, on a chip with matrix rates ``chip_rates``
+    (format -> FLOP/s).
+
+    Weights stay in the shipped format. Activations use the shipped activation format when the chip
+    has a matrix rate for it (DeepSeek-V3: fp8 dynamic, so W8A8 on H100), else bf16: weight-only
+    quantization, weights dequantized into 16-bit GEMMs (gpt-oss MXFP4 on any chip, as Marlin and
+    Triton MoE kernels run it; fp8 weights on A100). Engines that also quantize activations on
+    Blackwell (MXFP4 x MXFP8) are an explicit choice: ``w=mxfp4,a=fp8``.
+    """
+    if quant_weights == "bf16":
+        return Precision(source=f"shipped {quant_method} is not modelled, bf16 assumed" if quant_method else "")
+    acts = quant_activations if rate_format(quant_activations) in chip_rates else "bf16"
+    source = f"shipped {quant_method}" + ("" if acts == quant_activations else ", weight-only on this chip")
+    return Precision(quant_weights, acts, "bf16", frozenset(bf16_parts), source)
 
 
 def parse_precision(text: str | Precision | None) -> Precision:
-    """``bf16``/``fp8``/``int8``/``fp4`` (weights and activations in that format, KV cache bf16: the
-    chip must have that matrix rate), or explicit ``w=fp4,a=fp8,kv=fp8`` (weight-only quantization
-    runs the matrix units at the activation format)."""
+    """``bf16``/``fp8``/``int8``/``fp4``/``mxfp4`` (weights and activations in that format, KV cache
+    bf16: the chip must have that matrix rate), or explicit ``w=fp4,a=fp8,kv=fp8`` (weight-only
+    quantization runs the matrix units at the activation format). None means bf16."""
     if isinstance(text, Precision):
         return text
+    if text is not None and not isinstance(text, str):
+        raise SpecError(f"precision must be a format name such as 'bf16' or 'w=fp8,a=fp8,kv=bf16', "
+                        f"got {text!r} ({type(text).__name__}).")
     text = (text or "bf16").strip().lower()
     if "=" not in text:
         if text not in FORMATS:
             raise SpecError(f"Unknown precision {text!r}. Use one of {', '.join(FORMATS)} "
                             "or 'w=fp8,a=fp8,kv=bf16'.")
         return Precision(text, text, "bf16")
-    parts = {}
+    parts: dict[str, str] = {"weights": "bf16", "activations": "bf16", "kv_cache": "bf16"}
     keys = {"w": "weights", "weights": "weights", "a": "activations", "activations": "activations",
             "kv": "kv_cache", "kv_cache": "kv_cache"}
     for item in text.split(","):
@@ -57,4 +115,4 @@ def parse_precision(text: str | Precision | None) -> Precision:
         if v not in FORMATS:
             raise SpecError(f"Unknown format {v!r} for {k!r}: use one of {', '.join(FORMATS)}.")
         parts[keys[k]] = v
-    return Precision(**{"weights": "bf16", "activations": "bf16", "kv_cache": "bf16", **parts})
+    return Precision(parts["weights"], parts["activations"], parts["kv_cache"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +11,15 @@ import numpy as np
 from ..errors import SpecError
 from ..loaders.economics import default_scenario, load_scenario
 from ..loaders.hardware import load_hardware
+from ..spec import args
 from ..spec.economics import Scenario, with_overrides
 from ..spec.hardware import HardwareSpec
 
 ScenarioLike = Scenario | str | Path | None
 
-MAX_POWER_MW = 1e5          # 100 GW: beyond every announced campus
+MAX_POWER_MW = args.MAX_POWER_MW
 MAX_BATCH = 65_536          # operating points sweep batch 1..max_batch in one vectorized call
-MAX_TOKENS = 1e9            # per request or per answer
+MAX_TOKENS = args.MAX_TOKENS   # per request or per answer
 MAX_CHIPS_COMPARED = 64     # chips in one factory comparison
 
 
@@ -43,6 +43,7 @@ class _Dict:
 
 def get_scenario(scenario: ScenarioLike = None, **overrides: Any) -> Scenario:
     """A Scenario from an object, a YAML/TOML file, or the defaults; ``overrides`` replace fields."""
+    args.optional_text("scenario", scenario, "Pass a Scenario or a scenario YAML/TOML path.", spec_type=(Scenario, Path))
     if scenario is None:
         base = default_scenario()
     elif isinstance(scenario, Scenario):
@@ -54,19 +55,15 @@ def get_scenario(scenario: ScenarioLike = None, **overrides: Any) -> Scenario:
 
 def hw_spec(hardware: str | HardwareSpec) -> HardwareSpec:
     """``hardware`` as a HardwareSpec (a catalog id or a YAML path is loaded)."""
+    args.name_or_spec("hardware", hardware, HardwareSpec, args.HARDWARE_HINT)
     return hardware if isinstance(hardware, HardwareSpec) else load_hardware(str(hardware))
 
 
 def check_number(name: str, value: Any, low: float, high: float, *, low_inclusive: bool = False,
                  flag: str | None = None) -> float:
     """``value`` as a float in (low, high] (or [low, high]); SpecError naming the field otherwise."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value >= low if low_inclusive else value > low) and value <= high
-    if not ok:
-        rng = f"{'[' if low_inclusive else '('}{low:g}, {high:g}]"
-        hint = f" (--{flag})" if flag else ""
-        raise SpecError(f"{name}{hint} must be a finite number in {rng}, got {value!r}.")
-    return float(value)
+    return args.number(f"{name} (--{flag})" if flag else name, value, minimum=low, maximum=high,
+                       allow_minimum=low_inclusive)
 
 
 def check_request(isl: Any, osl: Any, tokens_per_s_per_user: Any) -> None:

@@ -32,7 +32,7 @@ class BreakEven(_Dict):
 
 
 def break_even_price(model: Any, hardware_x: Any, hardware_y: Any, tokens_per_s_per_user: float, isl: int = 1024,
-                     osl: int = 1024, *, scenario: ScenarioLike = None, engine: Any = None, precision: str = "bf16",
+                     osl: int = 1024, *, scenario: ScenarioLike = None, engine: Any = None, precision: str | None = None,
                      tp_x: int = 1, tp_y: int = 1, precision_y: str | None = None, **overrides: Any) -> BreakEven:
     """X is owned at the unknown price p; Y is costed by the scenario (owned or rented). X's replica cost per
     hour is slope * p + intercept (core.economics), so p = (target * tps * 3600e-6 * u - intercept) / slope."""

@@ -9,6 +9,7 @@ from typing import Any
 from .. import api as _api
 from ..core import economics as ce
 from ..errors import SpecError
+from ..spec import args
 from ..spec.economics import Scenario
 from ..spec.hardware import HardwareSpec
 from .base import (
@@ -98,12 +99,12 @@ def factory_row(op: OperatingPoint, hw: HardwareSpec, sc: Scenario, power_mw: fl
 
 def factory(power_mw: float, model: Any, hardware: list[str] | str, tokens_per_s_per_user: float, isl: int = 1024,
             osl: int = 1024, *, token_price_usd_per_mtok: float | None = None, scenario: ScenarioLike = None,
-            engine: Any = None, precision: Any = "bf16", tp: Any = 1, **overrides: Any) -> FactoryResult:
+            engine: Any = None, precision: Any = None, tp: Any = 1, **overrides: Any) -> FactoryResult:
     """For each chip: replicas that fit in ``power_mw`` (sized at power limit + host, times PUE), output
     tokens per year, cost per year, revenue at ``token_price_usd_per_mtok`` (per output Mtok), margin.
     ``tp`` and ``precision`` may be one value or one per chip."""
     power_mw = check_number("power_mw", power_mw, 0, MAX_POWER_MW, flag="power-mw")
-    hws = [h.strip() for h in hardware.split(",")] if isinstance(hardware, str) else list(hardware)
+    hws = args.names("hardware", hardware, HardwareSpec, args.HARDWARE_HINT)
     if not 1 <= len(hws) <= MAX_CHIPS_COMPARED:
         raise SpecError(f"factory compares 1 to {MAX_CHIPS_COMPARED} chips, got {len(hws)}.")
     sc = get_scenario(scenario, **overrides)

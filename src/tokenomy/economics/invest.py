@@ -49,7 +49,7 @@ class Investment(_Dict):
 
 def invest(model: Any, hardware: Any, tokens_per_s_per_user: float, isl: int = 1024, osl: int = 1024, *,
            power_mw: float = 1.0, tokens_per_query: float | None = None, tokens_multiplier: float = 1.0,
-           scenario: ScenarioLike = None, engine: Any = None, precision: str = "bf16", tp: int = 1,
+           scenario: ScenarioLike = None, engine: Any = None, precision: str | None = None, tp: int = 1,
            **overrides: Any) -> Investment:
     """NPV (at cost_of_capital_frac) and payback of a fleet over round(depreciation_years) when the price per
     token falls token_price_decline_per_year x per year; cost per answer of tokens_per_query (default osl)

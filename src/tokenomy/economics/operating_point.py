@@ -77,7 +77,7 @@ def phase_costs(hw: HardwareSpec, sc: Scenario, dec_w_chip: float, pre_w_chip: f
 
 
 def operating_point(model: Any, hardware: Any, tokens_per_s_per_user: float = 0.0, isl: int = 1024,
-                    osl: int = 1024, *, scenario: ScenarioLike = None, engine: Any = None, precision: str = "bf16",
+                    osl: int = 1024, *, scenario: ScenarioLike = None, engine: Any = None, precision: str | None = None,
                     tp: int = 1, pp: int = 1, ep: int = 1, max_batch: int = 4096,
                     **overrides: Any) -> OperatingPoint:
     """Highest-throughput decode batch (1..max_batch, one vectorized predict) whose per-user speed is at

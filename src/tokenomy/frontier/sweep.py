@@ -22,13 +22,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..api import resolve
+from ..api import default_precision, resolve
 from ..core.pareto import pareto_mask, pareto_mask_grouped
-from ..core.precision import parse_precision
+from ..core.precision import Precision, parse_precision
 from ..core.predict import predict_core
 from ..core.serving import serving_estimate
 from ..errors import InfeasibleError, SpecError
 from ..loaders.engines import load_engine
+from ..spec import args
+from ..spec.engine import EngineProfile
+from ..spec.hardware import HardwareSpec
 from .deployments import DeploymentContext, candidates, memory_reason
 from .result import FrontierResult
 
@@ -92,20 +95,13 @@ def _join_reasons(reasons: list[str]) -> str:
 
 
 def _as_lengths(name: str, v) -> np.ndarray:
-    try:
-        arr = np.atleast_1d(np.asarray(v, dtype=float)).ravel()
-    except (TypeError, ValueError):
-        raise SpecError(f"{name} must be a whole number of tokens (or an array of them), got {v!r}.") from None
-    if arr.size == 0:
-        raise SpecError(f"{name} is empty; give at least one length, e.g. --{name} 1024.")
-    if not np.all(np.isfinite(arr)) or np.any(arr < 1) or np.any(arr != np.round(arr)):
-        bad = arr[~(np.isfinite(arr) & (arr >= 1) & (arr == np.round(arr)))][0]
-        raise SpecError(f"{name} must be a whole number of tokens >= 1, got {bad:g}; e.g. --{name} 1024.")
-    return arr
+    return np.atleast_1d(args.sizes(name, v, minimum=1, maximum=args.MAX_TOKENS)).ravel()
 
 
-def _precisions(precision, hw) -> list[str]:
-    if precision is None or (isinstance(precision, str) and precision.strip().lower() == "auto"):
+def _precisions(precision, hw, model) -> list:
+    if precision is None:                         # the model's shipped format (api.default_precision)
+        return [default_precision(model, hw)]
+    if isinstance(precision, str) and precision.strip().lower() == "auto":
         return [p for p in AUTO_PRECISIONS if hw.peak(p) is not None]
     if isinstance(precision, str):
         if "=" in precision:                      # one explicit 'w=..,a=..,kv=..' format
@@ -114,33 +110,31 @@ def _precisions(precision, hw) -> list[str]:
     return list(precision)
 
 
-def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = None, precision="bf16",
+def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = None, precision=None,
           engine=None, min_tokens_per_s_per_user: float | None = None, max_ttft_s: float | None = None,
           batches=None) -> FrontierResult:
     """Evaluate every deployment of ``model`` on each chip of ``hardware_list`` for a workload of
     ``isl`` input and ``osl`` output tokens (ints, or arrays of paired samples).
 
-    ``chips`` fixes chips per replica; ``precision`` is one format, a list, or None/"auto" for
-    bf16, fp8 and fp4 wherever the chip has the matrix rate. Points that do not fit are dropped
+    ``chips`` fixes chips per replica; ``precision`` is one format, a list, "auto" for bf16, fp8
+    and fp4 wherever the chip has the matrix rate, or None for the model's shipped format. Points that do not fit are dropped
     and counted in ``.dropped``. Raises SpecError on bad input and NothingFitsError (exit 2)
     when the model fits on none of the chips.
     """
-    if isinstance(hardware_list, str):
-        hardware_list = [h.strip() for h in hardware_list.split(",") if h.strip()]
-    if not hardware_list:
-        raise SpecError("give at least one chip, e.g. --hardware h100-sxm,b200.")
+    hardware_list = args.names("hardware", hardware_list, HardwareSpec, "Give at least one chip, e.g. --hardware h100-sxm,b200.")
+    args.optional_text("engine", engine, args.ENGINE_HINT, spec_type=EngineProfile)
+    args.precision_choice(precision, Precision)
     isl_a, osl_a = _as_lengths("isl", isl), _as_lengths("osl", osl)
     if isl_a.size != osl_a.size and min(isl_a.size, osl_a.size) != 1:
         raise SpecError(f"isl and osl samples differ in count ({isl_a.size} and {osl_a.size}); pair them.")
-    if chips is not None and (int(chips) != chips or chips < 1):
-        raise SpecError(f"chips must be a positive whole number, got {chips!r}.")
+    chips = None if chips is None else args.count("chips", chips, maximum=args.MAX_PARALLEL)
     for name, v in (("min_tokens_per_s_per_user", min_tokens_per_s_per_user), ("max_ttft_s", max_ttft_s)):
-        if v is not None and not (np.isfinite(v) and v > 0):
-            raise SpecError(f"{name} must be a positive number, got {v!r}.")
+        if v is not None:
+            args.number(name, v, allow_minimum=False)
     isl_mean, osl_mean = float(isl_a.mean()), float(osl_a.mean())
     isl_u = np.unique(isl_a)
     ctx = isl_mean + osl_mean / 2.0
-    bs = BATCHES if batches is None else np.asarray(batches, dtype=float)
+    bs = BATCHES if batches is None else args.sizes("batches", batches, minimum=1, maximum=args.MAX_BATCH).ravel()
 
     specs = []
     seen = set()
@@ -163,7 +157,7 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
     for m, hw, eng in specs:
         drop = dropped.setdefault(hw.id, {})
         price = usd_per_chip_hour(hw)
-        precs = _precisions(precision, hw)
+        precs = _precisions(precision, hw, m)
         reasons = []
         for ptxt in precs:
             prec = parse_precision(ptxt)

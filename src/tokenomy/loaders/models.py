@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from tokenomy.errors import CatalogError, SpecError, UnsupportedError, unknown_name_error
+from tokenomy.loaders.quantization import shipped_fields
 from tokenomy.spec.model import ModelSpec
 
 CATALOG_PACKAGE = "tokenomy.catalog.models"
@@ -93,6 +94,7 @@ def model_from_config(config: dict[str, Any], name: str, source: str = "") -> Mo
         tie_embeddings=bool(config.get("tie_word_embeddings", False)),
         source=source,
     )
+    fields.update(shipped_fields(config, where))     # context limit and shipped quantization
     bias = bool(config.get("attention_bias", False))
     if family in ("llama", "qwen3", "qwen3_moe", "gpt_oss"):
         fields.update(qkv_bias=bias, o_bias=bias)

@@ -23,13 +23,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..api import resolve
 from ..core.params import param_counts
-from ..core.precision import Precision, parse_precision
+from ..core.precision import Precision
 from ..errors import SpecError
 from ..gemm import DEFAULT_ENGINE, resolve_chip
-from ..loaders.engines import load_engine
-from ..loaders.hardware import load_hardware
-from ..loaders.models import load_model
 from ..spec.engine import EngineProfile
 from ..spec.hardware import HardwareSpec
 from ..spec.model import ModelSpec
@@ -130,17 +128,15 @@ def _with(spec: ModelSpec, update: dict) -> ModelSpec:
 
 def analyze_shape(model: str | ModelSpec, hardware: str | HardwareSpec, tp: int = 1, tolerance: float = 0.02,
                   prefill_tokens: int = 4096, decode_batch: int = 64, *, prefill_seqs: int = 1,
-                  precision: str | Precision = "bf16", engine: str | EngineProfile = DEFAULT_ENGINE,
+                  precision: str | Precision | None = None, engine: str | EngineProfile = DEFAULT_ENGINE,
                   min_gain: float = 0.01) -> ShapeAnalysis:
     """Time every GEMM of ``model`` per ``tp`` shard for one prefill step (``prefill_tokens`` tokens
     in ``prefill_seqs`` prompts; the LM head runs on last positions only, as in the core engine)
     and one decode step (``decode_batch`` sequences), flag weak ones and propose nearby shapes
     whose total parameter count stays within ``tolerance`` (fraction) of the current one.
     """
-    spec = model if isinstance(model, ModelSpec) else load_model(str(model))
-    prec = parse_precision(precision)
-    hw, eng, *_ = resolve_chip(hardware if isinstance(hardware, HardwareSpec) else load_hardware(str(hardware)),
-                               engine if isinstance(engine, EngineProfile) else load_engine(engine), prec.compute)
+    spec, hw, eng, prec = resolve(model, hardware, engine, precision)   # precision None: as shipped
+    hw, eng, *_ = resolve_chip(hw, eng, prec.compute)
     for name, v in (("tp", tp), ("prefill_tokens", prefill_tokens), ("prefill_seqs", prefill_seqs),
                     ("decode_batch", decode_batch)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:

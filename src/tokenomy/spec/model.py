@@ -58,6 +58,12 @@ class ModelSpec(BaseModel):
     source: str = ""
     published_params: float | None = None         # total parameters the authors publish
     published_active_params: float | None = None  # per token, for MoE
+    # as shipped (config.json): longest context, and the checkpoint's weight quantization
+    max_position_embeddings: int | None = None    # tokens; None when the config does not say
+    quant_method: str | None = None   # quantization_config.quant_method, e.g. 'mxfp4', 'fp8' (None: 16-bit)
+    quant_weights: str = "bf16"       # tokenomy weight format of the quantized parts ('bf16': not modelled)
+    quant_activations: str = "bf16"   # activation format the checkpoint expects ('fp8' for dynamic fp8)
+    quant_bf16_parts: tuple[str, ...] = ()  # parts left in 16-bit: attention, mlp, router, experts, shared_experts
 
     @model_validator(mode="after")
     def _check(self) -> "ModelSpec":
