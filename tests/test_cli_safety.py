@@ -199,8 +199,10 @@ def test_chips_beyond_any_replica_are_rejected_without_looping(monkeypatch):
     real = deployments.parallel_error
     monkeypatch.setattr(deployments, "parallel_error", lambda *a, **k: calls.append(1) or real(*a, **k))
     with pytest.raises(NothingFitsError, match="at most 256"):
+        sweep(m, ["h100-sxm"], isl=128, osl=128, chips=10 ** 6)
+    assert len(calls) < 200                      # was one check per divisor candidate up to 1e6
+    with pytest.raises(SpecError, match="chips must be <= 1,000,000"):
         sweep(m, ["h100-sxm"], isl=128, osl=128, chips=10 ** 9)
-    assert len(calls) < 200                      # was one check per divisor candidate up to 1e9
     res = sweep(m, ["h100-sxm"], isl=128, osl=128, chips=256)
     assert set(res.columns["tp"].tolist()) == {8} and set(res.columns["pp"].tolist()) == {32}
 

@@ -335,7 +335,7 @@ def test_api_bad_input_names_field_and_range(override, field, rng):
     (["--chip-price-usd", "-5"], "chip_price_usd", "[0, 1e+09]"),
     (["--rent-usd-per-hour", "-1", "--mode", "rented"], "rent_usd_per_hour", "[0, 100000]"),
     (["--pue", "0.95"], "pue", "[1, 3]"),
-    (["--pue", "nan"], "pue", "[1, 3]"),
+    (["--pue", "nan"], "--pue", "not a finite number"),
     (["--utilization-frac", "0"], "utilization_frac", "(0, 1]"),
     (["--utilization-frac", "1.2"], "utilization_frac", "(0, 1]"),
 ])
@@ -472,7 +472,8 @@ def test_cli_invest_bad_numbers_exit_2_with_one_line(args, needle):
         base += ["--power-mw", "1"]
     res = runner.invoke(app, [*base, *args])
     assert res.exit_code == 2, res.output
-    assert needle in res.output and len(res.output.strip().splitlines()) == 1, res.output
+    flag = "--" + needle.replace("_", "-")       # the flag parser or the scenario names it
+    assert (needle in res.output or flag in res.output) and len(res.output.strip().splitlines()) == 1, res.output
 
 
 def test_invest_at_the_depreciation_bound_answers_with_bounded_cash_flows():
