@@ -41,7 +41,7 @@ from .core.pareto import pareto_mask, pareto_mask_grouped
 from .core.precision import parse_precision
 from .core.predict import predict_core
 from .core.serving import serving_estimate
-from .errors import InfeasibleError, SpecError
+from .errors import NothingFitsError, SpecError
 
 # Concurrency per micro-batch: 1, 2, 3, 4, 6, 8, 12, ... 4096 (powers of two and 1.5x steps).
 BATCHES = np.unique(np.concatenate([2.0 ** np.arange(13), np.round(1.5 * 2.0 ** np.arange(1, 12))]))
@@ -58,12 +58,6 @@ COLUMNS = ("hardware", "chips", "tp", "pp", "ep", "precision", "batch", "tokens_
            "usd_per_mtok_input", "usd_per_mtok_blended", "usd_per_chip_hour", "power_w", "memory_bytes_per_chip",
            "prefill_time_frac", "meets_slo", "on_frontier_usd", "on_frontier_j", "on_global_frontier_usd",
            "on_global_frontier_j")
-
-
-class NothingFitsError(InfeasibleError):
-    """The model fits on none of the chips asked for. Exit 2: the request itself cannot be served."""
-
-    exit_code = 2
 
 
 def usd_per_chip_hour(hw) -> float:

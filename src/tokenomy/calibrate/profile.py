@@ -160,19 +160,3 @@ def write_profile(out: str | Path, rows: list[dict], *, hardware: str | None = N
                            + yaml.safe_dump(hardware_to_catalog(hw), sort_keys=False))
         summary["hardware_file"] = str(hw_file)
     return summary
-
-
-def hardware_from_profile_file(path: str | Path) -> HardwareSpec | None:
-    """The chip a calibrate output was fitted on (its ``device`` section), or None."""
-    p = Path(path)
-    if p.suffix != ".json" or not p.is_file():
-        return None
-    try:
-        dev = json.loads(p.read_text()).get("device") or {}
-    except (json.JSONDecodeError, AttributeError):
-        return None
-    if isinstance(dev.get("hardware_spec"), dict):
-        return HardwareSpec(**dev["hardware_spec"])
-    if dev.get("hardware"):
-        return load_hardware(dev["hardware"])
-    return None
