@@ -157,7 +157,8 @@ def _figures(label: str, raw: dict[str, Any]) -> list[dict[str, Any]]:
     missing = [k for k in REQUIRED if not raw.get(k)]
     if missing:
         raise CatalogError(f"{label}: missing required key(s) {', '.join(map(repr, missing))}.")
-    out, seen = [], {}
+    out: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
     for key, (field, _, unit) in FIGURES.items():
         fig = raw.get(key)
         if fig is None:

@@ -64,7 +64,7 @@ def check_row(row: Any, label: str) -> dict:
             raise CalibrationError(f"{label}: field {key!r} of a {kind!r} row must be {desc}, got {value!r}. "
                                    "Fix or remove the row.")
     if kind == "model":
-        from ..calibrate.rows import model_from_row   # the one row -> ModelSpec mapping
+        from ..calibrate.rows import model_from_row  # the one row -> ModelSpec mapping
         try:
             model_from_row(row)
         except ValidationError as e:

@@ -63,11 +63,11 @@ def _int(config: dict[str, Any], key: str, where: str, lo: int = 1, default: Any
 
 def _typed(config: dict[str, Any], key: str, where: str, kind: type, default: Any) -> Any:
     """config[key] checked to be a ``kind`` (bool, str, list), or ``default`` when absent or null."""
-    v = config.get(key)
+    v: Any = config.get(key)
     if v is None:
         return default
-    if not isinstance(v, kind) or (kind is list and not all(isinstance(x, (str, int)) and not isinstance(x, bool)
-                                                              for x in v)):
+    if not isinstance(v, kind) or (isinstance(v, list) and not all(isinstance(x, (str, int))
+                                                                   and not isinstance(x, bool) for x in v)):
         what = {bool: "true or false", str: "text", list: "a list of names or layer indices"}[kind]
         raise SpecError(f"{where}: {key!r} must be {what}, got {v!r}. Fix it in the config.json.")
     return v

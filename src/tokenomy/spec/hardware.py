@@ -69,7 +69,7 @@ class HardwareSpec(BaseModel):
         return self.ddr_bytes_per_s
 
     @model_validator(mode="after")
-    def _physical(self) -> "HardwareSpec":
+    def _physical(self) -> HardwareSpec:
         """Every figure in its physical range (spec/limits.py), tiers and links consistent."""
         problem = hardware_problem(self)
         if problem:

@@ -60,8 +60,8 @@ class ModelSpec(BaseModel):
     v_head_dim: Dim0 = 0
     # provenance
     source: str = ""
-    published_params: float | None = Field(None, gt=0)        # total parameters the authors publish
-    published_active_params: float | None = Field(None, gt=0)  # per token, for MoE
+    published_params: Annotated[float, Field(gt=0)] | None = None        # total parameters the authors publish
+    published_active_params: Annotated[float, Field(gt=0)] | None = None  # per token, for MoE
 
     @model_validator(mode="after")
     def _check(self) -> "ModelSpec":
