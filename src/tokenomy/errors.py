@@ -5,9 +5,10 @@
     ├── CatalogError              unknown or malformed catalog entry, figure without source
     ├── UnsupportedError          asked for something the chip or model cannot do (fp4 on H100)
     ├── InfeasibleError           does not fit, or no configuration meets the SLO
+    │   └── NothingFitsError      the model fits on none of the chips asked for (exit 2)
     └── CalibrationError          measurements missing or unusable for a fit
 
-The CLI prints the message and exits 2 (or 1 for InfeasibleError). Any other exception is a bug.
+The CLI prints the message and exits 2 (or 1 for InfeasibleError, 2 for NothingFitsError). Any other exception is a bug.
 """
 
 from __future__ import annotations
@@ -41,6 +42,19 @@ class InfeasibleError(TokenomyError):
     """Nothing fits, or no configuration meets the requirement."""
 
     exit_code = 1
+
+
+class NothingFitsError(InfeasibleError):
+    """The model fits on none of the chips asked for. Exit 2: the request itself cannot be served.
+
+    ``reasons`` maps each chip to why nothing fits on it (memory needed against available, or the limit hit).
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, reasons: dict[str, str] | None = None):
+        super().__init__(message)
+        self.reasons = dict(reasons or {})
 
 
 class CalibrationError(TokenomyError):

@@ -11,19 +11,20 @@ catalog entry matching the ``env`` row's device name. The model comes from the `
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .calibrate.profile import catalog_hardware_id, env_row, hardware_from_profile_file
+from .calibrate.profile import catalog_hardware_id, env_row
 from .calibrate.rows import KINDS, RowCheck, predict_rows
-from .errors import CalibrationError, SpecError
-from .loaders.engines import load_engine
+from .errors import CalibrationError
+from .loaders.engines import load_engine, profile_hardware
 from .loaders.hardware import load_hardware
+from .loaders.measurements import check_row, read_measurements  # noqa: F401  (the reader lives in loaders/)
 from .spec.engine import EngineProfile
 from .spec.hardware import HardwareSpec
+
 
 @dataclass(frozen=True)
 class Validation:
@@ -42,40 +43,13 @@ class Validation:
                 "rows": [{**asdict(r), "rel_err": r.rel_err} for r in self.rows]}
 
 
-def read_measurements(paths) -> list[dict]:
-    """Rows from JSONL files, or from the ``measurements`` of a calibrate profile JSON."""
-    rows: list[dict] = []
-    for p in [paths] if isinstance(paths, (str, Path)) else paths:
-        p = Path(p)
-        if not p.is_file():
-            raise SpecError(f"Measurement file not found: {p}.")
-        text = p.read_text()
-        if p.suffix == ".json":
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as e:
-                raise SpecError(f"{p}: not valid JSON ({e.msg}).") from None
-            if not isinstance(data, dict) or not isinstance(data.get("measurements"), list):
-                raise SpecError(f"{p}: a .json file must be a tokenomy calibrate profile with 'measurements'; "
-                                "pass the JSONL rows instead.")
-            rows.extend(data["measurements"])
-            continue
-        for i, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise SpecError(f"{p} line {i}: not valid JSON ({e.msg}).") from None
-    return rows
-
-
 def _hardware(rows, hardware, profile) -> HardwareSpec:
     if isinstance(hardware, HardwareSpec):
         return hardware
     if hardware:
         return load_hardware(str(hardware))
     if isinstance(profile, (str, Path)):
-        hw = hardware_from_profile_file(profile)
+        hw = profile_hardware(profile)
         if hw is not None:
             return hw
     name = env_row(rows).get("name")
@@ -99,7 +73,7 @@ def _rel_mape(checks) -> float:
 def validate(rows, profile: str | Path | EngineProfile | None = None,
              hardware: str | HardwareSpec | None = None) -> Validation:
     """Compare every row of ``rows`` with the prediction of ``profile`` (default torch-eager) on ``hardware``."""
-    rows = list(rows)
+    rows = [check_row(r, f"measurement row {i}") for i, r in enumerate(rows, 1)]
     if not rows:
         raise CalibrationError("No measurement rows to validate.")
     hw, eng = _hardware(rows, hardware, profile), _engine(profile)

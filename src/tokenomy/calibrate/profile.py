@@ -177,19 +177,3 @@ def write_profile(out: str | Path, rows: list[dict], *, hardware: str | None = N
     texts, summary = profile_contents(out, rows, hardware=hardware, name=name)
     write_files(texts, flag="--out", force=force)
     return summary
-
-
-def hardware_from_profile_file(path: str | Path) -> HardwareSpec | None:
-    """The chip a calibrate output was fitted on (its ``device`` section), or None."""
-    p = Path(path)
-    if p.suffix != ".json" or not p.is_file():
-        return None
-    try:
-        dev = json.loads(p.read_text()).get("device") or {}
-    except (json.JSONDecodeError, AttributeError):
-        return None
-    if isinstance(dev.get("hardware_spec"), dict):
-        return HardwareSpec(**dev["hardware_spec"])
-    if dev.get("hardware"):
-        return load_hardware(dev["hardware"])
-    return None

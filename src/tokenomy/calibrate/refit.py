@@ -6,7 +6,6 @@ checks that refitting reproduces it).
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import yaml
 
 from ..loaders.engines import engine_from_dict
 from ..loaders.hardware import load_hardware
+from ..loaders.measurements import read_measurements
 from .fit import fit_profile, round_profile
 
 TORCH_EAGER_BASE = {
@@ -32,18 +32,9 @@ TORCH_EAGER_BASE = {
 }
 
 
-def read_rows(paths) -> list[dict]:
-    rows = []
-    for p in paths:
-        for line in Path(p).read_text().splitlines():
-            if line.strip():
-                rows.append(json.loads(line))
-    return rows
-
-
 def refit_torch_eager(data_dir: str | Path) -> tuple[dict, dict]:
     d = Path(data_dir)
-    rows = read_rows([d / "microbench.jsonl", d / "llama-3.1-8b.jsonl"])
+    rows = read_measurements([d / "microbench.jsonl", d / "llama-3.1-8b.jsonl"])
     prof, errs = fit_profile(rows, load_hardware("h100-sxm"), engine_from_dict(TORCH_EAGER_BASE),
                              source="shared/data/h100 (microbench.jsonl, llama-3.1-8b.jsonl), H100 SXM 80GB")
     return round_profile(prof), errs

@@ -27,7 +27,7 @@ from ..core.pareto import pareto_mask, pareto_mask_grouped
 from ..core.precision import Precision, parse_precision
 from ..core.predict import predict_core
 from ..core.serving import serving_estimate
-from ..errors import InfeasibleError, SpecError
+from ..errors import InfeasibleError, NothingFitsError, SpecError
 from ..loaders.engines import load_engine
 from ..spec import args
 from ..spec.engine import EngineProfile
@@ -40,19 +40,6 @@ BATCHES = np.unique(np.concatenate([2.0 ** np.arange(13), np.round(1.5 * 2.0 ** 
 SCALEOUT_BYTES_PER_S = 50e9      # 400 Gb/s NIC per accelerator (ConnectX-7 class), one direction
 AUTO_PRECISIONS = ("bf16", "fp8", "fp4")   # what "sweep the precision" tries, where the chip has the rate
 REASONS_SHOWN = 3                # distinct reasons per chip in a "nothing fits" message
-
-
-class NothingFitsError(InfeasibleError):
-    """The model fits on none of the chips asked for. Exit 2: the request itself cannot be served.
-
-    ``reasons`` maps each chip to why nothing fits on it (memory needed against available, or the limit hit).
-    """
-
-    exit_code = 2
-
-    def __init__(self, message: str, reasons: dict[str, str] | None = None):
-        super().__init__(message)
-        self.reasons = dict(reasons or {})
 
 
 def usd_per_chip_hour(hw) -> float:

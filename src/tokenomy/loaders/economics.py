@@ -6,15 +6,13 @@ plain value or ``{value, source, note}``; missing fields keep the defaults, unkn
 from __future__ import annotations
 
 import functools
-import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import CatalogError, SpecError
 from ..spec.economics import FIELDS, Scenario, make_scenario
+from .files import parse_text, read_data, require_mapping
 
 _PACKAGE = "tokenomy.catalog.economics"
 _PARTS = {"value", "source", "note"}
@@ -24,7 +22,7 @@ def _split(label: str, raw: dict[str, Any], *, need_source: bool) -> tuple[dict[
     values, sources = {}, {}
     for key, fig in raw.items():
         if isinstance(fig, dict):
-            extra = sorted(set(fig) - _PARTS)
+            extra = sorted(map(str, set(fig) - _PARTS))
             if extra or "value" not in fig:
                 raise SpecError(f"{label}: field {key!r} must be a value or {{value, source, note}}, got {fig!r}.")
             values[key] = fig["value"]
@@ -40,7 +38,8 @@ def _split(label: str, raw: dict[str, Any], *, need_source: bool) -> tuple[dict[
 @functools.lru_cache(maxsize=1)
 def _defaults() -> tuple[Scenario, dict[str, str]]:
     text = resources.files(_PACKAGE).joinpath("defaults.yaml").read_text(encoding="utf-8")
-    values, sources = _split("defaults.yaml", yaml.safe_load(text), need_source=True)
+    raw = require_mapping(parse_text(text, "defaults.yaml", "yaml", CatalogError), "defaults.yaml", CatalogError)
+    values, sources = _split("defaults.yaml", raw, need_source=True)
     return make_scenario(values, "defaults.yaml"), sources
 
 
@@ -57,17 +56,8 @@ def default_sources() -> dict[str, str]:
 def load_scenario(path: str | Path) -> Scenario:
     """A YAML (.yaml/.yml) or TOML (.toml) scenario file over the defaults."""
     p = Path(path)
-    if not p.is_file():
-        raise SpecError(f"scenario file not found: {str(p)!r}.")
-    text = p.read_text(encoding="utf-8")
-    try:
-        raw = tomllib.loads(text) if p.suffix == ".toml" else yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise SpecError(f"{p}: not valid {'TOML' if p.suffix == '.toml' else 'YAML'} ({exc}).") from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise SpecError(f"{p}: expected a mapping of scenario fields, got {type(raw).__name__}.")
+    raw = read_data(p, SpecError, "scenario file", fmt="toml" if p.suffix == ".toml" else "yaml")
+    raw = require_mapping({} if raw is None else raw, str(p), SpecError, "a mapping of scenario fields")
     unknown = sorted(set(raw) - set(FIELDS))
     if unknown:
         raise SpecError(f"{p}: unknown field(s) {', '.join(map(repr, unknown))}; allowed fields: {', '.join(FIELDS)}.")

@@ -7,15 +7,16 @@ are merged key by key).
 from __future__ import annotations
 
 import functools
-import json
 from importlib import resources
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from ..errors import CatalogError, SpecError, unknown_name_error
 from ..spec.engine import EngineProfile
+from ..spec.hardware import HardwareSpec
+from .files import parse_text, read_data, require_mapping, validation_text
+from .hardware import load_hardware
 
 DEFAULT_ENGINE = "serving"
 
@@ -32,20 +33,17 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def _read(path_or_text: str, origin: str) -> dict:
-    try:
-        data = json.loads(path_or_text) if origin.endswith(".json") else yaml.safe_load(path_or_text)
-    except (yaml.YAMLError, json.JSONDecodeError) as e:
-        raise CatalogError(f"Engine profile {origin} is not valid YAML/JSON: {e}") from None
-    if not isinstance(data, dict):
-        raise CatalogError(f"Engine profile {origin} must be a mapping of fields.")
-    return data
+def _read_file(path: Path) -> dict:
+    """An engine profile file (YAML, or JSON by suffix) as a checked mapping."""
+    data = read_data(path, CatalogError, "engine profile file", fmt="json" if path.suffix == ".json" else "yaml")
+    return require_mapping(data, str(path), CatalogError, "a mapping of engine profile fields")
 
 
 @functools.lru_cache(maxsize=None)
 def _builtin_raw(name: str) -> dict:
     f = resources.files("tokenomy.catalog.engines") / f"{name}.yaml"
-    return _read(f.read_text(), f"{name}.yaml")
+    data = parse_text(f.read_text(encoding="utf-8"), f"{name}.yaml", "yaml", CatalogError)
+    return require_mapping(data, f"{name}.yaml", CatalogError, "a mapping of engine profile fields")
 
 
 def _resolve(data: dict, origin: str, depth: int = 0) -> dict:
@@ -54,6 +52,9 @@ def _resolve(data: dict, origin: str, depth: int = 0) -> dict:
         return data
     if depth > 5:
         raise CatalogError(f"Engine profile {origin}: 'extends' chain is too deep.")
+    if not isinstance(base_name, str):
+        raise SpecError(f"Engine profile {origin}: field 'extends' must be an engine name such as 'serving', "
+                        f"got {base_name!r}.")
     if base_name not in engine_names():
         raise unknown_name_error("engine", base_name, engine_names(), f"(named by 'extends' in {origin}).")
     return _merge(_resolve(dict(_builtin_raw(base_name)), base_name, depth + 1), data)
@@ -66,9 +67,8 @@ def engine_from_dict(data: dict, origin: str = "<dict>") -> EngineProfile:
     try:
         return EngineProfile(**data)
     except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"])
-        raise SpecError(f"Engine profile {origin}: field {loc!r}: {err['msg']}.") from None
+        raise SpecError(f"Engine profile {origin}: {validation_text(e)}. Fix the value or drop the field "
+                        "to keep the default.") from None
 
 
 @functools.lru_cache(maxsize=None)
@@ -79,12 +79,40 @@ def _load_builtin(name: str) -> EngineProfile:
 def load_engine(name_or_path: str | None = None) -> EngineProfile:
     """A built-in profile by name (default ``serving``) or a profile file (YAML or JSON)."""
     name = name_or_path or DEFAULT_ENGINE
+    if not isinstance(name, str):
+        raise SpecError(f"engine must be a name such as 'serving' or a profile file path, got {name!r}.")
     if name in engine_names():
         return _load_builtin(name)
     p = Path(name)
     if p.suffix in (".yaml", ".yml", ".json") or p.exists():
         if not p.is_file():
             raise CatalogError(f"No such engine profile file: {name}.")
-        return engine_from_dict(_read(p.read_text(), p.name), str(p))
+        return engine_from_dict(_read_file(p), str(p))
     raise unknown_name_error("engine", name, engine_names(),
                              "Run 'tokenomy engines list' or pass a profile file (tokenomy calibrate writes one).")
+
+
+def profile_hardware(path: str | Path) -> HardwareSpec | None:
+    """The chip a ``tokenomy calibrate`` profile (JSON) was fitted on, from its ``device`` section; None
+    for other files or a profile without one."""
+    p = Path(path)
+    if p.suffix != ".json" or not p.is_file():
+        return None
+    dev = _read_file(p).get("device") or {}
+    if not isinstance(dev, dict):
+        raise SpecError(f"{p}: field 'device' must be a mapping (as tokenomy calibrate writes it), got {dev!r}.")
+    spec = dev.get("hardware_spec")
+    if spec is not None:
+        if not isinstance(spec, dict):
+            raise SpecError(f"{p}: field 'device.hardware_spec' must be a mapping of HardwareSpec fields.")
+        try:
+            return HardwareSpec(**spec)
+        except ValidationError as e:
+            raise SpecError(f"{p}: device.hardware_spec: {validation_text(e)}. Re-run tokenomy calibrate or "
+                            "pass --hardware.") from None
+    hw = dev.get("hardware")
+    if hw is None:
+        return None
+    if not isinstance(hw, str):
+        raise SpecError(f"{p}: field 'device.hardware' must be a chip id such as 'h100-sxm', got {hw!r}.")
+    return load_hardware(hw)

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import functools
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
-from tokenomy.errors import CatalogError, unknown_name_error
+from tokenomy.errors import CatalogError, SpecError, unknown_name_error
 from tokenomy.spec.hardware import HardwareSpec
+from tokenomy.spec.limits import in_limits, limit_text
+
+from .files import parse_text, read_data, require_mapping, validation_text
 
 _PACKAGE = "tokenomy.catalog.hardware"
 _HINT = "Run 'tokenomy hardware list' or pass a path to your own YAML file."
@@ -81,6 +82,8 @@ def hardware_ids() -> list[str]:
 
 def load_hardware(name_or_path: str) -> HardwareSpec:
     """A built-in chip id (``h100-sxm``) or a path to a YAML file, as a HardwareSpec in SI units."""
+    if not isinstance(name_or_path, str):
+        raise SpecError(f"hardware must be a chip id such as 'h100-sxm' or a YAML path, got {name_or_path!r}.")
     if _is_path(name_or_path):
         label, raw = _read_file(name_or_path)
         return _to_spec(label, raw)
@@ -135,24 +138,14 @@ def _read_builtin(hw_id: str) -> tuple[str, dict[str, Any]]:
     resource = resources.files(_PACKAGE).joinpath(f"{hw_id}.yaml")
     if not resource.is_file():
         raise unknown_name_error("hardware", hw_id, hardware_ids(), _HINT)
-    return f"{hw_id}.yaml", _parse(f"{hw_id}.yaml", resource.read_text(encoding="utf-8"))
+    label = f"{hw_id}.yaml"
+    raw = parse_text(resource.read_text(encoding="utf-8"), label, "yaml", CatalogError)
+    return label, require_mapping(raw, label, CatalogError, "a mapping of keys to figures")
 
 
 def _read_file(path: str) -> tuple[str, dict[str, Any]]:
-    p = Path(path)
-    if not p.is_file():
-        raise CatalogError(f"Hardware file {path!r} not found. {_HINT}")
-    return str(p), _parse(str(p), p.read_text(encoding="utf-8"))
-
-
-def _parse(label: str, text: str) -> dict[str, Any]:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise CatalogError(f"{label}: not valid YAML ({exc}).") from None
-    if not isinstance(raw, dict):
-        raise CatalogError(f"{label}: expected a mapping of keys to figures, got {type(raw).__name__}.")
-    return raw
+    raw = read_data(path, CatalogError, "hardware YAML file", fmt="yaml")
+    return path, require_mapping(raw, path, CatalogError, "a mapping of keys to figures")
 
 
 # --- validation and conversion -----------------------------------------------------------------
@@ -167,7 +160,8 @@ def _figures(label: str, raw: dict[str, Any]) -> list[dict[str, Any]]:
     missing = [k for k in REQUIRED if not raw.get(k)]
     if missing:
         raise CatalogError(f"{label}: missing required key(s) {', '.join(map(repr, missing))}.")
-    out, seen = [], {}
+    out: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
     for key, (field, _, unit) in FIGURES.items():
         fig = raw.get(key)
         if fig is None:
@@ -195,7 +189,14 @@ def _check_figure(label: str, key: str, fig: Any) -> dict[str, Any]:
         raise CatalogError(f"{where}: value must be a number, got {value!r}.")
     if value < 0:
         raise CatalogError(f"{where}: value must not be negative, got {value}.")
-    return {"value": value, "source": source.strip(), "note": fig.get("note")}
+    field, factor, unit = FIGURES[key]
+    if not in_limits(field.split(".")[0], value * factor):
+        raise CatalogError(f"{where}: value {value!r} {unit} is not physical; it must be "
+                           f"{limit_text(field.split('.')[0], factor, unit)} (write null when unknown).")
+    note = fig.get("note")
+    if note is not None and not isinstance(note, str):
+        raise CatalogError(f"{where}: note must be text, got {note!r}.")
+    return {"value": value, "source": source.strip(), "note": note}
 
 
 def _to_spec(label: str, raw: dict[str, Any]) -> HardwareSpec:
@@ -218,5 +219,4 @@ def _to_spec(label: str, raw: dict[str, Any]) -> HardwareSpec:
     try:
         return HardwareSpec(**fields, peak_flop_per_s=peaks, sources=sources)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise CatalogError(f"{label}: {problems}.") from None
+        raise CatalogError(f"{label}: {validation_text(exc)}.") from None

@@ -6,19 +6,20 @@ verbatim under `config:`, so one parser (`model_from_config`) reads catalog and 
 
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from tokenomy.errors import CatalogError, SpecError, UnsupportedError, unknown_name_error
 from tokenomy.loaders.quantization import shipped_fields
+from tokenomy.spec.limits import MAX_DIM
 from tokenomy.spec.model import ModelSpec
+
+from .files import parse_text, read_data, require_mapping, validation_text
 
 CATALOG_PACKAGE = "tokenomy.catalog.models"
 LIST_HINT = "Run 'tokenomy models list' or pass a path to a config.json."
@@ -39,11 +40,45 @@ ARCHITECTURES = {
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # org/name, as on huggingface.co
 
 
+# ModelSpec field -> the config.json key it comes from (to name the key when a check fails)
+CONFIG_KEY = {"n_layers": "num_hidden_layers", "d_model": "hidden_size", "n_heads": "num_attention_heads",
+              "n_kv_heads": "num_key_value_heads", "d_head": "head_dim", "d_ff": "intermediate_size",
+              "vocab_size": "vocab_size", "n_experts_active": "num_experts_per_tok",
+              "d_ff_expert": "intermediate_size / moe_intermediate_size", "n_dense_layers": "first_k_dense_replace",
+              "sliding_window": "sliding_window", "n_sliding_layers": "layer_types / max_window_layers"}
+_MISSING = object()
+
+
+def _int(config: dict[str, Any], key: str, where: str, lo: int = 1, default: Any = _MISSING) -> Any:
+    """config[key] as an int in lo..MAX_DIM; ``default`` when absent or null (SpecError when no default)."""
+    v = config.get(key)
+    if v is None:
+        if default is _MISSING:
+            raise SpecError(f"{where} lacks required key {key!r}. Add it to the config.json.")
+        return default
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or not lo <= v <= MAX_DIM:
+        raise SpecError(f"{where}: {key!r} must be a whole number in {lo}..{MAX_DIM}, got {v!r}. "
+                        "Fix it in the config.json.")
+    return int(v)
+
+
+def _typed(config: dict[str, Any], key: str, where: str, kind: type, default: Any) -> Any:
+    """config[key] checked to be a ``kind`` (bool, str, list), or ``default`` when absent or null."""
+    v: Any = config.get(key)
+    if v is None:
+        return default
+    if not isinstance(v, kind) or (isinstance(v, list) and not all(isinstance(x, (str, int))
+                                                                   and not isinstance(x, bool) for x in v)):
+        what = {bool: "true or false", str: "text", list: "a list of names or layer indices"}[kind]
+        raise SpecError(f"{where}: {key!r} must be {what}, got {v!r}. Fix it in the config.json.")
+    return v
+
+
 def _family(config: dict[str, Any], where: str) -> str:
-    model_type = config.get("model_type")
+    model_type = _typed(config, "model_type", where, str, None)
     if model_type in SUPPORTED_TYPES:
         return model_type
-    for arch in config.get("architectures") or []:
+    for arch in _typed(config, "architectures", where, list, []):
         if arch in ARCHITECTURES:
             return ARCHITECTURES[arch]
     got = f"model_type {model_type!r}" if model_type else f"architectures {config.get('architectures')!r}"
@@ -52,50 +87,61 @@ def _family(config: dict[str, Any], where: str) -> str:
     )
 
 
-def _sliding(config: dict[str, Any], family: str, n_layers: int) -> tuple[int | None, int]:
+def _sliding(config: dict[str, Any], family: str, n_layers: int, where: str) -> tuple[int | None, int]:
     """(window in tokens, number of sliding-window layers) from layer_types or the family's rule."""
-    window = config.get("sliding_window")
-    if config.get("layer_types"):
-        n = sum(t == "sliding_attention" for t in config["layer_types"])
+    window = _int(config, "sliding_window", where, default=None)
+    layer_types = _typed(config, "layer_types", where, list, [])
+    if layer_types:
+        if len(layer_types) != n_layers:
+            raise SpecError(f"{where}: 'layer_types' lists {len(layer_types)} layers but num_hidden_layers is "
+                            f"{n_layers}; give one type per layer.")
+        n = sum(t == "sliding_attention" for t in layer_types)
     elif family == "gpt_oss":  # transformers' default: even layers slide
         n = (n_layers + 1) // 2
     elif family in ("mistral", "mixtral"):  # every layer slides when a window is set
         n = n_layers if window else 0
-    elif family in ("qwen2", "qwen3", "qwen3_moe") and config.get("use_sliding_window"):
-        n = max(0, n_layers - config.get("max_window_layers", n_layers))  # layers >= max_window_layers slide
+    elif family in ("qwen2", "qwen3", "qwen3_moe") and _typed(config, "use_sliding_window", where, bool, False):
+        n = max(0, n_layers - _int(config, "max_window_layers", where, lo=0, default=n_layers))  # layers >= it slide
     else:
         n = 0
     return (window if n else None), n
 
 
 def model_from_config(config: dict[str, Any], name: str, source: str = "") -> ModelSpec:
-    """Build a ModelSpec from a Hugging Face config.json dict (sizes in elements)."""
+    """Build a ModelSpec from a Hugging Face config.json dict (sizes in elements).
+
+    Every key used is checked for its type and range (sizes whole numbers in 1..MAX_DIM, flags true or
+    false, no NaN); a problem raises SpecError naming the key, the value and ``source``."""
     where = source or f"the config of {name!r}"
     if not isinstance(config, dict):
         raise SpecError(f"{where} is not a JSON object (got {type(config).__name__}).")
     family = _family(config, where)
 
-    def need(key: str) -> Any:
-        if config.get(key) is None:
-            raise SpecError(f"{where} lacks required key {key!r} (model_type {family}). Add it to the config.json.")
-        return config[key]
+    def need(key: str) -> int:
+        return _int(config, key, where)
 
     D, L, N = need("hidden_size"), need("num_hidden_layers"), need("num_attention_heads")
+    d_head = _int(config, "head_dim", where, default=None)
+    if d_head is None:
+        if D % N:
+            raise SpecError(f"{where}: hidden_size ({D}) is not a multiple of num_attention_heads ({N}) and there "
+                            "is no head_dim; fix one of them or add head_dim.")
+        d_head = D // N
     fields: dict[str, Any] = dict(
         name=name,
         family=family,
         n_layers=L,
         d_model=D,
         n_heads=N,
-        n_kv_heads=config.get("num_key_value_heads") or N,
-        d_head=config.get("head_dim") or D // N,
-        d_ff=config.get("intermediate_size") or 0,
+        n_kv_heads=_int(config, "num_key_value_heads", where, default=N),
+        d_head=d_head,
+        d_ff=_int(config, "intermediate_size", where, default=0),
         vocab_size=need("vocab_size"),
-        tie_embeddings=bool(config.get("tie_word_embeddings", False)),
+        tie_embeddings=_typed(config, "tie_word_embeddings", where, bool, False),
         source=source,
     )
     fields.update(shipped_fields(config, where))     # context limit and shipped quantization
-    bias = bool(config.get("attention_bias", False))
+    bias = _typed(config, "attention_bias", where, bool, False)
     if family in ("llama", "qwen3", "qwen3_moe", "gpt_oss"):
         fields.update(qkv_bias=bias, o_bias=bias)
     if family == "qwen2":
@@ -104,17 +150,18 @@ def model_from_config(config: dict[str, Any], name: str, source: str = "") -> Mo
         fields.update(qk_norm=True)
     if family in ("llama", "mistral", "qwen2", "qwen3"):
         fields.update(d_ff=need("intermediate_size"))
-    fields["sliding_window"], fields["n_sliding_layers"] = _sliding(config, family, L)
+    fields["sliding_window"], fields["n_sliding_layers"] = _sliding(config, family, L, where)
 
     if family == "mixtral":
         fields.update(d_ff=0, n_experts=need("num_local_experts"), n_experts_active=need("num_experts_per_tok"),
                       d_ff_expert=need("intermediate_size"))
     elif family == "gpt_oss":
-        k = config.get("num_experts_per_tok") or need("experts_per_token")
+        k = _int(config, "num_experts_per_tok", where, default=None) or need("experts_per_token")
         fields.update(d_ff=0, n_experts=need("num_local_experts"), n_experts_active=k,
                       d_ff_expert=need("intermediate_size"), attention_sinks=True, expert_bias=True)
     elif family == "qwen3_moe":
-        step, dense_only = config.get("decoder_sparse_step", 1), set(config.get("mlp_only_layers") or [])
+        step = _int(config, "decoder_sparse_step", where, default=1)
+        dense_only = set(_typed(config, "mlp_only_layers", where, list, []))
         n_dense = sum(i in dense_only or (i + 1) % step != 0 for i in range(L))  # transformers' rule
         fields.update(d_ff=need("intermediate_size") if n_dense else 0, n_dense_layers=n_dense,
                       n_experts=need("num_experts"), n_experts_active=need("num_experts_per_tok"),
@@ -122,21 +169,26 @@ def model_from_config(config: dict[str, Any], name: str, source: str = "") -> Mo
     elif family == "deepseek_v3":
         if bias:
             raise UnsupportedError(f"{where}: attention_bias with MLA is not supported.")
-        first, freq = config.get("first_k_dense_replace", 0), config.get("moe_layer_freq", 1)
+        first = _int(config, "first_k_dense_replace", where, lo=0, default=0)
+        freq = _int(config, "moe_layer_freq", where, default=1)
         n_dense = sum(i < first or i % freq != 0 for i in range(L))  # transformers' rule
         nope, rope = need("qk_nope_head_dim"), need("qk_rope_head_dim")
         fields.update(
-            attention="mla", d_head=nope + rope, q_lora_rank=config.get("q_lora_rank") or 0,
+            attention="mla", d_head=nope + rope, q_lora_rank=_int(config, "q_lora_rank", where, lo=0, default=0),
             kv_lora_rank=need("kv_lora_rank"), qk_nope_head_dim=nope, qk_rope_head_dim=rope,
             v_head_dim=need("v_head_dim"), d_ff=need("intermediate_size") if n_dense else 0,
             n_dense_layers=n_dense, n_experts=need("n_routed_experts"),
             n_experts_active=need("num_experts_per_tok"), d_ff_expert=need("moe_intermediate_size"),
-            n_shared_experts=config.get("n_shared_experts") or 0, d_ff_shared=need("moe_intermediate_size"),
+            n_shared_experts=_int(config, "n_shared_experts", where, lo=0, default=0),
+            d_ff_shared=need("moe_intermediate_size"),
         )
     try:
         return ModelSpec(**fields)
     except ValidationError as e:
-        raise SpecError(f"Invalid model config {where}: {e.errors()[0]['msg']}") from None
+        text = validation_text(e)
+        for field, key in CONFIG_KEY.items():
+            text = re.sub(rf"\b{field}\b", f"{field} ({key})", text, count=1)
+        raise SpecError(f"Invalid model config {where}: {text}. Fix the config.json.") from None
 
 
 @lru_cache(maxsize=None)
@@ -154,26 +206,28 @@ def model_names() -> list[str]:
 def _load_catalog_model(name: str) -> ModelSpec:
     path = _catalog_files()[name]
     where = f"catalog/models/{path.name}"
-    try:
-        entry = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise CatalogError(f"Malformed {where}: {e}") from None
-    if not isinstance(entry, dict) or "config" not in entry:
+    entry = require_mapping(parse_text(path.read_text(encoding="utf-8"), where, "yaml", CatalogError), where,
+                            CatalogError, "a mapping with a 'config:' mapping (the config.json fields)")
+    if "config" not in entry:
         raise CatalogError(f"Malformed {where}: it needs a 'config:' mapping (the config.json fields).")
     if extra := set(entry) - CATALOG_KEYS:
         raise CatalogError(f"Unknown keys {sorted(extra)} in {where}; allowed: {sorted(CATALOG_KEYS)}.")
     if "published_params" in entry and not entry.get("params_source"):
         raise CatalogError(f"{where} gives published_params without params_source.")
     spec = model_from_config(entry["config"], name, entry.get("source", ""))
-    published = {k: float(entry[k]) for k in ("published_params", "published_active_params") if k in entry}
+    published = {}
+    for k in ("published_params", "published_active_params"):
+        if k in entry:
+            v = entry[k]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1e16:
+                raise CatalogError(f"{where}: {k} must be a parameter count in (0, 1e16), got {v!r}.")
+            published[k] = float(v)
     return ModelSpec(**{**spec.model_dump(), **published})
 
 
 def _load_config_file(path: Path, name: str) -> ModelSpec:
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise SpecError(f"Cannot read {path}: {e}") from None
+    config = require_mapping(read_data(path, SpecError, "config.json", fmt="json"), str(path), SpecError,
+                             "a JSON object (a Hugging Face config.json)")
     return model_from_config(config, name, str(path))
 
 
@@ -198,6 +252,8 @@ def load_model(name_or_path: str) -> ModelSpec:
 
     The hub is asked only for `org/name` strings that are neither catalog names nor existing paths.
     """
+    if not isinstance(name_or_path, str):
+        raise SpecError(f"model must be a catalog name, a config.json path or a hub id, got {name_or_path!r}.")
     if name_or_path in _catalog_files():
         return _load_catalog_model(name_or_path)
     path = Path(name_or_path).expanduser()

@@ -9,11 +9,27 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MAX_FIXED_S = 1.0       # a fixed time per kernel or collective above 1 s is a unit slip
+MAX_STEP_FIXED_S = 60.0
+MAX_SHARE = 10.0        # power shares of (limit - idle) and the prefill chain weight; fits stay below 3
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """Frozen, no unknown fields, every number finite, no bool where a number is expected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, data):
+        if isinstance(data, dict):
+            for k, v in data.items():
+                field = cls.model_fields.get(k)
+                if isinstance(v, bool) and field is not None and field.annotation is float:
+                    raise ValueError(f"{k} must be a number, got {v!r}")
+        return data
 
 
 class GemmParams(_Frozen):
@@ -21,7 +37,7 @@ class GemmParams(_Frozen):
 
     compute_frac: float = Field(0.78, gt=0, le=1)      # of peak dense FLOP/s, large aligned GEMMs
     hbm_frac: float = Field(0.88, gt=0, le=1)          # of HBM bytes/s when streaming operands
-    fixed_s: float = Field(4e-6, ge=0)                 # per GEMM kernel: launch, prologue, tail
+    fixed_s: float = Field(4e-6, ge=0, le=MAX_FIXED_S)  # per GEMM kernel: launch, prologue, tail
     align8_frac: float = Field(0.24, gt=0, le=1)       # compute rate (of peak) when a row stride is 8-byte aligned, not 16
     align2_frac: float = Field(0.10, gt=0, le=1)       # ... when only 2-byte aligned (odd element counts); 4-byte: geometric mean
     misaligned_hbm_frac: float = Field(0.33, gt=0, le=1)  # bandwidth share kept on the misaligned path
@@ -32,10 +48,10 @@ class AttentionParams(_Frozen):
     """Attention kernels: flash-style prefill and a memory-bound decode over the KV cache."""
 
     prefill_frac: float = Field(0.66, gt=0, le=1)      # of peak FLOP/s on long sequences
-    prefill_critical_frac: float = Field(0.9, ge=0)    # weight of the longest query tile's chain of blocks
-    prefill_fixed_s: float = Field(6e-6, ge=0)
+    prefill_critical_frac: float = Field(0.9, ge=0, le=MAX_SHARE)  # weight of the longest query tile's chain of blocks
+    prefill_fixed_s: float = Field(6e-6, ge=0, le=MAX_FIXED_S)
     decode_hbm_frac: float = Field(0.9, gt=0, le=1)    # of HBM bytes/s reading K and V
-    decode_fixed_s: float = Field(5e-6, ge=0)
+    decode_fixed_s: float = Field(5e-6, ge=0, le=MAX_FIXED_S)
     decode_impl: Literal["sdpa", "bmm", "best"] = "sdpa"  # torch-eager only: which decode path runs
 
 
@@ -47,22 +63,22 @@ class PowerParams(_Frozen):
     """
 
     idle_frac: float = Field(0.10, ge=0, lt=1)         # idle power / power limit where no idle figure is given
-    busy_frac: float = Field(0.35, ge=0)               # clocks up, a step running, SMs idle
-    occupancy_frac: float = Field(0.2, ge=0)           # extra share when every SM is occupied
-    flop_frac: float = Field(0.8, ge=0)                # extra share of (limit - idle) at 100% of peak FLOP/s
-    byte_frac: float = Field(0.3, ge=0)                # extra share at 100% of HBM bytes/s
+    busy_frac: float = Field(0.35, ge=0, le=MAX_SHARE)  # clocks up, a step running, SMs idle
+    occupancy_frac: float = Field(0.2, ge=0, le=MAX_SHARE)  # extra share when every SM is occupied
+    flop_frac: float = Field(0.8, ge=0, le=MAX_SHARE)  # extra share of (limit - idle) at 100% of peak FLOP/s
+    byte_frac: float = Field(0.3, ge=0, le=MAX_SHARE)  # extra share at 100% of HBM bytes/s
 
 
 class CommParams(_Frozen):
     """Collectives over the scale-up link (ring all-reduce for TP, point-to-point for PP)."""
 
     link_frac: float = Field(0.75, gt=0, le=1)         # of unidirectional link bytes/s
-    latency_s: float = Field(8e-6, ge=0)               # per collective
+    latency_s: float = Field(8e-6, ge=0, le=MAX_FIXED_S)  # per collective
 
 
 class MemoryParams(_Frozen):
     reserve_frac: float = Field(0.08, ge=0, lt=1)      # of capacity kept free (allocator, CUDA context, graphs)
-    activation_bytes_per_token_per_d: float = Field(8.0, ge=0)  # live activation bytes per token per d_model unit
+    activation_bytes_per_token_per_d: float = Field(8.0, ge=0, le=1e4)  # live activation bytes per token per d_model unit
 
 
 class EngineProfile(_Frozen):
@@ -72,9 +88,9 @@ class EngineProfile(_Frozen):
     description: str = ""
     assumptions: list[str] = Field(default_factory=list)
     graph: Literal["eager", "fused"] = "fused"
-    kernel_fixed_s: float = Field(2e-6, ge=0)          # per non-GEMM kernel (launch gap inside a graph)
+    kernel_fixed_s: float = Field(2e-6, ge=0, le=MAX_FIXED_S)  # per non-GEMM kernel (launch gap inside a graph)
     elementwise_hbm_frac: float = Field(0.8, gt=0, le=1)
-    step_fixed_s: float = Field(0.0, ge=0)             # per forward pass (scheduler, sampling, host)
+    step_fixed_s: float = Field(0.0, ge=0, le=MAX_STEP_FIXED_S)  # per forward pass (scheduler, sampling, host)
     gemm: GemmParams = GemmParams()
     attention: AttentionParams = AttentionParams()
     power: PowerParams = PowerParams()

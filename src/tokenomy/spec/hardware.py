@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .limits import hardware_problem
 
 Precision = Literal["bf16", "fp8", "fp4", "int8"]
 PRECISIONS: tuple[str, ...] = ("bf16", "fp8", "fp4", "int8")
@@ -26,7 +28,7 @@ FORM_FACTORS: tuple[str, ...] = ("hgx-server", "pcie-server", "rack-share", "waf
 class HardwareSpec(BaseModel):
     """One accelerator. Rates are dense (no sparsity); bandwidths are per direction where noted."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     id: str
     name: str
@@ -78,3 +80,11 @@ class HardwareSpec(BaseModel):
         if not self.sram_is_cache and self.sram_bytes > 0:
             return self.sram_bytes_per_s
         return self.ddr_bytes_per_s
+
+    @model_validator(mode="after")
+    def _physical(self) -> HardwareSpec:
+        """Every figure in its physical range (spec/limits.py), tiers and links consistent."""
+        problem = hardware_problem(self)
+        if problem:
+            raise ValueError(problem)
+        return self
