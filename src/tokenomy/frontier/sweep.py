@@ -27,7 +27,7 @@ from ..core.pareto import pareto_mask, pareto_mask_grouped
 from ..core.precision import Precision, parse_precision
 from ..core.predict import predict_core
 from ..core.serving import serving_estimate
-from ..errors import InfeasibleError, NothingFitsError, SpecError
+from ..errors import NothingFitsError, SpecError
 from ..loaders.engines import load_engine
 from ..spec import args
 from ..spec.engine import EngineProfile

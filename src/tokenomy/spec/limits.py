@@ -20,18 +20,23 @@ HARDWARE_LIMITS: dict[str, tuple[float, float]] = {
     "sram_bytes_per_s": (1e6, 1e18),
     "ddr_bytes": (1e6, 1e17),
     "ddr_bytes_per_s": (1e6, 1e18),
+    "capacity_tier_bytes": (1e6, 1e19),       # MemoryX and other off-path capacity tiers
+    "capacity_tier_bytes_per_s": (1e6, 1e18),
     "scaleup_bytes_per_s_unidir": (1e6, 1e16),
     "scaleup_domain": (1, 1e7),
     "power_limit_w": (1, 1e7),
     "idle_power_w": (0, 1e7),
+    "host_power_w": (0, 1e5),                 # the chip's share of its host: CPUs, NICs, fans
     "price_usd": (1, 1e10),
     "rent_usd_per_hour": (1e-3, 1e6),
     "compute_units": (1, 1e8),
     "clock_hz": (1e6, 1e11),
 }
 ZERO_MEANS_ABSENT = frozenset({"hbm_bytes", "hbm_bytes_per_s", "sram_bytes", "sram_bytes_per_s", "ddr_bytes",
-                               "ddr_bytes_per_s", "scaleup_bytes_per_s_unidir"})
-_TIERS = (("hbm_bytes", "hbm_bytes_per_s"), ("ddr_bytes", "ddr_bytes_per_s"))
+                               "ddr_bytes_per_s", "capacity_tier_bytes", "capacity_tier_bytes_per_s",
+                               "scaleup_bytes_per_s_unidir"})
+_TIERS = (("hbm_bytes", "hbm_bytes_per_s"), ("ddr_bytes", "ddr_bytes_per_s"),
+          ("capacity_tier_bytes", "capacity_tier_bytes_per_s"))
 
 
 def limit_text(field: str, factor: float = 1.0, unit: str = "") -> str:
