@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -204,15 +205,38 @@ def test_usd_per_mtok_falls_with_throughput_and_is_linear_in_cost(a, b, usd_h):
     assert float(ce.usd_per_mtok(2 * usd_h, a)) == pytest.approx(2 * float(ce.usd_per_mtok(usd_h, a)))
 
 
-@settings(max_examples=25, deadline=None)
-@given(batch=st.integers(1, 256), context=st.integers(0, 8192), phase=st.sampled_from(["decode", "prefill"]))
-def test_j_per_token_times_tokens_per_s_is_power(batch, context, phase):
-    size = {"context": context} if phase == "decode" else {"seq": max(context, 1)}
-    pred = tokenomy.predict("llama-3.1-8b", "h100-sxm", phase=phase, batch=batch, **size)
-    te = E.token_economics(pred)
-    assert float(te.j_per_token * pred.tokens_per_s) == pytest.approx(float(pred.power_w))
-    assert float(te.j_per_token_facility * pred.tokens_per_s) == pytest.approx(float(te.facility_power_w))
-    assert float(te.tokens_per_s_per_mw * te.j_per_token_facility) == pytest.approx(1e6)
+@dataclass
+class _Pred:
+    """The fields of a Prediction that token_economics reads, at round numbers."""
+
+    hardware: str
+    chips: int
+    power_w: float
+    power_w_per_chip: float
+    tokens_per_s: float
+
+
+def test_token_economics_worked_example_two_rented_h100s():
+    # a 2-chip replica drawing 1000 W (500 W a chip) at 2000 tokens/s; rent $2.00/h, utilization 50%, PUE 1.3,
+    # host power 670 W a chip (catalog, 8-GPU server):
+    #   $/h of the replica per busy hour: 2 chips x 2.00 / 0.5 = $8.00; $/Mtok = 8 / (3600 * 2000) * 1e6 = $1.1111
+    #   J/token at the chips: 1000 / 2000 = 0.5
+    #   facility: (1000 + 2 x 670) x 1.3 = 3042 W -> 1.521 J/token; 2000 / 0.003042 MW = 657,462.2 tokens/s per MW
+    te = E.token_economics(_Pred("h100-sxm", 2, 1000.0, 500.0, 2000.0), mode="rented", rent_usd_per_hour=2.0,
+                           utilization_frac=0.5, pue=1.3)
+    assert float(te.usd_per_hour) == pytest.approx(8.0)
+    assert round(float(te.usd_per_mtok), 4) == 1.1111
+    assert float(te.j_per_token) == pytest.approx(0.5)
+    assert float(te.facility_power_w) == pytest.approx(3042.0)
+    assert float(te.j_per_token_facility) == pytest.approx(1.521)
+    assert round(float(te.tokens_per_s_per_mw), 1) == 657_462.2
+    # owned, defaults: power-dependent costs follow the predicted 500 W a chip (IT 1170 W), not the 700 W limit:
+    #   capex $0.7709/h (as in the H100 worked example above)
+    #   facility 19.5e6 $/MW x 1.17e-3 MW = $22,815 x CRF(8%, 20) 0.1018522 / 8760 = $0.2653/h
+    #   energy 1.17 kW x 1.3 x $0.0806/kWh = $0.1226/h; ops (0.7709 + 0.2653 + 0.1226) / 0.9 - that = $0.1288/h
+    #   total $1.2875/h; per busy hour / 0.7 = $1.8393; 2 chips: $3.6787/h
+    owned = E.token_economics(_Pred("h100-sxm", 2, 1000.0, 500.0, 2000.0))
+    assert round(float(owned.usd_per_hour), 4) == 3.6787
 
 
 def test_economics_fields_vectorized_and_unpriced_chips():
@@ -243,7 +267,7 @@ def test_70b_h100_interactive_costs_several_times_max_throughput():
     bulk = E.operating_point("llama-3.1-70b", "h100-sxm", 0, precision="fp8", tp=8)
     assert fast.feasible and bulk.feasible and fast.tokens_per_s_per_user >= 100
     assert bulk.batch > fast.batch
-    assert fast.usd_per_mtok_output > 3.0 * bulk.usd_per_mtok_output      # 4.0x when measured
+    assert fast.usd_per_mtok_output > 3.0 * bulk.usd_per_mtok_output      # 4.0x predicted today (not measured)
     # all-in = output + input * isl / osl
     assert fast.usd_per_mtok_all_in == pytest.approx(fast.usd_per_mtok_output + fast.usd_per_mtok_input)
 
@@ -260,7 +284,10 @@ def test_factory_more_tokens_per_mw_wins_although_it_costs_more():
     assert b200.tokens_per_s_per_mw > h100.tokens_per_s_per_mw
     assert b200.margin_usd_per_year > h100.margin_usd_per_year
     assert r.best_margin == "b200" and r.cheapest_chip == "h100-sxm"
-    # cost per year / tokens per year is the all-in $/Mtok of the operating point
+    # sized at limit + host, times PUE: (700 + 670) W x 1.3 = 1781 W a chip, 14,248 W per 8-chip replica;
+    # 100e6 / 14,248 = 7018.5 -> 7018 replicas, 56,144 chips
+    assert (h100.provisioned_w_per_chip, h100.replicas, h100.chips) == (pytest.approx(1781.0), 7018, 56_144)
+    # cost per year (calendar) / tokens per year (at utilization) is the all-in $/Mtok (per busy hour)
     assert h100.cost_usd_per_year / (h100.tokens_per_year / 1e6) == pytest.approx(h100.usd_per_mtok)
 
 

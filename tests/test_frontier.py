@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +14,8 @@ from typer.testing import CliRunner
 
 from tokenomy.cli.frontier import JSON_KEYS
 from tokenomy.cli.main import app
-from tokenomy.core.pareto import dominates, pareto_mask, pareto_mask_grouped
 from tokenomy.core.params import param_counts
+from tokenomy.core.pareto import dominates, pareto_mask, pareto_mask_grouped
 from tokenomy.frontier import NothingFitsError, sweep, usd_per_chip_hour
 from tokenomy.loaders.hardware import load_hardware
 from tokenomy.loaders.models import load_model
@@ -72,8 +74,9 @@ def test_points_fit_and_drops_are_counted(res):
     assert res.dropped_total > 0                       # large batches overflow memory
     assert res.evaluated == len(res) + res.dropped_total
     assert set(df["hardware"]) == set(CHIPS)
-    assert (df["tokens_per_s_per_chip"] * df["chips"] - df["tokens_per_s"]).abs().max() < 1e-6
-    assert np.allclose(df["j_per_token"] * df["tokens_per_s_per_mw"], 1e6)
+    # every point draws at most the power limit of its chips (prefill and decode shares mixed)
+    limit = df["hardware"].map(lambda h: load_hardware(h).power_limit_w or np.inf)
+    assert (df["power_w"] / df["chips"] <= limit * (1 + 1e-9)).all()
 
 
 @pytest.mark.parametrize("hw", GPUS)
@@ -92,18 +95,69 @@ def test_gpu_frontier_falls_as_speed_rises(res, hw):
     assert usd[-1] > 3 * usd[0]
 
 
-@pytest.mark.parametrize("hw", CHIPS)
-def test_single_stream_bounded_by_bandwidth(res, hw):
-    """tokens/s/user <= tp * bandwidth / bytes read per token (weights, the lower bound)."""
-    spec = load_hardware(hw)
-    m = load_model(MODEL)
-    weight_bytes = param_counts(m).active_matmul * 2.0          # bf16, embedding lookup excluded
+def _gemm_s(micro_rows, tag, m=1):
+    return next(r["s"] for r in micro_rows if r["kind"] == "gemm" and r["dtype"] == "bf16" and r["tag"] == tag
+                and r["m"] == m)
+
+
+def test_single_stream_decode_llama8b_h100_worked_example(micro_rows):
+    """Batch-1 decode of llama-3.1-8b on one H100 in bf16 (isl = osl = 1024, decode context 1536), by hand.
+
+    Measured m=1 GEMMs (tests/data/microbench.jsonl, the same calls a serving engine makes; these rows are
+    among those the profile's GEMM terms are fitted on, so this pins the frontier's use of them):
+      per layer qkv 24.106 + o 17.339 + gate_up 84.850 + down 45.322 = 171.617 us; x 32 = 5.4917 ms
+      LM head 374.362 us                                                     -> GEMMs 5.866 ms per step
+    Attention over 1536 cached tokens: measured SDPA 7.51 us at ctx 1024, 13.06 us at 8192 -> ~8 us x 32
+      = 0.26 ms. Floor 6.12 ms (163 tokens/s/user). On top, at most 1.2 ms: the serving profile's 0.3 ms
+      step overhead (assumed), ~10 kernels a layer at 2 us fixed each (0.64 ms), the fused elementwise
+      kernels (0.26 ms predicted), partly hidden behind each other. Today 6.65 ms (150/s).
+    Pure weight streaming at the datasheet 3.35 TB/s would be 15.01 GB / 3.35e12 = 4.48 ms (223/s): the
+    old bound; a model that forgot the fixed costs, used fp8 bytes or split by tp would still pass it.
+    """
+    gemms = 32 * sum(_gemm_s(micro_rows, f"llama8b_{g}") for g in ("qkv", "o", "gate_up", "down"))
+    gemms += _gemm_s(micro_rows, "llama8b_lm_head")
+    assert gemms == pytest.approx(5.866e-3, rel=1e-3)
+    floor_s = gemms + 32 * 8e-6
+    r = sweep("llama-3.1-8b", ["h100-sxm"], isl=1024, osl=1024, chips=1, precision="bf16", batches=[1])
+    tpot_s = 1.0 / float(r.columns["tokens_per_s_per_user"][0])
+    assert floor_s <= tpot_s <= floor_s + 1.2e-3, tpot_s        # 6.65 ms today
+    # the measured eager step (unfused, ~20 kernels a layer) at batch 1, ctx 1024 is 8.07 ms: fusing must help
+    assert tpot_s < 8.07e-3
+
+
+# ML.ENERGY v3, vLLM 0.11.1 on one H100, Llama-3.1-8B-Instruct bf16 (tests/data/mlenergy_llama-3.1-8b_h100.csv)
+MLENERGY = Path(__file__).resolve().parent / "data" / "mlenergy_llama-3.1-8b_h100.csv"
+
+
+def _mlenergy_rows() -> list[dict]:
+    lines = [ln for ln in MLENERGY.read_text().splitlines() if ln and not ln.startswith("#")]
+    return list(csv.DictReader(lines))
+
+
+@pytest.mark.parametrize("isl", [100, 1000])
+def test_small_batch_decode_matches_measured_vllm_held_out(isl):
+    """HELD-OUT: the serving profile was never fitted on serving-engine data. ML.ENERGY's LM-Arena prompts have
+    unpublished lengths, so the check brackets them (100 and 1000 tokens); at 8 and 16 concurrent requests the
+    per-user decode time and the GPU power barely depend on them. Today: TPOT -7%..+3% at 8, -10%..+7% at 16;
+    power -5%..-1% and -8%..-2%. At 64 and more the model is 15-40% faster than vLLM (prefill chunks share
+    the steps; not modelled), so those rows are not asserted."""
+    rows = [r for r in _mlenergy_rows() if int(r["max_num_seqs"]) <= 16]
+    assert [int(r["max_num_seqs"]) for r in rows] == [8, 16]
+    res = sweep("llama-3.1-8b", ["h100-sxm"], isl=isl, osl=395, chips=1, precision="bf16",
+                batches=[int(r["max_num_seqs"]) for r in rows])
     c = res.columns
-    sel = c["hardware"] == hw
-    bw = spec.main_memory_bytes_per_s
-    bound = c["tp"][sel] * bw / weight_bytes
-    assert sel.any()
-    assert np.all(c["tokens_per_s_per_user"][sel] <= bound)
+    for i, r in enumerate(rows):
+        tpot_ms = 1e3 / float(c["tokens_per_s_per_user"][i])
+        assert tpot_ms == pytest.approx(float(r["median_itl_ms"]), rel=0.12), (r["max_num_seqs"], tpot_ms)
+        assert float(c["power_w"][i]) == pytest.approx(float(r["avg_power_watts"]), rel=0.10), r["max_num_seqs"]
+
+
+def test_groq_70b_single_user_speed_matches_the_published_figure_held_out():
+    """HELD-OUT, published: Groq served Llama-2-70B at 300 tokens/s per user (TechPowerUp, Feb 2024;
+    shared/reference/sram-systems.md). Llama-3.1-70B has the same 80 x 8192 body (larger vocabulary);
+    the dataflow profile is not fitted on it. Today 326/s (+9%)."""
+    r = sweep(MODEL, ["groq-lpu"], isl=1024, osl=1024)
+    assert r.max_tokens_per_s_per_user["groq-lpu"] == pytest.approx(300, rel=0.20)
 
 
 def test_sram_chips_on_same_frontier(res):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from tokenomy.cli.hardware import hardware_app
@@ -116,8 +117,19 @@ def test_binary_units_convert_as_binary():
     assert load_hardware("tpu-v5p").hbm_bytes == 95 * 2**30
 
 
-def test_builtins_are_cached():
-    assert load_hardware("h100-sxm") is load_hardware("h100-sxm")
+def test_cache_serves_builtins_only_and_specs_are_frozen(tmp_path):
+    """Built-ins are cached by id; a user file is never served from that cache (even with a catalog id),
+    a changed file is read again, and a cached spec cannot be altered by one caller for the next."""
+    h100 = load_hardware("h100-sxm")
+    text = MINIMAL.replace("id: my-chip", "id: h100-sxm")
+    path = write(tmp_path, text)
+    assert load_hardware(path).hbm_bytes_per_s == pytest.approx(1.0e12)         # the file, not the catalog
+    assert load_hardware("h100-sxm").hbm_bytes_per_s == pytest.approx(3.35e12)  # the catalog, not the file
+    Path(path).write_text(text.replace("hbm_tb_per_s: {value: 1.0", "hbm_tb_per_s: {value: 2.0"))
+    assert load_hardware(path).hbm_bytes_per_s == pytest.approx(2.0e12)         # edited file read again
+    with pytest.raises(ValidationError, match="frozen"):
+        h100.hbm_bytes_per_s = 1.0
+    assert load_hardware("h100-sxm").hbm_bytes_per_s == pytest.approx(3.35e12)
 
 
 def test_catalog_rows_are_in_display_units():
