@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -139,8 +140,8 @@ def test_small_batch_decode_matches_measured_vllm_held_out(isl):
     """HELD-OUT: the serving profile was never fitted on serving-engine data. ML.ENERGY's LM-Arena prompts have
     unpublished lengths, so the check brackets them (100 and 1000 tokens); at 8 and 16 concurrent requests the
     per-user decode time and the GPU power barely depend on them. Today: TPOT -7%..+3% at 8, -10%..+7% at 16;
-    power -5%..-1% and -8%..-2%. At 64 and more the model is 15-40% faster than vLLM (prefill chunks share
-    the steps; not modelled), so those rows are not asserted."""
+    power -5%..-1% and -8%..-2%. At 64 and more the comparison hangs on the prompt length (TPOT from 40%
+    below the measured with 100-token prompts to 46% above with 1000-token ones), so those rows are not asserted."""
     rows = [r for r in _mlenergy_rows() if int(r["max_num_seqs"]) <= 16]
     assert [int(r["max_num_seqs"]) for r in rows] == [8, 16]
     res = sweep("llama-3.1-8b", ["h100-sxm"], isl=isl, osl=395, chips=1, precision="bf16",
@@ -197,7 +198,15 @@ def test_crossovers_are_consistent(res):
         lo, hi = max(j - 1, 0), min(j, grid.size - 1)
         assert curves[x["cheaper_below"]][lo] <= curves[x["cheaper_above"]][lo] * 1.05 + 1e-12
         assert curves[x["cheaper_above"]][hi] <= curves[x["cheaper_below"]][hi] * 1.05 + 1e-12
-    assert res.summary()
+    # every change of cheapest chip the summary reports is one of the computed crossovers, near its speed
+    said = [re.match(r"near (\d+) tok/s/user the cheapest chip changes from (\S+) to (\S+)$", line)
+            for line in res.summary()]
+    said = [m.groups() for m in said if m]
+    assert said
+    for speed, below, above in said:
+        assert any(x["cheaper_below"] == below and x["cheaper_above"] == above
+                   and abs(x["tokens_per_s_per_user"] - float(speed)) <= max(1.0, 0.05 * float(speed))
+                   for x in res.crossovers), (speed, below, above)
 
 
 def test_fixed_chips_and_length_distribution():

@@ -113,6 +113,9 @@ def test_load_config_file(tmp_path, family):
 
 def test_tiny_config_details(tmp_path):
     llama = model_from_config(CONFIGS["llama"], "t")
+    # by hand: d_head 64/8 = 8; attention 2*64*64 + 2*64*(2*8) = 10,240; MLP 3*64*128 = 24,576; norms 2*64;
+    # 4 layers x 34,944 = 139,776; untied embeddings 2*1000*64 = 128,000; final norm 64 -> 267,840
+    assert param_counts(llama).total == param_counts(llama).active == 267_840
     assert (llama.d_head, llama.n_kv_heads) == (8, 2)  # head_dim = hidden / heads
     no_kv = {k: v for k, v in CONFIGS["llama"].items() if k != "num_key_value_heads"}
     assert model_from_config(no_kv, "t").n_kv_heads == 8  # absent -> MHA
