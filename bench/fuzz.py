@@ -27,9 +27,9 @@ sys.path.insert(0, str(HERE.parent / "src"))
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
-from fuzz_cases import make_case  # noqa: E402
-from fuzz_inputs import RandomDraw  # noqa: E402
-from fuzz_oracle import install_guards, reproducer, run_case  # noqa: E402
+from fuzz_cases import make_case
+from fuzz_inputs import RandomDraw
+from fuzz_oracle import install_guards, reproducer, run_case
 
 MEMORY_LIMIT_BYTES = 6 * 2**30      # per worker: a runaway allocation becomes a MemoryError, not a dead machine
 HEADLINE = {"tracebacks": ("traceback", "measuring"), "wrong exit codes": ("exit_code", "rejected_valid", "message"),
@@ -43,7 +43,7 @@ def case_for(seed: int, i: int):
 def _init_worker() -> None:
     import resource
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     limit = MEMORY_LIMIT_BYTES if hard == resource.RLIM_INFINITY else min(MEMORY_LIMIT_BYTES, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     install_guards()

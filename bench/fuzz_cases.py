@@ -9,22 +9,27 @@ few minutes: fast entry points often, sweeps rarely.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
-
-from fuzz_inputs import (API_NUMBER, API_PRECISION, API_TEXT, CLI_NUMBER, CLI_TEXT, PLOT_PATHS, ROOT, Case,
-                         catalog, config_file, gemm_cases_file, hardware_file, measurements_file, predict_cases_file,
-                         profile_file, scenario_file)
-
-
-@dataclass
-class Call:
-    """An argument computed by calling ``entry`` first (e.g. a Prediction for token_economics)."""
-
-    entry: str
-    kwargs: dict = field(default_factory=dict)
-
+from fuzz_file_cases import api_files, cli_files
+from fuzz_inputs import (
+    API_NUMBER,
+    API_PRECISION,
+    API_TEXT,
+    CLI_NUMBER,
+    CLI_TEXT,
+    PLOT_PATHS,
+    ROOT,
+    Call,
+    Case,
+    catalog,
+    config_file,
+    gemm_cases_file,
+    hardware_file,
+    measurements_file,
+    predict_cases_file,
+    profile_file,
+    scenario_file,
+)
 
 SIZE = API_NUMBER + [np.array([1, 8]), np.array([]), np.array([[1, 2]]), np.array([1, np.nan]), np.int64(4),
                      np.float32(8), 4096.0, 131073, 10**7, np.array([1, 2**62])]
@@ -346,12 +351,13 @@ def cli_root(d) -> Case:
 # entry generators, repeated to weight the mix (fast ones often, sweeps rarely)
 ENTRIES = ([api_predict] * 14 + [api_gemm] * 6 + [api_sweep] * 1 + [api_shape] * 2 + [api_economics] * 8
            + [api_loaders] * 5 + [cli_predict] * 8 + [cli_frontier] * 1 + [cli_economics] * 5 + [cli_gemm_shape] * 4
-           + [cli_catalog] * 3 + [cli_validate] * 1 + [cli_calibrate] * 1 + [cli_root] * 1)
+           + [cli_catalog] * 3 + [cli_validate] * 1 + [cli_calibrate] * 1 + [cli_root] * 1
+           + [api_files] * 6 + [cli_files] * 4)
 
 
-API_ENTRIES = [api_predict, api_gemm, api_sweep, api_shape, api_economics, api_loaders]
+API_ENTRIES = [api_predict, api_gemm, api_sweep, api_shape, api_economics, api_loaders, api_files]
 CLI_ENTRIES = [cli_predict, cli_frontier, cli_economics, cli_gemm_shape, cli_catalog, cli_validate, cli_calibrate,
-               cli_root]
+               cli_root, cli_files]
 
 
 def make_case(d) -> Case:

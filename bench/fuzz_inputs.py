@@ -16,7 +16,7 @@ import json
 import math
 import random
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,14 @@ class Case:
     expect_ok: bool = False
 
 
+@dataclass
+class Call:
+    """An argument computed by calling ``entry`` first (e.g. a Prediction for token_economics)."""
+
+    entry: str
+    kwargs: dict = field(default_factory=dict)
+
+
 class RandomDraw:
     """Choices from a seeded ``random.Random`` (the bench)."""
 
@@ -67,7 +75,7 @@ def _names(folder: str) -> list[str]:
     return sorted(p.stem for p in (CATALOG / folder).glob("*.yaml"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalog() -> dict[str, list[str]]:
     """Catalog names, small models and common chips first (valid draws stay cheap)."""
     first_models = ["llama-3.1-8b", "mistral-7b", "qwen3-30b-a3b", "gpt-oss-20b", "mixtral-8x7b", "llama-3.1-70b"]
@@ -125,35 +133,50 @@ def mutate(d, obj: dict, keys: list[str], values: list) -> dict:
 # ------------------------------------------------------------------------------------------ files
 
 
-@lru_cache(maxsize=None)
+@cache
 def model_configs() -> dict[str, dict]:
     """config.json dicts of the catalog models."""
     return {name: yaml.safe_load((CATALOG / "models" / f"{name}.yaml").read_text())["config"]
             for name in catalog()["models"]}
 
 
-@lru_cache(maxsize=None)
+@cache
 def hardware_raw() -> dict[str, dict]:
     return {name: yaml.safe_load((CATALOG / "hardware" / f"{name}.yaml").read_text()) for name in catalog()["chips"]}
 
 
-CONFIG_KEYS = ["num_attention_heads", "intermediate_size", "num_local_experts", "num_experts", "decoder_sparse_step",
-               "moe_layer_freq", "architectures", "model_type", "hidden_size", "num_hidden_layers", "vocab_size",
-               "head_dim", "num_key_value_heads", "sliding_window", "layer_types", "max_position_embeddings",
-               "num_experts_per_tok", "moe_intermediate_size", "kv_lora_rank", "first_k_dense_replace",
-               "mlp_only_layers", "tie_word_embeddings", "use_sliding_window", "max_window_layers", "torch_dtype",
-               "quantization_config"]
+_SIZE = [0, -1, -14336, 0.5, NAN, INF, BIG, "32", None, 10**30, True, [], 1e-300]
+_STEP = [0, -1, 0.5, NAN, "1", 10**9, None]
+CONFIG_HOSTILE: dict[str, list] = {
+    **{k: _SIZE for k in ("num_attention_heads", "intermediate_size", "num_local_experts", "num_experts", "hidden_size",
+                          "num_hidden_layers", "vocab_size", "head_dim", "num_key_value_heads", "moe_intermediate_size",
+                          "kv_lora_rank", "num_experts_per_tok", "sliding_window", "max_position_embeddings",
+                          "qk_rope_head_dim", "v_head_dim", "n_routed_experts", "n_shared_experts")},
+    **{k: _STEP for k in ("decoder_sparse_step", "moe_layer_freq", "first_k_dense_replace", "max_window_layers")},
+    "architectures": [5, "LlamaForCausalLM", [5], None, {}, ["BertModel"]],
+    "model_type": [5, "bert", None, ["llama"], ""],
+    "layer_types": [["x"], 5, "sliding_attention", [None], []],
+    "mlp_only_layers": [5, ["a"], [-1], None],
+    "tie_word_embeddings": ["yes", NAN, [1]], "use_sliding_window": ["no", 5], "quantization_config": [5, {"a": NAN}],
+}
 
 
 def config_file(d, files: dict, valid: bool = False) -> str:
     """A model config.json (one catalog config, possibly with hostile fields); returns its path."""
-    cfg = model_configs()[d.one(catalog()["models"])]
+    cfg = copy.deepcopy(model_configs()[d.one(catalog()["models"])])
     if valid:
         data = to_json(cfg)
-    elif d.chance(0.15):
+    elif d.chance(0.1):
         data = d.one(JUNK)
     else:
-        data = to_json(mutate(d, cfg, CONFIG_KEYS, FILE_NUMBER + ["LlamaForCausalLM", "bert", ["x", 5]]))
+        keys = sorted(set(CONFIG_HOSTILE) & set(cfg)) + ["architectures", "decoder_sparse_step", "moe_layer_freq"]
+        for _ in range(d.one([1, 1, 2])):
+            key = d.one(keys)
+            if d.chance(0.1):
+                cfg.pop(key, None)
+            else:
+                cfg[key] = d.one(CONFIG_HOSTILE[key])
+        data = to_json(cfg)
     files["model/config.json"] = data
     return d.one(["{tmp}/model/config.json", "{tmp}/model"])
 
@@ -216,7 +239,7 @@ def gemm_cases_file(d, files: dict) -> str:
     return "{tmp}/gemm.jsonl"
 
 
-@lru_cache(maxsize=None)
+@cache
 def measured_rows() -> list[dict]:
     e2e = [json.loads(x) for x in E2E_ROWS.read_text().splitlines() if x.strip()]
     micro = [json.loads(x) for x in MICRO_ROWS.read_text().splitlines() if x.strip()]
@@ -270,7 +293,7 @@ def _toml(v) -> str | None:
     if isinstance(v, bool):
         return str(v).lower()
     if isinstance(v, float) and not math.isfinite(v):
-        return "nan" if v != v else ("inf" if v > 0 else "-inf")
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
     if v == BIG:
         return "1e400"
     if isinstance(v, (int, float)):

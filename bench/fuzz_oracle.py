@@ -30,10 +30,8 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"              # never reach the network
 CLI_ENV = {"COLUMNS": "4000", "HF_HUB_OFFLINE": "1"}   # rich wraps nothing: a one-line message stays one line
 
-import numpy as np  # noqa: E402
-
-from fuzz_cases import Call  # noqa: E402
-from fuzz_inputs import Case  # noqa: E402
+import numpy as np
+from fuzz_inputs import Call, Case
 
 SIGNED = re.compile(r"margin|npv|cash_flow|break_even|change|error|err$|delta|gain")
 INF_OK = {"payback_years"}                  # inf (JSON null) means "never pays back"
@@ -41,7 +39,8 @@ NULL_OK = {"seq", "context", "chip_price_usd", "rent_usd_per_hour", "rent_usd_pe
            "payback_years", "min_tokens_per_s_per_user", "max_ttft_s", "year", "layers", "best_margin",
            "cheapest_chip", "sliding_window", "published_params", "published_active_params", "precision_y",
            "tokens_per_query"}
-NONFINITE_TEXT = re.compile(r"(?<![\w.])[-+]?(nan|inf|infinity)(?![\w])", re.IGNORECASE)
+# a number cell printed by Python formatting: nan, inf, -inf (optionally with %), alone between spaces or borders
+NONFINITE_TEXT = re.compile(r"(?:^|[\s│|(])[-+]?(nan|inf)%?(?=$|[\s│|)])", re.MULTILINE)
 CATALOG_COMMANDS = {"hardware", "models", "engines"}
 JSON_COMMANDS = {"predict", "frontier", "cost", "factory", "breakeven", "invest", "gemm", "shape", "validate",
                  "hardware", "models", "engines"}
@@ -242,7 +241,7 @@ def run_cli(case: Case, argv: list[str]) -> Outcome:
         if len(lines) != 1:
             text = "\n".join(lines)
             usage = "Usage:" in text or "─ Error ─" in text
-            detail = "click usage error in a box" if usage else f"{len(lines)} lines" if lines else "no message"
+            detail = "click usage error in a box" if usage else "multi-line message" if lines else "no message"
             return Outcome("message", detail, "", text[:300])
         return Outcome("ok")
     cmd = argv[0] if argv else ""
