@@ -23,7 +23,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "src"))
+if "PYTHONPATH" not in os.environ:            # default: this checkout's package
+    sys.path.insert(0, str(HERE.parent / "src"))
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
@@ -123,7 +124,7 @@ def print_report(rep: dict) -> None:
         print("    entry points: " + ", ".join(f"{e} {k}" for e, k in g["entries"].items()))
         if g["message"]:
             print("    message: " + g["message"].replace("\n", "\n             ")[:400])
-        print(f"    case #{g['case']} ({g['entry']}):\n    " + g["reproducer"].replace("\n", "\n    "))
+        print(f"    case #{g['case']} ({g['entry']}; full files: python bench/fuzz.py --case {g['case']} --out DIR):\n    " + g["reproducer"].replace("\n", "\n    "))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=5.0, help="seconds per case before it counts as a hang")
     ap.add_argument("--json", action="store_true", help="print the report as JSON")
     ap.add_argument("--case", type=int, help="run only case number CASE and print it with its outcome")
+    ap.add_argument("--out", help="with --case: also write the case's files to this folder")
     a = ap.parse_args(argv)
     if a.case is not None:
         _init_worker()
@@ -141,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         o = run_case(case, a.timeout)
         print(reproducer(case))
+        if a.out:
+            for name, data in case.files.items():
+                (Path(a.out) / name).parent.mkdir(parents=True, exist_ok=True)
+                (Path(a.out) / name).write_bytes(data)
+            print(f"files written to {a.out} (the {{tmp}} above)")
         print(f"-> {o.category} {o.detail} {o.where} ({time.perf_counter() - t0:.2f} s)\n{o.message}")
         return 0 if o.ok else 1
     recs, seconds = run(a.n, a.seed, a.workers, a.timeout)

@@ -54,6 +54,9 @@ class Call:
     entry: str
     kwargs: dict = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        return f"{self.entry.split(':')[1]}({', '.join(f'{k}={v!r}' for k, v in self.kwargs.items())})"
+
 
 class RandomDraw:
     """Choices from a seeded ``random.Random`` (the bench)."""
@@ -78,7 +81,7 @@ def _names(folder: str) -> list[str]:
 @cache
 def catalog() -> dict[str, list[str]]:
     """Catalog names, small models and common chips first (valid draws stay cheap)."""
-    first_models = ["llama-3.1-8b", "mistral-7b", "qwen3-30b-a3b", "gpt-oss-20b", "mixtral-8x7b", "llama-3.1-70b"]
+    first_models = ["llama-3.1-8b", "mistral-7b", "qwen3-30b-a3b", "mixtral-8x7b", "gpt-oss-20b", "llama-3.1-70b"]
     first_chips = ["h100-sxm", "b200", "mi300x", "h200-sxm", "groq-lpu", "cerebras-wse3", "tpu-v6e", "gaudi3"]
     models, chips = _names("models"), _names("hardware")
     return {"models": [m for m in first_models if m in models] + [m for m in models if m not in first_models],

@@ -70,8 +70,17 @@ class MeasureGuard(BaseException):
 
 
 def install_guards() -> None:
-    """Make calibrate's plan/run raise MeasureGuard instead of measuring (idempotent)."""
+    """Make calibrate's plan/run raise MeasureGuard instead of measuring (idempotent), and import the
+    plotting packages once so that their first import (font cache) is not charged to a case's time."""
     from tokenomy.calibrate import measure
+
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot
+    except ImportError:
+        pass
 
     def refuse(*_a, **_k):
         raise MeasureGuard("calibrate started planning measurements")
@@ -184,7 +193,8 @@ def _nulls(obj, key: str = ""):
         if obj.get("feasible") is False:
             return
         for k, v in obj.items():
-            yield from _nulls(v, str(k))
+            if k != "scenario":                      # scenario inputs: null = "from the hardware catalog"
+                yield from _nulls(v, str(k))
     elif isinstance(obj, list):
         for v in obj:
             yield from _nulls(v, key)
