@@ -193,7 +193,7 @@ def render() -> str:
     for b in be:
         out.append(f"> {b.reason}\n")
     out.append("A negative price means even a free X costs more per token than Y; if X cannot reach the speed at "
-               "all, the price is -inf and the reason says why.\n")
+               "all, there is no break-even price: the command exits 1 and says why.\n")
 
     out.append("## 5. Stranded capital and token inflation\n")
     out.append("`tokenomy invest --model llama-3.1-70b --hardware h100-sxm --tokens-per-s-per-user 100 --tp 8 "

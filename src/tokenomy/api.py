@@ -94,6 +94,7 @@ def predict(model: str | ModelSpec, hardware: str | HardwareSpec, *, phase: str 
     limit, hint = args.token_limit(size, m.max_position_embeddings, m.name, force)
     n = args.sizes(size, value, minimum=1 if phase == "prefill" else 0, maximum=limit - (phase == "decode"),
                    limit_hint=hint)
+    args.broadcastable(("batch", b), (size, n))
     args.tp_in_domain(tp, h.scaleup_domain, h.id)
     with np.errstate(all="ignore"):      # overflow is caught by check_outputs, with the inputs named
         pred = predict_core(m, h, e, p, phase=phase, batch=b, length=n, tp=tp, pp=pp, ep=ep)

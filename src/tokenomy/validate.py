@@ -73,6 +73,8 @@ def _rel_mape(checks) -> float:
 def validate(rows, profile: str | Path | EngineProfile | None = None,
              hardware: str | HardwareSpec | None = None) -> Validation:
     """Compare every row of ``rows`` with the prediction of ``profile`` (default torch-eager) on ``hardware``."""
+    if not isinstance(rows, (list, tuple)):
+        raise CalibrationError(f"rows must be a list of measurement rows (read_measurements(path)), got {rows!r:.80}.")
     rows = [check_row(r, f"measurement row {i}") for i, r in enumerate(rows, 1)]
     if not rows:
         raise CalibrationError("No measurement rows to validate.")

@@ -36,8 +36,7 @@ def calibrate_command(
     from ..report.files import check_target
 
     # every name and path is checked before minutes of measuring
-    paths = output_paths(out)
-    check_target(paths["profile"], flag="--out", force=force, suffixes=(".json",))
+    paths = output_paths(check_target(out, flag="--out", force=force, suffixes=(".json",)))
     known_chip = hardware is not None and hardware in hardware_ids()
     for key in ("measurements",) + (() if known_chip else ("hardware_file",)):
         check_target(paths[key], flag="--out", force=force)

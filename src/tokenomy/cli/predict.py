@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 
 import numpy as np
 import typer
@@ -11,8 +12,21 @@ from rich.table import Table
 from ..api import predict
 from ..errors import SpecError
 from ..loaders.cases import read_cases
-from .common import make_table, missing_flags, print_json, print_quantities, print_records
-from .options import cases_option, engine_option, force_option, hardware_option, json_option, model_option
+from .common import (
+    make_table,
+    missing_flags,
+    print_json,
+    print_quantities,
+    print_records,
+)
+from .options import (
+    cases_option,
+    engine_option,
+    force_option,
+    hardware_option,
+    json_option,
+    model_option,
+)
 
 OUT_KEYS = ("model", "hardware", "engine", "precision", "tp", "pp", "ep", "chips", "phase", "batch", "seq",
             "context", "latency_s", "tokens_per_s", "tokens_per_s_per_user", "energy_j_per_token", "power_w",
@@ -87,6 +101,13 @@ def run_cases(path: str, defaults: dict) -> list[dict]:
     return out  # type: ignore[return-value]
 
 
+def _value_text(v: object) -> str:
+    """A value for the quantity list; '-' where there is none (e.g. no price or rent for the chip: NaN cost)."""
+    if isinstance(v, float):
+        return f"{v:.6g}" if math.isfinite(v) else "-"
+    return str(v)
+
+
 def _table(recs: list[dict]) -> Table:
     cols = ("model", "chip", "engine", "prec", "chips", "phase", "batch", "seq/ctx", "latency (ms)", "tokens/s",
             "tok/s/user", "J/token", "power (W)", "memory (GB/chip)", "fits", "bound")
@@ -129,7 +150,6 @@ def predict_command(
     if json_out:
         print_json(rec)
         return
-    print_quantities("tokenomy predict", [(k, f"{rec[k]:.6g}" if isinstance(rec[k], float) else str(rec[k]))
-                                          for k in OUT_KEYS if k in rec and k != "fit_reason"])
+    print_quantities("tokenomy predict", [(k, _value_text(rec[k])) for k in OUT_KEYS if k in rec and k != "fit_reason"])
     if not rec["fits"]:
         Console(stderr=True).print(f"[yellow]does not fit:[/yellow] {rec['fit_reason']}")

@@ -23,7 +23,7 @@ class BreakEven(_Dict):
     usd_per_mtok_x_free: float          # X at price 0: its non-chip costs per output Mtok
     usd_per_mtok_x_list: float | None   # X at its catalog price (None without one)
     list_price_usd_x: float | None
-    break_even_price_usd: float         # negative: even free, X is not cheap enough; -inf: X cannot run it
+    break_even_price_usd: float         # negative: even free, X is not cheap enough
     is_free_enough: bool
     non_chip_usd_per_mtok: dict         # X at price 0: energy (power), facility (space, cooling), ops
     reason: str
@@ -45,8 +45,8 @@ def break_even_price(model: Any, hardware_x: Any, hardware_y: Any, tokens_per_s_
     ox = operating_point(model, hx, tokens_per_s_per_user, isl, osl, precision=precision, tp=tp_x, **kw)
     target, list_price = oy.usd_per_mtok_all_in, chip_price_usd(hx, sc)
     if not ox.feasible:
-        return BreakEven(hx.id, hy.id, float(tokens_per_s_per_user), target, float("nan"), None, list_price,
-                         float("-inf"), False, {}, f"even free, {hx.id} cannot do it: {ox.reason}", ox, oy)
+        raise InfeasibleError(f"{hx.id} cannot serve {tokens_per_s_per_user:g} tokens/s/user at any price, so it "
+                              f"has no break-even price: {ox.reason}")
     # recover time per request and per-phase power from the operating point
     t_d, t_p = osl / ox.tokens_per_s, isl / ox.prefill_tokens_per_s
     dec_w, pre_w = ox.power_w / ox.chips, ox.prefill_power_w / ox.chips

@@ -129,9 +129,14 @@ class TokenEconomics(_Dict):
     tokens_per_s_per_mw: np.ndarray     # per MW of facility power
 
 
+PREDICTION_FIELDS = ("hardware", "chips", "power_w", "power_w_per_chip", "tokens_per_s")   # what is read
+
+
 def token_economics(prediction: Any, scenario: ScenarioLike = None, *,
                     hardware: str | HardwareSpec | None = None, **overrides: Any) -> TokenEconomics:
     """$/Mtok, J/token (chip and facility) and tokens/s per MW of a ``tokenomy.predict`` result."""
+    if not all(hasattr(prediction, k) for k in PREDICTION_FIELDS):
+        raise SpecError(f"prediction must be the result of tokenomy.predict(...), got {prediction!r:.80}.")
     hw, sc = hw_spec(hardware or prediction.hardware), get_scenario(scenario, **overrides)
     c = cost(hw, sc, prediction.power_w_per_chip)
     usd_h = prediction.chips * c.effective_usd_per_hour

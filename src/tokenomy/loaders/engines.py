@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from ..errors import CatalogError, SpecError, unknown_name_error
 from ..spec.engine import EngineProfile
 from ..spec.hardware import HardwareSpec
-from .files import parse_text, read_data, require_mapping, validation_text
+from .files import check_name, parse_text, read_data, require_mapping, validation_text
 from .hardware import load_hardware
 
 DEFAULT_ENGINE = "serving"
@@ -81,6 +81,7 @@ def load_engine(name_or_path: str | None = None) -> EngineProfile:
     name = name_or_path or DEFAULT_ENGINE
     if not isinstance(name, str):
         raise SpecError(f"engine must be a name such as 'serving' or a profile file path, got {name!r}.")
+    check_name(name, "engine", SpecError)
     if name in engine_names():
         return _load_builtin(name)
     p = Path(name)

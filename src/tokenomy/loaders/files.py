@@ -21,12 +21,25 @@ from ..errors import TokenomyError
 MAX_DEPTH = 32              # nesting levels any tokenomy file needs (profiles use 3)
 MAX_BYTES = 512 * 2**20     # larger files are refused before reading (100k case lines are ~10 MB)
 MAX_NODES = 10_000_000      # values walked per file (stops YAML alias bombs)
+MAX_NAME_CHARS = 4096       # longest name or path looked up (Linux PATH_MAX)
+MAX_PART_CHARS = 255        # longest file or folder name in it (NAME_MAX)
 FORMATS = {".json": "json", ".jsonl": "jsonl", ".yaml": "yaml", ".yml": "yaml", ".toml": "toml"}
+
+
+def check_name(name: str, what: str, error: type[TokenomyError]) -> str:
+    """``name`` (a catalog name or a path) when the OS could look it up: not empty, no NUL byte, not longer
+    than ``MAX_NAME_CHARS``."""
+    too_long = len(name) > MAX_NAME_CHARS or any(len(part) > MAX_PART_CHARS for part in name.split("/"))
+    if not name.strip() or "\x00" in name or too_long:
+        shown = name if len(name) <= 60 else name[:60] + f"...({len(name)} characters)"
+        raise error(f"{what} {shown!r} is not a usable name or path (empty, a NUL byte, over {MAX_NAME_CHARS} "
+                    f"characters, or a part over {MAX_PART_CHARS}); pass a catalog name or an existing file.")
+    return name
 
 
 def read_text(path: str | Path, error: type[TokenomyError], what: str = "file") -> str:
     """The UTF-8 text of ``path`` (a BOM is dropped)."""
-    p = Path(path)
+    p = Path(check_name(str(path), what, error))
     if not p.exists():
         raise error(f"{what} not found: {str(p)!r}. Check the path.")
     if not p.is_file():

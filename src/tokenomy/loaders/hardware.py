@@ -18,7 +18,7 @@ from tokenomy.errors import CatalogError, SpecError, unknown_name_error
 from tokenomy.spec.hardware import HardwareSpec
 from tokenomy.spec.limits import in_limits, limit_text
 
-from .files import parse_text, read_data, require_mapping, validation_text
+from .files import check_name, parse_text, read_data, require_mapping, validation_text
 
 _PACKAGE = "tokenomy.catalog.hardware"
 _HINT = "Run 'tokenomy hardware list' or pass a path to your own YAML file."
@@ -84,6 +84,7 @@ def load_hardware(name_or_path: str) -> HardwareSpec:
     """A built-in chip id (``h100-sxm``) or a path to a YAML file, as a HardwareSpec in SI units."""
     if not isinstance(name_or_path, str):
         raise SpecError(f"hardware must be a chip id such as 'h100-sxm' or a YAML path, got {name_or_path!r}.")
+    check_name(name_or_path, "hardware", SpecError)
     if _is_path(name_or_path):
         label, raw = _read_file(name_or_path)
         return _to_spec(label, raw)

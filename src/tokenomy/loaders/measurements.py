@@ -75,7 +75,10 @@ def check_row(row: Any, label: str) -> dict:
 def read_measurements(paths: str | Path | Iterable[str | Path]) -> list[dict]:
     """Checked rows from JSONL files, or from the ``measurements`` of a calibrate profile (.json)."""
     rows: list[dict] = []
-    for p in [paths] if isinstance(paths, (str, Path)) else paths:
+    items = [paths] if isinstance(paths, (str, Path)) else paths
+    if not isinstance(items, (list, tuple)) or not all(isinstance(p, (str, Path)) for p in items):
+        raise CalibrationError(f"measurement files must be a path or a list of paths, got {paths!r}.")
+    for p in items:
         p = Path(p)
         if p.suffix == ".json":
             data = require_mapping(read_data(p, CalibrationError, "measurement file", fmt="json"), str(p),

@@ -19,7 +19,7 @@ from tokenomy.loaders.quantization import shipped_fields
 from tokenomy.spec.limits import MAX_DIM
 from tokenomy.spec.model import ModelSpec
 
-from .files import parse_text, read_data, require_mapping, validation_text
+from .files import check_name, parse_text, read_data, require_mapping, validation_text
 
 CATALOG_PACKAGE = "tokenomy.catalog.models"
 LIST_HINT = "Run 'tokenomy models list' or pass a path to a config.json."
@@ -254,6 +254,7 @@ def load_model(name_or_path: str) -> ModelSpec:
     """
     if not isinstance(name_or_path, str):
         raise SpecError(f"model must be a catalog name, a config.json path or a hub id, got {name_or_path!r}.")
+    check_name(name_or_path, "model", SpecError)
     if name_or_path in _catalog_files():
         return _load_catalog_model(name_or_path)
     path = Path(name_or_path).expanduser()

@@ -21,9 +21,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-import numpy as np
 
 from ..api import resolve
+from ..spec import args as argcheck
 from ..core.params import param_counts
 from ..core.precision import Precision
 from ..errors import SpecError
@@ -31,7 +31,7 @@ from ..gemm import DEFAULT_ENGINE, resolve_chip
 from ..spec.engine import EngineProfile
 from ..spec.hardware import HardwareSpec
 from ..spec.model import ModelSpec
-from .timing import ShapeGemm, plain, time_model
+from .timing import step_sizes, ShapeGemm, plain, time_model
 
 ROUNDING_UNITS = (64, 128, 256)   # candidate multiples for d_model and d_ff (per tensor-parallel shard)
 VOCAB_UNITS = (64, 128)           # nanoGPT pads 50257 -> 50304 (64); Megatron pads to 128 * tp
@@ -137,14 +137,9 @@ def analyze_shape(model: str | ModelSpec, hardware: str | HardwareSpec, tp: int 
     """
     spec, hw, eng, prec = resolve(model, hardware, engine, precision)   # precision None: as shipped
     hw, eng, *_ = resolve_chip(hw, eng, prec.compute)
-    for name, v in (("tp", tp), ("prefill_tokens", prefill_tokens), ("prefill_seqs", prefill_seqs),
-                    ("decode_batch", decode_batch)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise SpecError(f"{name} must be a positive integer, got {v!r}.")
-    if prefill_seqs > prefill_tokens:
-        raise SpecError(f"prefill_seqs ({prefill_seqs}) cannot exceed prefill_tokens ({prefill_tokens}).")
-    if not (isinstance(tolerance, (int, float)) and 0 <= tolerance < 1):
-        raise SpecError(f"tolerance must be a fraction in [0, 1), got {tolerance!r} (0.02 = 2%).")
+    tp = argcheck.positive_int("tp", tp)
+    prefill_tokens, prefill_seqs, decode_batch, tolerance = step_sizes(prefill_tokens, decode_batch, tolerance,
+                                                                       prefill_seqs)
     args = (hw, eng, prec, int(tp), int(prefill_tokens), int(prefill_seqs), int(decode_batch))
     base = time_model(spec, *args)
     p0 = param_counts(spec).total

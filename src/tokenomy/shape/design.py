@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-import numpy as np
 
 from ..core.params import param_counts
 from ..core.precision import parse_precision
@@ -13,10 +12,12 @@ from ..errors import SpecError
 from ..gemm import DEFAULT_ENGINE, resolve_chip
 from ..loaders.engines import load_engine
 from ..loaders.hardware import load_hardware
+from ..spec import args as argcheck
 from ..spec.engine import EngineProfile
 from ..spec.hardware import HardwareSpec
+from ..spec.limits import MAX_DIM
 from ..spec.model import ModelSpec
-from .timing import plain, time_model
+from .timing import plain, step_sizes, time_model
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ D_HEAD = 128            # h/a = 128: FlashAttention's best Hopper tile, wgmma-fr
 KV_HEADS = 8            # GQA with 8 KV heads (Llama 3): 8 divides every tp up to 8
 ASPECT = 128            # d_model / n_layers of Llama 2/3 7-13B (4096/32, 5120/40)
 ASPECT_RANGE = (64, 192)
+MAX_DESIGN_PARAMS = 1e14   # 100T parameters: ~50x the largest model built so far
 
 
 def _design_spec(name: str, D: int, F: int, L: int, V: int) -> ModelSpec:
@@ -69,17 +71,14 @@ def design_shape(params: float, hardware: str | HardwareSpec, layers: int | None
     predicted GEMM efficiency on the chip wins, with a small preference for d_model/n_layers
     near 128 and for a closer parameter count.
     """
-    try:
-        target = float(params)
-    except (TypeError, ValueError):
-        raise SpecError(f"params must be a number of parameters (e.g. 7e9), got {params!r}.") from None
-    if not math.isfinite(target) or target <= 0:
-        raise SpecError(f"params must be a positive number of parameters (e.g. 7e9), got {params!r}.")
-    if layers is not None and (isinstance(layers, bool) or not isinstance(layers, (int, np.integer)) or layers < 1):
-        raise SpecError(f"layers must be a positive integer, got {layers!r}.")
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 1:
-        raise SpecError(f"vocab_size must be a positive integer, got {vocab_size!r}.")
-    hw, eng, *_ = resolve_chip(hardware if isinstance(hardware, HardwareSpec) else load_hardware(str(hardware)),
+    target = argcheck.number("params", params, maximum=MAX_DESIGN_PARAMS, allow_minimum=False)
+    if layers is not None:
+        layers = argcheck.positive_int("layers", layers, maximum=MAX_DIM)
+    vocab_size = argcheck.positive_int("vocab_size", vocab_size, maximum=MAX_DIM)
+    prefill_tokens, _, decode_batch, tolerance = step_sizes(prefill_tokens, decode_batch, tolerance)
+    argcheck.name_or_spec("hardware", hardware, HardwareSpec, argcheck.HARDWARE_HINT)
+    argcheck.optional_text("engine", engine, argcheck.ENGINE_HINT, spec_type=EngineProfile)
+    hw, eng, *_ = resolve_chip(hardware if isinstance(hardware, HardwareSpec) else load_hardware(hardware),
                                engine if isinstance(engine, EngineProfile) else load_engine(engine), "bf16")
     V = -(-int(vocab_size) // 128) * 128
     prec = parse_precision("bf16")

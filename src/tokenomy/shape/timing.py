@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from ..core.graph import build_recipe, gemm_compute_format, gemm_rows
 from ..core.precision import Precision
+from ..errors import SpecError
 from ..gemm import gemm_prediction
+from ..spec import args as argcheck
 from ..spec.engine import EngineProfile
 from ..spec.hardware import HardwareSpec
 from ..spec.model import ModelSpec
@@ -121,3 +123,16 @@ def time_model(spec: ModelSpec, hw: HardwareSpec, eng: EngineProfile, precision:
             flags=_flags(op, pf)))
     (ps, pflop, pid), (ds, dflop, did) = tot["prefill"], tot["decode"]
     return TimedModel(tuple(rows), ps, ds, pflop, dflop, pid, did)
+
+
+def step_sizes(prefill_tokens: object, decode_batch: object, tolerance: object,
+               prefill_seqs: object = 1) -> tuple[int, int, int, float]:
+    """The step sizes and parameter tolerance shape analysis and design share, checked: whole numbers
+    within tokenomy's bounds, ``prefill_seqs <= prefill_tokens``, ``tolerance`` a fraction in [0, 0.9]."""
+    tokens = argcheck.positive_int("prefill_tokens", prefill_tokens, maximum=argcheck.MAX_TOKENS)
+    seqs = argcheck.positive_int("prefill_seqs", prefill_seqs, maximum=argcheck.MAX_BATCH)
+    batch = argcheck.positive_int("decode_batch", decode_batch, maximum=argcheck.MAX_BATCH)
+    if seqs > tokens:
+        raise SpecError(f"prefill_seqs ({seqs}) cannot exceed prefill_tokens ({tokens}).")
+    tol = argcheck.number("tolerance", tolerance, maximum=0.9)
+    return tokens, seqs, batch, tol

@@ -128,6 +128,16 @@ def sizes(arg: str, value: Any, *, minimum: int, maximum: float, limit_hint: str
     return arr
 
 
+def broadcastable(*named: tuple[str, np.ndarray]) -> tuple[int, ...]:
+    """The common shape of arrays that must broadcast together (NumPy rules); SpecError naming them if not."""
+    try:
+        return np.broadcast_shapes(*(np.shape(a) for _, a in named))
+    except ValueError:
+        shapes = ", ".join(f"{name} {np.shape(a)}" for name, a in named)
+        raise SpecError(f"array sizes do not broadcast together ({shapes}); give one of them as a single "
+                        "number or both with the same length.") from None
+
+
 def token_limit(arg: str, max_positions: int | None, model_name: str, force: bool) -> tuple[float, str]:
     """(largest allowed tokens per sequence, hint for the error) for ``arg`` ('seq' or 'context')."""
     if force or not max_positions:
