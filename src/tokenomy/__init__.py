@@ -7,14 +7,13 @@ Public API (everything else is internal):
 """
 
 from .api import predict
-from .errors import (CalibrationError, CatalogError, InfeasibleError, SpecError, TokenomyError,
-                     UnsupportedError)
+from .errors import CalibrationError, CatalogError, InfeasibleError, SpecError, TokenomyError, UnsupportedError
 from .loaders.engines import load_engine
 from .loaders.hardware import load_hardware
 from .loaders.models import load_model
 
 __all__ = [
-    "predict", "load_model", "load_hardware", "load_engine",
-    "TokenomyError", "SpecError", "CatalogError", "UnsupportedError", "InfeasibleError", "CalibrationError",
+    "CalibrationError", "CatalogError", "InfeasibleError", "SpecError", "TokenomyError", "UnsupportedError",
+    "load_engine", "load_hardware", "load_model", "predict",
 ]
 __version__ = "0.1.0"

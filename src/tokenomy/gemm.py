@@ -11,6 +11,7 @@ activations both), outputs bf16, as in the calibration microbenchmarks.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -76,7 +77,7 @@ class GemmPrediction:
             "math_s", "mem_s", "flop", "bytes", "efficiency_frac")}
         out = []
         for i in range(int(np.prod(shape, dtype=int))):
-            rec = {"hardware": self.hardware, "engine": self.engine, "dtype": self.dtype}
+            rec: dict[str, Any] = {"hardware": self.hardware, "engine": self.engine, "dtype": self.dtype}
             for key, a in arrs.items():
                 v = a[i]
                 rec[key] = int(v) if key in ("m", "n", "k") else (str(v) if key == "bound" else float(v))
@@ -88,7 +89,7 @@ class GemmPrediction:
 def _positive_ints(name: str, value) -> np.ndarray:
     try:
         arr = np.asarray(value)
-    except Exception:  # noqa: BLE001 - anything numpy cannot read is bad input
+    except Exception:  # anything numpy cannot read is bad input
         raise SpecError(f"{name} must be a positive integer or an array of them, got {value!r}.") from None
     if arr.size == 0:
         raise SpecError(f"{name} is empty; give at least one positive integer.")

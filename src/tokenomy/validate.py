@@ -106,7 +106,7 @@ def plot_validation(result: Validation, path: str | Path) -> None:
     fig, axes = plt.subplots(nrows, cols, figsize=(3.8 * cols, 3.6 * nrows), squeeze=False)
     for ax in axes.ravel()[len(kinds):]:
         ax.set_visible(False)
-    for ax, kind in zip(axes.ravel(), kinds):
+    for ax, kind in zip(axes.ravel(), kinds, strict=False):   # the grid may have spare axes
         sel = [c for c in result.rows if c.kind == kind]
         x = np.array([c.measured for c in sel])
         y = np.array([c.predicted for c in sel])

@@ -27,7 +27,7 @@ class ModelShape:
     vocab: int
 
     @classmethod
-    def from_spec(cls, m: ModelSpec) -> "ModelShape":
+    def from_spec(cls, m: ModelSpec) -> ModelShape:
         if m.attention != "gqa" or m.is_moe:
             raise SpecError(f"calibrate builds dense Llama-architecture models; {m.name} is "
                             f"{'MoE' if m.is_moe else m.attention}. Pass a dense model, e.g. --model llama-3.1-8b.")

@@ -7,8 +7,10 @@ steps sees the kernels the recipe counts. torch is passed in, never imported her
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from .cases import ModelShape
+
 
 class Decoder:
     """Llama-architecture decoder, random weights, static KV cache; the kernels of the eager recipe:
@@ -16,10 +18,14 @@ class Decoder:
     SDPA or batched-matmul attention, O, residual add, RMSNorm, fused gate+up, SiLU, multiply, down,
     residual add; then final RMSNorm, LM head on the last positions, argmax."""
 
-    def __init__(self, torch, shape: ModelShape, device: str, dtype):
+    def __init__(self, torch: Any, shape: ModelShape, device: str, dtype: Any):
         self.t, self.c, self.dev, self.dt = torch, shape, device, dtype
-        g = lambda *s: torch.randn(*s, device=device, dtype=dtype) * 0.02   # noqa: E731
-        one = lambda: torch.ones(shape.hidden, device=device, dtype=dtype)  # noqa: E731
+
+        def g(*s: int) -> Any:
+            return torch.randn(*s, device=device, dtype=dtype) * 0.02
+
+        def one() -> Any:
+            return torch.ones(shape.hidden, device=device, dtype=dtype)
         H = shape.head_dim
         self.emb = g(shape.vocab, shape.hidden)
         self.layers = [dict(n1=one(), n2=one(), qkv=g((shape.heads + 2 * shape.kv_heads) * H, shape.hidden),
@@ -27,7 +33,8 @@ class Decoder:
                             d=g(shape.hidden, shape.intermediate)) for _ in range(shape.layers)]
         self.norm = one()
         self.head = g(shape.vocab, shape.hidden)
-        self.kc = self.vc = None
+        self.kc: Any = None    # KV cache, bf16[layers, b, kv_heads, ctx, head_dim] once allocated
+        self.vc: Any = None
 
     def _rms(self, x, w):
         xf = x.float()

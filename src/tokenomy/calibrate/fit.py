@@ -87,7 +87,7 @@ def fit_gemm(rows: Sequence[dict], hw: HardwareSpec, base: EngineProfile) -> tup
         names = names[:3]
 
     def update(prof, x):
-        d = dict(zip(names, x))
+        d = dict(zip(names, x, strict=True))
         d["fixed_s"] *= 1e-6
         return _with(prof, "gemm", **d)
     p = base.gemm
@@ -145,7 +145,7 @@ def fit_power(rows: Sequence[dict], hw: HardwareSpec, base: EngineProfile) -> tu
     start = _with(base, "power", **POWER_FIXED)
     return _fit_stage(
         lambda e: predict_model_rows(en, hw, e, kinds=("energy",))[0],
-        lambda e, x: _with(e, "power", **dict(zip(POWER_FREE, x))),
+        lambda e, x: _with(e, "power", **dict(zip(POWER_FREE, x, strict=True))),
         start, [getattr(start.power, k) for k in POWER_FREE], [0.0] * len(POWER_FREE), [3.0] * len(POWER_FREE))
 
 

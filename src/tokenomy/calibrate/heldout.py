@@ -40,5 +40,5 @@ def held_out_checks(rows: Sequence[dict], hw: HardwareSpec, base: EngineProfile,
         held = set(members)
         prof, _ = fit_end_to_end([r for i, r in enumerate(rows) if i not in held], hw, kernels)
         for i in members:       # one at a time: a row without its model row is skipped, not misaligned
-            found.update(zip([i], predict_model_rows(context + [rows[i]], hw, prof)[0]))
+            found.update(zip([i], predict_model_rows([*context, rows[i]], hw, prof)[0], strict=False))
     return [found[i] for i in sorted(found)]

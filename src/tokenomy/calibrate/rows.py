@@ -83,7 +83,7 @@ def predict_gemm_rows(rows: Sequence[dict], hw: HardwareSpec, engine: EngineProf
         pred = gemm_time(m, n, k, peak_flop_per_s=peak, hbm_bytes_per_s=hw.main_memory_bytes_per_s,
                          compute_units=units, params=engine.gemm, a_bytes=b, w_bytes=b, out_bytes=2.0).latency_s
         out += [RowCheck("gemm", "kernel", f"{dt} m={r['m']} n={r['n']} k={r['k']}", r["s"], float(p), "s")
-                for r, p in zip(g, np.broadcast_to(pred, m.shape))]
+                for r, p in zip(g, np.broadcast_to(pred, m.shape), strict=True)]
     return out, skipped
 
 
@@ -140,7 +140,7 @@ def predict_model_rows(rows: Sequence[dict], hw: HardwareSpec, engine: EnginePro
         p = predict_core(models[name], hw, bmm if use_bmm else engine, prec, phase=phase,
                          batch=np.array([r["b"] for _, r in members]), length=np.array(length))
         pred = np.broadcast_to(p.energy_j_per_token if kind == "energy" else p.latency_s, (len(members),))
-        for (i, r), n, m, v in zip(members, length, meas, pred):
+        for (i, r), n, m, v in zip(members, length, meas, pred, strict=True):
             found[i] = RowCheck(kind, phase, f"b={r['b']} {size}={n}", m, float(v), unit)
     return [found[i] for i in sorted(found)], skipped
 

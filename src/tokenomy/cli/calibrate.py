@@ -49,7 +49,7 @@ def calibrate_command(
     if torch is None:
         raise fail_line(measure.TORCH_HINT, 2)
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    ses, steps = measure.plan(dev, quick, spec)
+    _session, steps = measure.plan(dev, quick, spec)
     t0 = time.time()
     with Progress(TextColumn("[bold]calibrate[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err_console, transient=False) as bar:

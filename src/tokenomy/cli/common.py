@@ -8,6 +8,7 @@ bug) prints one line asking for a report (exit 3; TOKENOMY_TRACEBACK=1 shows the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -58,10 +59,8 @@ def _exit_line(e: BaseException) -> tuple[str, int] | None:
     if isinstance(e, typer.Abort | KeyboardInterrupt):
         return "aborted", 130
     if isinstance(e, BrokenPipeError):                 # `tokenomy ... | head`: the reader left; stop quietly
-        try:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError, AttributeError):
-            pass
         return "", 1
     if isinstance(e, OSError):
         where = f" {e.filename}" if e.filename else ""
@@ -83,7 +82,7 @@ class TokenomyGroup(TyperGroup):
                               windows_expand_args=windows_expand_args, **extra)
         except typer.Exit as e:
             rv = e.exit_code
-        except Exception as e:  # noqa: BLE001 - every exception ends in one line, never a traceback
+        except Exception as e:  # every exception ends in one line, never a traceback
             line = _exit_line(e)
             if line is None:
                 if os.environ.get("TOKENOMY_TRACEBACK"):

@@ -8,7 +8,6 @@ Every command takes ``--scenario FILE`` (YAML or TOML) and one flag per Scenario
 import functools
 import inspect
 import itertools
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -19,24 +18,33 @@ from ..errors import SpecError
 from ..loaders.economics import default_sources
 from ..spec.economics import RANGES, Scenario, range_text
 from .common import print_json
-from .options import FINITE, POSITIVE, engine_option, hardware_option, json_option, model_option, \
-    speed_option, tokens_option
+from .options import (
+    FINITE,
+    POSITIVE,
+    engine_option,
+    hardware_option,
+    json_option,
+    model_option,
+    speed_option,
+    tokens_option,
+)
 
 
 def _scenario_options(func):
     """Add ``--scenario`` and one ``--<field>`` option per Scenario field; pass them as ``scenario, overrides``."""
     sources = default_sources()
-    extra = [inspect.Parameter("scenario", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
-                               default=typer.Option(None, "--scenario", help="Scenario file (YAML or TOML) over the defaults."))]
+    scenario_help = "Scenario file (YAML or TOML) over the defaults."
+    extra = [inspect.Parameter("scenario", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
+                               default=typer.Option(None, "--scenario", help=scenario_help))]
     for name, field in Scenario.model_fields.items():
-        typ = Optional[str] if name == "mode" else Optional[float]
+        typ = str | None if name == "mode" else float | None
         rng = f" Range {range_text(name)}." if name in RANGES else " owned or rented."
         default = field.default if field.default is not None else "from the hardware catalog"
         help_ = f"Default {default}.{rng} Source: {sources.get(name, 'hardware catalog')}"
-        finite = {} if name == "mode" else {"parser": FINITE}      # NaN / inf are usage errors; ranges: Scenario
+        parser = None if name == "mode" else FINITE      # NaN / inf are usage errors; ranges: Scenario
         extra.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=typ,
                                        default=typer.Option(None, "--" + name.replace("_", "-"), help=help_,
-                                                            **finite)))
+                                                            parser=parser)))
     sig = inspect.signature(func)
     own = [p for p in sig.parameters.values() if p.name not in ("overrides", "scenario")]
 
@@ -45,7 +53,7 @@ def _scenario_options(func):
         overrides = {k: kwargs.pop(k) for k in list(kwargs) if k in Scenario.model_fields}
         return func(**kwargs, overrides={k: v for k, v in overrides.items() if v is not None})
 
-    wrapper.__signature__ = sig.replace(parameters=own + extra)
+    wrapper.__signature__ = sig.replace(parameters=own + extra)  # type: ignore[attr-defined]  # read by inspect
     wrapper.__annotations__ = {p.name: p.annotation for p in own + extra}
     del wrapper.__wrapped__
     return wrapper
@@ -64,7 +72,7 @@ def _table(title: str, headers: list[str], rows: list[list]) -> Table:
     return t
 
 
-def _split(value: Optional[str], cast, name: str) -> list:
+def _split(value: str | None, cast, name: str) -> list:
     try:
         return [cast(v.strip()) for v in str(value).split(",")]
     except ValueError:
@@ -105,13 +113,14 @@ def factory_command(
     osl: int = tokens_option("--osl", 1024, "Output tokens per request."),
     tp: str = typer.Option("1", "--tp", help="Tensor-parallel chips: one value or one per chip."),
     precision: str = typer.Option(None, "--precision", help="One value or one per chip."),
-    engine: Optional[str] = engine_option(help="Engine profile."),
+    engine: str | None = engine_option(help="Engine profile."),
     json_out: bool = json_option(),
     *, scenario=None, overrides=None,
 ) -> None:
     """The AI factory: per chip, how many fit in the power budget, tokens, cost, revenue and margin per year."""
     r = E.factory(power_mw, model, hardware, tokens_per_s_per_user, isl, osl, scenario=scenario, engine=engine,
-                  tp=_one(_split(tp, int, "--tp")), precision=precision and _one(_split(precision, str, "--precision")), **overrides)
+                  tp=_one(_split(tp, int, "--tp")), precision=precision and _one(_split(precision, str, "--precision")),
+                  **overrides)
     if json_out:
         print_json(r.to_dict())
         return
@@ -121,8 +130,9 @@ def factory_command(
              x.tokens_per_year / 1e12, x.capex_usd / 1e6, x.cost_usd_per_year / 1e6, x.revenue_usd_per_year / 1e6,
              x.margin_usd_per_year / 1e6, x.usd_per_mtok, x.chip_price_usd] if x.feasible else
             [x.hardware, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", x.chip_price_usd] for x in r.rows]
-    Console().print(_table(f"tokenomy factory: {r.power_mw:g} MW, {r.model}, >= {r.tokens_per_s_per_user:g} tok/s/user, "
-                           f"${r.token_price_usd_per_mtok:g}/Mtok", heads, rows))
+    Console().print(_table(f"tokenomy factory: {r.power_mw:g} MW, {r.model}, "
+                           f">= {r.tokens_per_s_per_user:g} tok/s/user, ${r.token_price_usd_per_mtok:g}/Mtok",
+                           heads, rows))
     for x in r.rows:
         if not x.feasible:
             Console(stderr=True).print(f"[yellow]{x.hardware}:[/yellow] {x.reason}")
@@ -142,12 +152,13 @@ def break_even_command(
     tp: int = typer.Option(1, "--tp", help="Tensor-parallel chips for X."),
     tp_versus: int = typer.Option(1, "--tp-versus", help="Tensor-parallel chips for Y."),
     precision: str = typer.Option(None, "--precision", help="Precision for X (and Y unless --precision-versus)."),
-    precision_versus: Optional[str] = typer.Option(None, "--precision-versus", help="Precision for Y."),
-    engine: Optional[str] = engine_option(help="Engine profile."),
+    precision_versus: str | None = typer.Option(None, "--precision-versus", help="Precision for Y."),
+    engine: str | None = engine_option(help="Engine profile."),
     json_out: bool = json_option(),
     *, scenario=None, overrides=None,
 ) -> None:
-    """Free-chip analysis: the price of X at which its $/Mtok equals Y's at a per-user speed (negative: even free, no)."""
+    """Free-chip analysis: the price of X at which its $/Mtok equals Y's at a per-user speed
+    (negative: even free, no)."""
     r = E.break_even_price(model, hardware, versus, tokens_per_s_per_user, isl, osl, scenario=scenario,
                            engine=engine, precision=precision, precision_y=precision_versus, tp_x=tp,
                            tp_y=tp_versus, **overrides)
@@ -156,8 +167,9 @@ def break_even_command(
         return
     heads = ["X", "Y", "tok/s/user", "Y $/Mtok", "X $/Mtok (free)", "X $/Mtok (list)", "X list ($)", "break-even ($)"]
     Console().print(_table("tokenomy breakeven (all-in $ per output Mtok)", heads,
-                           [[r.hardware_x, r.hardware_y, r.tokens_per_s_per_user, r.usd_per_mtok_y, r.usd_per_mtok_x_free,
-                             r.usd_per_mtok_x_list, r.list_price_usd_x, r.break_even_price_usd]]))
+                           [[r.hardware_x, r.hardware_y, r.tokens_per_s_per_user, r.usd_per_mtok_y,
+                             r.usd_per_mtok_x_free, r.usd_per_mtok_x_list, r.list_price_usd_x,
+                             r.break_even_price_usd]]))
     Console().print(r.reason, markup=False)
 
 
@@ -167,15 +179,15 @@ def invest_command(
     hardware: str = hardware_option("Chip id.", required=True),
     tokens_per_s_per_user: float = speed_option(),
     power_mw: float = typer.Option(1.0, "--power-mw", parser=POSITIVE, help="Facility power of the fleet, MW."),
-    tokens_per_query: Optional[float] = typer.Option(None, "--tokens-per-query", parser=POSITIVE,
-                                                     help="Output tokens per answer (default --osl)."),
+    tokens_per_query: float | None = typer.Option(None, "--tokens-per-query", parser=POSITIVE,
+                                                  help="Output tokens per answer (default --osl)."),
     tokens_multiplier: float = typer.Option(1.0, "--tokens-multiplier", parser=POSITIVE,
                                             help="Token inflation: x more tokens per answer."),
     isl: int = tokens_option("--isl", 1024, "Input tokens per request."),
     osl: int = tokens_option("--osl", 1024, "Output tokens per request."),
     tp: int = typer.Option(1, "--tp", help="Tensor-parallel chips."),
     precision: str = typer.Option(None, "--precision", help="Precision."),
-    engine: Optional[str] = engine_option(help="Engine profile."),
+    engine: str | None = engine_option(help="Engine profile."),
     json_out: bool = json_option(),
     *, scenario=None, overrides=None,
 ) -> None:
@@ -188,10 +200,12 @@ def invest_command(
         return
     rows = [[str(y), (r.price_usd_per_mtok_by_year[y - 1] if y else None), cf / 1e6, cum / 1e6,
              (r.price_usd_per_answer_by_year[y - 1] if y else None)]
-            for y, (cf, cum) in enumerate(zip(r.cash_flows_usd, itertools.accumulate(r.cash_flows_usd)))]
+            for y, (cf, cum) in enumerate(zip(r.cash_flows_usd, itertools.accumulate(r.cash_flows_usd), strict=True))]
     Console().print(_table(f"tokenomy invest: {r.hardware}, {r.chips:,} chips, {r.power_mw:g} MW, price falls "
                            f"{r.token_price_decline_per_year:g}x/yr",
-                           ["year", "price ($/Mtok)", "cash flow ($M)", "cumulative ($M)", "price per answer ($)"], rows))
+                           ["year", "price ($/Mtok)", "cash flow ($M)", "cumulative ($M)", "price per answer ($)"],
+                           rows))
     pb = "never" if r.payback_years == float("inf") else f"{r.payback_years:.2f} years"
-    Console().print(f"NPV ${r.npv_usd / 1e6:,.1f}M; payback {pb}; unrecovered capital ${r.unrecovered_usd / 1e6:,.1f}M; "
+    Console().print(f"NPV ${r.npv_usd / 1e6:,.1f}M; payback {pb}; "
+                    f"unrecovered capital ${r.unrecovered_usd / 1e6:,.1f}M; "
                     f"cost per answer ({r.tokens_per_answer:,.0f} tokens) ${r.cost_usd_per_answer:.5f}", markup=False)

@@ -7,8 +7,17 @@ import typer
 
 from ..errors import InfeasibleError
 from .common import err_console, make_table, missing_flags, print_json
-from .options import POSITIVE, engine_option, force_option, hardware_option, json_option, model_option, plot_option, \
-    profile_option, tokens_option
+from .options import (
+    POSITIVE,
+    engine_option,
+    force_option,
+    hardware_option,
+    json_option,
+    model_option,
+    plot_option,
+    profile_option,
+    tokens_option,
+)
 
 JSON_KEYS = ("hardware", "chips", "tp", "pp", "ep", "precision", "batch", "tokens_per_s_per_user", "tokens_per_s",
              "tokens_per_s_per_chip", "ttft_s", "usd_per_mtok", "j_per_token", "tokens_per_s_per_mw", "on_frontier")

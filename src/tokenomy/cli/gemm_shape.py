@@ -3,7 +3,6 @@ and nearby better shapes; ``--design`` proposes a shape for a parameter budget).
 
 from __future__ import annotations
 
-
 import numpy as np
 import typer
 from rich.console import Console
@@ -12,11 +11,19 @@ from rich.table import Table
 
 from ..errors import SpecError
 from ..gemm import DEFAULT_ENGINE, predict_gemm
-from ..shape import analyze_shape, design_shape
 from ..loaders.cases import read_cases
+from ..shape import analyze_shape, design_shape
 from .common import make_table, missing_flags, print_json, print_quantities, print_records
-from .options import NON_NEGATIVE, POSITIVE, cases_option, engine_option, hardware_option, json_option, model_option, \
-    profile_option
+from .options import (
+    NON_NEGATIVE,
+    POSITIVE,
+    cases_option,
+    engine_option,
+    hardware_option,
+    json_option,
+    model_option,
+    profile_option,
+)
 
 GEMM_CASE_KEYS = {"hardware", "m", "n", "k", "dtype", "engine"}
 
@@ -46,7 +53,7 @@ def run_gemm_cases(path: str, defaults: dict) -> list[dict]:
             r = predict_gemm(hw, m, n, k, dtype=dtype, engine=engine)
         except SpecError as e:
             raise SpecError(f"{path} line {sub[0]['_line']}: {e}") from None
-        for i, rec in zip(idxs, r.records()):
+        for i, rec in zip(idxs, r.records(), strict=True):
             out[i] = rec
     return out
 
@@ -101,12 +108,14 @@ def _shape_tables(a) -> list[Table]:
         t.add_row(g.name, str(g.n), str(g.k), f"{g.count:g}", f"{g.prefill_s * 1e3:.3f}", f"{g.prefill_tflops:,.0f}",
                   f"{g.prefill_efficiency_frac * 100:.1f}", f"{g.decode_s * 1e3:.4f}",
                   f"{g.decode_efficiency_frac * 100:.1f}", ", ".join(g.flags) or "-")
-    t.caption = (f"prefill: {a.prefill_tokens} tokens in {a.prefill_seqs} prompt(s), GEMMs {a.prefill_gemm_s * 1e3:.3f} ms "
-                 f"({a.prefill_efficiency_frac:.1%} of ideal); decode: batch {a.decode_batch}, GEMMs "
-                 f"{a.decode_gemm_s * 1e3:.4f} ms ({a.decode_efficiency_frac:.1%} of ideal); {a.params_total / 1e9:.3f}B params")
+    t.caption = (f"prefill: {a.prefill_tokens} tokens in {a.prefill_seqs} prompt(s), "
+                 f"GEMMs {a.prefill_gemm_s * 1e3:.3f} ms ({a.prefill_efficiency_frac:.1%} of ideal); "
+                 f"decode: batch {a.decode_batch}, GEMMs {a.decode_gemm_s * 1e3:.4f} ms "
+                 f"({a.decode_efficiency_frac:.1%} of ideal); {a.params_total / 1e9:.3f}B params")
     out = [t]
     p = Table(title=f"Proposals within {a.tolerance:.1%} of the parameter count")
-    for h in ("change", "params\nΔ (%)", "prefill\nspeed-up (x)", "decode\nspeed-up (x)", "GEMMs sped up\n(prefill/decode x)"):
+    for h in ("change", "params\nΔ (%)", "prefill\nspeed-up (x)", "decode\nspeed-up (x)",
+              "GEMMs sped up\n(prefill/decode x)"):
         p.add_column(h, justify="left" if h.startswith(("change", "GEMMs")) else "right")
     for q in a.proposals:
         per = ", ".join(f"{name} {s['prefill']:.2f}/{s['decode']:.2f}" for name, s in q.gemm_speedups.items())

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import typer
 
+from .calibrate import calibrate_command, validate_command
+from .common import TokenomyGroup
+from .economics import break_even_command, cost_command, factory_command, invest_command
+from .engines import engines_app
+from .frontier import frontier_command
+from .gemm_shape import gemm_command, shape_command
 from .hardware import hardware_app
 from .models import models_app
 from .predict import predict_command
-from .frontier import frontier_command
-from .engines import engines_app
-from .calibrate import calibrate_command, validate_command
-from .economics import break_even_command, cost_command, factory_command, invest_command
-from .gemm_shape import gemm_command, shape_command
-from .common import TokenomyGroup
 
 app = typer.Typer(name="tokenomy", cls=TokenomyGroup, no_args_is_help=False, add_completion=False,
                   invoke_without_command=True,

@@ -34,7 +34,8 @@ OUT_KEYS = ("model", "hardware", "engine", "precision", "tp", "pp", "ep", "chips
             "fit_reason", "bound", "clock_frac", "gemm_s", "attention_s", "elementwise_s", "comm_s", "overhead_s",
             "flop_per_step", "bytes_per_step", "source", "usd_per_hour", "usd_per_mtok", "j_per_token_facility",
             "facility_power_w", "tokens_per_s_per_mw")
-CASE_KEYS = {"model", "hardware", "engine", "precision", "tp", "pp", "ep", "phase", "batch", "seq", "context", "profile"}
+CASE_KEYS = {"model", "hardware", "engine", "precision", "tp", "pp", "ep", "phase", "batch", "seq", "context",
+             "profile"}
 GROUP_KEYS = ("model", "hardware", "engine", "precision", "tp", "pp", "ep", "phase", "profile")
 
 
@@ -80,7 +81,7 @@ def run_cases(path: str, defaults: dict) -> list[dict]:
         groups.setdefault(tuple(c.get(k) for k in GROUP_KEYS), []).append(idx)
     out: list[dict | None] = [None] * len(cases)
     for key, idxs in groups.items():
-        g = dict(zip(GROUP_KEYS, key))
+        g = dict(zip(GROUP_KEYS, key, strict=True))
         sub = [cases[i] for i in idxs]
         size = "seq" if g["phase"] == "prefill" else "context"
         missing = [c["_line"] for c in sub if c.get(size) is None or c.get("batch") is None]
@@ -91,12 +92,14 @@ def run_cases(path: str, defaults: dict) -> list[dict]:
         if wrong:
             raise SpecError(f"{path} line {wrong[0]}: {g['phase']} takes {size!r}, not {other!r}.")
         try:
+            sizes = np.array([c[size] for c in sub])
             pred = predict(g["model"], g["hardware"], phase=g["phase"], engine=g["engine"],
                            precision=g["precision"], tp=g["tp"], pp=g["pp"], ep=g["ep"], profile=g["profile"],
-                           batch=np.array([c["batch"] for c in sub]), **{size: np.array([c[size] for c in sub])})
+                           batch=np.array([c["batch"] for c in sub]), seq=sizes if size == "seq" else None,
+                           context=sizes if size == "context" else None)
         except SpecError as e:
             raise SpecError(f"{path} line {sub[0]['_line']}: {e}") from None
-        for i, rec in zip(idxs, _records(pred, g["hardware"])):
+        for i, rec in zip(idxs, _records(pred, g["hardware"]), strict=True):
             out[i] = rec
     return out  # type: ignore[return-value]
 

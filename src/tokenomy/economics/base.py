@@ -43,7 +43,8 @@ class _Dict:
 
 def get_scenario(scenario: ScenarioLike = None, **overrides: Any) -> Scenario:
     """A Scenario from an object, a YAML/TOML file, or the defaults; ``overrides`` replace fields."""
-    args.optional_text("scenario", scenario, "Pass a Scenario or a scenario YAML/TOML path.", spec_type=(Scenario, Path))
+    args.optional_text("scenario", scenario, "Pass a Scenario or a scenario YAML/TOML path.",
+                       spec_type=(Scenario, Path))
     if scenario is None:
         base = default_scenario()
     elif isinstance(scenario, Scenario):

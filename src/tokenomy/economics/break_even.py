@@ -32,8 +32,9 @@ class BreakEven(_Dict):
 
 
 def break_even_price(model: Any, hardware_x: Any, hardware_y: Any, tokens_per_s_per_user: float, isl: int = 1024,
-                     osl: int = 1024, *, scenario: ScenarioLike = None, engine: Any = None, precision: str | None = None,
-                     tp_x: int = 1, tp_y: int = 1, precision_y: str | None = None, **overrides: Any) -> BreakEven:
+                     osl: int = 1024, *, scenario: ScenarioLike = None, engine: Any = None,
+                     precision: str | None = None, tp_x: int = 1, tp_y: int = 1, precision_y: str | None = None,
+                     **overrides: Any) -> BreakEven:
     """X is owned at the unknown price p; Y is costed by the scenario (owned or rented). X's replica cost per
     hour is slope * p + intercept (core.economics), so p = (target * tps * 3600e-6 * u - intercept) / slope."""
     sc = get_scenario(scenario, **overrides)
@@ -41,7 +42,8 @@ def break_even_price(model: Any, hardware_x: Any, hardware_y: Any, tokens_per_s_
     kw: dict[str, Any] = {"scenario": sc, "engine": engine}
     oy = operating_point(model, hy, tokens_per_s_per_user, isl, osl, precision=precision_y or precision, tp=tp_y, **kw)
     if not oy.feasible:
-        raise InfeasibleError(f"reference chip {hy.id} cannot serve {tokens_per_s_per_user:g} tokens/s/user: {oy.reason}")
+        raise InfeasibleError(f"reference chip {hy.id} cannot serve {tokens_per_s_per_user:g} tokens/s/user: "
+                              f"{oy.reason}")
     ox = operating_point(model, hx, tokens_per_s_per_user, isl, osl, precision=precision, tp=tp_x, **kw)
     target, list_price = oy.usd_per_mtok_all_in, chip_price_usd(hx, sc)
     if not ox.feasible:
@@ -59,14 +61,15 @@ def break_even_price(model: Any, hardware_x: Any, hardware_y: Any, tokens_per_s_
         return float(ce.usd_per_mtok(usd_h / u, tps))
 
     parts = {"energy (power)": per_mtok(w(cd.energy_usd_per_hour, cp.energy_usd_per_hour)),
-             "facility (space, cooling, power delivery)": per_mtok(w(cd.facility_usd_per_hour, cp.facility_usd_per_hour)),
+             "facility (space, cooling, power delivery)": per_mtok(w(cd.facility_usd_per_hour,
+                                                                     cp.facility_usd_per_hour)),
              "operations": per_mtok(w(cd.ops_usd_per_hour, cp.ops_usd_per_hour))}
     free = per_mtok(float(at0))
     x_list = None if list_price is None else per_mtok(float(at0 + (at1 - at0) * list_price))
     top = max(parts, key=lambda k: parts[k])
     if p < 0:
-        reason = (f"even free, {hx.id} costs ${free:.3f}/Mtok in non-chip costs, more than {hy.id}'s ${target:.3f}/Mtok; "
-                  f"largest: {top} ${parts[top]:.3f}/Mtok")
+        reason = (f"even free, {hx.id} costs ${free:.3f}/Mtok in non-chip costs, "
+                  f"more than {hy.id}'s ${target:.3f}/Mtok; largest: {top} ${parts[top]:.3f}/Mtok")
     else:
         reason = f"{hx.id} matches {hy.id}'s ${target:.3f}/Mtok at a chip price of ${p:,.0f}"
     return BreakEven(hx.id, hy.id, float(tokens_per_s_per_user), target, free, x_list, list_price, p, p >= 0, parts,

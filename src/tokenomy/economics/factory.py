@@ -92,8 +92,9 @@ def factory_row(op: OperatingPoint, hw: HardwareSpec, sc: Scenario, power_mw: fl
     cost_year = replicas * op.total_usd_per_hour * ce.HOURS_PER_YEAR
     revenue = tokens_year / ce.TOKENS_PER_MTOK * price
     reason = "" if replicas else f"one replica needs {prov_w * op.chips / 1e6:.3f} MW > {power_mw:g} MW"
-    return FactoryRow(hw.id, replicas > 0, reason, op.chips, replicas, chips, prov_w, op.batch, op.tokens_per_s_per_user,
-                      tps, tps / power_mw, tokens_year, chips * capex_chip, cost_year, revenue, revenue - cost_year,
+    return FactoryRow(hw.id, replicas > 0, reason, op.chips, replicas, chips, prov_w, op.batch,
+                      op.tokens_per_s_per_user, tps, tps / power_mw, tokens_year, chips * capex_chip, cost_year,
+                      revenue, revenue - cost_year,
                       (revenue - cost_year) / revenue if revenue > 0 else nan, op.usd_per_mtok_all_in, chip_price)
 
 
@@ -111,12 +112,13 @@ def factory(power_mw: float, model: Any, hardware: list[str] | str, tokens_per_s
     price = sc.token_price_usd_per_mtok if token_price_usd_per_mtok is None else check_number(
         "token_price_usd_per_mtok", token_price_usd_per_mtok, 0, 1e6, low_inclusive=True)
     rows = []
-    for h, t, prec in zip(hws, per_chip(tp, hws, "tp"), per_chip(precision, hws, "precision")):
+    for h, t, prec in zip(hws, per_chip(tp, hws, "tp"), per_chip(precision, hws, "precision"), strict=True):
         hw = hw_spec(h)
-        op = operating_point(model, hw, tokens_per_s_per_user, isl, osl, scenario=sc, engine=engine, precision=prec, tp=t)
+        op = operating_point(model, hw, tokens_per_s_per_user, isl, osl, scenario=sc, engine=engine, precision=prec,
+                             tp=t)
         rows.append(factory_row(op, hw, sc, power_mw, price))
     ok = [r for r in rows if r.feasible]
     priced = [r for r in rows if r.chip_price_usd is not None]
-    return FactoryResult(power_mw, _api.resolve(model, hws[0])[0].name, float(tokens_per_s_per_user), price, tuple(rows),
-                         max(ok, key=lambda r: r.margin_usd_per_year).hardware if ok else "",
+    return FactoryResult(power_mw, _api.resolve(model, hws[0])[0].name, float(tokens_per_s_per_user), price,
+                         tuple(rows), max(ok, key=lambda r: r.margin_usd_per_year).hardware if ok else "",
                          min(priced, key=lambda r: r.chip_price_usd or 0.0).hardware if priced else "")

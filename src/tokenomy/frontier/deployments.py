@@ -168,7 +168,9 @@ def memory_reason(pred, i: int, what: str) -> str:
     import numpy as np
 
     shape = np.shape(pred.latency_s)
-    pick = lambda a: float(np.broadcast_to(a, shape).ravel()[i]) if shape else float(np.asarray(a))
+
+    def pick(a: Any) -> float:
+        return float(np.broadcast_to(a, shape).ravel()[i]) if shape else float(np.asarray(a))
     return (f"{what} needs {bytes_text(pick(pred.memory_bytes))} per chip (weights {bytes_text(pred.weight_bytes)}, "
             f"KV cache {bytes_text(pick(pred.kv_cache_bytes))}, plus activations) but "
             f"{bytes_text(pred.memory_capacity_bytes)} is available after the reserve")

@@ -48,7 +48,7 @@ class FrontierResult:
     def records(self, mask=None) -> list[dict]:
         """Plain dicts (JSON-ready) of the points, COLUMNS order."""
         cols = {k: (self.columns[k] if mask is None else self.columns[k][mask]).tolist() for k in COLUMNS}
-        return [dict(zip(COLUMNS, row)) for row in zip(*(cols[k] for k in COLUMNS))]
+        return [dict(zip(COLUMNS, row, strict=True)) for row in zip(*(cols[k] for k in COLUMNS), strict=True)]
 
     def _df(self, key, mask):
         if key not in self._cache:

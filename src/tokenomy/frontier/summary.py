@@ -59,7 +59,7 @@ def summary_lines(res) -> list[str]:
     lines = []
     grid, curves = res.cost_curves()
     if curves:
-        for lo in (0.0,) + SPEED_BANDS:
+        for lo in (0.0, *SPEED_BANDS):
             costs = {hw: float(cur[np.searchsorted(grid, lo)]) if np.searchsorted(grid, lo) < grid.size
                      else np.inf for hw, cur in curves.items()}
             costs = {k: v for k, v in costs.items() if np.isfinite(v)}

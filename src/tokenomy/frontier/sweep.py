@@ -104,11 +104,12 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
     ``isl`` input and ``osl`` output tokens (ints, or arrays of paired samples).
 
     ``chips`` fixes chips per replica; ``precision`` is one format, a list, "auto" for bf16, fp8
-    and fp4 wherever the chip has the matrix rate, or None for the model's shipped format. Points that do not fit are dropped
-    and counted in ``.dropped``. Raises SpecError on bad input and NothingFitsError (exit 2)
+    and fp4 wherever the chip has the matrix rate, or None for the model's shipped format. Points that do not fit
+    are dropped and counted in ``.dropped``. Raises SpecError on bad input and NothingFitsError (exit 2)
     when the model fits on none of the chips.
     """
-    hardware_list = args.names("hardware", hardware_list, HardwareSpec, "Give at least one chip, e.g. --hardware h100-sxm,b200.")
+    hardware_list = args.names("hardware", hardware_list, HardwareSpec,
+                               "Give at least one chip, e.g. --hardware h100-sxm,b200.")
     args.optional_text("engine", engine, args.ENGINE_HINT, spec_type=EngineProfile)
     args.precision_choice(precision, Precision)
     isl_a, osl_a = _as_lengths("isl", isl), _as_lengths("osl", osl)

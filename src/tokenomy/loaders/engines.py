@@ -39,7 +39,7 @@ def _read_file(path: Path) -> dict:
     return require_mapping(data, str(path), CatalogError, "a mapping of engine profile fields")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _builtin_raw(name: str) -> dict:
     f = resources.files("tokenomy.catalog.engines") / f"{name}.yaml"
     data = parse_text(f.read_text(encoding="utf-8"), f"{name}.yaml", "yaml", CatalogError)
@@ -71,7 +71,7 @@ def engine_from_dict(data: dict, origin: str = "<dict>") -> EngineProfile:
                         "to keep the default.") from None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_builtin(name: str) -> EngineProfile:
     return engine_from_dict(dict(_builtin_raw(name)), f"{name}.yaml")
 

@@ -120,7 +120,8 @@ def check_data(data: Any, label: str, error: type[TokenomyError]) -> None:
         if seen > MAX_NODES:
             raise error(f"{label}: more than {MAX_NODES:,} values (YAML aliases expanding?); simplify the file.")
         if depth > MAX_DEPTH:
-            raise error(f"{label}: field {where!r} is nested deeper than {MAX_DEPTH} levels; no tokenomy file needs that.")
+            raise error(f"{label}: field {where!r} is nested deeper than {MAX_DEPTH} levels; "
+                        "no tokenomy file needs that.")
         if isinstance(x, dict):
             stack.extend((v, f"{where}.{k}" if where else str(k), depth + 1) for k, v in x.items())
         elif isinstance(x, list):
@@ -129,7 +130,8 @@ def check_data(data: Any, label: str, error: type[TokenomyError]) -> None:
             raise error(f"{label}: field {where or 'value'!r} is {x} (NaN, Infinity or out of float range); "
                         "write a finite number.")
         elif isinstance(x, int) and not isinstance(x, bool) and abs(x) > 1e300:
-            raise error(f"{label}: field {where or 'value'!r} is an integer of about {int(x.bit_length() * 0.30103)} digits; "
+            digits = int(x.bit_length() * 0.30103)
+            raise error(f"{label}: field {where or 'value'!r} is an integer of about {digits} digits; "
                         "write a physical value.")
 
 

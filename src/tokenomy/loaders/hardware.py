@@ -66,7 +66,10 @@ def hardware_to_catalog(hw: HardwareSpec) -> dict[str, Any]:
     for key, (field, factor, _) in FIGURES.items():
         if "gib" in key or "mib" in key:
             continue                                    # written in the decimal units only
-        value = hw.peak_flop_per_s.get(field.split(".")[1]) if field.startswith("peak_flop_per_s.") else getattr(hw, field)
+        if field.startswith("peak_flop_per_s."):
+            value = hw.peak_flop_per_s.get(field.split(".")[1])
+        else:
+            value = getattr(hw, field)
         if value:
             source = hw.sources.get(field) or hw.sources.get(field.split(".")[0]) or "no source recorded"
             v = value / factor
@@ -129,7 +132,7 @@ def _is_path(name: str) -> bool:
     return name.endswith((".yaml", ".yml")) or "/" in name or "\\" in name
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_builtin(hw_id: str) -> HardwareSpec:
     label, raw = _read_builtin(hw_id)
     return _to_spec(label, raw)

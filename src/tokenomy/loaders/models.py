@@ -7,7 +7,7 @@ verbatim under `config:`, so one parser (`model_from_config`) reads catalog and 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -191,7 +191,7 @@ def model_from_config(config: dict[str, Any], name: str, source: str = "") -> Mo
         raise SpecError(f"Invalid model config {where}: {text}. Fix the config.json.") from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _catalog_files() -> dict[str, Any]:
     root = resources.files(CATALOG_PACKAGE)
     return {p.name[: -len(".yaml")]: p for p in root.iterdir() if p.name.endswith(".yaml")}
@@ -202,7 +202,7 @@ def model_names() -> list[str]:
     return sorted(_catalog_files())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_catalog_model(name: str) -> ModelSpec:
     path = _catalog_files()[name]
     where = f"catalog/models/{path.name}"

@@ -33,7 +33,8 @@ def shipped_fields(config: dict[str, Any], where: str) -> dict[str, Any]:
     """ModelSpec fields for the context limit and the shipped quantization of ``config``."""
     out: dict[str, Any] = {}
     if config.get("max_position_embeddings") is not None:
-        out["max_position_embeddings"] = _positive_int(config["max_position_embeddings"], "max_position_embeddings", where)
+        out["max_position_embeddings"] = _positive_int(config["max_position_embeddings"], "max_position_embeddings",
+                                                       where)
     q = config.get("quantization_config")
     if q is None:
         return out

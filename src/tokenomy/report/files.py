@@ -61,7 +61,8 @@ def _write_one(tmp: Path, content: Content) -> None:
             os.fsync(f.fileno())
 
 
-def write_files(contents: Mapping[str | Path, Content], *, flag: str = "--out", force: bool = False) -> list[Path]:
+def write_files(contents: Mapping[Path, Content] | Mapping[str, Content], *, flag: str = "--out",
+                force: bool = False) -> list[Path]:
     """Write every file of ``contents`` or none (see the module docstring); returns the paths written."""
     targets = [(check_target(p, flag=flag, force=force), c) for p, c in contents.items()]
     if len({t for t, _ in targets}) != len(targets):
@@ -73,7 +74,7 @@ def write_files(contents: Mapping[str | Path, Content], *, flag: str = "--out", 
             tmp = _temp_beside(p, "tmp")
             temps.append(tmp)
             _write_one(tmp, content)
-        for (p, _), tmp in zip(targets, temps):
+        for (p, _), tmp in zip(targets, temps, strict=True):
             backup = None
             if p.exists():
                 backup = _temp_beside(p, "bak")

@@ -57,7 +57,7 @@ def _matplotlib(res, p: Path) -> None:
     curves = _curves(res)
     fig, axes = plt.subplots(1, 3, figsize=(17, 5.2))
     colors = {hw: plt.cm.tab10(i % 10) for i, hw in enumerate(res.hardware)}
-    for ax, (ykey, _, ylabel, logy) in zip(axes, PANELS):
+    for ax, (ykey, _, ylabel, logy) in zip(axes, PANELS, strict=True):
         for hw, x, y, _ in curves[ykey]:
             ax.plot(x, y, marker="o", ms=3, lw=1.5, label=hw, color=colors[hw])
         ax.set_xscale("log")

@@ -140,7 +140,7 @@ def design_shape(params: float, hardware: str | HardwareSpec, layers: int | None
         f"d_ff {F}: near 8/3 x d_model = {8 / 3 * D:.0f} (SwiGLU), on a multiple of 256; an unaligned width "
         f"such as 10922 runs at 273 vs 398 TFLOP/s for 10944 on H100 (ml-engineering).",
         f"vocabulary {V}: {vocab_size} padded to a multiple of 128 (nanoGPT's 50257 -> 50304 made the LM head ~3x "
-        f"faster)." if V != vocab_size else f"vocabulary {V}: already a multiple of 128.",
+        f"faster)." if vocab_size != V else f"vocabulary {V}: already a multiple of 128.",
         f"{L} layers: {P / 1e9:.3f}B parameters, {P / target - 1:+.2%} from the {target / 1e9:.3g}B budget"
         f"{'' if layers is None else ' (layers fixed)'}.",
         f"Predicted GEMM efficiency on {hw.id} ({hw.compute_units or 128} compute units) with the "

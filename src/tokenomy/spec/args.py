@@ -41,7 +41,7 @@ def name_or_spec(arg: str, value: Any, spec_type: type, hint: str) -> Any:
                     f"got {_got(value)}. {hint}")
 
 
-def optional_text(arg: str, value: Any, hint: str, *, spec_type: type | None = None) -> Any:
+def optional_text(arg: str, value: Any, hint: str, *, spec_type: type | tuple[type, ...] | None = None) -> Any:
     """None, a non-empty string or (when given) an instance of ``spec_type``."""
     if value is None or (spec_type is not None and isinstance(value, spec_type)):
         return value
@@ -124,7 +124,8 @@ def sizes(arg: str, value: Any, *, minimum: int, maximum: float, limit_hint: str
     if np.any(arr < minimum):
         raise SpecError(f"{arg} must be >= {minimum}, got {arr.min():g}.")
     if np.any(arr > maximum):
-        raise SpecError(f"{arg} must be <= {maximum:,.0f}, got {arr.max():g}.{(' ' + limit_hint) if limit_hint else ''}")
+        hint = f" {limit_hint}" if limit_hint else ""
+        raise SpecError(f"{arg} must be <= {maximum:,.0f}, got {arr.max():g}.{hint}")
     return arr
 
 

@@ -78,7 +78,7 @@ class Scenario(BaseModel):
     @classmethod
     def _not_bool(cls, v: Any) -> Any:
         if isinstance(v, bool):
-            raise ValueError(f"must be a number, got {v!r}")  # noqa: TRY004 (pydantic wants ValueError)
+            raise ValueError(f"must be a number, got {v!r}")  # pydantic wants ValueError, not TypeError
         return v
 
     @field_validator(*RANGES, mode="after")

@@ -38,8 +38,10 @@ class GemmParams(_Frozen):
     compute_frac: float = Field(0.78, gt=0, le=1)      # of peak dense FLOP/s, large aligned GEMMs
     hbm_frac: float = Field(0.88, gt=0, le=1)          # of HBM bytes/s when streaming operands
     fixed_s: float = Field(4e-6, ge=0, le=MAX_FIXED_S)  # per GEMM kernel: launch, prologue, tail
-    align8_frac: float = Field(0.24, gt=0, le=1)       # compute rate (of peak) when a row stride is 8-byte aligned, not 16
-    align2_frac: float = Field(0.10, gt=0, le=1)       # ... when only 2-byte aligned (odd element counts); 4-byte: geometric mean
+    # compute rate (of peak) when a row stride is 8-byte aligned, not 16
+    align8_frac: float = Field(0.24, gt=0, le=1)
+    # ... when only 2-byte aligned (odd element counts); 4-byte: geometric mean of the two
+    align2_frac: float = Field(0.10, gt=0, le=1)
     misaligned_hbm_frac: float = Field(0.33, gt=0, le=1)  # bandwidth share kept on the misaligned path
     wave_penalty_frac: float = Field(0.2, ge=0, le=1)  # share of data-parallel wave loss not hidden by stream-K
 
@@ -78,7 +80,8 @@ class CommParams(_Frozen):
 
 class MemoryParams(_Frozen):
     reserve_frac: float = Field(0.08, ge=0, lt=1)      # of capacity kept free (allocator, CUDA context, graphs)
-    activation_bytes_per_token_per_d: float = Field(8.0, ge=0, le=1e4)  # live activation bytes per token per d_model unit
+    # live activation bytes per token per d_model unit
+    activation_bytes_per_token_per_d: float = Field(8.0, ge=0, le=1e4)
 
 
 class EngineProfile(_Frozen):

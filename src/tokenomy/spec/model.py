@@ -70,7 +70,7 @@ class ModelSpec(BaseModel):
     quant_bf16_parts: tuple[str, ...] = ()  # parts left in 16-bit: attention, mlp, router, experts, shared_experts
 
     @model_validator(mode="after")
-    def _check(self) -> "ModelSpec":
+    def _check(self) -> ModelSpec:
         if self.n_heads % self.n_kv_heads:
             raise ValueError(f"n_heads ({self.n_heads}) must be a multiple of n_kv_heads ({self.n_kv_heads})")
         if self.n_experts and not (0 < self.n_experts_active <= self.n_experts):
