@@ -46,14 +46,22 @@ def _inputs(m: ModelSpec, h: HardwareSpec, e: EngineProfile, p: Precision, **kw)
                      + [f"{k}={v!r}" for k, v in kw.items()])
 
 
-def check_outputs(pred: Prediction, inputs: str) -> Prediction:
-    """Raise UnsupportedError when any number of ``pred`` is NaN, infinite or negative."""
+# Fields that need the chip's power limit; a chip without one (e.g. a CPU calibrated without a power
+# meter) gets NaN there, which the JSON prints as null and the tables as '-': unknown, not zero.
+POWER_FIELDS = ("energy_j_per_token", "power_w", "power_w_per_chip", "clock_frac")
+
+
+def check_outputs(pred: Prediction, inputs: str, *, power_known: bool = True) -> Prediction:
+    """Raise UnsupportedError when any number of ``pred`` is NaN, infinite or negative (NaN allowed, as
+    'unknown', in POWER_FIELDS when the chip has no power limit: ``power_known`` False)."""
     for f in fields(pred):
         v = getattr(pred, f.name)
         if f.name in ("tp", "pp", "ep", "chips") or not isinstance(v, (float, np.ndarray, np.generic)):
             continue
         a = np.asarray(v)
         if a.dtype.kind != "f":
+            continue
+        if not power_known and f.name in POWER_FIELDS and np.all(np.isnan(a)):
             continue
         if not np.all(np.isfinite(a)) or np.any(a < 0):
             bad = a[~np.isfinite(a) | (a < 0)].ravel()[0]
@@ -98,4 +106,5 @@ def predict(model: str | ModelSpec, hardware: str | HardwareSpec, *, phase: str 
     args.tp_in_domain(tp, h.scaleup_domain, h.id)
     with np.errstate(all="ignore"):      # overflow is caught by check_outputs, with the inputs named
         pred = predict_core(m, h, e, p, phase=phase, batch=b, length=n, tp=tp, pp=pp, ep=ep)
-    return check_outputs(pred, _inputs(m, h, e, p, phase=phase, batch=batch, **{size: value}, tp=tp, pp=pp, ep=ep))
+    return check_outputs(pred, _inputs(m, h, e, p, phase=phase, batch=batch, **{size: value}, tp=tp, pp=pp, ep=ep),
+                         power_known=bool(h.power_limit_w))

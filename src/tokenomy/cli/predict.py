@@ -104,6 +104,11 @@ def run_cases(path: str, defaults: dict) -> list[dict]:
     return out  # type: ignore[return-value]
 
 
+def _num(v: float, spec: str) -> str:
+    """``v`` formatted with ``spec``; '-' when unknown (NaN: no power limit or no price for the chip)."""
+    return format(v, spec) if math.isfinite(v) else "-"
+
+
 def _value_text(v: object) -> str:
     """A value for the quantity list; '-' where there is none (e.g. no price or rent for the chip: NaN cost)."""
     if isinstance(v, float):
@@ -116,7 +121,7 @@ def _table(recs: list[dict]) -> Table:
             "tok/s/user", "J/token", "power (W)", "memory (GB/chip)", "fits", "bound")
     rows = [(r["model"], r["hardware"], r["engine"], r["precision"], str(r["chips"]), r["phase"], f"{r['batch']:g}",
              f"{r.get('seq', r.get('context')):g}", f"{r['latency_s'] * 1e3:.3f}", f"{r['tokens_per_s']:,.0f}",
-             f"{r['tokens_per_s_per_user']:,.1f}", f"{r['energy_j_per_token']:.4g}", f"{r['power_w']:.0f}",
+             f"{r['tokens_per_s_per_user']:,.1f}", _num(r["energy_j_per_token"], ".4g"), _num(r["power_w"], ".0f"),
              f"{r['memory_bytes'] / 1e9:.1f}", "yes" if r["fits"] else "[red]no[/red]", r["bound"]) for r in recs]
     return make_table("tokenomy predict", cols, rows, left=("model", "chip", "engine", "phase", "bound"))
 
