@@ -316,7 +316,7 @@ def analyze_shape(model: str | ModelSpec, hardware: str | HardwareSpec, tp: int 
     # best gain first (to 0.5%), then the smallest change of the parameter count
     proposals.sort(key=lambda p: (p.dimension, -round(max(p.prefill_gain, p.decode_gain) * 200),
                                   abs(p.params_change_frac)))
-    source = "calibrated" if hw.id in eng.calibrated_hardware else "extrapolated"
+    source = eng.source_for(hw.id)
     return ShapeAnalysis(
         model=spec.name, hardware=hw.id, engine=eng.name, precision=prec.label, tp=int(tp), tolerance=float(tolerance),
         prefill_tokens=int(prefill_tokens), prefill_seqs=int(prefill_seqs), decode_batch=int(decode_batch),
