@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from .core.gemm import SMOOTH_P, gemm_time
-from .core.phases import chip_rates
+from .core.gemm import gemm_time, smooth_max
 from .core.precision import BYTES_PER_ELEMENT
+from .core.rates import chip_rates
 from .errors import SpecError
 from .loaders.engines import load_engine
 from .loaders.hardware import load_hardware
@@ -127,7 +127,7 @@ def gemm_prediction(hw: HardwareSpec, eng: EngineProfile, m, n, k, *, dtype: str
     # ideal: the same work at the large aligned rate, full bandwidth, no tile or wave loss
     ideal_math = g.flop / (peak * p.compute_frac)
     ideal_mem = g.bytes / (bw * p.hbm_frac)
-    ideal = p.fixed_s + (ideal_math ** SMOOTH_P + ideal_mem ** SMOOTH_P) ** (1.0 / SMOOTH_P)
+    ideal = p.fixed_s + smooth_max(ideal_math, ideal_mem)
     shape = np.shape(g.latency_s)
     m_, n_, k_ = (np.broadcast_to(np.asarray(x, dtype=float), shape) for x in (m, n, k))
     source = eng.source_for(hw.id)

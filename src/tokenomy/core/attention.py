@@ -17,18 +17,15 @@ score/value FLOPs as the compute bound (MLA decode is compute-heavier):
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from ..spec.engine import AttentionParams
+from .gemm import smooth_max
 
 BLOCK = 128
-SMOOTH_P = 4.0
 
 
-def _smoothmax(a, b):
-    return (a ** SMOOTH_P + b ** SMOOTH_P) ** (1.0 / SMOOTH_P)
-
-
-def causal_blocks(s, window=None):
+def causal_blocks(s: npt.ArrayLike, window: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Executed 128x128 blocks per (sequence, head) for causal attention over s tokens."""
     nb = np.ceil(np.asarray(s, dtype=float) / BLOCK)
     full = nb * (nb + 1.0) / 2.0
@@ -39,8 +36,9 @@ def causal_blocks(s, window=None):
     return capped, np.minimum(nb, wb)
 
 
-def prefill_attention_time_s(batch, seq, *, n_heads, d_qk, d_v, peak_flop_per_s, compute_units,
-                             params: AttentionParams, window=None):
+def prefill_attention_time_s(batch: npt.ArrayLike, seq: npt.ArrayLike, *, n_heads: int, d_qk: int, d_v: int,
+                             peak_flop_per_s: float, compute_units: int, params: AttentionParams,
+                             window: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Seconds for one causal attention kernel over ``batch`` sequences of ``seq`` tokens.
 
     ``n_heads`` query heads on this chip, ``d_qk``/``d_v`` head dims of scores and values.
@@ -54,8 +52,9 @@ def prefill_attention_time_s(batch, seq, *, n_heads, d_qk, d_v, peak_flop_per_s,
     return params.prefill_fixed_s + body, total * block_flop
 
 
-def decode_attention_time_s(kv_bytes, flop, *, peak_flop_per_s, hbm_bytes_per_s, params: AttentionParams):
+def decode_attention_time_s(kv_bytes: npt.ArrayLike, flop: npt.ArrayLike, *, peak_flop_per_s: float,
+                            hbm_bytes_per_s: float, params: AttentionParams) -> np.ndarray:
     """Seconds for one decode attention kernel reading ``kv_bytes`` and doing ``flop``."""
     mem = np.asarray(kv_bytes, dtype=float) / (hbm_bytes_per_s * params.decode_hbm_frac)
     math = np.asarray(flop, dtype=float) / (peak_flop_per_s * params.prefill_frac)
-    return params.decode_fixed_s + _smoothmax(mem, math)
+    return params.decode_fixed_s + smooth_max(mem, math)

@@ -111,7 +111,8 @@ def rented_chip_hour_cost(rent_usd_per_hour, *, utilization_frac, chip_power_w=0
 
 def usd_per_mtok(usd_per_hour, tokens_per_s):
     """USD per 10^6 tokens from a cost rate (USD/h) and a token rate (tokens/s) of the same hardware."""
-    return np.asarray(usd_per_hour, dtype=float) / (S_PER_HOUR * np.asarray(tokens_per_s, dtype=float)) * TOKENS_PER_MTOK
+    usd_per_s = np.asarray(usd_per_hour, dtype=float) / S_PER_HOUR
+    return usd_per_s / np.asarray(tokens_per_s, dtype=float) * TOKENS_PER_MTOK
 
 
 def facility_power_w(power_w, chips, host_power_w_per_chip, pue):
@@ -145,7 +146,8 @@ def break_even_chip_price_usd(target_usd_per_mtok, tokens_per_s_per_chip, slope_
     """
     budget = (np.asarray(target_usd_per_mtok, dtype=float) * np.asarray(tokens_per_s_per_chip, dtype=float)
               * S_PER_HOUR / TOKENS_PER_MTOK * np.asarray(utilization_frac, dtype=float))
-    return (budget - np.asarray(intercept_usd_per_hour, dtype=float)) / np.asarray(slope_usd_per_hour_per_usd, dtype=float)
+    slope = np.asarray(slope_usd_per_hour_per_usd, dtype=float)
+    return (budget - np.asarray(intercept_usd_per_hour, dtype=float)) / slope
 
 
 def yearly_price_factor(decline_per_year, years: int) -> np.ndarray:

@@ -9,7 +9,11 @@ Kernel styles:
   kernels (cast, pow, mean, add, rsqrt, mul, cast, mul), QKV GEMM, rotary embedding as 5 kernels
   for q and 5 for k (mul, neg, cat, mul, add), KV-cache write (decode: 2 copies), attention,
   O GEMM, residual add, RMSNorm, gate+up GEMM, SiLU, multiply, down GEMM, residual add. fp8
-  adds a cast of the activations before every linear layer but the LM head.
+  adds a cast of the activations before every linear layer but the LM head; torch._scaled_mm
+  needs a multiple of 16 rows, so the activations are kept in a buffer padded once to 16 rows
+  (``gemm_row_multiple``). measure.py instead pads per linear (zeros + cat, 2 kernels each, when
+  T % 16 != 0), which made a 17-token step slower than a 32-token one; padding once costs no
+  kernel and keeps step time non-decreasing in T (the measured rows all have T % 16 == 0).
 - ``fused``: a serving engine (vLLM / TensorRT-LLM class). Per layer: fused add+RMSNorm, QKV
   GEMM, fused rotary+KV-cache write, one attention kernel, O GEMM, fused add+RMSNorm, gate+up
   GEMM, fused SiLU-and-multiply, down GEMM; fp8 quantization is fused into the norms.
@@ -18,6 +22,7 @@ Kernel styles:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +33,7 @@ from .precision import BYTES_PER_ELEMENT, Precision
 
 F32 = 4.0   # bytes of an fp32 element
 B16 = 2.0   # bytes of a bf16 element
+FP8_ROW_MULTIPLE = 16   # torch._scaled_mm: rows of an fp8 operand in multiples of 16
 
 
 @dataclass(frozen=True)
@@ -81,14 +87,14 @@ class StepRecipe:
     ew_kernels: float                 # non-GEMM, non-attention kernels per step
     ew_bytes_per_token: float         # their bytes moved per token
     ew_bytes_per_seq: float           # ... per sequence (final norm and argmax on last positions)
-    ew_pad_kernels: float             # extra kernels when T is not a multiple of 16 (eager fp8 padding)
+    gemm_row_multiple: int            # token rows of the linear layers are padded to a multiple of this
     allreduce_count: float            # tensor-parallel all-reduces per step
     allreduce_bytes_per_token: float
     alltoall_count: float             # expert-parallel dispatch+combine per step
     alltoall_bytes_per_token: float
     p2p_bytes_per_token: float        # pipeline hand-off per stage boundary
     weight_bytes: float               # weights stored on this chip
-    kv_bytes_per_token: float         # KV cache per cached token per sequence on this chip (all layers, full-attention layers)
+    kv_bytes_per_token: float         # KV cache per cached token per sequence on this chip (full-attention layers)
     kv_bytes_per_token_windowed: float  # ... of sliding-window layers (capped at the window)
     window: int | None
     layers: float                     # layers on this chip
@@ -122,7 +128,8 @@ def parallel_error(model: ModelSpec, tp: int, pp: int = 1, ep: int = 1) -> str:
     return ""
 
 
-def gemm_rows(op: GemmOp, tokens, seqs, *, top_k: int, n_experts: int, ep: int = 1):
+def gemm_rows(op: GemmOp, tokens: np.ndarray, seqs: np.ndarray, *, top_k: int, n_experts: int,
+              ep: int = 1) -> tuple[np.ndarray, np.ndarray | float]:
     """(m, batch) of one GemmOp in a step of ``tokens`` tokens from ``seqs`` sequences.
 
     Routed experts: with T*k uniform assignments over E experts, E (1 - (1 - k/E)^T) distinct
@@ -157,16 +164,13 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
     Nc = N // tp                                  # query heads per chip
     Kc = max(1, K // tp)                          # KV heads per chip (replicated when tp > K)
     gemms: list[GemmOp] = []
-    lin_count = 0.0                               # linear layers per step (eager fp8 casts)
     ew_k = 0.0                                    # elementwise kernels per step
     ew_t = 0.0                                    # elementwise bytes per token per step
 
-    def lin(name, n, k, per_layer=1.0, layers=L, **kw):
-        nonlocal lin_count
+    def lin(name: str, n: int, k: int, per_layer: float = 1.0, layers: float = L, **kw: Any) -> None:
         wf, af = precision.formats(name)            # bf16 for parts a checkpoint keeps in 16-bit
         gemms.append(GemmOp(name, int(n), int(k), per_layer * layers, w_bytes=BYTES_PER_ELEMENT[wf],
                             a_bytes=BYTES_PER_ELEMENT[af], **kw))
-        lin_count += per_layer * layers * max(kw.get("batch", 1), 1)
 
     norm_kernels, norm_bytes = (8.0, 36.0 / 2 * B16) if eager else (1.0, 3 * B16)  # per norm, per element of D
     # ---- attention block
@@ -187,9 +191,9 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
         lin("o", D, Nc * dv)
         ew_k += L * 2 * norm_kernels                  # q_a and kv_a norms
         ew_t += L * norm_bytes * (model.q_lora_rank + model.kv_lora_rank)
-        attn_kinds = [(model.n_layers, None)]
+        attn_kinds: list[tuple[int, int | None]] = [(model.n_layers, None)]
         kv_el = model.kv_lora_rank + r
-        mk = lambda cnt, win: AttnOp(cnt, Nc, 1, dn + r, dv, model.kv_lora_rank + r, model.kv_lora_rank, kv_el, win)
+        attn_shape = (Nc, 1, dn + r, dv, model.kv_lora_rank + r, model.kv_lora_rank, kv_el)
         rope_el = Nc * r + r
     else:
         lin("qkv", (Nc + 2 * Kc) * H, D)
@@ -201,11 +205,11 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
             ew_k += L * 2 * norm_kernels
             ew_t += L * norm_bytes * (Nc + Kc) * H
         kv_el = 2 * Kc * H
-        mk = lambda cnt, win: AttnOp(cnt, Nc, Kc, H, H, H, H, kv_el, win)
+        attn_shape = (Nc, Kc, H, H, H, H, kv_el)
         rope_el = (Nc + Kc) * H
         n_sw = model.n_sliding_layers
         attn_kinds = [(model.n_layers - n_sw, None)] + ([(n_sw, model.sliding_window)] if n_sw else [])
-    attns = tuple(mk(cnt / pp, win) for cnt, win in attn_kinds if cnt)
+    attns = tuple(AttnOp(cnt / pp, *attn_shape, window=win) for cnt, win in attn_kinds if cnt)
     # rotary embedding and KV-cache write
     if eager:
         ew_k += L * 10
@@ -256,13 +260,13 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
         ew_t += L * F * (10 if eager else 6)       # silu (r+w) and mul (2r+w) in bf16, or fused silu*mul
         act_el += 3 * F
     # ---- fp8 activation casts (eager: one kernel per linear input; fused: inside the norms)
-    pad_kernels = 0.0
+    row_multiple = 1
     if eager and precision.activations != "bf16":
         cast = [g for g in gemms if g.name != "router" and g.a_bytes < B16]
         casts = sum(g.count for g in cast)
         ew_k += casts
         ew_t += sum(g.count * g.k * (B16 + g.a_bytes) for g in cast)
-        pad_kernels = 2.0 * casts                  # zeros and cat when T % 16 != 0 (measure.py pads rows to 16)
+        row_multiple = FP8_ROW_MULTIPLE
     # ---- once per step: embedding gather, final norm, LM head on last positions, argmax/sampling
     ew_k += 1 + (10 if eager else 0) + norm_kernels + 1
     ew_t += 2 * B16 * D
@@ -287,11 +291,12 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
     kv_full = sum(a.count * a.kv_elements_per_token * kvb for a in attns if a.window is None)
     kv_win = sum(a.count * a.kv_elements_per_token * kvb for a in attns if a.window is not None)
     impl = engine.attention.decode_impl if (eager and phase == "decode") else ("flash" if not eager else "sdpa")
+    a2a_bytes = BYTES_PER_ELEMENT[precision.formats("down_expert")[1]]   # dispatched activations, per element
     return StepRecipe(
         phase=phase, gemms=tuple(gemms), attns=attns, attention_impl=impl,
-        ew_kernels=ew_k, ew_bytes_per_token=ew_t, ew_bytes_per_seq=ew_s, ew_pad_kernels=pad_kernels,
+        ew_kernels=ew_k, ew_bytes_per_token=ew_t, ew_bytes_per_seq=ew_s, gemm_row_multiple=row_multiple,
         allreduce_count=ar_count, allreduce_bytes_per_token=D * B16,
-        alltoall_count=a2a_count, alltoall_bytes_per_token=2.0 * model.n_experts_active * D * BYTES_PER_ELEMENT[precision.formats("down_expert")[1]],
+        alltoall_count=a2a_count, alltoall_bytes_per_token=2.0 * model.n_experts_active * D * a2a_bytes,
         p2p_bytes_per_token=D * B16 if pp > 1 else 0.0,
         weight_bytes=weight_bytes, kv_bytes_per_token=kv_full, kv_bytes_per_token_windowed=kv_win,
         window=model.sliding_window if model.n_sliding_layers else None, layers=L,

@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from ..spec.engine import MemoryParams
+from ..spec.hardware import HardwareSpec
 from .graph import StepRecipe
 
 
@@ -26,8 +28,10 @@ class MemoryUse:
     fits: np.ndarray
 
 
-def memory_use(recipe: StepRecipe, *, batch, tokens_in_cache, tokens_in_step, capacity_bytes: float,
-               vocab_size: int, params: MemoryParams, a_bytes: float = 2.0) -> MemoryUse:
+def memory_use(recipe: StepRecipe, *, batch: npt.ArrayLike, tokens_in_cache: npt.ArrayLike,
+               tokens_in_step: npt.ArrayLike, capacity_bytes: float, vocab_size: int, params: MemoryParams,
+               a_bytes: float = 2.0) -> MemoryUse:
+    """Bytes one chip holds for a step (module docstring) and whether they fit ``capacity_bytes``."""
     b = np.asarray(batch, dtype=float)
     c = np.asarray(tokens_in_cache, dtype=float)
     T = np.asarray(tokens_in_step, dtype=float)
@@ -40,14 +44,14 @@ def memory_use(recipe: StepRecipe, *, batch, tokens_in_cache, tokens_in_step, ca
                      memory_bytes=need, capacity_bytes=capacity_bytes, fits=need + reserve <= capacity_bytes)
 
 
-def fast_tier_bytes(hw) -> float:
+def fast_tier_bytes(hw: HardwareSpec) -> float:
     """Capacity of the tier the core streams at full speed: HBM, or SRAM on SRAM-first chips."""
     if hw.hbm_bytes > 0:
         return hw.hbm_bytes
     return 0.0 if hw.sram_is_cache else hw.sram_bytes
 
 
-def spill_time_s(memory_bytes, hw):
+def spill_time_s(memory_bytes: npt.ArrayLike, hw: HardwareSpec) -> np.ndarray:
     """Seconds per step to stream what does not fit in the fast tier from the slow (DDR) tier."""
     over = np.maximum(np.asarray(memory_bytes, dtype=float) - fast_tier_bytes(hw), 0.0)
     if hw.ddr_bytes_per_s <= 0:

@@ -47,10 +47,8 @@ def attention_params(spec: ModelSpec) -> int:
     D, N, K, H = spec.d_model, spec.n_heads, spec.n_kv_heads, spec.d_head
     if spec.attention == "mla":
         q_dim = N * (spec.qk_nope_head_dim + spec.qk_rope_head_dim)
-        if spec.q_lora_rank:
-            q = D * spec.q_lora_rank + spec.q_lora_rank + spec.q_lora_rank * q_dim
-        else:
-            q = D * q_dim
+        lora = spec.q_lora_rank
+        q = D * lora + lora + lora * q_dim if lora else D * q_dim
         kv_a = D * (spec.kv_lora_rank + spec.qk_rope_head_dim) + spec.kv_lora_rank
         kv_b = spec.kv_lora_rank * N * (spec.qk_nope_head_dim + spec.v_head_dim)
         o = N * spec.v_head_dim * D

@@ -11,26 +11,27 @@ Points with a NaN objective are never on the frontier (and never dominate anythi
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 
-def pareto_mask(x, y, maximize: tuple[bool, bool] = (True, True)) -> np.ndarray:
+def pareto_mask(x: npt.ArrayLike, y: npt.ArrayLike, maximize: tuple[bool, bool] = (True, True)) -> np.ndarray:
     """Boolean mask of the non-dominated points of (x, y); ``maximize`` says which way is better.
 
     Method: flip signs so both objectives are maximized, sort by x descending (ties by y
     descending), and keep a point when its y beats every y of a strictly larger x and is the
     best y among points with the same x.
     """
-    x = np.asarray(x, dtype=float).ravel()
-    y = np.asarray(y, dtype=float).ravel()
-    if x.shape != y.shape:
-        raise ValueError(f"x and y differ in size: {x.size} and {y.size}.")
-    out = np.zeros(x.size, dtype=bool)
-    ok = np.isfinite(x) & np.isfinite(y)
+    xa = np.asarray(x, dtype=float).ravel()
+    ya = np.asarray(y, dtype=float).ravel()
+    if xa.shape != ya.shape:
+        raise ValueError(f"x and y differ in size: {xa.size} and {ya.size}.")
+    out = np.zeros(xa.size, dtype=bool)
+    ok = np.isfinite(xa) & np.isfinite(ya)
     idx = np.flatnonzero(ok)
     if idx.size == 0:
         return out
-    xs = x[idx] if maximize[0] else -x[idx]
-    ys = y[idx] if maximize[1] else -y[idx]
+    xs = xa[idx] if maximize[0] else -xa[idx]
+    ys = ya[idx] if maximize[1] else -ya[idx]
     order = np.lexsort((-ys, -xs))
     xs, ys = xs[order], ys[order]
     new_run = np.empty(xs.size, dtype=bool)
@@ -48,20 +49,21 @@ def pareto_mask(x, y, maximize: tuple[bool, bool] = (True, True)) -> np.ndarray:
     return out
 
 
-def pareto_mask_grouped(group, x, y, maximize: tuple[bool, bool] = (True, True)) -> np.ndarray:
+def pareto_mask_grouped(group: npt.ArrayLike, x: npt.ArrayLike, y: npt.ArrayLike,
+                        maximize: tuple[bool, bool] = (True, True)) -> np.ndarray:
     """``pareto_mask`` computed separately within each value of ``group`` (e.g. one per chip)."""
-    group = np.asarray(group).ravel()
-    out = np.zeros(group.size, dtype=bool)
-    x = np.asarray(x, dtype=float).ravel()
-    y = np.asarray(y, dtype=float).ravel()
-    for g in np.unique(group):
-        sel = np.flatnonzero(group == g)
-        out[sel] = pareto_mask(x[sel], y[sel], maximize)
+    ga = np.asarray(group).ravel()
+    out = np.zeros(ga.size, dtype=bool)
+    xa = np.asarray(x, dtype=float).ravel()
+    ya = np.asarray(y, dtype=float).ravel()
+    for g in np.unique(ga):
+        sel = np.flatnonzero(ga == g)
+        out[sel] = pareto_mask(xa[sel], ya[sel], maximize)
     return out
 
 
 def dominates(a: tuple[float, float], b: tuple[float, float], maximize: tuple[bool, bool] = (True, True)) -> bool:
     """True when point ``a`` dominates point ``b`` (reference definition, used by tests)."""
-    sa = [v if m else -v for v, m in zip(a, maximize)]
-    sb = [v if m else -v for v, m in zip(b, maximize)]
-    return all(p >= q for p, q in zip(sa, sb)) and any(p > q for p, q in zip(sa, sb))
+    sa = [v if m else -v for v, m in zip(a, maximize, strict=True)]
+    sb = [v if m else -v for v, m in zip(b, maximize, strict=True)]
+    return all(p >= q for p, q in zip(sa, sb, strict=True)) and any(p > q for p, q in zip(sa, sb, strict=True))

@@ -13,8 +13,10 @@ the slow tier (DDR, MemoryX) every step, overlapped with compute: stage_s >= spi
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..spec.engine import EngineProfile
 from ..spec.hardware import HardwareSpec
@@ -23,8 +25,9 @@ from .comms import p2p_time_s
 from .energy import chip_power
 from .graph import build_recipe
 from .memory import memory_use, spill_time_s
-from .phases import chip_rates, step_time
+from .phases import step_time
 from .precision import BYTES_PER_ELEMENT, Precision
+from .rates import chip_rates
 
 
 @dataclass(frozen=True)
@@ -66,10 +69,12 @@ class Prediction:
     bound: np.ndarray
     source: str
 
-    def fit_reason(self, i=None) -> str:
-        """Why a point does not fit (empty when it does)."""
+    def fit_reason(self, i: int | None = None) -> str:
+        """Why point ``i`` (flat index into the broadcast shape) does not fit; empty when it does."""
         shape = np.shape(self.latency_s)
-        pick = lambda a: np.broadcast_to(a, shape).ravel()[i or 0] if shape else np.asarray(a)[()]
+
+        def pick(a: npt.ArrayLike) -> Any:
+            return np.broadcast_to(a, shape).ravel()[i or 0] if shape else np.asarray(a)[()]
         if bool(pick(self.fits)):
             return ""
         need = float(pick(self.memory_bytes))
@@ -79,11 +84,11 @@ class Prediction:
                 f"{kv / 1e9:.1f} GB, plus activations) but {cap / 1e9:.1f} GB is available after the reserve; "
                 f"use more chips (--tp), a smaller batch or context, or a lower precision")
 
-    def records(self) -> list[dict]:
+    def records(self) -> list[dict[str, Any]]:
         """One plain dict per point (JSON-ready), in row-major order of the broadcast shape."""
         shape = np.shape(self.latency_s)
         n = int(np.prod(shape)) if shape else 1
-        cols = {}
+        cols: dict[str, list[Any]] = {}
         for f in fields(self):
             v = getattr(self, f.name)
             if v is None:
@@ -96,11 +101,12 @@ class Prediction:
         fits = cols["fits"]
         cols["fit_reason"] = [self.fit_reason(i) if not ok else "" for i, ok in enumerate(fits)]
         keys = list(cols)
-        return [dict(zip(keys, vals)) for vals in zip(*(cols[k] for k in keys))]
+        return [dict(zip(keys, vals, strict=True)) for vals in zip(*(cols[k] for k in keys), strict=True)]
 
 
 def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, precision: Precision, *,
-                 phase: str, batch, length, tp: int = 1, pp: int = 1, ep: int = 1) -> Prediction:
+                 phase: str, batch: npt.ArrayLike, length: npt.ArrayLike, tp: int = 1, pp: int = 1,
+                 ep: int = 1) -> Prediction:
     """Pure: specs in, Prediction out (inputs already validated)."""
     recipe = build_recipe(model, engine, precision, phase=phase, tp=tp, pp=pp, ep=ep)
     st = step_time(recipe, hw, engine, precision, batch, length, tp=tp)
@@ -116,7 +122,8 @@ def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, prec
                      vocab_size=model.vocab_size, params=engine.memory, a_bytes=BYTES_PER_ELEMENT["bf16"])
     spill = spill_time_s(mem.memory_bytes, hw)
     stage = np.maximum(stage, spill)
-    p2p = p2p_time_s(T * recipe.p2p_bytes_per_token, hw.scaleup_bytes_per_s_unidir or 1.0, engine.comm) if pp > 1 else 0.0
+    link = hw.scaleup_bytes_per_s_unidir or 1.0
+    p2p = p2p_time_s(T * recipe.p2p_bytes_per_token, link, engine.comm) if pp > 1 else 0.0
     latency = pp * (stage - engine.step_fixed_s) + engine.step_fixed_s + (pp - 1) * p2p   # host overhead once per step
     chips = tp * pp
     tokens_per_s = T / stage

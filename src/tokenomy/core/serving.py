@@ -51,6 +51,7 @@ def serving_estimate(dec, prefill_stage_s, prefill_latency_s, prefill_power_w, *
         "usd_per_mtok_output": ce.usd_per_mtok(usd_h * (1.0 - f_p), tps),
         "usd_per_mtok_input": ce.usd_per_mtok(usd_h * f_p, in_tps),
         "usd_per_mtok_blended": ce.usd_per_mtok(usd_h, tps + in_tps),
-        "power_w": power, "j_per_token": ce.j_per_token(power, tps), "tokens_per_s_per_mw": ce.tokens_per_s_per_mw(tps, power),
+        "power_w": power, "j_per_token": ce.j_per_token(power, tps),
+        "tokens_per_s_per_mw": ce.tokens_per_s_per_mw(tps, power),
         "prefill_time_frac": f_p,
     }

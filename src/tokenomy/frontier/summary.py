@@ -38,18 +38,23 @@ def cheapest_changes(grid: np.ndarray, curves: dict[str, np.ndarray]) -> list[di
         return []
     names = list(curves)
     cost = np.vstack([curves[n] for n in names])
-    out, cur = [], None
+    out: list[dict] = []
+    cur, clear_j = None, 0       # the cheapest chip, and the last speed where it led by more than TIE_FRAC
     for j in range(grid.size):
         col = cost[:, j]
         if not np.isfinite(col).any():
             continue
         best = int(np.argmin(col))
         if cur is None:
-            cur = best
+            cur, clear_j = best, j
         elif best != cur and (not np.isfinite(col[cur]) or col[cur] > (1 + TIE_FRAC) * col[best]):
-            out.append({"tokens_per_s_per_user": float(grid[j]), "cheaper_below": names[cur],
-                        "cheaper_above": names[best], "usd_per_mtok": float(col[best])})
-            cur = best
+            # the change lies between the last clear lead and this clear loss: the geometric midpoint,
+            # as ``crossovers`` reports it
+            out.append({"tokens_per_s_per_user": float(np.sqrt(grid[j] * grid[clear_j])),
+                        "cheaper_below": names[cur], "cheaper_above": names[best], "usd_per_mtok": float(col[best])})
+            cur, clear_j = best, j
+        elif best == cur and np.all(np.delete(col, cur) > (1 + TIE_FRAC) * col[cur]):
+            clear_j = j
     return out
 
 

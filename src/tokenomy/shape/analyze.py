@@ -21,17 +21,16 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-
 from ..api import resolve
-from ..spec import args as argcheck
 from ..core.params import param_counts
 from ..core.precision import Precision
 from ..errors import SpecError
 from ..gemm import DEFAULT_ENGINE, resolve_chip
+from ..spec import args as argcheck
 from ..spec.engine import EngineProfile
 from ..spec.hardware import HardwareSpec
 from ..spec.model import ModelSpec
-from .timing import step_sizes, ShapeGemm, plain, time_model
+from .timing import ShapeGemm, plain, step_sizes, time_model
 
 ROUNDING_UNITS = (64, 128, 256)   # candidate multiples for d_model and d_ff (per tensor-parallel shard)
 VOCAB_UNITS = (64, 128)           # nanoGPT pads 50257 -> 50304 (64); Megatron pads to 128 * tp

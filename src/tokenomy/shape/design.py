@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-
 from ..core.params import param_counts
 from ..core.precision import parse_precision
 from ..errors import SpecError

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..core.graph import build_recipe, gemm_compute_format, gemm_rows
 from ..core.precision import Precision
 from ..errors import SpecError
@@ -99,7 +101,8 @@ def time_model(spec: ModelSpec, hw: HardwareSpec, eng: EngineProfile, precision:
         recipe = build_recipe(spec, eng, precision, phase=phase, tp=tp)
         steps[phase] = {}
         for op in recipe.gemms:
-            m, batch = gemm_rows(op, tokens, seqs, top_k=top_k, n_experts=max(spec.n_experts, 1))
+            m, batch = gemm_rows(op, np.asarray(float(tokens)), np.asarray(float(seqs)), top_k=top_k,
+                                 n_experts=max(spec.n_experts, 1))
             steps[phase][op.name] = (op, gemm_prediction(
                 hw, eng, m, op.n, op.k, dtype=gemm_compute_format(op, precision), a_bytes=op.a_bytes,
                 w_bytes=op.w_bytes, out_bytes=op.out_bytes, batch=batch))
