@@ -217,3 +217,15 @@ def test_cli_states_the_shipped_precision():
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     assert "shipped mxfp4" in d["precision"] and math.isclose(d["weight_bytes"], 65_168_179_200)
+
+
+def test_request_longer_than_the_context_is_refused_unless_forced():
+    """mistral-7b: max_position_embeddings = 32,768, so 30,000 + 5,000 tokens cannot be one request."""
+    from tokenomy.economics import operating_point
+    from tokenomy.frontier import sweep
+    with pytest.raises(SpecError, match="max_position_embeddings = 32,768"):
+        sweep("mistral-7b", ["h100-sxm"], isl=30_000, osl=5_000)
+    with pytest.raises(SpecError, match="isl \\+ osl"):
+        operating_point("mistral-7b", "h100-sxm", 0, isl=30_000, osl=5_000)
+    assert len(sweep("mistral-7b", ["h100-sxm"], isl=30_000, osl=5_000, force=True)) > 0
+    assert len(sweep("mistral-7b", ["h100-sxm"], isl=30_000, osl=2_768)) > 0          # exactly the context

@@ -95,7 +95,7 @@ def frontier_command(
                                      help="SLO: longest time to first token, seconds."),
     json_out: bool = json_option("Print a JSON array of every point that fits."),
     plot: str = plot_option("Write the frontier chart: FILE.png (matplotlib) or FILE.html (Plotly)."),
-    force: bool = force_option(),
+    force: bool = force_option("Overwrite the --plot file; allow isl + osl beyond the model's max_position_embeddings."),
 ) -> None:
     """Sweep deployments of a model over chips: tokens/s/user vs tokens/s per chip, $/Mtok and J/token."""
     from ..frontier import sweep
@@ -107,7 +107,7 @@ def frontier_command(
     if plot is not None:
         check_plot_target(plot, force=force)
     res = sweep(model, hardware, isl, osl, chips=chips, precision=precision, engine=profile or engine,
-                min_tokens_per_s_per_user=min_tps_user, max_ttft_s=max_ttft_s)
+                min_tokens_per_s_per_user=min_tps_user, max_ttft_s=max_ttft_s, force=force)
     if not res.columns["meets_slo"].any():
         best = ", ".join(f"{k} {v:.0f} tok/s/user" for k, v in res.max_tokens_per_s_per_user.items())
         raise InfeasibleError("no configuration meets the SLO; fastest reachable: "

@@ -13,6 +13,7 @@ from .. import api as _api
 from ..core import economics as ce
 from ..core.serving import serving_estimate
 from ..errors import SpecError
+from ..spec import args
 from ..spec.economics import Scenario
 from ..spec.hardware import HardwareSpec
 from .base import MAX_BATCH, ScenarioLike, _Dict, check_request, get_scenario
@@ -88,6 +89,7 @@ def operating_point(model: Any, hardware: Any, tokens_per_s_per_user: float = 0.
     if isinstance(max_batch, bool) or not isinstance(max_batch, (int, np.integer)) or not 1 <= max_batch <= MAX_BATCH:
         raise SpecError(f"max_batch must be a whole number in [1, {MAX_BATCH}], got {max_batch!r}.")
     m, hw, e, p = _api.resolve(model, hardware, engine, precision)
+    args.request_in_context(isl, osl, m.max_position_embeddings, m.name, force=False)
     kw: dict[str, Any] = {"engine": e, "precision": p, "tp": tp, "pp": pp, "ep": ep}
     dec = _api.predict(m, hw, phase="decode", batch=np.arange(1, max_batch + 1), context=isl + osl / 2, **kw)
     pre = _api.predict(m, hw, phase="prefill", batch=1, seq=isl, **kw)

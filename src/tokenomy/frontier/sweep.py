@@ -99,14 +99,14 @@ def _precisions(precision, hw, model) -> list:
 
 def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = None, precision=None,
           engine=None, min_tokens_per_s_per_user: float | None = None, max_ttft_s: float | None = None,
-          batches=None) -> FrontierResult:
+          batches=None, force: bool = False) -> FrontierResult:
     """Evaluate every deployment of ``model`` on each chip of ``hardware_list`` for a workload of
     ``isl`` input and ``osl`` output tokens (ints, or arrays of paired samples).
 
     ``chips`` fixes chips per replica; ``precision`` is one format, a list, "auto" for bf16, fp8
     and fp4 wherever the chip has the matrix rate, or None for the model's shipped format. Points that do not fit
     are dropped and counted in ``.dropped``. Raises SpecError on bad input and NothingFitsError (exit 2)
-    when the model fits on none of the chips.
+    when the model fits on none of the chips. ``force`` allows isl + osl beyond the model's context.
     """
     hardware_list = args.names("hardware", hardware_list, HardwareSpec,
                                "Give at least one chip, e.g. --hardware h100-sxm,b200.")
@@ -138,6 +138,7 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
         seen.add(hw.id)
         specs.append((m, hw, eng))
     m = specs[0][0]
+    args.request_in_context(float(isl_a.max()), float(osl_a.max()), m.max_position_embeddings, m.name, force)
     parts: list[dict[str, np.ndarray]] = []
     dropped: dict[str, dict[str, int]] = {}
     infeasible: dict[str, str] = {}

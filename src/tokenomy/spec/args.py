@@ -147,6 +147,14 @@ def token_limit(arg: str, max_positions: int | None, model_name: str, force: boo
                                   "step's new token included); pass force=True (CLI --force) to go beyond it.")
 
 
+def request_in_context(isl: float, osl: float, max_positions: int | None, model_name: str, force: bool) -> None:
+    """A request's prompt plus answer must fit the model's context (``max_position_embeddings``) unless forced."""
+    if force or not max_positions or isl + osl <= max_positions:
+        return
+    raise SpecError(f"isl + osl = {isl:,.0f} + {osl:,.0f} tokens is more than {model_name}'s max_position_embeddings "
+                    f"= {max_positions:,}; shorten the request, or pass force=True (CLI --force) to go beyond it.")
+
+
 def tp_in_domain(tp: int, domain: int, chip: str) -> None:
     """Tensor parallelism must stay inside one scale-up domain (NVLink, ICI, ...)."""
     domain = max(int(domain), 1)
