@@ -95,7 +95,7 @@ def frontier_command(
                                      help="SLO: longest time to first token, seconds."),
     json_out: bool = json_option("Print a JSON array of every point that fits."),
     plot: str = plot_option("Write the frontier chart: FILE.png (matplotlib) or FILE.html (Plotly)."),
-    force: bool = force_option("Overwrite the --plot file; allow isl + osl beyond the model's max_position_embeddings."),
+    force: bool = force_option("Overwrite the --plot file; allow isl + osl beyond the model's context."),
 ) -> None:
     """Sweep deployments of a model over chips: tokens/s/user vs tokens/s per chip, $/Mtok and J/token."""
     from ..frontier import sweep
