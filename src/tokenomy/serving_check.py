@@ -1,0 +1,215 @@
+"""Predicted versus measured for every row of a serving CSV (``loaders/serving.py``), on the steady-state
+serving model of ``core/serving.py`` (the frontier's), each row at its own deployment.
+
+Per row, one decode prediction over micro-batches b = 1..B at context isl + osl/2 and one prefill of isl
+tokens (``api.predict``), combined by ``serving_estimate`` (prefill interleaved with decode). The batch:
+    closed_loop     b = concurrency / pp, capped at the largest batch whose KV cache fits (the engine
+                    queues the rest)
+    max_throughput  the b of highest output tokens/s that fits (b <= MAX_BATCH)
+    open_loop       Little's law: the smallest b with b >= rate * E2E(b), E2E = TTFT + osl * TPOT, within
+                    the engine's max_num_seqs; past saturation, the largest b that fits
+Metrics (spec/serving.py): itl_s is one decode step (L_d) when the source gives medians (most steps carry no
+prefill) and TPOT (prefill stalls averaged in) when it gives means; e2e_s = TTFT + osl * TPOT.
+A row the model cannot express (unknown chip or model, disaggregated pools, speculative decoding, attention
+data-parallel, a deployment the core refuses) stays in the output with ``skipped`` saying why.
+
+    ratio = predicted / measured,   MAPE = mean |ratio - 1|,   p90 = 90th percentile of |ratio - 1|
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import api
+from .core.serving import serving_estimate
+from .errors import CatalogError, TokenomyError
+from .loaders.engines import load_engine
+from .loaders.hardware import load_hardware
+from .loaders.models import load_model
+from .loaders.serving import read_serving
+from .spec.engine import EngineProfile
+from .spec.serving import METRICS, ServingRow
+
+MAX_BATCH = 4096          # highest micro-batch a max-throughput row may reach (the frontier's largest)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One (data row, metric): measured, predicted (None when skipped) and why it was skipped."""
+
+    file_row: int
+    metric: str
+    measured: float
+    predicted: float | None
+    skipped: str | None
+    source: str
+    chip: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file_row": self.file_row, "metric": self.metric, "measured": self.measured,
+                "predicted": self.predicted, "skipped": self.skipped}
+
+
+@dataclass(frozen=True)
+class ServingValidation:
+    path: str
+    source: str
+    engine: str
+    data_rows: int
+    checks: tuple[Check, ...]
+    seconds: float
+
+    def groups(self) -> list[dict[str, Any]]:
+        """Per source x chip x metric: count, median predicted/measured, MAPE, p90 |error| (predicted rows)."""
+        keys = sorted({(c.source, c.chip, c.metric) for c in self.checks if c.predicted is not None},
+                      key=lambda k: (k[0], k[1], list(METRICS).index(k[2])))
+        out = []
+        for src, chip, metric in keys:
+            r = np.array([c.predicted / c.measured for c in self.checks if (c.source, c.chip, c.metric)
+                          == (src, chip, metric) and c.predicted is not None])
+            err = np.abs(r - 1.0)
+            out.append({"source": src, "chip": chip, "metric": metric, "count": int(r.size),
+                        "median_ratio": float(np.median(r)), "mape": float(err.mean()),
+                        "p90_abs_error": float(np.percentile(err, 90))})
+        return out
+
+    def skipped_rows(self) -> dict[str, int]:
+        """Data rows skipped, per reason (each row counted once)."""
+        seen = {c.file_row: c.skipped for c in self.checks if c.skipped}
+        return dict(Counter(seen.values()).most_common())
+
+    def summary(self) -> dict[str, Any]:
+        n_pred = len({c.file_row for c in self.checks if c.skipped is None})
+        return {"file": self.path, "source": self.source, "engine": self.engine, "data_rows": self.data_rows,
+                "rows_predicted": n_pred, "rows_skipped": sum(self.skipped_rows().values()),
+                "skipped_by_reason": self.skipped_rows(), "groups": self.groups(), "seconds": self.seconds}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": [c.to_dict() for c in self.checks], "summary": self.summary()}
+
+
+@contextmanager
+def _hub_offline():
+    """Model names the catalog does not know are not fetched from the Hugging Face hub while validating
+    (a name it cannot serve would retry for ~30 s each); a config already in the local hub cache still loads."""
+    try:
+        from huggingface_hub import constants
+    except ImportError:
+        yield
+        return
+    before = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = before
+
+
+def _model(name: str, cache: dict[str, Any]) -> Any:
+    """The ModelSpec for ``name``, or the skip reason (a str)."""
+    if name not in cache:
+        try:
+            cache[name] = load_model(name)
+        except CatalogError:
+            cache[name] = f"model not in the catalog: {name}"
+        except TokenomyError as e:
+            cache[name] = f"model not expressible: {name} ({str(e).split('. ')[0][:80]})"
+    return cache[name]
+
+
+def _deployment_reason(row: ServingRow) -> str | None:
+    if row.chip is None:
+        return f"chip not in the catalog: {row.chip_name}"
+    if row.disaggregated:
+        return "disaggregated prefill/decode pools not modelled yet"
+    if row.spec_method:
+        return f"speculative decoding ({row.spec_method}) not modelled yet"
+    if row.dp_attention > 1:
+        return "attention data-parallel (dp-attention) not modelled yet"
+    if row.tp * row.pp * row.dp_attention != row.chips:
+        return "deployment chips differ from tp x pp x dp"
+    return None
+
+
+def _batch_index(row: ServingRow, est: dict[str, np.ndarray], fits: np.ndarray) -> int:
+    """Index into the micro-batch grid (b = index + 1) of the row's operating point (module docstring)."""
+    ok = np.flatnonzero(fits)
+    top = int(ok.max())
+    if row.mode == "max_throughput":
+        return int(ok[np.argmax(est["tokens_per_s"][ok])])
+    if row.mode == "closed_loop":
+        return min(max(1, round((row.concurrency or 1) / row.pp)) - 1, top)
+    cap = min(top, (row.max_batch or MAX_BATCH) - 1)
+    b = np.arange(1, cap + 2, dtype=float)
+    e2e = est["ttft_s"][: cap + 1] + row.osl * est["tpot_s"][: cap + 1]
+    hit = np.flatnonzero(b >= (row.request_rate or 0.0) * e2e)
+    return int(hit[0]) if hit.size else cap
+
+
+def _grid_size(row: ServingRow) -> int:
+    if row.mode == "closed_loop":
+        return max(1, round((row.concurrency or 1) / row.pp))
+    return min(row.max_batch or MAX_BATCH, MAX_BATCH)
+
+
+def _predict(row: ServingRow, model: Any, engine: EngineProfile) -> dict[str, float] | str:
+    """Predicted metrics of ``row``, or the reason it cannot be predicted."""
+    hw = load_hardware(row.chip or "")
+    kw: dict[str, Any] = {"engine": engine, "precision": row.precision or None, "tp": row.tp, "pp": row.pp,
+                          "ep": row.ep, "force": True}
+    try:
+        with np.errstate(all="ignore"):
+            dec = api.predict(model, hw, phase="decode", batch=np.arange(1, _grid_size(row) + 1),
+                              context=row.isl + row.osl // 2, **kw)
+            pre = api.predict(model, hw, phase="prefill", batch=1, seq=row.isl, **kw)
+    except TokenomyError as e:
+        return f"deployment refused by the core: {str(e).split('. ')[0][:100]}"
+    if not bool(pre.fits) or not bool(np.asarray(dec.fits)[0]):
+        return "does not fit in memory at batch 1"
+    est = serving_estimate(dec, float(pre.stage_s), float(pre.latency_s), float(pre.power_w), isl=row.isl,
+                           osl=row.osl, usd_per_hour=0.0, pp=row.pp)
+    k = _batch_index(row, est, np.asarray(dec.fits, dtype=bool))
+    chips = float(dec.chips)
+    tpot = float(est["tpot_s"][k])
+    out = {"output_tok_s_per_gpu": float(est["tokens_per_s"][k]) / chips,
+           "tok_s_per_user": float(est["tokens_per_s_per_user"][k]), "tpot_s": tpot,
+           "itl_s": float(np.asarray(dec.latency_s)[k]) if row.stat == "median" else tpot,
+           "ttft_s": float(est["ttft_s"][k]), "e2e_s": float(est["ttft_s"][k]) + row.osl * tpot,
+           "power_w_per_gpu": float(est["power_w"][k]) / chips, "j_per_token": float(est["j_per_token"][k])}
+    return {m: v for m, v in out.items() if np.isfinite(v) and v > 0}
+
+
+def check_rows(rows: list[ServingRow], engine: EngineProfile) -> list[Check]:
+    """One Check per (row, measured metric), every row present."""
+    models: dict[str, Any] = {}
+    checks = []
+    with _hub_offline():
+        for row in rows:
+            reason = _deployment_reason(row)
+            model = None
+            if reason is None:
+                model = _model(row.model, models)
+                reason = model if isinstance(model, str) else None
+            pred = reason if reason is not None else _predict(row, model, engine)
+            for metric, measured in row.metrics.items():
+                p = None if isinstance(pred, str) else pred.get(metric)
+                why = pred if isinstance(pred, str) else (None if p is not None else "not predicted for this row")
+                checks.append(Check(row.file_row, metric, measured, p, why, row.source, row.chip or row.chip_name))
+    return checks
+
+
+def validate_serving(path: str | Path, profile: str | Path | EngineProfile | None = None) -> ServingValidation:
+    """Every row of the serving CSV at ``path`` against the ``profile`` (default: the ``serving`` engine)."""
+    t0 = time.perf_counter()
+    source, rows = read_serving(path)
+    engine = profile if isinstance(profile, EngineProfile) else load_engine(str(profile) if profile else "serving")
+    checks = check_rows(rows, engine)
+    return ServingValidation(path=str(path), source=source, engine=engine.name, data_rows=len(rows),
+                             checks=tuple(checks), seconds=round(time.perf_counter() - t0, 3))
