@@ -96,17 +96,11 @@ def validate(rows, profile: str | Path | EngineProfile | None = None,
 
 def plot_validation(result: Validation, path: str | Path) -> None:
     """Predicted against measured, log-log, one colour per kind (needs matplotlib)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .report.serving import panel_grid
 
     kinds = [k for k in KINDS if k in result.counts]
-    cols = min(3, len(kinds))
-    nrows = -(-len(kinds) // cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(3.8 * cols, 3.6 * nrows), squeeze=False)
-    for ax in axes.ravel()[len(kinds):]:
-        ax.set_visible(False)
-    for ax, kind in zip(axes.ravel(), kinds, strict=False):   # the grid may have spare axes
+    plt, fig, axes = panel_grid(len(kinds))
+    for ax, kind in zip(axes, kinds, strict=True):
         sel = [c for c in result.rows if c.kind == kind]
         x = np.array([c.measured for c in sel])
         y = np.array([c.predicted for c in sel])

@@ -86,21 +86,31 @@ def _fmt(v: float, unit: str) -> str:
 
 
 def validate_command(
-    measurements: list[str] = typer.Option(..., "--measurements", help="JSONL rows (shared/data/h100 format) or a "
+    measurements: list[str] = typer.Option(None, "--measurements", help="JSONL rows (shared/data/h100 format) or a "
                                            "calibrate profile JSON; repeat for several files."),
-    profile: str = typer.Option(None, "--profile", help="Profile to check (file or engine name; default torch-eager)."),
+    serving: str = typer.Option(None, "--serving", help="A measured serving CSV (any format of shared/data/serving, "
+                                "detected by its columns): every row predicted at its own deployment."),
+    profile: str = typer.Option(None, "--profile", help="Profile to check (file or engine name; default torch-eager, "
+                                "or serving with --serving)."),
     hardware: str = hardware_option("Chip (default: from the profile file or the env row)."),
     json_out: bool = json_option("Print JSON: MAPE per kind and every row."),
     plot: str = plot_option("Also write predicted-vs-measured plots to this PNG (matplotlib)."),
     force: bool = force_option(),
     summary_only: bool = typer.Option(False, "--summary", help="Table of MAPE per kind only, without every row."),
 ) -> None:
-    """Predicted versus measured for every row, with MAPE per kind and phase."""
+    """Predicted versus measured for every row, with MAPE per kind and phase (or per source, chip and metric)."""
     from ..report.files import check_plot_target, write_files
     from ..validate import plot_validation, read_measurements, validate
 
+    if bool(measurements) == (serving is not None):
+        raise SpecError("Give exactly one of --measurements (kernel rows) and --serving (a serving CSV).")
     if plot is not None:
         check_plot_target(plot, force=force, suffixes=(".png",))
+    if serving is not None:
+        if hardware is not None:
+            raise SpecError("--hardware does not apply to --serving: each row names its own chip.")
+        _validate_serving(serving, profile, json_out, plot, force)
+        return
     res = validate(read_measurements(measurements), profile=profile, hardware=hardware)
     if plot is not None:
         write_files({plot: lambda p: plot_validation(res, p)}, flag="--plot", force=force)
@@ -130,5 +140,25 @@ def validate_command(
     if res.skipped:
         err_console.print(f"{res.skipped} rows skipped (no matching model row, precision or power limit on "
                           f"{res.hardware}).", markup=False)
+    if plot is not None:
+        con.print(f"wrote {plot}", markup=False)
+
+
+def _validate_serving(path: str, profile: str | None, json_out: bool, plot: str | None, force: bool) -> None:
+    from ..report.files import write_files
+    from ..report.serving import plot_serving, skipped_lines, summary_table
+    from ..serving_check import validate_serving
+
+    res = validate_serving(path, profile)
+    if plot is not None:
+        write_files({plot: lambda p: plot_serving(res, p)}, flag="--plot", force=force)
+    if json_out:
+        print_json(res.to_dict())
+        return
+    con = Console()
+    con.print(summary_table(res))
+    for line in skipped_lines(res):
+        err_console.print(line, markup=False)
+    con.print(f"{res.data_rows} rows in {res.seconds:.1f} s; --json prints every row.", markup=False)
     if plot is not None:
         con.print(f"wrote {plot}", markup=False)

@@ -15,13 +15,14 @@ import csv
 import io
 import math
 from pathlib import Path
+from typing import Any
 
 from ..errors import CalibrationError
 from ..spec.serving import Pool, ServingRow
 from .files import read_text
 
 CHIPS = {"h100": "h100-sxm", "h200": "h200-sxm", "mi300x": "mi300x"}     # as written (any case) -> catalog id
-ENGINES = {"sglang": "sglang", "trt": "trtllm", "dynamo-sglang": "dynamo", "dynamo-trt": "dynamo"}
+ENGINES: dict[str, Any] = {"sglang": "sglang", "trt": "trtllm", "dynamo-sglang": "dynamo", "dynamo-trt": "dynamo"}
 PRECISIONS = {"fp8": "fp8", "bfloat16": "bf16", "bf16": "bf16", "fp16": "bf16", "mxfp4": ""}   # fp16: bf16 rates
 MAX_VALUE = 1e12
 
@@ -100,7 +101,7 @@ class _Row:
             raise self.fail(col, "True or False")
         return v == "true"
 
-    def choice(self, col: str, table: dict[str, str]) -> str:
+    def choice(self, col: str, table: dict[str, Any]) -> Any:
         v = self.text(col).lower()
         if v not in table:
             raise self.fail(col, "one of " + ", ".join(sorted(table)))
@@ -214,7 +215,7 @@ def detect_format(columns: list[str], where: str) -> str:
     missing = [c for c in cols if c not in have]
     raise CalibrationError(f"{where}: not a serving CSV of a known format (trtllm, inferencex, mlenergy, blis); "
                            f"closest is {name}, which lacks column(s) {', '.join(missing[:6])}"
-                           f"{' ...' if len(missing) > 6 else ''}.")
+                           f"{', ...' if len(missing) > 6 else ''}.")
 
 
 def read_serving(path: str | Path) -> tuple[str, list[ServingRow]]:
@@ -229,7 +230,7 @@ def read_serving(path: str | Path) -> tuple[str, list[ServingRow]]:
         raise CalibrationError(f"{p}: empty file; a serving CSV starts with a header line.")
     header = [h.strip() for h in records[0]]
     fmt = detect_format(header, str(p))
-    rows = []
+    rows: list[ServingRow] = []
     for i, values in enumerate(records[1:]):
         if not any(v.strip() for v in values):
             continue
