@@ -42,8 +42,9 @@ def _pin():
 def _grid_eval(hw_id: str, tp: int, pp: int, nb: int, nc: int, full: bool):
     """One chunk of nb x nc configurations: (points, seconds, frontier arrays)."""
     import tokenomy
+    from tokenomy.api import resolve
     from tokenomy.core.pareto import pareto_mask
-    from tokenomy.core.serving import serving_estimate
+    from tokenomy.core.serving import chunked_prefill, serving_estimate
     from tokenomy.frontier import usd_per_chip_hour
 
     batch = np.arange(1, nb + 1, dtype=float)[:, None]
@@ -54,10 +55,11 @@ def _grid_eval(hw_id: str, tp: int, pp: int, nb: int, nc: int, full: bool):
     dec = tokenomy.predict(MODEL, hw_id, phase="decode", batch=batch, context=ctx, tp=tp, pp=pp)
     if not full:
         return dec.tokens_per_s.size, time.perf_counter() - t0, None
-    pre = tokenomy.predict(MODEL, hw_id, phase="prefill", batch=1, seq=isl, tp=tp, pp=pp)
+    m, h, e, p = resolve(MODEL, hw_id)
+    pre = chunked_prefill(m, h, e, p, isl, tp=tp, pp=pp)          # batched, chunked prefill (core/serving.py)
     est = serving_estimate(dec, pre.stage_s, pre.latency_s, pre.power_w, isl=isl, osl=osl,
-                           usd_per_hour=usd_per_chip_hour(tokenomy.load_hardware(hw_id)), pp=pp)
-    ok = np.asarray(dec.fits, dtype=bool) & np.asarray(pre.fits, dtype=bool)
+                           usd_per_hour=usd_per_chip_hour(h))
+    ok = np.asarray(dec.fits, dtype=bool) & np.asarray(pre.pred.fits, dtype=bool)
     x = np.where(ok, est["tokens_per_s_per_user"], np.nan).ravel()
     y = np.broadcast_to(est["usd_per_mtok"], ok.shape).ravel()
     keep = pareto_mask(x, y, (True, False))

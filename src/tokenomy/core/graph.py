@@ -128,6 +128,12 @@ def parallel_error(model: ModelSpec, tp: int, pp: int = 1, ep: int = 1) -> str:
     return ""
 
 
+def stage_layers(n_layers: int, pp: int) -> int:
+    """Layers on the bottleneck pipeline stage: ceil(L / pp) (e.g. 80 layers over 3 stages: 27, 27, 26).
+    Every kind of layer (dense/MoE, full/sliding attention) is charged in proportion on it."""
+    return -(-n_layers // pp)
+
+
 def gemm_rows(op: GemmOp, tokens: np.ndarray, seqs: np.ndarray, *, top_k: int, n_experts: int,
               ep: int = 1) -> tuple[np.ndarray, np.ndarray | float]:
     """(m, batch) of one GemmOp in a step of ``tokens`` tokens from ``seqs`` sequences.
@@ -160,7 +166,8 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
     eager = engine.graph == "eager"
     kvb = BYTES_PER_ELEMENT[precision.kv_cache]
     D, H, N, K, V = model.d_model, model.d_head, model.n_heads, model.n_kv_heads, model.vocab_size
-    L = model.n_layers / pp                       # layers on this chip (bottleneck stage)
+    share = stage_layers(model.n_layers, pp) / model.n_layers   # of every kind of layer, on the bottleneck stage
+    L = model.n_layers * share                    # layers on this chip (bottleneck stage: ceil(L/pp))
     Nc = N // tp                                  # query heads per chip
     Kc = max(1, K // tp)                          # KV heads per chip (replicated when tp > K)
     gemms: list[GemmOp] = []
@@ -209,7 +216,7 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
         rope_el = (Nc + Kc) * H
         n_sw = model.n_sliding_layers
         attn_kinds = [(model.n_layers - n_sw, None)] + ([(n_sw, model.sliding_window)] if n_sw else [])
-    attns = tuple(AttnOp(cnt / pp, *attn_shape, window=win) for cnt, win in attn_kinds if cnt)
+    attns = tuple(AttnOp(cnt * share, *attn_shape, window=win) for cnt, win in attn_kinds if cnt)
     # rotary embedding and KV-cache write
     if eager:
         ew_k += L * 10
@@ -231,8 +238,8 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
     tp_moe = 1 if ep > 1 else tp
     act_el = 3 * D + (Nc + 2 * Kc) * H
     if model.is_moe:
-        Lm = model.n_moe_layers / pp
-        Ld = model.n_dense_layers / pp
+        Lm = model.n_moe_layers * share
+        Ld = model.n_dense_layers * share
         if Ld:
             lin("gate_up_dense", 2 * model.d_ff // tp, D, layers=Ld)
             lin("down_dense", D, model.d_ff // tp, layers=Ld)
@@ -277,8 +284,8 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
     ar_count = 0.0 if tp == 1 else 2.0 * L
     a2a_count = 0.0
     if ep > 1:
-        a2a_count = model.n_moe_layers / pp
-        ar_count = (1.0 * L + model.n_dense_layers / pp) if tp > 1 else 0.0
+        a2a_count = model.n_moe_layers * share
+        ar_count = (1.0 * L + model.n_dense_layers * share) if tp > 1 else 0.0
     weight_bytes = sum(g.weight_bytes for g in gemms if g.name not in ("uk_absorb", "uv_absorb"))
     if model.attention == "mla" and phase == "decode":   # absorbed GEMMs use the stored kv_b weights
         weight_bytes += (L * model.kv_lora_rank * Nc * (model.qk_nope_head_dim + model.v_head_dim)

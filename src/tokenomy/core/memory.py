@@ -1,6 +1,8 @@
 """Memory per chip: weights, KV cache, activations and reserve against capacity.
 
-    KV  = b * (C_full * kv_full + min(C, window) * kv_window)       bytes, C = cached + new tokens
+    KV  = N * (C_full * kv_full + min(C, window) * kv_window)       bytes, C = cached + new tokens
+          N = sequences in flight: b per micro-batch x micro-batches (pp in steady state); each
+          pipeline stage holds the KV of its own layers (kv_* are per chip) for every one of them
     act = T * act_elements_per_token * a_bytes  (+ b * V * 4 for fp32 logits)
     need = weights + KV + act + reserve_frac * capacity <= capacity
 """
@@ -30,13 +32,16 @@ class MemoryUse:
 
 def memory_use(recipe: StepRecipe, *, batch: npt.ArrayLike, tokens_in_cache: npt.ArrayLike,
                tokens_in_step: npt.ArrayLike, capacity_bytes: float, vocab_size: int, params: MemoryParams,
-               a_bytes: float = 2.0) -> MemoryUse:
-    """Bytes one chip holds for a step (module docstring) and whether they fit ``capacity_bytes``."""
+               a_bytes: float = 2.0, sequences_in_flight: npt.ArrayLike | None = None) -> MemoryUse:
+    """Bytes one chip holds for a step (module docstring) and whether they fit ``capacity_bytes``.
+    ``sequences_in_flight`` (default ``batch``) sets the KV cache; ``batch`` the step's own buffers."""
     b = np.asarray(batch, dtype=float)
+    nseq = b if sequences_in_flight is None else np.asarray(sequences_in_flight, dtype=float)
     c = np.asarray(tokens_in_cache, dtype=float)
     T = np.asarray(tokens_in_step, dtype=float)
     win = recipe.window or 0
-    kv = b * (c * recipe.kv_bytes_per_token + (np.minimum(c, win) if win else c) * recipe.kv_bytes_per_token_windowed)
+    cw = np.minimum(c, win) if win else c
+    kv = nseq * (c * recipe.kv_bytes_per_token + cw * recipe.kv_bytes_per_token_windowed)
     act = T * recipe.act_elements_per_token * a_bytes + b * vocab_size * 4.0
     reserve = params.reserve_frac * capacity_bytes
     need = recipe.weight_bytes + kv + act

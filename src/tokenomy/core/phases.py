@@ -1,7 +1,9 @@
 """Time of one step on one chip (one pipeline stage), vectorized over batch and length.
 
-    T_step = step_fixed + sum_gemm count * T_gemm(m, n, k) + sum_layers T_attention
+    gpu_s  = sum_gemm count * T_gemm(m, n, k) + sum_layers T_attention
            + n_kernels * kernel_fixed + elementwise_bytes / (hbm * elementwise_frac) + T_comm
+    host_s = step_fixed + host_per_seq * b                (scheduler, input preparation, sampling on the CPU)
+    T_step = max(gpu_s, host_s) with async scheduling (host prepares step n+1 during step n), else gpu_s + host_s
 
 Prefill: b sequences of s new tokens (T = b*s rows through every GEMM, causal attention over s).
 Decode: b sequences, one new token each (T = b), attention over the C cached tokens plus the new one.
@@ -44,6 +46,9 @@ class StepTime:
     flop: np.ndarray             # useful FLOPs
     bytes: np.ndarray            # bytes moved to/from main memory
     active_s: np.ndarray         # SM-occupied time: kernel bodies weighted by the share of SMs they fill
+    gpu_s: np.ndarray            # device time of the step (latency_s less the host share not overlapped)
+    host_s: np.ndarray           # host (CPU) time of the step
+    once_s: np.ndarray           # device time of the once-per-step work in gpu_s: LM head, last-position norm
 
 
 GemmTerms = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -137,10 +142,14 @@ def step_time(recipe: StepRecipe, hw: HardwareSpec, engine: EngineProfile, preci
                                                               engine.comm)
 
     kernels_s = recipe.ew_kernels * engine.kernel_fixed_s + n_gemm_kernels * engine.gemm.fixed_s
-    fixed = engine.step_fixed_s + kernels_s + zeros
-    latency = engine.step_fixed_s + gemm_s + attn_s + ew_s + comm
+    host = engine.step_fixed_s + engine.host_per_seq_s * b
+    fixed = host + kernels_s
+    gpu = gemm_s + attn_s + ew_s + comm
+    latency = np.maximum(gpu, host) if engine.async_scheduling else gpu + host
+    once = g2[0] + recipe.ew_bytes_per_seq * b / (bw * engine.elementwise_hbm_frac)
     return StepTime(latency_s=latency, gemm_s=gemm_s, attention_s=attn_s, elementwise_s=ew_s, comm_s=comm,
-                    fixed_s=fixed, compute_bound_s=gemm_cb + attn_cb, flop=flop, bytes=nbytes, active_s=active)
+                    fixed_s=fixed, compute_bound_s=gemm_cb + attn_cb, flop=flop, bytes=nbytes, active_s=active,
+                    gpu_s=gpu, host_s=host, once_s=once)
 
 
 def _bmm_decode_s(b: np.ndarray, keys: np.ndarray, a: AttnOp, hw: HardwareSpec, engine: EngineProfile,

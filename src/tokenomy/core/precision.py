@@ -12,7 +12,7 @@ one fp32 per 128 x 128 block, 4 / 16384 = 0.02% extra) are left out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import SpecError
 
@@ -45,6 +45,7 @@ class Precision:
     kv_cache: str = "bf16"
     bf16_parts: frozenset[str] = frozenset()
     source: str = ""
+    kv_source: str = ""          # why this KV format: 'given' (kv=...), 'checkpoint', or the engine's convention
 
     @property
     def compute(self) -> str:
@@ -70,6 +71,20 @@ class Precision:
         return f"{text} ({self.source})" if self.source else text
 
 
+FP8_KV_WEIGHTS = ("fp8", "fp4", "mxfp4")   # checkpoints a 'fp8-when-weights-fp8' engine runs with an fp8 KV cache
+
+
+def engine_kv(precision: Precision, kv_cache_format: str) -> Precision:
+    """``precision`` with the KV format the engine uses (spec/engine.py ``kv_cache_format``) unless
+    ``kv=`` was given: 'checkpoint' keeps the checkpoint's (bf16: no catalog checkpoint ships a
+    quantized KV cache); 'fp8-when-weights-fp8' runs fp8 KV with fp8/fp4 weights (TensorRT-LLM)."""
+    if precision.kv_source == "given":
+        return precision
+    if kv_cache_format == "fp8-when-weights-fp8" and precision.weights in FP8_KV_WEIGHTS:
+        return replace(precision, kv_cache="fp8", kv_source="engine: fp8 KV with fp8/fp4 weights")
+    return replace(precision, kv_cache="bf16", kv_source="checkpoint")
+
+
 def shipped_precision(quant_weights: str, quant_activations: str, bf16_parts, quant_method: str | None,
                       chip_rates) -> Precision:
     """The precision a checkpoint runs in as shipped, on a chip with matrix rates ``chip_rates``
@@ -89,9 +104,10 @@ def shipped_precision(quant_weights: str, quant_activations: str, bf16_parts, qu
 
 
 def parse_precision(text: str | Precision | None) -> Precision:
-    """``bf16``/``fp8``/``int8``/``fp4``/``mxfp4`` (weights and activations in that format, KV cache
-    bf16: the chip must have that matrix rate), or explicit ``w=fp4,a=fp8,kv=fp8`` (weight-only
-    quantization runs the matrix units at the activation format). None means bf16."""
+    """``bf16``/``fp8``/``int8``/``fp4``/``mxfp4`` (weights and activations in that format: the chip
+    must have that matrix rate), or explicit ``w=fp4,a=fp8,kv=fp8`` (weight-only quantization runs
+    the matrix units at the activation format). None means bf16. Without ``kv=`` the KV format is
+    the engine's convention (engine_kv, applied by core/predict.py); ``kv=`` overrides it."""
     if isinstance(text, Precision):
         return text
     if text is not None and not isinstance(text, str):
@@ -102,7 +118,7 @@ def parse_precision(text: str | Precision | None) -> Precision:
         if text not in FORMATS:
             raise SpecError(f"Unknown precision {text!r}. Use one of {', '.join(FORMATS)} "
                             "or 'w=fp8,a=fp8,kv=bf16'.")
-        return Precision(text, text, "bf16")
+        return Precision(text, text, "bf16")   # KV format: the engine's convention (engine_kv)
     parts: dict[str, str] = {"weights": "bf16", "activations": "bf16", "kv_cache": "bf16"}
     keys = {"w": "weights", "weights": "weights", "a": "activations", "activations": "activations",
             "kv": "kv_cache", "kv_cache": "kv_cache"}
@@ -115,4 +131,5 @@ def parse_precision(text: str | Precision | None) -> Precision:
         if v not in FORMATS:
             raise SpecError(f"Unknown format {v!r} for {k!r}: use one of {', '.join(FORMATS)}.")
         parts[keys[k]] = v
-    return Precision(parts["weights"], parts["activations"], parts["kv_cache"])
+    given = any(k.strip() in ("kv", "kv_cache") for k in (i.split("=", 1)[0] for i in text.split(",")))
+    return Precision(parts["weights"], parts["activations"], parts["kv_cache"], kv_source="given" if given else "")

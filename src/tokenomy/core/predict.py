@@ -1,11 +1,19 @@
 """One prediction: model + chip + engine + precision + parallelism + phase + sizes -> numbers.
 
-A replica is tp * pp chips. A step runs ``batch`` sequences through every stage:
-    stage_s      = one chip's step time (core/phases.py), after the power cap (core/energy.py)
-    latency_s    = pp * (stage_s - step_fixed) + step_fixed + (pp - 1) * T_p2p   (one step, end to end)
-    tokens_per_s = T / stage_s          (steady state: pp micro-batches in flight; = T/latency at pp=1)
-    power_w      = chips * P_chip,  energy_j_per_token = power_w / tokens_per_s
-Prefill: T = b*s tokens, tokens_per_s_per_user = s / latency_s. Decode: T = b, 1 / latency_s.
+A replica is tp * pp chips. A step runs ``batch`` sequences (one micro-batch) through every stage;
+m micro-batches are in flight (``micro_batches``, default pp: the pipeline full).
+    stage_s      = the bottleneck stage's step time (core/phases.py: ceil(L/pp) layers and the LM head),
+                   after the power cap (core/energy.py); host work per step inside it (max or sum)
+    latency_s    = host (+) [once + layers_s * L / ceil(L/pp) + (pp - 1) * T_p2p]   (one step, end to end:
+                   the sum over stages, the LM head and the host once; (+) = max with async scheduling)
+    prefill:  tokens_per_s = min(m, pp) / pp * T / stage_s     (fewer micro-batches than stages: bubble)
+              tokens_per_s_per_user = s / latency_s
+    decode:   cycle = max(latency_s, m * stage_s)  (a micro-batch's next token needs its previous one)
+              tokens_per_s = m * T / cycle,  tokens_per_s_per_user = 1 / cycle
+    (at pp = 1: both = T / stage_s; with m = pp and hand-offs shorter than the host and head time,
+    decode is T / stage_s too.)  power_w = chips * P_chip,  energy_j_per_token = power_w / tokens_per_s
+Prefill: T = b*s tokens. Decode: T = b. Memory holds the KV cache of b * m sequences (core/memory.py).
+The KV format follows the engine's convention unless the precision gives kv= (core/precision.py).
 When weights and KV exceed the fast tier (HBM, or SRAM on SRAM-first chips) the rest streams from
 the slow tier (DDR, MemoryX) every step, overlapped with compute: stage_s >= spill / ddr bytes/s.
 """
@@ -23,10 +31,10 @@ from ..spec.hardware import HardwareSpec
 from ..spec.model import ModelSpec
 from .comms import p2p_time_s
 from .energy import chip_power
-from .graph import build_recipe
+from .graph import build_recipe, stage_layers
 from .memory import memory_use, spill_time_s
 from .phases import step_time
-from .precision import BYTES_PER_ELEMENT, Precision
+from .precision import BYTES_PER_ELEMENT, Precision, engine_kv
 from .rates import chip_rates
 
 
@@ -39,10 +47,12 @@ class Prediction:
     hardware: str
     engine: str
     precision: str
+    kv_cache: str                    # KV-cache format and why: 'fp8 (given)', 'bf16 (checkpoint)', ...
     tp: int
     pp: int
     ep: int
     chips: int
+    micro_batches: np.ndarray        # micro-batches in flight (pp unless given)
     batch: np.ndarray
     seq: np.ndarray | None
     context: np.ndarray | None
@@ -106,8 +116,9 @@ class Prediction:
 
 def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, precision: Precision, *,
                  phase: str, batch: npt.ArrayLike, length: npt.ArrayLike, tp: int = 1, pp: int = 1,
-                 ep: int = 1) -> Prediction:
+                 ep: int = 1, micro_batches: npt.ArrayLike | None = None) -> Prediction:
     """Pure: specs in, Prediction out (inputs already validated)."""
+    precision = engine_kv(precision, engine.kv_cache_format)
     recipe = build_recipe(model, engine, precision, phase=phase, tp=tp, pp=pp, ep=ep)
     st = step_time(recipe, hw, engine, precision, batch, length, tp=tp)
     peak, bw, _ = chip_rates(hw, precision)
@@ -118,16 +129,21 @@ def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, prec
                     mem_bytes_per_s=bw, power_limit_w=limit, idle_w=hw.idle_power_w, params=engine.power)
     stage = np.where(np.isfinite(pw.latency_s), pw.latency_s, st.latency_s)
     cache = n if phase == "prefill" else n + 1.0
+    m = np.asarray(pp if micro_batches is None else micro_batches, dtype=float)
     mem = memory_use(recipe, batch=b, tokens_in_cache=cache, tokens_in_step=T, capacity_bytes=hw.weight_memory_bytes,
-                     vocab_size=model.vocab_size, params=engine.memory, a_bytes=BYTES_PER_ELEMENT["bf16"])
+                     vocab_size=model.vocab_size, params=engine.memory, a_bytes=BYTES_PER_ELEMENT["bf16"],
+                     sequences_in_flight=b * m)
     spill = spill_time_s(mem.memory_bytes, hw)
     stage = np.maximum(stage, spill)
-    link = hw.scaleup_bytes_per_s_unidir or 1.0
-    p2p = p2p_time_s(T * recipe.p2p_bytes_per_token, link, engine.comm) if pp > 1 else 0.0
-    latency = pp * (stage - engine.step_fixed_s) + engine.step_fixed_s + (pp - 1) * p2p   # host overhead once per step
+    latency = stage if pp == 1 else _pipeline_latency(stage, st, engine, model.n_layers, pp, T, recipe, hw)
     chips = tp * pp
-    tokens_per_s = T / stage
-    per_user = (n if phase == "prefill" else 1.0) / latency
+    if phase == "prefill":
+        tokens_per_s = np.minimum(m, pp) / pp * T / stage
+        per_user = n / latency
+    else:
+        cycle = np.maximum(latency, m * stage)
+        tokens_per_s = m * T / cycle
+        per_user = 1.0 / cycle
     power_total = chips * pw.power_w
     overhead = st.fixed_s
     parts = np.stack([st.gemm_s + st.attention_s + st.elementwise_s - overhead, overhead, st.comm_s])
@@ -137,7 +153,8 @@ def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, prec
     source = engine.source_for(hw.id)
     return Prediction(
         phase=phase, model=model.name, hardware=hw.id, engine=engine.name, precision=precision.label,
-        tp=tp, pp=pp, ep=ep, chips=chips, batch=b, seq=n if phase == "prefill" else None,
+        kv_cache=f"{precision.kv_cache} ({precision.kv_source})", tp=tp, pp=pp, ep=ep, chips=chips,
+        micro_batches=m, batch=b, seq=n if phase == "prefill" else None,
         context=n if phase == "decode" else None, latency_s=latency, stage_s=stage, tokens_per_s=tokens_per_s,
         tokens_per_s_per_user=per_user, energy_j_per_token=power_total / tokens_per_s, power_w=power_total,
         power_w_per_chip=pw.power_w, clock_frac=pw.clock_frac, memory_bytes=mem.memory_bytes,
@@ -147,3 +164,16 @@ def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, prec
         overhead_s=overhead, flop_per_step=st.flop * chips, bytes_per_step=st.bytes * chips, bound=bound,
         source=source,
     )
+
+
+def _pipeline_latency(stage, st, engine: EngineProfile, n_layers: int, pp: int, T, recipe, hw: HardwareSpec):
+    """One step through all pp stages (module docstring): the bottleneck stage's per-layer time
+    scaled to all L layers, the LM head and the host once, and pp - 1 hand-offs."""
+    host = st.host_s
+    # async: host-bound stages (stage == host) run the GPU for gpu_s only
+    gpu = np.where(stage > host, stage, np.minimum(st.gpu_s, stage)) if engine.async_scheduling else stage - host
+    layers_s = np.maximum(gpu - st.once_s, 0.0)
+    link = hw.scaleup_bytes_per_s_unidir or 1.0
+    p2p = p2p_time_s(T * recipe.p2p_bytes_per_token, link, engine.comm)
+    pipe = st.once_s + layers_s * n_layers / stage_layers(n_layers, pp) + (pp - 1) * p2p
+    return np.maximum(pipe, host) if engine.async_scheduling else pipe + host

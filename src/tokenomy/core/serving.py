@@ -1,50 +1,97 @@
 """Steady-state continuous batching on one replica (prefill and decode sharing the chips).
 
-Per deployment, from one decode Prediction over concurrencies b and the prefill of one request:
+Per deployment, from one decode Prediction (b sequences per micro-batch, m micro-batches in flight,
+N = b * m sequences) and the prefill of one request (``chunked_prefill``):
     t_d      decode stage time at (b, ctx)        L_d: decode step latency through all pp stages
-    t_p      prefill stage time of one request    L_p: its latency
-    A stage serves each request once for prefill (t_p) and osl/b decode steps (osl * t_d / b):
-    f_p                   = t_p / (t_p + osl * t_d / b)      share of time spent on prefill
-    tokens_per_s          = (1 - f_p) * b / t_d              output tokens/s of the replica
-    tokens_per_s_per_user = (1 - f_p) / L_d                  decode speed one user sees
-    ttft_s                = L_p + t_d / 2                    prefill, after the running step ends
+    cycle    = max(L_d, m * t_d)                  time between two tokens of one sequence (core/predict.py)
+    t_p      replica time per request of prefill  L_p: its latency
+    Per request the replica spends t_p on prefill and osl * cycle / N on decode:
+    f_p                   = t_p / (t_p + osl * cycle / N)      share of time spent on prefill
+    tokens_per_s          = (1 - f_p) * N / cycle              output tokens/s of the replica
+    tokens_per_s_per_user = (1 - f_p) / cycle                  decode speed one user sees
+    ttft_s                = L_p + t_d / 2                      prefill, after the running step ends
     power_w               = (1 - f_p) * P_decode + f_p * P_prefill      (whole replica)
     usd_per_mtok          = usd_per_chip_hour * chips / (3600 * tokens_per_s) * 1e6
                             (replica cost per million OUTPUT tokens; _output/_input split it by f_p)
+Prefill is batched and chunked (``chunked_prefill``): one prefill step takes up to
+max_num_batched_tokens (engine profile; vLLM V1 serves with 8192 on GPUs of 70 GiB or more) tokens
+from several requests, so it reads the weights (all experts) once per chunk; a request of isl
+tokens costs the chunk's time * isl / chunk tokens, its attention stays its own (causal over isl).
+Longer prompts take one step of their own (chunking them would reread weights in steps that are
+already compute-bound). Where a chunk does not fit (SRAM pipelines), requests prefill one at a time
+with one micro-batch in flight.
 Queueing is ignored: this is the saturated steady state. ``tokenomy.frontier`` sweeps it over
 deployments; ``tokenomy.economics.operating_point`` picks one concurrency from it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import numpy.typing as npt
 
+from ..spec.engine import EngineProfile
+from ..spec.hardware import HardwareSpec
+from ..spec.model import ModelSpec
 from . import economics as ce
+from .precision import Precision
+from .predict import Prediction, predict_core
 
 
-def serving_estimate(dec, prefill_stage_s, prefill_latency_s, prefill_power_w, *, isl, osl, usd_per_hour: float,
-                     pp: int, extra_decode_s=0.0) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class PrefillCost:
+    """The prefill of one request inside a batched chunk; arrays shaped like ``isl``."""
+
+    pred: Prediction          # the prefill step of one chunk (fits, memory, power)
+    requests: np.ndarray      # requests per chunk: max(max_num_batched_tokens / isl, 1)
+    stage_s: np.ndarray       # replica time per request = isl / chunk tokens per second
+    latency_s: np.ndarray     # the chunk's latency through all stages (the prefill part of TTFT)
+    power_w: np.ndarray       # replica power while prefilling
+
+
+def chunked_prefill(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, precision: Precision,
+                    isl: npt.ArrayLike, *, tp: int = 1, pp: int = 1, ep: int = 1) -> PrefillCost:
+    """Prefill cost of one request of ``isl`` tokens in a chunk of max_num_batched_tokens (module docstring)."""
+    n = np.asarray(isl, dtype=float)
+    r = np.maximum(engine.max_num_batched_tokens / n, 1.0)
+    def run(batch: npt.ArrayLike, micro: float | None) -> Prediction:
+        return predict_core(model, hw, engine, precision, phase="prefill", batch=batch, length=n, tp=tp, pp=pp,
+                            ep=ep, micro_batches=micro)
+    pred = run(r, None)
+    stage, lat, power = n / pred.tokens_per_s, pred.latency_s, pred.power_w
+    ok = np.asarray(pred.fits, dtype=bool)
+    if not ok.all():      # memory-bound pipelines (SRAM chips): one request at a time, one micro-batch in flight
+        one = run(1.0, 1.0)
+        stage, lat, power = (np.where(ok, a, b) for a, b in ((stage, n / one.tokens_per_s),
+                                                             (lat, one.latency_s), (power, one.power_w)))
+        r, pred = np.where(ok, r, 1.0), one
+    return PrefillCost(pred=pred, requests=r, stage_s=stage, latency_s=lat, power_w=power)
+
+
+def serving_estimate(dec: Prediction, prefill_stage_s, prefill_latency_s, prefill_power_w, *, isl, osl,
+                     usd_per_hour: float, extra_decode_s=0.0) -> dict[str, np.ndarray]:
     """Steady-state continuous-batching figures (module docstring) from a decode Prediction and
-    the prefill figures of one request (stage time, latency through all stages, replica power).
+    the prefill figures of one request (replica time, latency through all stages, replica power).
 
     Everything broadcasts: a sweep passes means over the workload; a grid of workloads passes
     per-workload arrays (``isl``, ``osl`` and the prefill figures shaped like the decode context).
     """
     b = np.asarray(dec.batch, dtype=float)
+    m = np.asarray(dec.micro_batches, dtype=float)
+    N = b * m
     t_d = dec.stage_s
-    L_d = dec.latency_s + extra_decode_s
+    cycle = np.maximum(dec.latency_s + extra_decode_s, m * t_d)
     t_p, L_p = prefill_stage_s, prefill_latency_s
-    isl_mean, osl_mean = isl, osl
-    dec_s = osl_mean * t_d / b
-    f_p = t_p / (t_p + dec_s)
-    tps = (1.0 - f_p) * b / t_d
-    per_user = (1.0 - f_p) / L_d
+    f_p = t_p / (t_p + osl * cycle / N)
+    tps = (1.0 - f_p) * N / cycle
+    per_user = (1.0 - f_p) / cycle
     chips = dec.chips
     power = (1.0 - f_p) * dec.power_w + f_p * prefill_power_w
     usd_h = usd_per_hour * chips                        # replica, per busy hour
-    in_tps = tps * isl_mean / osl_mean
+    in_tps = tps * isl / osl
     return {
-        "batch": b * pp, "micro_batch": b, "tokens_per_s_per_user": per_user, "tokens_per_s": tps,
+        "batch": N, "micro_batch": b, "tokens_per_s_per_user": per_user, "tokens_per_s": tps,
         "tokens_per_s_per_chip": tps / chips, "ttft_s": L_p + 0.5 * t_d, "tpot_s": 1.0 / per_user,
         "input_tokens_per_s": in_tps,
         "usd_per_mtok": ce.usd_per_mtok(usd_h, tps),

@@ -7,8 +7,10 @@ concurrency of each deployment in ONE vectorized decode call and ONE vectorized 
 Python loop over deployments, tens per chip, never over batch), drops what does not fit (counting
 it, and saying why when nothing fits) and marks the Pareto frontiers.
 
-Serving model: ``core/serving.py`` (continuous batching, prefill and decode on the same replica;
-N = b * pp concurrent sequences reported as ``batch``), at the mean cached context
+Serving model: ``core/serving.py`` (continuous batching, prefill and decode on the same replica,
+prefill batched in chunks of the engine's max_num_batched_tokens; N = b * pp concurrent sequences
+reported as ``batch``, and with pp > 1 also N = 1, 2, 4, ... < pp sequences, one per micro-batch,
+that leave stages idle: the pipeline bubble of core/predict.py), at the mean cached context
 ctx = isl + osl/2. With a length distribution (``isl``/``osl`` arrays of paired samples) the means
 enter the formulas and prefill times are averaged over the samples. $/chip-hour comes from the
 economics model (``usd_per_chip_hour``). Pipeline hand-offs that cross a scale-up domain use a
@@ -26,7 +28,7 @@ from ..api import default_precision, resolve
 from ..core.pareto import pareto_mask, pareto_mask_grouped
 from ..core.precision import Precision, parse_precision
 from ..core.predict import predict_core
-from ..core.serving import serving_estimate
+from ..core.serving import chunked_prefill, serving_estimate
 from ..errors import NothingFitsError, SpecError
 from ..loaders.engines import load_engine
 from ..spec import args
@@ -63,6 +65,11 @@ def _crossdomain_p2p_s(model, hw, tp: int, pp: int, tokens) -> np.ndarray | floa
         return 0.0
     nbytes = np.asarray(tokens, dtype=float) * model.d_model * 2.0      # bf16 activations per token
     return crossings * (nbytes / out - nbytes / up)
+
+
+def _pow2_below(pp: int) -> np.ndarray:
+    """Micro-batches 1, 2, 4, ... below pp: concurrencies that leave the pipeline part idle."""
+    return 2.0 ** np.arange(max(math.ceil(math.log2(pp)), 0))
 
 
 def _no_fit_reason(dec, pre, isl_u: np.ndarray) -> str:
@@ -165,35 +172,39 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                 evaluated += bs.size
                 continue
             for tp, pp, ep in cands:
-                dec = predict_core(m, hw, eng, prec, phase="decode", batch=bs, length=ctx, tp=tp, pp=pp, ep=ep)
-                pre = predict_core(m, hw, eng, prec, phase="prefill", batch=1.0, length=isl_u, tp=tp, pp=pp, ep=ep)
-                evaluated += bs.size
-                fits = np.asarray(dec.fits, dtype=bool) & bool(np.all(pre.fits))
-                nbad = int(bs.size - fits.sum())
-                if nbad:
-                    key = "KV cache does not fit at this batch" if fits.any() else "does not fit at batch 1"
-                    drop[key] = drop.get(key, 0) + nbad
-                if not fits.any():
-                    reasons.append(f"{prec.label} tp={tp} pp={pp}: {_no_fit_reason(dec, pre, isl_u)}")
-                    continue
+                pre = chunked_prefill(m, hw, eng, prec, isl_u, tp=tp, pp=pp, ep=ep)
                 w = np.array([np.count_nonzero(isl_a == v) for v in isl_u], dtype=float)
                 pmean = {k: float(np.average(np.broadcast_to(getattr(pre, k), isl_u.shape), weights=w))
                          for k in ("stage_s", "latency_s", "power_w")}      # weighted by how often each isl occurs
-                extra_p = float(np.mean(_crossdomain_p2p_s(m, hw, tp, pp, isl_a)))
-                est = serving_estimate(
-                    dec, pmean["stage_s"], pmean["latency_s"] + extra_p, pmean["power_w"], isl=isl_mean,
-                    osl=osl_mean, usd_per_hour=price, pp=pp, extra_decode_s=_crossdomain_p2p_s(m, hw, tp, pp, bs))
-                n = int(fits.sum())
-                part = {k: np.asarray(v)[fits] for k, v in est.items()}
-                part["memory_bytes_per_chip"] = np.asarray(dec.memory_bytes)[fits]
-                part["hardware"] = np.full(n, hw.id, dtype=object)
-                part["kind"] = np.full(n, hw.kind, dtype=object)
-                part["precision"] = np.full(n, prec.label, dtype=object)
-                part["model"] = np.full(n, m.name, dtype=object)
-                for k, v in (("chips", tp * pp), ("tp", tp), ("pp", pp), ("ep", ep)):
-                    part[k] = np.full(n, v, dtype=np.int64)
-                part["usd_per_chip_hour"] = np.full(n, price)
-                parts.append(part)
+                pmean["latency_s"] += float(np.mean(_crossdomain_p2p_s(m, hw, tp, pp, isl_a)))
+                # full pipeline (pp micro-batches of every b), and fewer sequences than stages (bubble)
+                ms = [(bs, None)] + ([(np.ones(len(_pow2_below(pp))), _pow2_below(pp))] if pp > 1 else [])
+                for b_i, m_i in ms:
+                    dec = predict_core(m, hw, eng, prec, phase="decode", batch=b_i, length=ctx, tp=tp, pp=pp, ep=ep,
+                                       micro_batches=m_i)
+                    evaluated += b_i.size
+                    fits = np.asarray(dec.fits, dtype=bool) & bool(np.all(pre.pred.fits))
+                    nbad = int(b_i.size - fits.sum())
+                    if nbad:
+                        key = "KV cache does not fit at this batch" if fits.any() else "does not fit at batch 1"
+                        drop[key] = drop.get(key, 0) + nbad
+                    if not fits.any():
+                        if m_i is None:
+                            reasons.append(f"{prec.label} tp={tp} pp={pp}: {_no_fit_reason(dec, pre.pred, isl_u)}")
+                        continue
+                    est = serving_estimate(dec, pmean["stage_s"], pmean["latency_s"], pmean["power_w"], isl=isl_mean,
+                                           osl=osl_mean, usd_per_hour=price,
+                                           extra_decode_s=_crossdomain_p2p_s(m, hw, tp, pp, b_i))
+                    n = int(fits.sum())
+                    part = {k: np.broadcast_to(np.asarray(v), fits.shape)[fits] for k, v in est.items()}
+                    part["memory_bytes_per_chip"] = np.asarray(dec.memory_bytes)[fits]
+                    for k, txt in (("hardware", hw.id), ("kind", hw.kind), ("precision", dec.precision),
+                                   ("kv_cache", dec.kv_cache), ("model", m.name)):
+                        part[k] = np.full(n, txt, dtype=object)
+                    for k, v in (("chips", tp * pp), ("tp", tp), ("pp", pp), ("ep", ep)):
+                        part[k] = np.full(n, v, dtype=np.int64)
+                    part["usd_per_chip_hour"] = np.full(n, price)
+                    parts.append(part)
         if not any(p["hardware"][0] == hw.id for p in parts):
             infeasible[hw.id] = _join_reasons(reasons)
     if not parts:

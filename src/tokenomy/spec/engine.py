@@ -27,7 +27,7 @@ class _Frozen(BaseModel):
         if isinstance(data, dict):
             for k, v in data.items():
                 field = cls.model_fields.get(k)
-                if isinstance(v, bool) and field is not None and field.annotation is float:
+                if isinstance(v, bool) and field is not None and field.annotation in (float, int):
                     raise ValueError(f"{k} must be a number, got {v!r}")
         return data
 
@@ -93,7 +93,19 @@ class EngineProfile(_Frozen):
     graph: Literal["eager", "fused"] = "fused"
     kernel_fixed_s: float = Field(2e-6, ge=0, le=MAX_FIXED_S)  # per non-GEMM kernel (launch gap inside a graph)
     elementwise_hbm_frac: float = Field(0.8, gt=0, le=1)
-    step_fixed_s: float = Field(0.0, ge=0, le=MAX_STEP_FIXED_S)  # per forward pass (scheduler, sampling, host)
+    # host (CPU) work per step: host_s = step_fixed_s + host_per_seq_s * sequences in the step (scheduler,
+    # input preparation, sampling, detokenization). With async_scheduling the host prepares step n+1 while
+    # the GPU runs step n, so a step takes max(gpu_s, host_s); without it, gpu_s + host_s (core/phases.py)
+    step_fixed_s: float = Field(0.0, ge=0, le=MAX_STEP_FIXED_S)
+    host_per_seq_s: float = Field(0.0, ge=0, le=MAX_FIXED_S)
+    async_scheduling: bool = False
+    # KV-cache format when the precision does not say kv=...: 'checkpoint' keeps the checkpoint's KV
+    # format (bf16 unless it says otherwise: vLLM, SGLang); 'fp8-when-weights-fp8' runs an fp8 KV cache
+    # with fp8/fp4 weights (TensorRT-LLM class). core/precision.py engine_kv.
+    kv_cache_format: Literal["checkpoint", "fp8-when-weights-fp8"] = "checkpoint"
+    # tokens one prefill step takes from several requests (chunked prefill): the chunk reads the weights
+    # once (core/serving.py chunked_prefill)
+    max_num_batched_tokens: int = Field(8192, ge=1, le=1 << 24)
     gemm: GemmParams = GemmParams()
     attention: AttentionParams = AttentionParams()
     power: PowerParams = PowerParams()
