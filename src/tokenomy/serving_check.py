@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import api
-from .core.serving import serving_estimate
+from .core.serving import chunked_prefill, serving_estimate
 from .errors import CatalogError, TokenomyError
 from .loaders.engines import load_engine
 from .loaders.hardware import load_hardware
@@ -168,13 +168,14 @@ def _predict(row: ServingRow, model: Any, engine: EngineProfile) -> dict[str, fl
         with np.errstate(all="ignore"):
             dec = api.predict(model, hw, phase="decode", batch=np.arange(1, _grid_size(row) + 1),
                               context=row.isl + row.osl // 2, **kw)
-            pre = api.predict(model, hw, phase="prefill", batch=1, seq=row.isl, **kw)
+            m, _, e, p = api.resolve(model, hw, engine, row.precision or None)
+            chunk = chunked_prefill(m, hw, e, p, row.isl, tp=row.tp, pp=row.pp, ep=row.ep)   # as the frontier does
     except TokenomyError as e:
         return f"deployment refused by the core: {str(e).split('. ')[0][:100]}"
-    if not bool(pre.fits) or not bool(np.asarray(dec.fits)[0]):
+    if not bool(chunk.pred.fits) or not bool(np.asarray(dec.fits)[0]):
         return "does not fit in memory at batch 1"
-    est = serving_estimate(dec, float(pre.stage_s), float(pre.latency_s), float(pre.power_w), isl=row.isl,
-                           osl=row.osl, usd_per_hour=0.0, pp=row.pp)
+    est = serving_estimate(dec, float(chunk.stage_s), float(chunk.latency_s), float(chunk.power_w), isl=row.isl,
+                           osl=row.osl, usd_per_hour=0.0)
     k = _batch_index(row, est, np.asarray(dec.fits, dtype=bool))
     chips = float(dec.chips)
     tpot = float(est["tpot_s"][k])
