@@ -134,7 +134,7 @@ def test_tiny_config_details(tmp_path):
 
 def test_unknown_model_type():
     with pytest.raises(UnsupportedError, match="llama.*deepseek_v3"):
-        model_from_config(dict(BASE, model_type="gpt2"), "t")
+        model_from_config(dict(BASE, model_type="nemotron_h"), "t")
 
 
 def test_missing_key_names_key_and_file(tmp_path):
