@@ -95,16 +95,16 @@ def _family(config: dict[str, Any], where: str) -> str:
 
 
 def _language_config(config: dict[str, Any], where: str) -> dict[str, Any]:
-    """The language model's config: ``text_config`` of a multimodal config (gemma3) with the outer
-    model_type, architectures and quantization_config as fallbacks, GPT-2 keys renamed."""
+    """The language model's config: ``text_config`` of a multimodal config (gemma3), with the outer
+    model_type, architectures, quantization_config and tie_word_embeddings as fallbacks."""
     text = config.get("text_config")
     if text is not None:
         if not isinstance(text, dict):
             raise SpecError(f"{where}: 'text_config' must be an object, got {text!r}.")
-        outer = {k: config[k] for k in ("model_type", "architectures", "quantization_config") if k in config}
+        outer: dict[str, Any] = {k: config[k] for k in ("model_type", "architectures", "quantization_config",
+                                                                  "tie_word_embeddings")
+                                 if k in config}
         config = {**outer, **text}
-    if config.get("model_type") == "gpt2" or "GPT2LMHeadModel" in (config.get("architectures") or ()):
-        config = {**config, **{new: config[old] for old, new in GPT2_KEYS.items() if old in config}}
     return config
 
 
@@ -200,6 +200,8 @@ def model_from_config(config: dict[str, Any], name: str, source: str = "") -> Mo
         raise SpecError(f"{where} is not a JSON object (got {type(config).__name__}).")
     config = _language_config(config, where)
     family = _family(config, where)
+    if family == "gpt2":
+        config = {**config, **{new: config[old] for old, new in GPT2_KEYS.items() if old in config}}
 
     def need(key: str) -> int:
         return _int(config, key, where)

@@ -10,7 +10,7 @@ short names ("dsr1"). `load_model` resolves a name case-insensitively: catalog n
 aliases; an alias claimed by two entries is an error naming both. An alias is a string or a mapping
 ``{name: ..., quantization_config: {...}}`` giving the checkpoint's quantization_config as its
 config.json does (loaders/quantization.py reads it). A string alias, or any name not in the catalog,
-ending in ``-FP8`` or ``-FP8-dynamic`` is read as that shape shipped in fp8 (weights and dynamic
+ending in ``-FP8``, `` FP8`` or ``-FP8-dynamic`` is read as that shape shipped in fp8 (weights and dynamic
 activations, router in 16-bit: the convention of NVIDIA ModelOpt, Qwen and RedHat FP8 checkpoints).
 """
 
@@ -35,7 +35,7 @@ CATALOG_PACKAGE = "tokenomy.catalog.models"
 LIST_HINT = "Run 'tokenomy models list' or pass a path to a config.json."
 CATALOG_KEYS = {"config", "source", "published_params", "published_active_params", "params_source", "params_note",
                 "aliases"}
-FP8_SUFFIX = re.compile(r"-fp8(-dynamic)?$", re.IGNORECASE)
+FP8_SUFFIX = re.compile(r"[-_ ]fp8(-dynamic)?$", re.IGNORECASE)
 FP8_QUANT = {"quant_method": "fp8"}   # what an -FP8 name means when the catalog does not say more
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # org/name, as on huggingface.co
@@ -131,7 +131,7 @@ def _load_catalog_model(name: str) -> ModelSpec:
     entry = _catalog_entry(name)
     where = f"catalog/models/{name}.yaml"
     spec = model_from_config(entry["config"], name, entry.get("source", ""))
-    published = {}
+    published: dict[str, float] = {}
     for k in ("published_params", "published_active_params"):
         if k in entry:
             v = entry[k]
