@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tokenomy.core.params import param_counts
-from tokenomy.loaders.models import load_model, model_names
+from tokenomy.loaders.models import load_model, model_aliases, model_names
 
 from .common import TokenomyGroup
 from .options import json_option
@@ -30,7 +30,7 @@ def _billions(n: float | None) -> str:
 
 @models_app.command("list")
 def list_models(as_json: bool = json_option("Print JSON instead of a table.")) -> None:
-    """Built-in models: shape and parameter counts (billions)."""
+    """Built-in models: shape, parameter counts (billions) and the aliases each answers to."""
     rows = []
     for name in model_names():
         spec = load_model(name)
@@ -38,7 +38,7 @@ def list_models(as_json: bool = json_option("Print JSON instead of a table.")) -
         rows.append(dict(
             name=name, family=spec.family, n_layers=spec.n_layers, d_model=spec.d_model,
             n_heads=spec.n_heads, n_kv_heads=spec.n_kv_heads, params_total=counts.total,
-            params_active=counts.active, source=spec.source,
+            params_active=counts.active, source=spec.source, aliases=model_aliases(name),
         ))
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -48,7 +48,8 @@ def list_models(as_json: bool = json_option("Print JSON instead of a table.")) -
 
 @models_app.command("show")
 def show_model(
-    name: str = typer.Argument(..., help="Catalog name, path to a config.json (or its folder), or hub id org/name."),
+    name: str = typer.Argument(..., help="Catalog name or alias, path to a config.json (or its folder), or hub id "
+                                         "org/name."),
     as_json: bool = json_option("Print JSON instead of a table."),
 ) -> None:
     """Every field of one model and its parameter counts (elements)."""
@@ -80,10 +81,10 @@ def _print_models(rows: list[dict]) -> None:
     table.add_column("d_model", justify="right")
     table.add_column("heads/kv", justify="right")
     table.add_column("params B total/active", justify="right")
-    table.add_column("source", overflow="fold")
+    table.add_column("aliases", overflow="fold")
     for r in rows:
         active = _billions(r["params_active"]) if r["params_active"] != r["params_total"] else "-"
         table.add_row(r["name"], r["family"], str(r["n_layers"]), str(r["d_model"]),
                       f"{r['n_heads']}/{r['n_kv_heads']}", f"{_billions(r['params_total'])} / {active}",
-                      _short_source(r["source"]))
+                      ", ".join(r["aliases"]) or _short_source(r["source"]))
     Console().print(table)

@@ -236,21 +236,22 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
         ew_t += L * 2 * (4 * B16 * D)       # fused add+norm: read x and residual, write both
     # ---- MLP block
     tp_moe = 1 if ep > 1 else tp
+    n_in = 2 if model.gated_mlp else 1            # gate and up matrices, or up alone (GPT-2)
     act_el = 3 * D + (Nc + 2 * Kc) * H
     if model.is_moe:
         Lm = model.n_moe_layers * share
         Ld = model.n_dense_layers * share
         if Ld:
-            lin("gate_up_dense", 2 * model.d_ff // tp, D, layers=Ld)
+            lin("gate_up_dense", n_in * model.d_ff // tp, D, layers=Ld)
             lin("down_dense", D, model.d_ff // tp, layers=Ld)
         lin("router", model.n_experts, D, layers=Lm)
         e_chip = model.n_experts // ep if ep > 1 else model.n_experts
         fe = model.d_ff_expert // tp_moe
-        lin("gate_up_expert", 2 * fe, D, layers=Lm, rows="expert", experts=e_chip)
+        lin("gate_up_expert", n_in * fe, D, layers=Lm, rows="expert", experts=e_chip)
         lin("down_expert", D, fe, layers=Lm, rows="expert", experts=e_chip)
         if model.n_shared_experts:
             fs = model.n_shared_experts * model.d_ff_shared // tp
-            lin("gate_up_shared", 2 * fs, D, layers=Lm)
+            lin("gate_up_shared", n_in * fs, D, layers=Lm)
             lin("down_shared", D, fs, layers=Lm)
         # routing: softmax/top-k, sort/permute, gather and weighted combine
         ew_k += Lm * (6 if eager else 3)
@@ -261,7 +262,7 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
         act_el += 3 * f_act
     else:
         F = model.d_ff // tp
-        lin("gate_up", 2 * F, D)
+        lin("gate_up", n_in * F, D)
         lin("down", D, F)
         ew_k += L * (2 if eager else 1)
         ew_t += L * F * (10 if eager else 6)       # silu (r+w) and mul (2r+w) in bf16, or fused silu*mul

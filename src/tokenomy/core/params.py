@@ -4,9 +4,11 @@ Letters (scaling-book, see spec/model.py): L layers, D d_model, N heads, K kv he
 F d_ff, V vocab, E routed experts, k active experts, F_e expert width, S shared experts.
 All counts are numbers of elements (multiply by bytes per element for memory).
 
-Every MLP is gated (gate, up, down): 3*D*F weights. RMSNorm weights are counted (D each, two per
-layer plus the final one). DeepSeek-V3's multi-token-prediction module (14B, used only for
-speculative decoding) is not part of the spec and is not counted: its published 671B excludes it.
+A gated MLP (gate, up, down) has 3*D*F weights, a plain one (GPT-2) 2*D*F plus F + D biases when
+``mlp_bias``. Norm weights are counted (D each, ``norms_per_layer`` per layer plus the final one;
+twice that for LayerNorm with a bias), and a learned position table adds n_positions*D.
+DeepSeek-V3's multi-token-prediction module (14B, used only for speculative decoding) is not part
+of the spec and is not counted: its published 671B excludes it.
 DeepSeek's router correction bias (E per MoE layer, 15k in all) is also left out.
 """
 
@@ -21,13 +23,13 @@ from tokenomy.spec.model import ModelSpec
 class ParamCounts:
     """Parameter counts in elements. `*_per_layer` fields are for one layer of that kind."""
 
-    embedding: int                    # input embedding table, V*D
+    embedding: int                    # input embedding table V*D, plus the learned position table (GPT-2)
     lm_head: int                      # output projection, V*D; 0 if tied to the embedding
     attention_per_layer: int          # projections, biases, q/k norms, sinks (or MLA's matrices)
-    dense_mlp_per_layer: int          # 3*D*F in a dense layer (0 if every layer is MoE)
+    dense_mlp_per_layer: int          # 3*D*F in a dense layer, 2*D*F (+ biases) if not gated; 0 if all MoE
     moe_per_layer: int                # router + all routed experts + shared experts
     moe_active_per_layer: int         # router + k routed experts + shared experts
-    norms: int                        # RMSNorm weights outside attention: (2L + 1)*D
+    norms: int                        # norm weights outside attention: (2L + 1)*D for RMSNorm
     total: int                        # every weight stored
     active: int                       # weights used per token: total minus the E-k idle experts
     active_matmul: int                # active minus the embedding lookup (kept if tied); 2x = FLOPs/token
@@ -61,9 +63,10 @@ def attention_params(spec: ModelSpec) -> int:
     return n
 
 
-def expert_params(d_model: int, d_ff: int, bias: bool = False) -> int:
-    """One gated MLP (elements): 3*D*F, plus 2*F + D biases (gpt-oss experts)."""
-    return 3 * d_model * d_ff + ((2 * d_ff + d_model) if bias else 0)
+def expert_params(d_model: int, d_ff: int, bias: bool = False, gated: bool = True) -> int:
+    """One MLP (elements): gated 3*D*F plus 2*F + D biases (gpt-oss experts); plain 2*D*F plus F + D."""
+    n_in = 2 if gated else 1
+    return (n_in + 1) * d_model * d_ff + ((n_in * d_ff + d_model) if bias else 0)
 
 
 def param_counts(spec: ModelSpec) -> ParamCounts:
@@ -76,10 +79,11 @@ def param_counts(spec: ModelSpec) -> ParamCounts:
     latent and the shared rope key). Sliding-window layers are counted in full here.
     """
     D, L, V = spec.d_model, spec.n_layers, spec.vocab_size
-    embedding = V * D
+    positions = spec.n_positions * D
+    embedding = V * D + positions
     lm_head = 0 if spec.tie_embeddings else V * D
     attention = attention_params(spec)
-    dense_mlp = 3 * D * spec.d_ff
+    dense_mlp = expert_params(D, spec.d_ff, spec.mlp_bias, spec.gated_mlp) if spec.d_ff else 0
     moe = moe_active = 0
     if spec.is_moe:
         router = D * spec.n_experts + (spec.n_experts if spec.expert_bias else 0)
@@ -88,7 +92,7 @@ def param_counts(spec: ModelSpec) -> ParamCounts:
         moe = router + spec.n_experts * expert + shared
         moe_active = router + spec.n_experts_active * expert + shared
     n_moe = spec.n_moe_layers
-    norms = (2 * L + 1) * D
+    norms = (spec.norms_per_layer * L + 1) * D * (2 if spec.norm_bias else 1)
     common = embedding + lm_head + L * attention + (L - n_moe) * dense_mlp + norms
     total = common + n_moe * moe
     active = common + n_moe * moe_active
@@ -106,6 +110,6 @@ def param_counts(spec: ModelSpec) -> ParamCounts:
         norms=norms,
         total=total,
         active=active,
-        active_matmul=active - (0 if spec.tie_embeddings else embedding),
+        active_matmul=active - positions - (0 if spec.tie_embeddings else V * D),
         kv_cache_elements_per_token=L * kv_per_layer,
     )

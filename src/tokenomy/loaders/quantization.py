@@ -8,6 +8,10 @@ Other methods (gptq, awq, bitsandbytes, compressed-tensors, ...) are recorded bu
 the default precision stays bf16 and says so. ``modules_to_not_convert`` (or ``ignored_layers``)
 names the parts kept in 16-bit. Routers are always 16-bit: gpt-oss lists them, and DeepSeek's
 router is not a linear layer, so the fp8 method does not convert it.
+
+Catalog aliases (loaders/models.py) reuse this: an alias may carry the checkpoint's quantization_config,
+and a name ending in -FP8 / -FP8-dynamic with none is read as ``{"quant_method": "fp8"}`` (W8A8, router
+16-bit), the convention of NVIDIA ModelOpt, Qwen and RedHat FP8 checkpoints.
 """
 
 from __future__ import annotations

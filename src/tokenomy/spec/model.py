@@ -3,9 +3,11 @@
 Letters used in formulas (scaling-book): L = n_layers, D = d_model, N = n_heads, K = n_kv_heads,
 H = d_head, F = d_ff, V = vocab_size, E = n_experts, k = n_experts_active.
 
-Families: dense Llama-style (llama, mistral, qwen2, qwen3), mixture-of-experts (mixtral,
-qwen3_moe, gpt_oss with sliding-window layers) and DeepSeek-V3 (MLA attention, MoE with shared
-experts and leading dense layers). Every MLP is gated (SwiGLU: gate, up and down matrices).
+Families: dense Llama-style (llama, mistral, qwen2, qwen3, phi3, gemma, gemma2, gemma3),
+GPT-2 (learned positions, LayerNorm, biases, a plain GELU MLP), mixture-of-experts (mixtral,
+qwen2_moe and deepseek_v3 with shared experts, qwen3_moe, gpt_oss with sliding-window layers) and
+DeepSeek-V3 (MLA attention, MoE with shared experts and leading dense layers). MLPs are gated
+(SwiGLU/GeGLU: gate, up and down matrices) unless ``gated_mlp`` is false (GPT-2: up and down).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ class ModelSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     name: str
-    family: str                       # llama | mistral | qwen2 | qwen3 | mixtral | qwen3_moe | gpt_oss | deepseek_v3
+    family: str                       # loaders/architectures.py FAMILIES: llama, gemma3, qwen3_moe, gpt2, ...
     n_layers: Dim
     d_model: Dim
     n_heads: Dim
@@ -41,6 +43,11 @@ class ModelSpec(BaseModel):
     o_bias: bool = False              # gpt-oss
     qk_norm: bool = False             # qwen3: RMSNorm on q and k per head
     attention_sinks: bool = False     # gpt-oss: one learned sink logit per head
+    gated_mlp: bool = True            # gate, up and down matrices (SwiGLU/GeGLU); False: up and down (GPT-2)
+    mlp_bias: bool = False            # GPT-2: biases on the dense MLP matrices
+    norm_bias: bool = False           # LayerNorm with a bias (GPT-2); RMSNorm has a weight only
+    norms_per_layer: Annotated[int, Field(ge=2, le=4)] = 2   # 4 in gemma2/3 (pre and post norms)
+    n_positions: Dim0 = 0             # rows of a learned position table (GPT-2); 0 with rotary positions
     # sliding-window attention: n_sliding_layers of the n_layers attend to the last `sliding_window` tokens
     sliding_window: Dim | None = None
     n_sliding_layers: Dim0 = 0
