@@ -71,7 +71,7 @@ def test_bad_inputs_exit_2_with_one_line():
         (["--model", "llama-3.1-8b", "--hardware", "h100-sxm5"], "Did you mean 'h100-sxm'"),
         (["--model", "llama-3.1-8", "--hardware", "h100-sxm"], "llama-3.1-8b"),
         (["--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--tp", "3"], "tp=3"),
-        (["--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--engine", "vllm"], "Unknown engine"),
+        (["--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--engine", "vllm-x"], "Unknown engine"),
         (["--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--precision", "fp4"], "fp"),
     ]
     for extra, text in cases:

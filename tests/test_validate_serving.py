@@ -149,8 +149,8 @@ def test_open_loop_batch_is_littles_law(aliases, monkeypatch):
     seen = {}
     real = sc._batch_index
 
-    def spy(row, est, fits):
-        k = real(row, est, fits)
+    def spy(row, est, fits, batches):
+        k = real(row, est, fits, batches)
         seen[row.file_row] = (k, row.request_rate * (est["ttft_s"] + row.osl * est["tpot_s"]))
         return k
     monkeypatch.setattr(sc, "_batch_index", spy)

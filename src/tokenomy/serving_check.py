@@ -5,7 +5,7 @@ Per row, one decode prediction over micro-batches b = 1..B at context isl + osl/
 tokens (``api.predict``), combined by ``serving_estimate`` (prefill interleaved with decode). The batch:
     closed_loop     b = concurrency / pp, capped at the largest batch whose KV cache fits (the engine
                     queues the rest)
-    max_throughput  the b of highest output tokens/s that fits (b <= MAX_BATCH)
+    max_throughput  the b of highest output tokens/s that fits (b <= the engine's max_num_seqs, MAX_BATCH)
     open_loop       Little's law: the smallest b with b >= rate * E2E(b), E2E = TTFT + osl * TPOT, within
                     the engine's max_num_seqs; past saturation, the largest b that fits
 Metrics (spec/serving.py): itl_s is one decode step (L_d) when the source gives medians (most steps carry no
@@ -30,7 +30,7 @@ import numpy as np
 from . import api
 from .core.serving import chunked_prefill, serving_estimate
 from .errors import CatalogError, TokenomyError
-from .loaders.engines import load_engine
+from .loaders.engines import engine_for_chip, load_engine
 from .loaders.hardware import load_hardware
 from .loaders.models import load_model
 from .loaders.serving import read_serving
@@ -96,7 +96,7 @@ class ServingValidation:
 
 
 @contextmanager
-def _hub_offline():
+def hub_offline():
     """Model names the catalog does not know are not fetched from the Hugging Face hub while validating
     (a name it cannot serve would retry for ~30 s each); a config already in the local hub cache still loads."""
     try:
@@ -138,35 +138,48 @@ def _deployment_reason(row: ServingRow) -> str | None:
     return None
 
 
-def _batch_index(row: ServingRow, est: dict[str, np.ndarray], fits: np.ndarray) -> int:
-    """Index into the micro-batch grid (b = index + 1) of the row's operating point (module docstring)."""
+def expressible(row: ServingRow, cache: dict[str, Any]) -> bool:
+    """Whether the row's deployment and model can be predicted at all (no prediction run; ``cache``: models)."""
+    return _deployment_reason(row) is None and not isinstance(_model(row.model, cache), str)
+
+
+def _batches(row: ServingRow, engine: EngineProfile) -> np.ndarray:
+    """Micro-batch sizes to evaluate: every b for open-loop rows (Little's law walks them), the target b and a
+    log-spaced grid below it for closed-loop rows (the grid finds the largest b that fits when the target does
+    not), ~100 log-spaced sizes up to the engine's max_num_seqs for max-throughput rows (the throughput
+    curve is flat near its top: steps of 7% move the best point by well under 1%)."""
+    cap = min(row.max_batch or engine.max_num_seqs, MAX_BATCH)
+    if row.mode == "open_loop":
+        return np.arange(1, cap + 1)
+    top = max(1, round((row.concurrency or 1) / row.pp)) if row.mode == "closed_loop" else cap
+    n = 24 if row.mode == "closed_loop" else 100
+    return np.unique(np.concatenate([np.round(np.geomspace(1, top, n)), [top]])).astype(int)
+
+
+def _batch_index(row: ServingRow, est: dict[str, np.ndarray], fits: np.ndarray, batches: np.ndarray) -> int:
+    """Index into ``batches`` of the row's operating point (module docstring)."""
     ok = np.flatnonzero(fits)
     top = int(ok.max())
     if row.mode == "max_throughput":
         return int(ok[np.argmax(est["tokens_per_s"][ok])])
     if row.mode == "closed_loop":
-        return min(max(1, round((row.concurrency or 1) / row.pp)) - 1, top)
-    cap = min(top, (row.max_batch or MAX_BATCH) - 1)
-    b = np.arange(1, cap + 2, dtype=float)
-    e2e = est["ttft_s"][: cap + 1] + row.osl * est["tpot_s"][: cap + 1]
+        return top
+    b = batches[: top + 1].astype(float)
+    e2e = est["ttft_s"][: top + 1] + row.osl * est["tpot_s"][: top + 1]
     hit = np.flatnonzero(b >= (row.request_rate or 0.0) * e2e)
-    return int(hit[0]) if hit.size else cap
-
-
-def _grid_size(row: ServingRow) -> int:
-    if row.mode == "closed_loop":
-        return max(1, round((row.concurrency or 1) / row.pp))
-    return min(row.max_batch or MAX_BATCH, MAX_BATCH)
+    return int(hit[0]) if hit.size else top
 
 
 def _predict(row: ServingRow, model: Any, engine: EngineProfile) -> dict[str, float] | str:
     """Predicted metrics of ``row``, or the reason it cannot be predicted."""
     hw = load_hardware(row.chip or "")
+    engine = engine_for_chip(engine, hw)
+    batches = _batches(row, engine)
     kw: dict[str, Any] = {"engine": engine, "precision": row.precision or None, "tp": row.tp, "pp": row.pp,
                           "ep": row.ep, "force": True}
     try:
         with np.errstate(all="ignore"):
-            dec = api.predict(model, hw, phase="decode", batch=np.arange(1, _grid_size(row) + 1),
+            dec = api.predict(model, hw, phase="decode", batch=batches,
                               context=row.isl + row.osl // 2, **kw)
             m, _, e, p = api.resolve(model, hw, engine, row.precision or None)
             chunk = chunked_prefill(m, hw, e, p, row.isl, tp=row.tp, pp=row.pp, ep=row.ep)   # as the frontier does
@@ -176,7 +189,7 @@ def _predict(row: ServingRow, model: Any, engine: EngineProfile) -> dict[str, fl
         return "does not fit in memory at batch 1"
     est = serving_estimate(dec, float(chunk.stage_s), float(chunk.latency_s), float(chunk.power_w), isl=row.isl,
                            osl=row.osl, usd_per_hour=0.0)
-    k = _batch_index(row, est, np.asarray(dec.fits, dtype=bool))
+    k = _batch_index(row, est, np.asarray(dec.fits, dtype=bool), batches)
     chips = float(dec.chips)
     tpot = float(est["tpot_s"][k])
     out = {"output_tok_s_per_gpu": float(est["tokens_per_s"][k]) / chips,
@@ -191,7 +204,7 @@ def check_rows(rows: list[ServingRow], engine: EngineProfile) -> list[Check]:
     """One Check per (row, measured metric), every row present."""
     models: dict[str, Any] = {}
     checks = []
-    with _hub_offline():
+    with hub_offline():
         for row in rows:
             reason = _deployment_reason(row)
             model = None
@@ -206,11 +219,31 @@ def check_rows(rows: list[ServingRow], engine: EngineProfile) -> list[Check]:
     return checks
 
 
-def validate_serving(path: str | Path, profile: str | Path | EngineProfile | None = None) -> ServingValidation:
-    """Every row of the serving CSV at ``path`` against the ``profile`` (default: the ``serving`` engine)."""
+def row_engines(rows: list[ServingRow], holdout_chip: str | None = None,
+                fit_dir: str | Path | None = None) -> dict[str, EngineProfile]:
+    """The profile of each engine the rows name: the shipped one, or (``holdout_chip``) the same fit rerun on
+    the shared serving rows of ``fit_dir`` without that chip's rows (calibrate/serving_fit.py)."""
+    if holdout_chip is None:
+        return {e: load_engine(e) for e in sorted({r.engine for r in rows})}
+    from .calibrate.serving_fit import fit_all, read_all
+    return fit_all(read_all(fit_dir), holdout_chip=load_hardware(holdout_chip).id)
+
+
+def validate_serving(path: str | Path, profile: str | Path | EngineProfile | None = None, *,
+                     holdout_chip: str | None = None, fit_dir: str | Path | None = None) -> ServingValidation:
+    """Every row of the serving CSV at ``path``, each with the profile of its own engine (``profile`` given: that
+    one for every row). ``holdout_chip``: the engine terms refitted without that chip, only its rows predicted."""
     t0 = time.perf_counter()
     source, rows = read_serving(path)
-    engine = profile if isinstance(profile, EngineProfile) else load_engine(str(profile) if profile else "serving")
-    checks = check_rows(rows, engine)
-    return ServingValidation(path=str(path), source=source, engine=engine.name, data_rows=len(rows),
+    if profile is not None:
+        engine = profile if isinstance(profile, EngineProfile) else load_engine(str(profile))
+        checks, name = check_rows(rows, engine), engine.name
+    else:
+        if holdout_chip is not None:
+            rows = [r for r in rows if r.chip == load_hardware(holdout_chip).id]
+        engines = row_engines(rows, holdout_chip, fit_dir)
+        checks = sorted((c for e, prof in engines.items() for c in check_rows([r for r in rows if r.engine == e],
+                                                                                prof)), key=lambda c: c.file_row)
+        name = "per row" + (f", refitted without {holdout_chip}" if holdout_chip else "")
+    return ServingValidation(path=str(path), source=source, engine=name, data_rows=len(rows),
                              checks=tuple(checks), seconds=round(time.perf_counter() - t0, 3))

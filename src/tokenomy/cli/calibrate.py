@@ -91,12 +91,14 @@ def validate_command(
     serving: str = typer.Option(None, "--serving", help="A measured serving CSV (any format of shared/data/serving, "
                                 "detected by its columns): every row predicted at its own deployment."),
     profile: str = typer.Option(None, "--profile", help="Profile to check (file or engine name; default torch-eager, "
-                                "or serving with --serving)."),
+                                "or each row's own engine with --serving)."),
     hardware: str = hardware_option("Chip (default: from the profile file or the env row)."),
     json_out: bool = json_option("Print JSON: MAPE per kind and every row."),
     plot: str = plot_option("Also write predicted-vs-measured plots to this PNG (matplotlib)."),
     force: bool = force_option(),
     summary_only: bool = typer.Option(False, "--summary", help="Table of MAPE per kind only, without every row."),
+    holdout_chip: str = typer.Option(None, "--holdout-chip", help="With --serving: refit the engine terms on the "
+                                     "shared serving rows without this chip's, and predict only its rows."),
 ) -> None:
     """Predicted versus measured for every row, with MAPE per kind and phase (or per source, chip and metric)."""
     from ..report.files import check_plot_target, write_files
@@ -109,8 +111,12 @@ def validate_command(
     if serving is not None:
         if hardware is not None:
             raise SpecError("--hardware does not apply to --serving: each row names its own chip.")
-        _validate_serving(serving, profile, json_out, plot, force)
+        if holdout_chip is not None and profile is not None:
+            raise SpecError("--holdout-chip refits each row's engine; it does not take --profile.")
+        _validate_serving(serving, profile, json_out, plot, force, holdout_chip)
         return
+    if holdout_chip is not None:
+        raise SpecError("--holdout-chip applies to --serving only.")
     res = validate(read_measurements(measurements), profile=profile, hardware=hardware)
     if plot is not None:
         write_files({plot: lambda p: plot_validation(res, p)}, flag="--plot", force=force)
@@ -144,12 +150,13 @@ def validate_command(
         con.print(f"wrote {plot}", markup=False)
 
 
-def _validate_serving(path: str, profile: str | None, json_out: bool, plot: str | None, force: bool) -> None:
+def _validate_serving(path: str, profile: str | None, json_out: bool, plot: str | None, force: bool,
+                      holdout_chip: str | None = None) -> None:
     from ..report.files import write_files
     from ..report.serving import plot_serving, skipped_lines, summary_table
     from ..serving_check import validate_serving
 
-    res = validate_serving(path, profile)
+    res = validate_serving(path, profile, holdout_chip=holdout_chip)
     if plot is not None:
         write_files({plot: lambda p: plot_serving(res, p)}, flag="--plot", force=force)
     if json_out:

@@ -93,6 +93,15 @@ def load_engine(name_or_path: str | None = None) -> EngineProfile:
                              "Run 'tokenomy engines list' or pass a profile file (tokenomy calibrate writes one).")
 
 
+def engine_for_chip(engine: EngineProfile, hw: HardwareSpec) -> EngineProfile:
+    """The profile that runs on ``hw``: an alias profile (``serving``: ``vendor_engine``) resolves to the
+    engine named for the chip's vendor, and the vendor's backend terms (``backends``) are written in."""
+    target = engine.vendor_engine.get(hw.vendor)
+    if target is not None:
+        engine = load_engine(target)
+    return engine.for_vendor(hw.vendor)
+
+
 def profile_hardware(path: str | Path) -> HardwareSpec | None:
     """The chip a ``tokenomy calibrate`` profile (JSON) was fitted on, from its ``device`` section; None
     for other files or a profile without one."""

@@ -84,6 +84,33 @@ class MemoryParams(_Frozen):
     activation_bytes_per_token_per_d: float = Field(8.0, ge=0, le=1e4)
 
 
+class BackendTerms(_Frozen):
+    """Terms of one vendor's kernel backend (CUDA, ROCm) that replace the profile's own where the chip is of
+    that vendor (``EngineProfile.for_vendor``); None keeps the profile's value. Fractions of datasheet rates."""
+
+    kernel_fixed_s: float | None = Field(None, ge=0, le=MAX_FIXED_S)     # per non-GEMM kernel
+    gemm_fixed_s: float | None = Field(None, ge=0, le=MAX_FIXED_S)       # per GEMM kernel
+    gemm_compute_frac: float | None = Field(None, gt=0, le=1)
+    gemm_hbm_frac: float | None = Field(None, gt=0, le=1)
+    attention_prefill_frac: float | None = Field(None, gt=0, le=1)
+    attention_decode_hbm_frac: float | None = Field(None, gt=0, le=1)
+    comm_latency_s: float | None = Field(None, ge=0, le=MAX_FIXED_S)
+
+    def apply(self, prof: EngineProfile) -> EngineProfile:
+        """``prof`` with every term set here written in."""
+        sections: dict[str, dict[str, float]] = {}
+        top: dict[str, object] = {}
+        for k, v in self.model_dump(exclude_none=True).items():
+            sec, _, key = k.partition("_") if k.split("_")[0] in ("gemm", "attention", "comm") else ("", "", k)
+            if sec:
+                sections.setdefault(sec, {})[key] = v
+            else:
+                top[key] = v
+        for sec, vals in sections.items():
+            top[sec] = getattr(prof, sec).model_copy(update=vals)
+        return prof.model_copy(update=top)
+
+
 class EngineProfile(_Frozen):
     """One serving implementation. ``graph`` picks the kernel list (core/graph.py)."""
 
@@ -106,13 +133,24 @@ class EngineProfile(_Frozen):
     # tokens one prefill step takes from several requests (chunked prefill): the chunk reads the weights
     # once (core/serving.py chunked_prefill)
     max_num_batched_tokens: int = Field(8192, ge=1, le=1 << 24)
+    max_num_seqs: int = Field(1024, ge=1, le=1 << 20)   # most sequences the scheduler runs at once
     gemm: GemmParams = GemmParams()
     attention: AttentionParams = AttentionParams()
     power: PowerParams = PowerParams()
     comm: CommParams = CommParams()
     memory: MemoryParams = MemoryParams()
+    # kernel-backend terms per vendor ('NVIDIA' = CUDA, 'AMD' = ROCm), written over the ones above on that
+    # vendor's chips (for_vendor); a vendor not listed runs with the ones above
+    backends: dict[str, BackendTerms] = Field(default_factory=dict)
+    # an alias profile ('serving'): the engine to run on each vendor's chips (loaders/engines.engine_for_chip)
+    vendor_engine: dict[str, str] = Field(default_factory=dict)
     fitted_on: str = ""                                 # provenance of the numbers above
     calibrated_hardware: list[str] = Field(default_factory=list)  # chips the fit used; others are "extrapolated"
+
+    def for_vendor(self, vendor: str) -> EngineProfile:
+        """This profile with the backend terms of ``vendor`` (a chip's ``vendor``) written in."""
+        b = self.backends.get(vendor)
+        return b.apply(self).model_copy(update={"backends": {}}) if b is not None else self
 
     def source_for(self, hardware_id: str) -> str:
         """'calibrated' when this profile was fitted on the chip, else 'extrapolated'."""
