@@ -68,7 +68,16 @@ def render() -> str:
             h = ho.get((r.kind, r.case))
             out.append(f"| {r.case} | {r.measured:.4g} | {r.predicted:.4g} | {r.unit} | {r.rel_err * 100:+.1f}% | "
                        f"{'-' if h is None else f'{h * 100:+.1f}%'} |")
-    return "\n".join(out) + "\n"
+    text = "\n".join(out) + "\n"
+    return _with_serving_section(text)
+
+
+def _with_serving_section(text: str) -> str:
+    """Keep the serving section (written by scripts/serving_accuracy.py) at the end of the page."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from serving_accuracy import kept_section, with_section
+    section = kept_section()
+    return with_section(text, section) if section else text
 
 
 if __name__ == "__main__":

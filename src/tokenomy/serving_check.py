@@ -222,7 +222,8 @@ def check_rows(rows: list[ServingRow], engine: EngineProfile) -> list[Check]:
 def row_engines(rows: list[ServingRow], holdout_chip: str | None = None,
                 fit_dir: str | Path | None = None) -> dict[str, EngineProfile]:
     """The profile of each engine the rows name: the shipped one, or (``holdout_chip``) the same fit rerun on
-    the shared serving rows of ``fit_dir`` without that chip's rows (calibrate/serving_fit.py)."""
+    the four serving files in ``fit_dir`` (default: the repository's copy) without that chip's rows
+    (calibrate/serving_fit.py)."""
     if holdout_chip is None:
         return {e: load_engine(e) for e in sorted({r.engine for r in rows})}
     from .calibrate.serving_fit import fit_all, read_all
@@ -241,6 +242,9 @@ def validate_serving(path: str | Path, profile: str | Path | EngineProfile | Non
     else:
         if holdout_chip is not None:
             rows = [r for r in rows if r.chip == load_hardware(holdout_chip).id]
+        from .calibrate.serving_fit import has_all
+        if fit_dir is None and has_all(Path(path).parent):
+            fit_dir = Path(path).parent          # the file sits beside the other shared files: fit on them
         engines = row_engines(rows, holdout_chip, fit_dir)
         checks = sorted((c for e, prof in engines.items() for c in check_rows([r for r in rows if r.engine == e],
                                                                                 prof)), key=lambda c: c.file_row)

@@ -39,8 +39,9 @@ from .fit import _fit_stage, round_profile
 FILES = ("trtllm_perf_overview.csv", "inferencex_benchmarks.csv", "mlenergy_v3_llm.csv",
          "blis_vllm_ground_truth.csv")
 FITTED_ENGINES = ("vllm", "sglang", "trtllm")
+HOLDOUT_CHIPS = ("h100-sxm", "h200-sxm", "mi300x")
 FIT_METRICS = ("output_tok_s_per_gpu", "tok_s_per_user")
-ROWS_PER_GROUP = 12
+ROWS_PER_GROUP = 8
 ITERS = 6
 MIN_ROWS = 4                     # a vendor term needs this many rows of its vendor
 X0_HOST_US, X0_KERNEL_US = 20.0, 2.0
@@ -49,11 +50,16 @@ CATALOG = Path(__file__).resolve().parents[1] / "catalog" / "engines"
 
 
 def data_dir() -> Path:
-    return Path(__file__).resolve().parents[4] / "shared" / "data" / "serving"
+    """The repository's copy of shared/data/serving (tests/data/serving)."""
+    return Path(__file__).resolve().parents[3] / "tests" / "data" / "serving"
+
+
+def has_all(directory: str | Path) -> bool:
+    return all((Path(directory) / f).is_file() for f in FILES)
 
 
 def read_all(directory: str | Path | None = None) -> list[ServingRow]:
-    """Every row of the four shared serving files."""
+    """Every row of the four shared serving files in ``directory`` (default: ``data_dir()``)."""
     d = Path(directory) if directory else data_dir()
     return [r for f in FILES for r in read_serving(d / f)[1]]
 
@@ -119,9 +125,16 @@ def fit_engine(rows: Sequence[ServingRow], engine: str, base: EngineProfile) -> 
         return base, {"rows": 0, "fit_mape": float("nan"), "terms": []}
     host = not base.async_scheduling
     terms = ["host_per_seq_s"] * host + [f"backends.{v}.kernel_fixed_s" for v in vendors]
-    x0, lo, hi = ([X0_HOST_US] * host + [X0_KERNEL_US] * len(vendors), [LO[0]] * host + [LO[1]] * len(vendors),
-                  [HI[0]] * host + [HI[1]] * len(vendors))
-    prof, err = _fit_stage(lambda e: _points(fit, e), _update(host, vendors), base, x0, lo, hi, iters=ITERS)
+    # with a host term every row sees every term: one stage; without, each vendor's term moves only its own
+    # rows, so it is a stage of its own on those rows (same optimum, half the predictions)
+    stages = [(host, vendors, fit)] if host else [(False, [v], [r for r in fit if vendor(r) == v]) for v in vendors]
+    prof, errs = base, []
+    for h, vs, rs in stages:
+        prof, err = _fit_stage(lambda e, rs=rs: _points(rs, e), _update(h, vs), prof,
+                               [X0_HOST_US] * h + [X0_KERNEL_US] * len(vs), [LO[0]] * h + [LO[1]] * len(vs),
+                               [HI[0]] * h + [HI[1]] * len(vs), iters=ITERS)
+        errs += [err] * len(rs)
+    err = float(np.mean(errs))            # row-weighted mean |error| of the stages
     where = "; ".join(f"{s} rows {','.join(str(r.file_row) for r in fit if r.source == s)}"
                       for s in sorted({r.source for r in fit}))
     prof = prof.model_copy(update={"calibrated_hardware": sorted({r.chip or "" for r in fit}),
@@ -160,6 +173,14 @@ def checks_by_engine(rows: Sequence[ServingRow], engines: dict[str, EngineProfil
     out: list[Check] = []
     for e, prof in engines.items():
         out += check_rows([r for r in rows if r.engine == e], prof)
+    return out
+
+
+def leave_one_chip_out(rows: Sequence[ServingRow], chips: Sequence[str] = HOLDOUT_CHIPS) -> list[Check]:
+    """Each chip's rows predicted by the engines refitted without that chip (``fit_all``)."""
+    out: list[Check] = []
+    for chip in chips:
+        out += checks_by_engine([r for r in rows if r.chip == chip], fit_all(rows, holdout_chip=chip))
     return out
 
 
