@@ -7,10 +7,12 @@ What is fitted, per engine (vllm, sglang, trtllm), on that engine's rows (every 
                               it the host hides under the GPU step on these rows and the data cannot see it
     backends[V].kernel_fixed_s  fixed time per non-GEMM kernel on vendor V's chips (launch gap, prologue,
                               tail inside a CUDA/HIP graph), one per vendor the engine has rows on
-Nothing else: the rows are throughput and per-user speed of a handful of deployments per engine x chip, which
-separate a per-step cost growing with the batch (host) from a constant one (kernels), but not per-vendor GEMM
-or attention rates from the kernel term (tried on MI300X: both move the same rows the same way). Chip-level
-rates stay the torch-eager kernel fit (datasheet fractions fitted on H100 microbenchmarks).
+Nothing else. The rows are throughput and per-user speed of a handful of deployments per engine x chip, nearly
+all fp8 (only vLLM's H100 rows mix bf16 and fp8, 8 fit rows), so no per-format term is separable.
+Per-vendor GEMM/attention rates were tried on the 8 MI300X fit rows: a ROCm HBM share fitted with the kernel
+time lands at 0.60 and 29 us (same optimum from three starts, fit error 16% -> 12%), but the two Jacobian
+columns correlate at 0.97, so only the kernel time is fitted. Chip-level rates stay the
+torch-eager kernel fit (datasheet fractions fitted on H100 microbenchmarks).
 Metrics fitted: FIT_METRICS. Rows: at most ROWS_PER_GROUP per (engine, chip), evenly spaced in file order,
 among the rows the model can predict (the fit must run in seconds for leave-one-chip-out).
 
