@@ -154,3 +154,16 @@ def test_holdout_chip_validate_refits_without_it(rows, monkeypatch):
     assert len(seen) == 1 and "mi300x" not in seen[0]      # one refit (only sglang has MI300X rows), without them
     assert np.median([c.predicted / c.measured for c in v.checks if c.metric == "output_tok_s_per_gpu"]) \
         == pytest.approx(2.040, abs=0.03)
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--serving", "tests/data/serving_blis.csv", "--holdout-chip", "mi300x", "--profile", "vllm"],
+     "does not take --profile"),
+    (["--measurements", "tests/data/llama-3.1-8b.jsonl", "--holdout-chip", "mi300x"], "--serving only"),
+])
+def test_holdout_chip_flag_misuse_is_one_line(extra, needle):
+    from typer.testing import CliRunner
+
+    from tokenomy.cli.main import app
+    r = CliRunner().invoke(app, ["validate", *extra])
+    assert r.exit_code == 2 and needle in r.output and "Traceback" not in r.output, r.output
