@@ -128,3 +128,17 @@ def test_spec_syntax():
     assert spec_arg(" EAGLE:3 , accepted=2.5") == ("eagle", 3, None, 2.5, None)
     assert spec_arg("draft:meta-llama/Llama-3.2-1B:4,accept=0.6") == ("draft", 4, 0.6, None, "meta-llama/Llama-3.2-1B")
     assert spec_arg("off") is None
+
+
+def test_inferencex_mtp_row_is_predicted_with_the_mtp_default():
+    # tests/data/serving_inferencex.csv rows 1 and 5 (InferenceX, DeepSeek-R1 on 8 x H200, tp 8, conc 4) differ
+    # only in spec_method: row 5 runs MTP. It is predicted with mtp (K=1, a=0.85: 1.85 tokens per step), so its
+    # per-user speed is above row 1's, by less than 1.85x (the verify step of 2 queries and the draft layer cost).
+    from pathlib import Path
+
+    from tokenomy.serving_check import validate_serving
+
+    res = validate_serving(Path(__file__).parent / "data" / "serving_inferencex.csv")
+    speed = {c.file_row: c.predicted for c in res.checks if c.metric == "tok_s_per_user"}
+    assert speed[5] is not None and speed[1] is not None
+    assert 1.0 < speed[5] / speed[1] < 1.85
