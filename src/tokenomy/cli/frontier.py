@@ -59,6 +59,8 @@ def _render(res) -> None:
     if res.max_ttft_s is not None:
         slo.append(f"TTFT <= {res.max_ttft_s:g} s")
     title = f"tokenomy frontier: {res.model}, isl {res.isl:g}, osl {res.osl:g}"
+    if c["spec"].size and c["spec"][0] != "off":
+        title += f", speculative {str(c['spec'][0]).split(' (')[0]}"
     heads = ("chip", "chips", "tp/pp/ep", "prec", "batch", "tok/s/user", "tok/s/chip", "tok/s", "TTFT (s)", "$/Mtok",
              "J/token", "tok/s/MW")
     rows = [(str(c["hardware"][i]), str(c["chips"][i]), f"{c['tp'][i]}/{c['pp'][i]}/{c['ep'][i]}",
