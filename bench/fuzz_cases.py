@@ -19,6 +19,7 @@ from fuzz_inputs import (
     CLI_TEXT,
     PLOT_PATHS,
     ROOT,
+    SPEC,
     Call,
     Case,
     catalog,
@@ -79,7 +80,7 @@ def api_predict(d) -> Case:
     pools = {"model": _model_pool(), "hardware": _chip_pool(), "engine": _engine_pool(),
              "precision": API_PRECISION + API_TEXT, "phase": API_TEXT + ["decode", "prefill"], "batch": SIZE,
              "seq": SIZE, "context": SIZE, "tp": SIZE + [2, 8, 128], "pp": SIZE + [2, 4], "ep": SIZE + [2, 8],
-             "profile": API_TEXT + [profile_file, measurements_file]}
+             "profile": API_TEXT + [profile_file, measurements_file], "spec": SPEC + API_TEXT}
     return _api(d, "tokenomy.api:predict", base, pools)
 
 
@@ -97,7 +98,9 @@ def api_sweep(d) -> Case:
     pools = {"model": _model_pool(), "hardware_list": _chip_pool() + [["h100-sxm", "groq-lpu"], [], ["nope"]],
              "isl": SIZE, "osl": SIZE, "chips": SIZE + [8, 10**9], "precision": API_PRECISION + API_TEXT + [None],
              "engine": _engine_pool(), "min_tokens_per_s_per_user": API_NUMBER + [1e6],
-             "max_ttft_s": API_NUMBER + [1e-9], "batches": SIZE}
+             "max_ttft_s": API_NUMBER + [1e-9], "batches": SIZE, "spec": SPEC + API_TEXT, "tp": API_NUMBER + [2, 8],
+             "pp": API_NUMBER + [2, 100], "ep": API_NUMBER + [2], "mode": ["rented", "owned", "leased", 3],
+             "scenario": [scenario_file, *API_TEXT], "rent_usd_per_hour": API_NUMBER}
     return _api(d, "tokenomy.frontier:sweep", base, pools)
 
 
@@ -218,7 +221,8 @@ SCENARIO = ["{tmp}/none.yaml", *CLI_TEXT, scenario_file, scenario_file]
 def cli_predict(d) -> Case:
     pools = {"--model": MODEL, "--hardware": CHIP, "--phase": ["decode", "prefill", *CLI_TEXT], "--batch": INT,
              "--seq": INT, "--context": INT, "--tp": INT + ["128"], "--pp": INT, "--ep": INT, "--engine": ENGINE,
-             "--precision": PRECISION, "--profile": [profile_file, measurements_file, *CLI_TEXT]}
+             "--precision": PRECISION, "--profile": [profile_file, measurements_file, *CLI_TEXT],
+             "--spec": SPEC + CLI_TEXT}
     if d.chance(0.3):
         files: dict = {}
         base = {"--cases": predict_cases_file(d, files)}
@@ -238,7 +242,8 @@ def cli_frontier(d) -> Case:
     pools = {"--model": MODEL, "--hardware": CHIP + ["h100-sxm,nope", "h100-sxm,h100-sxm"], "--isl": INT,
              "--osl": INT, "--chips": INT + ["1000000000"], "--precision": PRECISION, "--engine": ENGINE,
              "--profile": [profile_file, *CLI_TEXT], "--min-tokens-per-s-per-user": FLOAT + ["1e6"],
-             "--max-ttft-s": FLOAT + ["1e-9"]}
+             "--max-ttft-s": FLOAT + ["1e-9"], "--spec": SPEC + CLI_TEXT, "--tp": INT + ["2", "3", "16"],
+             "--pp": INT + ["2", "200"], "--ep": INT + ["2"], **_econ_pools()}
     return _with_plot(d, _cli(d, ["frontier"], base, pools))
 
 

@@ -96,6 +96,11 @@ API_NUMBER = [0, -1, -0.0, 0.5, 1e-300, 3, 1e9, 1e30, 1e82, 10**30, 2**63, NAN, 
               "8", "abc", "", [1, 2], [], {"a": 1}, 1j, (1, NAN), ["8"], [[1, 2], [3]]]
 API_TEXT = ["nope", "", " ", "H100-SXM", "h100-sxm,,b200", ",", 0, -1, 0.5, True, None, NAN, ["h100-sxm"],
             {"a": 1}, b"h100-sxm", "\x00", "x" * 5000, "../../etc/passwd", "w=fp8", "w=nope,a=bf16,kv=fp8"]
+# speculative decoding (spec/args.py syntax): valid forms first, then every way it can be wrong
+SPEC = ["mtp", "mtp:1,accept=0.85", "eagle:3,accepted=2.5", "draft:llama-3.1-8b:2", "off", "mtp:0", "mtp:17",
+        "mtp,accept=1", "mtp,accept=nan", "mtp,accept=-0.5", "eagle:2,accepted=2", "eagle:3,accepted=1e400",
+        "medusa:2", "draft", "draft:nope:2", "draft:{tmp}/none.json:2", "mtp:1:2", "mtp,accept=0.5,accepted=1",
+        "mtp,foo", "mtp:٣", ":", "mtp:" + "9" * 40]
 API_PRECISION = ["fp8", "fp4", "int8", "w=fp8,a=bf16,kv=fp8", "w=fp4,a=fp8,kv=fp8", "auto", "FP8", "bf32", 0.5, 8]
 
 # command-line strings
@@ -224,8 +229,9 @@ def predict_cases_file(d, files: dict) -> str:
         base = {"model": d.one(catalog()["models"][:4]), "hardware": d.one(catalog()["chips"][:6]), "phase": phase,
                 "batch": d.one([1, 8, 64]), ("context" if phase == "decode" else "seq"): d.one([128, 1024, 4096])}
         keys = ["model", "hardware", "phase", "batch", "seq", "context", "tp", "pp", "ep", "precision", "engine",
-                "profile", "bogus"]
-        lines.append(_case_line(d, base, keys, FILE_NUMBER + [["h100-sxm"], 8, "fp8", "nope", "{tmp}/x.json"]))
+                "profile", "spec", "bogus"]
+        lines.append(_case_line(d, base, keys, FILE_NUMBER + [["h100-sxm"], 8, "fp8", "nope", "{tmp}/x.json", "mtp",
+                                                              "eagle:3,accepted=2", "mtp:0"]))
     files["cases.jsonl"] = d.one(JUNK) if d.chance(0.05) else b"\n".join(lines) + b"\n"
     return "{tmp}/cases.jsonl"
 

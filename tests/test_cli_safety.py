@@ -218,3 +218,13 @@ def test_long_case_tables_are_capped(tmp_path):
     assert f"showing the first {TABLE_ROWS} of {n} rows; --json prints them all" in r.stdout
     r = runner.invoke(app, ["predict", "--cases", str(f), "--json"])
     assert len(json.loads(r.stdout)) == n
+
+
+@pytest.mark.parametrize("flag", ["--model", "--hardware"])
+def test_a_flag_where_a_name_belongs_is_a_usage_error(flag):
+    """`--hardware --json` would take '--json' as the chip and print a table, not JSON: refused in one line."""
+    other = ["--model", "llama-3.1-8b"] if flag == "--hardware" else ["--hardware", "h100-sxm"]
+    res = CliRunner().invoke(app, ["predict", *other, flag, "--json", "--phase", "decode", "--batch", "1",
+                                   "--context", "8"])
+    assert res.exit_code == 2 and "needs a value, got the flag '--json'" in res.output
+    assert len(res.output.strip().splitlines()) == 1

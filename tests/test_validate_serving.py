@@ -129,8 +129,8 @@ def test_skip_reasons(aliases):
     res = validate_serving(DATA / FILES["inferencex"])
     why = {c.file_row: c.skipped for c in res.checks}
     assert why[0] == "disaggregated prefill/decode pools not modelled yet"
-    assert "speculative" in why[4]                      # MTP and DP attention: the first reason checked
-    assert "speculative" in why[5]
+    assert "dp-attention" in why[4]                     # MTP is modelled (core/speculative.py); DP attention not
+    assert why[5] is None                               # aggregated MTP: predicted at the mtp default
     assert why[1] is None and why[3] is None            # aggregated, no MTP: predicted
     ml = validate_serving(DATA / FILES["mlenergy"])
     assert {c.skipped for c in ml.checks if c.file_row == 2} == {"attention data-parallel (dp-attention) "

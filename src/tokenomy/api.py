@@ -12,7 +12,8 @@ import numpy as np
 
 from .core.precision import Precision, parse_precision, shipped_precision
 from .core.predict import Prediction, predict_core
-from .errors import SpecError, UnsupportedError
+from .core.speculative import Speculative, speculative, speculative_core
+from .errors import CatalogError, SpecError, UnsupportedError
 from .loaders.engines import load_engine
 from .loaders.hardware import load_hardware
 from .loaders.models import load_model
@@ -39,6 +40,24 @@ def resolve(model, hardware, engine=None, precision=None) -> tuple[ModelSpec, Ha
     e = engine if isinstance(engine, EngineProfile) else load_engine(engine)
     p = default_precision(m, h) if precision is None else parse_precision(precision)
     return m, h, e, p
+
+
+def resolve_spec(spec: str | Speculative | None) -> tuple[Speculative | None, ModelSpec | None]:
+    """``spec`` (spec/args.py syntax, or a Speculative) with its defaults filled in, and the draft model
+    of method 'draft' (None otherwise); (None, None) for no speculative decoding."""
+    if isinstance(spec, Speculative):
+        sd = spec
+    else:
+        parsed = args.spec_arg(spec)
+        if parsed is None:
+            return None, None
+        sd = speculative(*parsed)
+    if sd.draft_model is None:
+        return sd, None
+    try:
+        return sd, load_model(sd.draft_model)
+    except CatalogError as e:
+        raise SpecError(f"spec draft model {sd.draft_model!r} is unknown: {str(e).splitlines()[0]}") from None
 
 
 def _inputs(m: ModelSpec, h: HardwareSpec, e: EngineProfile, p: Precision, **kw) -> str:
@@ -74,7 +93,7 @@ def check_outputs(pred: Prediction, inputs: str, *, power_known: bool = True) ->
 def predict(model: str | ModelSpec, hardware: str | HardwareSpec, *, phase: str = "decode", batch=1,
             seq=None, context=None, engine: str | EngineProfile | None = None,
             precision: str | Precision | None = None, tp: int = 1, pp: int = 1, ep: int = 1,
-            profile: str | None = None, force: bool = False) -> Prediction:
+            profile: str | None = None, force: bool = False, spec: str | Speculative | None = None) -> Prediction:
     """Predict one prefill or decode step; ``batch``, ``seq`` and ``context`` may be NumPy arrays
     (they broadcast, so a whole sweep is one call).
 
@@ -84,12 +103,17 @@ def predict(model: str | ModelSpec, hardware: str | HardwareSpec, *, phase: str 
     fp8); the result's ``precision`` says which format was used and why.
     ``profile`` is a calibrated engine profile file (``tokenomy calibrate``); it replaces ``engine``.
     ``force`` allows seq/context beyond the model's max_position_embeddings.
+    ``spec`` (decode only): speculative decoding, 'mtp[:K]', 'eagle[:K]' or 'draft:MODEL[:K]' with
+    ',accept=A' or ',accepted=L' (spec/args.py; defaults and cost model: core/speculative.py).
     """
     args.choice("phase", phase, ("prefill", "decode"))
     args.optional_text("profile", profile, "Pass the path of a file written by 'tokenomy calibrate'.")
     if not isinstance(force, bool):
         raise SpecError(f"force must be True or False, got {force!r}.")
     tp, pp, ep = (args.positive_int(k, v) for k, v in (("tp", tp), ("pp", pp), ("ep", ep)))
+    sd, draft = resolve_spec(spec)
+    if sd is not None and phase != "decode":
+        raise SpecError(f"spec ({spec!r}) applies to decode steps; drop it for phase={phase!r}.")
     m, h, e, p = resolve(model, hardware, profile or engine, precision)
     b = args.sizes("batch", batch, minimum=1, maximum=args.MAX_BATCH)
     size, other, value = ("seq", "context", seq) if phase == "prefill" else ("context", "seq", context)
@@ -105,6 +129,11 @@ def predict(model: str | ModelSpec, hardware: str | HardwareSpec, *, phase: str 
     args.broadcastable(("batch", b), (size, n))
     args.tp_in_domain(tp, h.scaleup_domain, h.id)
     with np.errstate(all="ignore"):      # overflow is caught by check_outputs, with the inputs named
-        pred = predict_core(m, h, e, p, phase=phase, batch=b, length=n, tp=tp, pp=pp, ep=ep)
-    return check_outputs(pred, _inputs(m, h, e, p, phase=phase, batch=batch, **{size: value}, tp=tp, pp=pp, ep=ep),
+        if sd is None:
+            pred = predict_core(m, h, e, p, phase=phase, batch=b, length=n, tp=tp, pp=pp, ep=ep)
+        else:
+            pred = speculative_core(m, h, e, p, sd, draft, batch=b, length=n, tp=tp, pp=pp, ep=ep)
+    extra = {} if sd is None else {"spec": sd.label}
+    return check_outputs(pred, _inputs(m, h, e, p, phase=phase, batch=batch, **{size: value}, tp=tp, pp=pp, ep=ep,
+                                       **extra),
                          power_known=bool(h.power_limit_w))

@@ -10,8 +10,10 @@ tokens (``api.predict``), combined by ``serving_estimate`` (prefill interleaved 
                     the engine's max_num_seqs; past saturation, the largest b that fits
 Metrics (spec/serving.py): itl_s is one decode step (L_d) when the source gives medians (most steps carry no
 prefill) and TPOT (prefill stalls averaged in) when it gives means; e2e_s = TTFT + osl * TPOT.
-A row the model cannot express (unknown chip or model, disaggregated pools, speculative decoding, attention
-data-parallel, a deployment the core refuses) stays in the output with ``skipped`` saying why.
+Rows with spec_method 'mtp' (InferenceX DeepSeek-R1) are predicted with ``mtp`` speculative decoding at the
+documented default (core/speculative.py: K = 1, acceptance 0.85; the files give no K), per emitted token.
+A row the model cannot express (unknown chip or model, disaggregated pools, other speculative methods,
+attention data-parallel, a deployment the core refuses) stays in the output with ``skipped`` saying why.
 
     ratio = predicted / measured,   MAPE = mean |ratio - 1|,   p90 = 90th percentile of |ratio - 1|
 """
@@ -29,6 +31,7 @@ import numpy as np
 
 from . import api
 from .core.serving import chunked_prefill, serving_estimate
+from .core.speculative import per_token
 from .errors import CatalogError, TokenomyError
 from .loaders.engines import engine_for_chip, load_engine
 from .loaders.hardware import load_hardware
@@ -37,6 +40,7 @@ from .loaders.serving import read_serving
 from .spec.engine import EngineProfile
 from .spec.serving import METRICS, ServingRow
 
+SPEC_METHODS = {"mtp": "mtp"}   # a row's spec_method -> tokenomy spec (core/speculative.py defaults: K=1, a=0.85)
 MAX_BATCH = 4096          # highest micro-batch a max-throughput row may reach (the frontier's largest)
 
 
@@ -129,7 +133,7 @@ def _deployment_reason(row: ServingRow) -> str | None:
         return f"chip not in the catalog: {row.chip_name}"
     if row.disaggregated:
         return "disaggregated prefill/decode pools not modelled yet"
-    if row.spec_method:
+    if row.spec_method and row.spec_method not in SPEC_METHODS:
         return f"speculative decoding ({row.spec_method}) not modelled yet"
     if row.dp_attention > 1:
         return "attention data-parallel (dp-attention) not modelled yet"
@@ -176,7 +180,7 @@ def _predict(row: ServingRow, model: Any, engine: EngineProfile) -> dict[str, fl
     engine = engine_for_chip(engine, hw)
     batches = _batches(row, engine)
     kw: dict[str, Any] = {"engine": engine, "precision": row.precision or None, "tp": row.tp, "pp": row.pp,
-                          "ep": row.ep, "force": True}
+                          "ep": row.ep, "force": True, "spec": SPEC_METHODS.get(row.spec_method)}
     try:
         with np.errstate(all="ignore"):
             dec = api.predict(model, hw, phase="decode", batch=batches,
@@ -187,6 +191,7 @@ def _predict(row: ServingRow, model: Any, engine: EngineProfile) -> dict[str, fl
         return f"deployment refused by the core: {str(e).split('. ')[0][:100]}"
     if not bool(chunk.pred.fits) or not bool(np.asarray(dec.fits)[0]):
         return "does not fit in memory at batch 1"
+    dec = per_token(dec)                     # speculative decoding: step times per emitted token
     est = serving_estimate(dec, float(chunk.stage_s), float(chunk.latency_s), float(chunk.power_w), isl=row.isl,
                            osl=row.osl, usd_per_hour=0.0)
     k = _batch_index(row, est, np.asarray(dec.fits, dtype=bool), batches)

@@ -1,12 +1,16 @@
-"""``tokenomy frontier``: throughput-interactivity frontier of one model over several chips."""
+"""``tokenomy frontier``: throughput-interactivity frontier of one model over several chips.
 
-from __future__ import annotations
+Chip-hours are priced as the economics commands price them: ``--scenario FILE`` and one flag per
+Scenario field (``--mode rented``, ``--rent-usd-per-hour 2.5``, ``--chip-price-usd 25000``, ...).
+"""
 
+# no ``from __future__ import annotations``: Typer reads the real annotation objects (cli/economics.py)
 import numpy as np
 import typer
 
 from ..errors import InfeasibleError
 from .common import err_console, make_table, missing_flags, print_json
+from .economics import _scenario_options
 from .options import (
     POSITIVE,
     engine_option,
@@ -55,6 +59,8 @@ def _render(res) -> None:
     if res.max_ttft_s is not None:
         slo.append(f"TTFT <= {res.max_ttft_s:g} s")
     title = f"tokenomy frontier: {res.model}, isl {res.isl:g}, osl {res.osl:g}"
+    if c["spec"].size and c["spec"][0] != "off":
+        title += f", speculative {str(c['spec'][0]).split(' (')[0]}"
     heads = ("chip", "chips", "tp/pp/ep", "prec", "batch", "tok/s/user", "tok/s/chip", "tok/s", "TTFT (s)", "$/Mtok",
              "J/token", "tok/s/MW")
     rows = [(str(c["hardware"][i]), str(c["chips"][i]), f"{c['tp'][i]}/{c['pp'][i]}/{c['ep'][i]}",
@@ -78,6 +84,16 @@ def _render(res) -> None:
         con.print("- " + line, soft_wrap=True, markup=False)
 
 
+SPEC_HELP = ("Speculative decoding: mtp, eagle or draft:MODEL, with :K draft tokens and ,accept=A (per token) or "
+             ",accepted=L (draft tokens per step), e.g. mtp:1,accept=0.85 or eagle:3,accepted=2.5. "
+             "Defaults: mtp K=1 a=0.85 (DeepSeek-V3 report), eagle K=3 a=0.78, draft K=4 a=0.7 (assumptions).")
+
+
+def _fixed(flag: str, help: str):
+    return typer.Option(None, flag, min=1, help=help)
+
+
+@_scenario_options
 def frontier_command(
     model: str = model_option(),
     hardware: str = hardware_option("Comma-separated chip ids, e.g. h100-sxm,b200,groq-lpu."),
@@ -96,6 +112,11 @@ def frontier_command(
     json_out: bool = json_option("Print a JSON array of every point that fits."),
     plot: str = plot_option("Write the frontier chart: FILE.png (matplotlib) or FILE.html (Plotly)."),
     force: bool = force_option("Overwrite the --plot file; allow isl + osl beyond the model's context."),
+    tp: int = _fixed("--tp", "Fix tensor parallelism (default: the sweep chooses)."),
+    pp: int = _fixed("--pp", "Fix pipeline stages (default: the sweep chooses)."),
+    ep: int = _fixed("--ep", "Fix expert parallelism, MoE (default: 1 and tp)."),
+    spec: str = typer.Option(None, "--spec", help=SPEC_HELP),
+    *, scenario=None, overrides=None,
 ) -> None:
     """Sweep deployments of a model over chips: tokens/s/user vs tokens/s per chip, $/Mtok and J/token."""
     from ..frontier import sweep
@@ -107,7 +128,8 @@ def frontier_command(
     if plot is not None:
         check_plot_target(plot, force=force)
     res = sweep(model, hardware, isl, osl, chips=chips, precision=precision, engine=profile or engine,
-                min_tokens_per_s_per_user=min_tps_user, max_ttft_s=max_ttft_s, force=force)
+                min_tokens_per_s_per_user=min_tps_user, max_ttft_s=max_ttft_s, force=force, spec=spec, tp=tp, pp=pp,
+                ep=ep, scenario=scenario, **(overrides or {}))
     if not res.columns["meets_slo"].any():
         best = ", ".join(f"{k} {v:.0f} tok/s/user" for k, v in res.max_tokens_per_s_per_user.items())
         raise InfeasibleError("no configuration meets the SLO; fastest reachable: "

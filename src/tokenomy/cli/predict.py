@@ -28,15 +28,16 @@ from .options import (
     model_option,
 )
 
-OUT_KEYS = ("model", "hardware", "engine", "precision", "tp", "pp", "ep", "chips", "phase", "batch", "seq",
-            "context", "latency_s", "tokens_per_s", "tokens_per_s_per_user", "energy_j_per_token", "power_w",
+OUT_KEYS = ("model", "hardware", "engine", "precision", "speculative", "tokens_per_step", "tp", "pp", "ep", "chips",
+            "phase", "batch", "seq", "context", "latency_s", "tokens_per_s", "tokens_per_s_per_user",
+            "energy_j_per_token", "power_w",
             "power_w_per_chip", "memory_bytes", "memory_capacity_bytes", "weight_bytes", "kv_cache_bytes", "fits",
             "fit_reason", "bound", "clock_frac", "gemm_s", "attention_s", "elementwise_s", "comm_s", "overhead_s",
             "flop_per_step", "bytes_per_step", "source", "usd_per_hour", "usd_per_mtok", "j_per_token_facility",
             "facility_power_w", "tokens_per_s_per_mw")
 CASE_KEYS = {"model", "hardware", "engine", "precision", "tp", "pp", "ep", "phase", "batch", "seq", "context",
-             "profile"}
-GROUP_KEYS = ("model", "hardware", "engine", "precision", "tp", "pp", "ep", "phase", "profile")
+             "profile", "spec"}
+GROUP_KEYS = ("model", "hardware", "engine", "precision", "tp", "pp", "ep", "phase", "profile", "spec")
 
 
 def _records(pred, hardware) -> list[dict]:
@@ -95,6 +96,7 @@ def run_cases(path: str, defaults: dict) -> list[dict]:
             sizes = np.array([c[size] for c in sub])
             pred = predict(g["model"], g["hardware"], phase=g["phase"], engine=g["engine"],
                            precision=g["precision"], tp=g["tp"], pp=g["pp"], ep=g["ep"], profile=g["profile"],
+                           spec=g["spec"],
                            batch=np.array([c["batch"] for c in sub]), seq=sizes if size == "seq" else None,
                            context=sizes if size == "context" else None)
         except SpecError as e:
@@ -140,6 +142,9 @@ def predict_command(
     context: int = typer.Option(None, "--context", help="Decode: tokens already cached per sequence."),
     cases: str = cases_option("JSONL file, one case per line (same keys)."),
     profile: str = typer.Option(None, "--profile", help="Calibrated profile file from tokenomy calibrate."),
+    spec: str = typer.Option(None, "--spec", help="Decode with speculative decoding: mtp, eagle or draft:MODEL, "
+                             "optionally :K and ,accept=A or ,accepted=L (e.g. mtp:1,accept=0.85); defaults: "
+                             "'frontier --help'."),
     json_out: bool = json_option("Print JSON (an object, or an array with --cases)."),
     force: bool = force_option("Allow --seq/--context beyond the model's max_position_embeddings."),
 ) -> None:
@@ -147,13 +152,13 @@ def predict_command(
     if cases:
         recs = run_cases(cases, {"model": model, "hardware": hardware, "engine": engine,
                                  "precision": precision, "phase": phase,
-                                 "profile": profile})
+                                 "profile": profile, "spec": spec})
         print_records(recs, json_out, _table)
         return
     missing_flags((("--model", model), ("--hardware", hardware), ("--phase", phase), ("--batch", batch)),
                   "(or pass --cases FILE.jsonl).")
     pred = predict(model, hardware, phase=phase, batch=batch, seq=seq, context=context, engine=engine,
-                   precision=precision, tp=tp, pp=pp, ep=ep, profile=profile, force=force)
+                   precision=precision, tp=tp, pp=pp, ep=ep, profile=profile, force=force, spec=spec)
     rec = _records(pred, hardware)[0]
     if json_out:
         print_json(rec)

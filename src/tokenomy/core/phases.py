@@ -7,6 +7,9 @@
 
 Prefill: b sequences of s new tokens (T = b*s rows through every GEMM, causal attention over s).
 Decode: b sequences, one new token each (T = b), attention over the C cached tokens plus the new one.
+A verify step of speculative decoding (``queries`` q > 1, core/speculative.py) runs q query tokens per
+sequence: T = b*q rows through every GEMM and the LM head (weights read once), attention reads each
+sequence's C + q keys once and does q times the score/value FLOPs.
 GEMM terms depend on T alone, so they are computed once per distinct T and gathered back.
 """
 
@@ -81,19 +84,20 @@ def _gemms(rows: np.ndarray, ops: Sequence[GemmOp], term: Callable[[GemmOp, np.n
 
 
 def step_time(recipe: StepRecipe, hw: HardwareSpec, engine: EngineProfile, precision: Precision,
-              batch: npt.ArrayLike, length: npt.ArrayLike, *, tp: int = 1) -> StepTime:
-    """One step. ``length`` is s (new tokens per sequence) for prefill, C (cached tokens) for decode."""
+              batch: npt.ArrayLike, length: npt.ArrayLike, *, tp: int = 1, queries: int = 1) -> StepTime:
+    """One step. ``length`` is s (new tokens per sequence) for prefill, C (cached tokens) for decode;
+    ``queries``: query tokens per sequence of a decode step (module docstring)."""
     peak, bw, units = chip_rates(hw, precision)
     b, n = np.broadcast_arrays(np.asarray(batch, dtype=float), np.asarray(length, dtype=float))
     prefill = recipe.phase == "prefill"
-    T = b * n if prefill else b
+    T = b * n if prefill else b * queries
     zeros = np.zeros(b.shape)
 
     def term(op: GemmOp, rows: np.ndarray) -> GemmTerms:
         return _gemm_terms(op, rows, hw, precision, bw, units, engine, recipe)
 
     g1 = _gemms(T, [g for g in recipe.gemms if g.rows != "seqs"], term)
-    g2 = _gemms(b, [g for g in recipe.gemms if g.rows == "seqs"], term)
+    g2 = _gemms(b if prefill else T, [g for g in recipe.gemms if g.rows == "seqs"], term)
     gemm_s, gemm_cb, flop, nbytes, active = (x + y for x, y in zip(g1, g2, strict=True))
     n_gemm_kernels = sum(g.count for g in recipe.gemms)
 
@@ -110,12 +114,12 @@ def step_time(recipe: StepRecipe, hw: HardwareSpec, engine: EngineProfile, preci
             act = t - ap.prefill_fixed_s
             moved = T * (a.n_heads * (a.d_qk + a.d_v) * B16 + a.kv_elements_per_token * kvb)
         else:
-            keys = n + 1.0 if not a.window else np.minimum(n + 1.0, a.window)
+            keys = n + queries if not a.window else np.minimum(n + queries, a.window)
             moved = b * keys * a.kv_elements_per_token * kvb
-            f = 2.0 * b * a.n_heads * keys * (a.decode_d_qk + a.decode_d_v)
+            f = 2.0 * T * a.n_heads * keys * (a.decode_d_qk + a.decode_d_v)
             t = decode_attention_time_s(moved, f, peak_flop_per_s=peak16, hbm_bytes_per_s=bw, params=ap)
             act = t - ap.decode_fixed_s
-            if recipe.attention_impl in ("bmm", "best"):
+            if recipe.attention_impl in ("bmm", "best") and queries == 1:
                 t_bmm, act_bmm = _bmm_decode_s(b, keys, a, hw, engine, bw, units, kvb, peak16)
                 use_bmm = (t_bmm < t) | (recipe.attention_impl == "bmm")
                 t, act = np.where(use_bmm, t_bmm, t), np.where(use_bmm, act_bmm, act)
@@ -125,7 +129,8 @@ def step_time(recipe: StepRecipe, hw: HardwareSpec, engine: EngineProfile, preci
         nbytes = nbytes + a.count * moved
 
     # elementwise and small kernels
-    ew_bytes = recipe.ew_bytes_per_token * T + recipe.ew_bytes_per_seq * b
+    seqs = b if prefill else T                     # positions through the LM head
+    ew_bytes = recipe.ew_bytes_per_token * T + recipe.ew_bytes_per_seq * seqs
     ew_body = ew_bytes / (bw * engine.elementwise_hbm_frac)
     ew_s = recipe.ew_kernels * engine.kernel_fixed_s + ew_body
     nbytes = nbytes + ew_bytes
@@ -146,7 +151,7 @@ def step_time(recipe: StepRecipe, hw: HardwareSpec, engine: EngineProfile, preci
     fixed = host + kernels_s
     gpu = gemm_s + attn_s + ew_s + comm
     latency = np.maximum(gpu, host) if engine.async_scheduling else gpu + host
-    once = g2[0] + recipe.ew_bytes_per_seq * b / (bw * engine.elementwise_hbm_frac)
+    once = g2[0] + recipe.ew_bytes_per_seq * seqs / (bw * engine.elementwise_hbm_frac)
     return StepTime(latency_s=latency, gemm_s=gemm_s, attention_s=attn_s, elementwise_s=ew_s, comm_s=comm,
                     fixed_s=fixed, compute_bound_s=gemm_cb + attn_cb, flop=flop, bytes=nbytes, active_s=active,
                     gpu_s=gpu, host_s=host, once_s=once)

@@ -78,6 +78,8 @@ class Prediction:
     bytes_per_step: np.ndarray
     bound: np.ndarray
     source: str
+    speculative: str = "off"         # speculative decoding (core/speculative.py): method:K,accept=a (source)
+    tokens_per_step: float = 1.0     # tokens emitted per decode step and sequence (1 without speculation)
 
     def fit_reason(self, i: int | None = None) -> str:
         """Why point ``i`` (flat index into the broadcast shape) does not fit; empty when it does."""
@@ -116,19 +118,20 @@ class Prediction:
 
 def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, precision: Precision, *,
                  phase: str, batch: npt.ArrayLike, length: npt.ArrayLike, tp: int = 1, pp: int = 1,
-                 ep: int = 1, micro_batches: npt.ArrayLike | None = None) -> Prediction:
-    """Pure: specs in, Prediction out (inputs already validated)."""
+                 ep: int = 1, micro_batches: npt.ArrayLike | None = None, queries: int = 1) -> Prediction:
+    """Pure: specs in, Prediction out (inputs already validated). ``queries`` > 1: a speculative verify
+    step, q query tokens per sequence (core/phases.py; core/speculative.py turns it into tokens/s)."""
     precision = engine_kv(precision, engine.kv_cache_format)
     recipe = build_recipe(model, engine, precision, phase=phase, tp=tp, pp=pp, ep=ep)
-    st = step_time(recipe, hw, engine, precision, batch, length, tp=tp)
+    st = step_time(recipe, hw, engine, precision, batch, length, tp=tp, queries=queries)
     peak, bw, _ = chip_rates(hw, precision)
     b, n = np.broadcast_arrays(np.asarray(batch, dtype=float), np.asarray(length, dtype=float))
-    T = b * n if phase == "prefill" else b
+    T = b * n if phase == "prefill" else b * queries
     limit = hw.power_limit_w if hw.power_limit_w else np.nan
     pw = chip_power(st.flop, st.bytes, st.latency_s, st.compute_bound_s, st.active_s, peak_flop_per_s=peak,
                     mem_bytes_per_s=bw, power_limit_w=limit, idle_w=hw.idle_power_w, params=engine.power)
     stage = np.where(np.isfinite(pw.latency_s), pw.latency_s, st.latency_s)
-    cache = n if phase == "prefill" else n + 1.0
+    cache = n if phase == "prefill" else n + queries
     m = np.asarray(pp if micro_batches is None else micro_batches, dtype=float)
     mem = memory_use(recipe, batch=b, tokens_in_cache=cache, tokens_in_step=T, capacity_bytes=hw.weight_memory_bytes,
                      vocab_size=model.vocab_size, params=engine.memory, a_bytes=BYTES_PER_ELEMENT["bf16"],

@@ -12,6 +12,7 @@ import numpy as np
 from .. import api as _api
 from ..core import economics as ce
 from ..core.serving import chunked_prefill, serving_estimate
+from ..core.speculative import per_token
 from ..errors import SpecError
 from ..spec import args
 from ..spec.economics import Scenario
@@ -79,12 +80,12 @@ def phase_costs(hw: HardwareSpec, sc: Scenario, dec_w_chip: float, pre_w_chip: f
 
 def operating_point(model: Any, hardware: Any, tokens_per_s_per_user: float = 0.0, isl: int = 1024,
                     osl: int = 1024, *, scenario: ScenarioLike = None, engine: Any = None, precision: str | None = None,
-                    tp: int = 1, pp: int = 1, ep: int = 1, max_batch: int = 4096,
+                    tp: int = 1, pp: int = 1, ep: int = 1, max_batch: int = 4096, spec: Any = None,
                     **overrides: Any) -> OperatingPoint:
     """Highest-throughput decode batch (1..max_batch, one vectorized predict) whose per-user speed is at
     least ``tokens_per_s_per_user`` (0: the highest-throughput point), decode context = isl + osl/2.
     Input tokens: one prefill of ``isl`` tokens per request, batched with others in a chunk.
-    Infeasible points return feasible=False."""
+    ``spec``: speculative decoding of the decode steps (tokenomy.predict). Infeasible points return feasible=False."""
     sc = get_scenario(scenario, **overrides)
     check_request(isl, osl, tokens_per_s_per_user)
     if isinstance(max_batch, bool) or not isinstance(max_batch, (int, np.integer)) or not 1 <= max_batch <= MAX_BATCH:
@@ -92,11 +93,12 @@ def operating_point(model: Any, hardware: Any, tokens_per_s_per_user: float = 0.
     m, hw, e, p = _api.resolve(model, hardware, engine, precision)
     args.request_in_context(isl, osl, m.max_position_embeddings, m.name, force=False)
     kw: dict[str, Any] = {"engine": e, "precision": p, "tp": tp, "pp": pp, "ep": ep}
-    dec = _api.predict(m, hw, phase="decode", batch=np.arange(1, max_batch + 1), context=isl + osl / 2, **kw)
+    dec = _api.predict(m, hw, phase="decode", batch=np.arange(1, max_batch + 1), context=isl + osl / 2, spec=spec,
+                       **kw)
     chunk = chunked_prefill(m, hw, e, p, isl, tp=tp, pp=pp, ep=ep)   # batched, chunked prefill (core/serving.py)
     pre = _api.check_outputs(chunk.pred, f"model={m.name}, hardware={hw.id}, prefill chunk of {isl}-token requests",
                               power_known=bool(hw.power_limit_w))
-    est = serving_estimate(dec, float(chunk.stage_s), float(chunk.latency_s), float(chunk.power_w), isl=isl,
+    est = serving_estimate(per_token(dec), float(chunk.stage_s), float(chunk.latency_s), float(chunk.power_w), isl=isl,
                            osl=osl, usd_per_hour=0.0)          # the frontier's steady state: prefill interleaved
     speed = est["tokens_per_s_per_user"]
     ok = np.asarray(dec.fits) & bool(pre.fits) & (speed >= tokens_per_s_per_user)

@@ -12,6 +12,10 @@
 - ``chips=N``: every (tp, pp) with tp * pp = N that the model allows, ep in {1, tp}. N above the
   most chips one replica can use (tp up to the heads and the scale-up domain, pp up to the layers)
   is rejected before any loop runs.
+- ``tp``/``pp``/``ep`` fixed (``fixed_candidates``): every deployment with those values whose weights fit:
+  the free tp runs over the powers of two the model allows within the scale-up domain, the free pp over
+  1, 2, 4, ... (and L), from the smallest that fits plus one step more pipelining; the free ep over {1, tp}.
+  ``chips`` fixes tp * pp as well. Values the model or chip cannot take raise SpecError (``fixed_error``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 
 from ..core.graph import build_recipe, parallel_error
 from ..core.memory import fast_tier_bytes
+from ..errors import SpecError
 
 MAX_REPLICA_CHIPS = 1024        # the automatic enumeration stops at this many chips per replica
 
@@ -174,3 +179,46 @@ def memory_reason(pred, i: int, what: str) -> str:
     return (f"{what} needs {bytes_text(pick(pred.memory_bytes))} per chip (weights {bytes_text(pred.weight_bytes)}, "
             f"KV cache {bytes_text(pick(pred.kv_cache_bytes))}, plus activations) but "
             f"{bytes_text(pred.memory_capacity_bytes)} is available after the reserve")
+
+
+def fixed_error(model, hw, chips: int | None, tp: int | None, pp: int | None, ep: int | None) -> None:
+    """SpecError (one line) when fixed tp / pp / ep cannot deploy ``model`` on ``hw`` at all."""
+    why = parallel_error(model, tp or ep or 1, pp or 1, ep or 1)     # a free tp: the smallest that carries ep
+    if not why and tp and hw.kind != "sram" and tp > max(hw.scaleup_domain, 1):
+        why = (f"tp={tp} exceeds the scale-up domain of {hw.id} ({hw.scaleup_domain} chips); "
+               f"use tp <= {hw.scaleup_domain} and pp for more chips.")
+    if not why and chips and tp and pp and tp * pp != chips:
+        why = f"--chips {chips} differs from tp x pp = {tp} x {pp} = {tp * pp}; give one or make them agree."
+    if not why and chips and any(v and chips % v for v in (tp, pp)):
+        why = f"--chips {chips} is not a multiple of the fixed tp / pp ({tp or '-'} / {pp or '-'})."
+    if why:
+        raise SpecError(f"Cannot fix the deployment of {model.name} on {hw.id}: {why}")
+
+
+def fixed_candidates(c: DeploymentContext, chips: int | None, tp: int | None, pp: int | None,
+                     ep: int | None) -> tuple[list[tuple[int, int, int]], str]:
+    """Deployments with the fixed parts (module docstring), and a reason when none fits."""
+    m, hw = c.model, c.hw
+    L = m.n_layers
+    sram = hw.kind == "sram" and not hw.sram_is_cache
+    cap = fast_tier_bytes(hw) if sram else hw.weight_memory_bytes
+    domain = m.n_heads if sram else max(hw.scaleup_domain, 1)
+    tps = [tp] if tp else [t for t in _pow2_upto(min(domain, chips or domain)) if _valid_tp(m, t)]
+    pps = [pp] if pp else sorted(set(_pow2_upto(L)) | {L})
+    out: list[tuple[int, int, int]] = []
+    for t in tps:
+        found = 0
+        for p in pps:
+            if (chips and t * p != chips) or t * p > MAX_REPLICA_CHIPS or parallel_error(m, t, p):
+                continue
+            eps = [e for e in ([ep] if ep else _eps(m, t)) if not parallel_error(m, t, p, e)]
+            fit = [(t, p, e) for e in eps if c.fits_weights(t, p, e, cap)]
+            out += fit
+            found += bool(fit)
+            if found >= 2 and not chips:
+                break                     # the smallest pp that fits and one step more pipelining
+    if out:
+        return out, ""
+    fixed = ", ".join(f"{k}={v}" for k, v in (("chips", chips), ("tp", tp), ("pp", pp), ("ep", ep)) if v)
+    return [], (f"weights ({bytes_text(c.weights(1, 1, 1))} in all) do not fit on {hw.id} with {fixed} "
+                f"({bytes_text(cap)} per chip, {c.reserve_frac:.0%} reserved)")

@@ -13,7 +13,10 @@ reported as ``batch``, and with pp > 1 also N = 1, 2, 4, ... < pp sequences, one
 that leave stages idle: the pipeline bubble of core/predict.py), at the mean cached context
 ctx = isl + osl/2. With a length distribution (``isl``/``osl`` arrays of paired samples) the means
 enter the formulas and prefill times are averaged over the samples. $/chip-hour comes from the
-economics model (``usd_per_chip_hour``). Pipeline hand-offs that cross a scale-up domain use a
+economics model (``usd_per_chip_hour``: the default scenario, or ``scenario`` / ``**overrides`` as the
+economics commands take them, e.g. mode="rented"). ``spec`` adds speculative decoding to every decode
+point (core/speculative.py; serving_estimate sees the time per emitted token). ``tp``/``pp``/``ep`` fix
+parts of the deployment (deployments.fixed_candidates). Pipeline hand-offs that cross a scale-up domain use a
 scale-out link of SCALEOUT_BYTES_PER_S.
 """
 
@@ -24,17 +27,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..api import default_precision, resolve
+from ..api import default_precision, resolve, resolve_spec
 from ..core.pareto import pareto_mask, pareto_mask_grouped
 from ..core.precision import Precision, parse_precision
 from ..core.predict import predict_core
 from ..core.serving import chunked_prefill, serving_estimate
+from ..core.speculative import per_token, speculative_core
 from ..errors import NothingFitsError, SpecError
 from ..loaders.engines import load_engine
 from ..spec import args
 from ..spec.engine import EngineProfile
 from ..spec.hardware import HardwareSpec
-from .deployments import DeploymentContext, candidates, memory_reason
+from .deployments import DeploymentContext, candidates, fixed_candidates, fixed_error, memory_reason
 from .result import FrontierResult
 
 # Concurrency per micro-batch: 1, 2, 3, 4, 6, 8, 12, ... 4096 (powers of two and 1.5x steps).
@@ -44,12 +48,13 @@ AUTO_PRECISIONS = ("bf16", "fp8", "fp4")   # what "sweep the precision" tries, w
 REASONS_SHOWN = 3                # distinct reasons per chip in a "nothing fits" message
 
 
-def usd_per_chip_hour(hw) -> float:
-    """USD per busy chip-hour (tokenomy.economics, default scenario: owned at the catalog price, or the
-    catalog rent; NaN with neither, and such points stay off the $ frontiers)."""
+def usd_per_chip_hour(hw, scenario=None, **overrides) -> float:
+    """USD per busy chip-hour (tokenomy.economics: the default scenario, owned at the catalog price or the
+    catalog rent, unless ``scenario`` / ``overrides`` say otherwise, e.g. mode="rented"; NaN when the
+    chip has no price the scenario can use, and such points stay off the $ frontiers)."""
     from ..economics import effective_usd_per_chip_hour
 
-    return effective_usd_per_chip_hour(hw)
+    return effective_usd_per_chip_hour(hw, scenario, **overrides)
 
 
 def _crossdomain_p2p_s(model, hw, tp: int, pp: int, tokens) -> np.ndarray | float:
@@ -106,7 +111,8 @@ def _precisions(precision, hw, model) -> list:
 
 def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = None, precision=None,
           engine=None, min_tokens_per_s_per_user: float | None = None, max_ttft_s: float | None = None,
-          batches=None, force: bool = False) -> FrontierResult:
+          batches=None, force: bool = False, spec=None, tp: int | None = None, pp: int | None = None,
+          ep: int | None = None, scenario=None, **overrides) -> FrontierResult:
     """Evaluate every deployment of ``model`` on each chip of ``hardware_list`` for a workload of
     ``isl`` input and ``osl`` output tokens (ints, or arrays of paired samples).
 
@@ -114,6 +120,8 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
     and fp4 wherever the chip has the matrix rate, or None for the model's shipped format. Points that do not fit
     are dropped and counted in ``.dropped``. Raises SpecError on bad input and NothingFitsError (exit 2)
     when the model fits on none of the chips. ``force`` allows isl + osl beyond the model's context.
+    ``spec``: speculative decoding ('mtp:1,accept=0.85', ...; tokenomy.predict). ``tp``/``pp``/``ep`` fix
+    those parts of every deployment. ``scenario`` and ``**overrides`` (Scenario fields) price the chip-hour.
     """
     hardware_list = args.names("hardware", hardware_list, HardwareSpec,
                                "Give at least one chip, e.g. --hardware h100-sxm,b200.")
@@ -123,6 +131,11 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
     if isl_a.size != osl_a.size and min(isl_a.size, osl_a.size) != 1:
         raise SpecError(f"isl and osl samples differ in count ({isl_a.size} and {osl_a.size}); pair them.")
     chips = None if chips is None else args.count("chips", chips, maximum=args.MAX_PARALLEL)
+    fixed = {k: None if v is None else args.positive_int(k, v) for k, v in (("tp", tp), ("pp", pp), ("ep", ep))}
+    sd, draft = resolve_spec(spec)
+    from ..economics import get_scenario
+
+    sc = get_scenario(scenario, **overrides)
     for name, v in (("min_tokens_per_s_per_user", min_tokens_per_s_per_user), ("max_ttft_s", max_ttft_s)):
         if v is not None:
             args.number(name, v, allow_minimum=False)
@@ -152,7 +165,9 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
     evaluated = 0
     for m, hw, eng in specs:
         drop = dropped.setdefault(hw.id, {})
-        price = usd_per_chip_hour(hw)
+        price = usd_per_chip_hour(hw, sc)
+        if any(fixed.values()):
+            fixed_error(m, hw, chips, **fixed)
         precs = _precisions(precision, hw, m)
         reasons = []
         for ptxt in precs:
@@ -164,7 +179,8 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                 evaluated += bs.size
                 continue
             cx = DeploymentContext(m, eng, prec, hw, eng.memory.reserve_frac)
-            cands, why = candidates(cx, None if chips is None else int(chips))
+            cands, why = (fixed_candidates(cx, chips, **fixed) if any(fixed.values())
+                          else candidates(cx, None if chips is None else int(chips)))
             if not cands:
                 reasons.append(f"{prec.label}: {why}")
                 key = "weights do not fit"
@@ -180,8 +196,12 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                 # full pipeline (pp micro-batches of every b), and fewer sequences than stages (bubble)
                 ms = [(bs, None)] + ([(np.ones(len(_pow2_below(pp))), _pow2_below(pp))] if pp > 1 else [])
                 for b_i, m_i in ms:
-                    dec = predict_core(m, hw, eng, prec, phase="decode", batch=b_i, length=ctx, tp=tp, pp=pp, ep=ep,
-                                       micro_batches=m_i)
+                    if sd is None:
+                        dec = predict_core(m, hw, eng, prec, phase="decode", batch=b_i, length=ctx, tp=tp, pp=pp,
+                                           ep=ep, micro_batches=m_i)
+                    else:
+                        dec = speculative_core(m, hw, eng, prec, sd, draft, batch=b_i, length=ctx, tp=tp, pp=pp,
+                                               ep=ep, micro_batches=m_i)
                     evaluated += b_i.size
                     fits = np.asarray(dec.fits, dtype=bool) & bool(np.all(pre.pred.fits))
                     nbad = int(b_i.size - fits.sum())
@@ -192,14 +212,14 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                         if m_i is None:
                             reasons.append(f"{prec.label} tp={tp} pp={pp}: {_no_fit_reason(dec, pre.pred, isl_u)}")
                         continue
-                    est = serving_estimate(dec, pmean["stage_s"], pmean["latency_s"], pmean["power_w"], isl=isl_mean,
-                                           osl=osl_mean, usd_per_hour=price,
-                                           extra_decode_s=_crossdomain_p2p_s(m, hw, tp, pp, b_i))
+                    est = serving_estimate(per_token(dec), pmean["stage_s"], pmean["latency_s"], pmean["power_w"],
+                                           isl=isl_mean, osl=osl_mean, usd_per_hour=price,
+                                           extra_decode_s=_crossdomain_p2p_s(m, hw, tp, pp, b_i) / dec.tokens_per_step)
                     n = int(fits.sum())
                     part = {k: np.broadcast_to(np.asarray(v), fits.shape)[fits] for k, v in est.items()}
                     part["memory_bytes_per_chip"] = np.asarray(dec.memory_bytes)[fits]
                     for k, txt in (("hardware", hw.id), ("kind", hw.kind), ("precision", dec.precision),
-                                   ("kv_cache", dec.kv_cache), ("model", m.name)):
+                                   ("kv_cache", dec.kv_cache), ("model", m.name), ("spec", dec.speculative)):
                         part[k] = np.full(n, txt, dtype=object)
                     for k, v in (("chips", tp * pp), ("tp", tp), ("pp", pp), ("ep", ep)):
                         part[k] = np.full(n, v, dtype=np.int64)

@@ -11,10 +11,10 @@ from ..errors import SpecError
 from ..spec.limits import MAX_COUNT
 from .files import read_jsonl
 
-TEXT_KEYS = frozenset({"model", "hardware", "engine", "precision", "phase", "profile", "dtype"})
+TEXT_KEYS = frozenset({"model", "hardware", "engine", "precision", "phase", "profile", "dtype", "spec"})
 COUNT_KEYS = frozenset({"tp", "pp", "ep", "batch", "seq", "context", "m", "n", "k"})
 _EXAMPLE = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "engine": "serving", "precision": "fp8",
-            "phase": "decode", "profile": "my-profile.json", "dtype": "bf16"}
+            "phase": "decode", "profile": "my-profile.json", "dtype": "bf16", "spec": "mtp:1,accept=0.85"}
 
 
 def _checked(c: dict, where: str) -> dict:

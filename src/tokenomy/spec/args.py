@@ -7,13 +7,15 @@ received and how to fix it. Sizes are bounded by physical limits so no result ov
     MAX_TOKENS        1e9 tokens per sequence even with force (100x the longest shipped context, 10M)
     MAX_PARALLEL      1e6 chips along one of tp, pp, ep (the largest pods hold ~1e4-1e5 chips)
     MAX_POWER_MW      1e5 MW of facility power (100 GW: ~5x the largest AI campus announced)
+    MAX_SPEC_TOKENS   16 draft tokens per speculative step (deployed engines use 1-8; acceptance^K is
+                      negligible beyond)
 """
 
 from __future__ import annotations
 
 import math
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -26,6 +28,10 @@ MAX_POWER_MW = 100_000.0
 MODEL_HINT = "Run 'tokenomy models list' or pass a path to a config.json."
 HARDWARE_HINT = "Run 'tokenomy hardware list' or pass a path to a hardware YAML file."
 ENGINE_HINT = "Run 'tokenomy engines list' or pass a profile file."
+MAX_SPEC_TOKENS = 16
+SPEC_HINT = ("Use 'mtp', 'eagle' or 'draft:MODEL', optionally ':K' draft tokens (1-16) and ',accept=A' "
+             "(per-token acceptance, 0 < A < 1) or ',accepted=L' (mean draft tokens accepted per step, 0 < L < K), "
+             "e.g. 'mtp:1,accept=0.8', 'eagle:3,accepted=2.5', 'draft:llama-3.2-1b:4'; 'off' for none.")
 PRECISION_HINT = "Use None (the model's shipped format), 'bf16', 'fp8', 'fp4' or 'w=fp8,a=fp8,kv=bf16'."
 
 
@@ -162,3 +168,60 @@ def tp_in_domain(tp: int, domain: int, chip: str) -> None:
         raise SpecError(f"tp={tp} exceeds the scale-up domain of {chip} ({domain} chips): tensor parallelism "
                         f"across scale-up domains is not modelled. Use tp <= {domain} and pp for more chips "
                         f"(e.g. --tp {domain} --pp {max(tp // domain, 2)}).")
+
+
+class SpecArg(NamedTuple):
+    """A parsed ``spec`` argument (core/speculative.py fills the defaults)."""
+
+    method: str                  # 'mtp' | 'eagle' | 'draft'
+    k: int | None                # draft tokens per step; None: the method's default
+    accept: float | None         # per-token acceptance
+    accepted: float | None       # mean draft tokens accepted per step
+    draft_model: str | None      # method 'draft': the draft model's name
+
+
+def spec_arg(value: Any) -> SpecArg | None:
+    """``METHOD[:K][,accept=A|,accepted=L]`` with METHOD mtp, eagle or draft:MODEL; None or 'off' -> None."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise SpecError(f"spec must be a string, got {_got(value)}. {SPEC_HINT}")
+    text = value.strip()
+    if text.lower() in ("off", "none"):
+        return None
+    head, *opts = [p.strip() for p in text.split(",")]
+    parts = [p.strip() for p in head.split(":")]
+    method = parts[0].lower()
+    if method not in ("mtp", "eagle", "draft"):
+        raise SpecError(f"spec method must be mtp, eagle or draft, got {parts[0]!r} in {value!r}. {SPEC_HINT}")
+    draft = None
+    if method == "draft":
+        if len(parts) < 2 or not parts[1]:
+            raise SpecError(f"spec {value!r}: draft needs a model, e.g. draft:llama-3.2-1b:4. {SPEC_HINT}")
+        draft, parts = parts[1], parts[1:]
+    if len(parts) > 2:
+        raise SpecError(f"spec {value!r} has too many ':' parts. {SPEC_HINT}")
+    k = None
+    if len(parts) == 2:
+        if not parts[1].isdigit() or not 1 <= int(parts[1]) <= MAX_SPEC_TOKENS:
+            raise SpecError(f"spec {value!r}: K (draft tokens per step) must be a whole number in "
+                            f"1..{MAX_SPEC_TOKENS}, got {parts[1]!r}.")
+        k = int(parts[1])
+    found: dict[str, float] = {}
+    for o in opts:
+        key, eq, num = (x.strip() for x in o.partition("="))
+        if key not in ("accept", "accepted") or not eq or key in found:
+            raise SpecError(f"spec {value!r}: expected one of ',accept=A' or ',accepted=L', got {o!r}. {SPEC_HINT}")
+        try:
+            found[key] = float(num)
+        except ValueError:
+            raise SpecError(f"spec {value!r}: {key} must be a number, got {num!r}.") from None
+    if len(found) > 1:
+        raise SpecError(f"spec {value!r}: give accept or accepted, not both.")
+    a, acc = found.get("accept"), found.get("accepted")
+    if a is not None and not (math.isfinite(a) and 0.0 < a < 1.0):
+        raise SpecError(f"spec {value!r}: accept (per-token acceptance) must be in (0, 1), got {a:g}.")
+    if acc is not None and not (math.isfinite(acc) and 0.0 < acc < (k or MAX_SPEC_TOKENS)):
+        raise SpecError(f"spec {value!r}: accepted (mean draft tokens accepted per step) must be in "
+                        f"(0, K={k or MAX_SPEC_TOKENS}), got {acc:g}.")
+    return SpecArg(method, k, a, acc, draft)
