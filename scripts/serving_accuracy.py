@@ -43,7 +43,8 @@ def render_section(ins: list[dict], held: list[dict]) -> str:
            "**In-sample**: the shipped profiles, whose fitted terms (`host_per_seq_s` for vllm, one per-kernel",
            "fixed time per engine and vendor: see `fitted_on` in each YAML) were fitted on up to "
            f"{ROWS_PER_GROUP} rows per",
-           "engine and chip of these files (throughput and per-user speed only; `calibrate/serving_fit.py`).",
+           "engine and chip of these files (throughput and per-user speed only, rows without speculative",
+           "decoding; `calibrate/serving_fit.py`). MTP rows are predicted (core speculative model), never fitted.",
            "**Held-out**: leave-one-chip-out: the same fit rerun without the chip's rows",
            "(`tokenomy validate --serving FILE --holdout-chip C`), then the chip's rows predicted. A term with no",
            "rows left keeps its assumed value: with H100 out, vLLM (measured only on H100) is unfitted; with",

@@ -111,15 +111,15 @@ HELD_OUT = {
     ("mlenergy", "h100-sxm", "output_tok_s_per_gpu"): (1.246, 0.581),
     ("mlenergy", "h100-sxm", "itl_s"): (0.797, 0.347),
     ("mlenergy", "h100-sxm", "power_w_per_gpu"): (0.873, 0.295),
-    ("inferencex", "h200-sxm", "output_tok_s_per_gpu"): (1.075, 0.384),
-    ("inferencex", "h200-sxm", "tok_s_per_user"): (1.040, 0.318),
+    ("inferencex", "h200-sxm", "output_tok_s_per_gpu"): (1.074, 0.386),
+    ("inferencex", "h200-sxm", "tok_s_per_user"): (1.034, 0.362),
     ("inferencex", "mi300x", "output_tok_s_per_gpu"): (2.040, 2.131),
     ("inferencex", "mi300x", "tok_s_per_user"): (1.975, 1.985),
 }
 IN_SAMPLE = {
     ("trtllm", "h100-sxm", "output_tok_s_per_gpu"): (1.065, 0.313),
     ("mlenergy", "h100-sxm", "output_tok_s_per_gpu"): (1.024, 0.179),
-    ("inferencex", "h200-sxm", "output_tok_s_per_gpu"): (1.018, 0.100),
+    ("inferencex", "h200-sxm", "output_tok_s_per_gpu"): (1.018, 0.113),
     ("inferencex", "mi300x", "output_tok_s_per_gpu"): (0.995, 0.272),
 }
 

@@ -14,7 +14,8 @@ time lands at 0.60 and 29 us (same optimum from three starts, fit error 16% -> 1
 columns correlate at 0.97, so only the kernel time is fitted. Chip-level rates stay the
 torch-eager kernel fit (datasheet fractions fitted on H100 microbenchmarks).
 Metrics fitted: FIT_METRICS. Rows: at most ROWS_PER_GROUP per (engine, chip), evenly spaced in file order,
-among the rows the model can predict (the fit must run in seconds for leave-one-chip-out).
+among the rows the model can predict without speculative decoding (its acceptance rate is an input, not an
+engine term); the fit must run in seconds for leave-one-chip-out.
 
     python -m tokenomy.calibrate.serving_fit [DATA_DIR]   # rewrite catalog/engines/{vllm,sglang,trtllm}.yaml
 tests/test_serving_fit.py checks that refitting reproduces the shipped files.
@@ -88,7 +89,8 @@ def fit_rows(rows: Sequence[ServingRow], engine: str, base: EngineProfile) -> li
     mine = [r for r in rows if r.engine == engine]
     models: dict[str, object] = {}
     with hub_offline():
-        ok = [r for r in mine if any(m in r.metrics for m in FIT_METRICS) and expressible(r, models)]
+        ok = [r for r in mine if any(m in r.metrics for m in FIT_METRICS) and not r.spec_method
+              and expressible(r, models)]
     out: list[ServingRow] = []
     for chip in sorted({r.chip or "" for r in ok}):
         group = [r for r in ok if r.chip == chip]
