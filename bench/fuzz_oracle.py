@@ -35,6 +35,16 @@ from fuzz_inputs import Call, Case
 
 SIGNED = re.compile(r"margin|npv|cash_flow|break_even|change|error|err$|delta|gain")
 INF_OK = {"payback_years"}                  # inf (JSON null) means "never pays back"
+# A chip without a power limit has unknown power (tokenomy.api.POWER_FIELDS are NaN, JSON null), and so do the
+# figures made from it; allowed only in a record whose power_w itself is unknown.
+POWER_DERIVED = {"energy_j_per_token", "power_w", "power_w_per_chip", "clock_frac", "j_per_token_facility",
+                 "facility_power_w", "tokens_per_s_per_mw", "usd_per_hour", "usd_per_mtok"}
+
+
+def _power_unknown(obj) -> bool:
+    """True for a record (dict or dataclass) whose power_w is unknown: NaN everywhere, or null."""
+    v = obj.get("power_w", 0.0) if isinstance(obj, dict) else getattr(obj, "power_w", 0.0)
+    return v is None or bool(np.all(np.isnan(np.asarray(v, dtype=float))))
 NULL_OK = {"seq", "context", "chip_price_usd", "rent_usd_per_hour", "rent_usd_per_hour_input", "chip_power_w",
            "payback_years", "min_tokens_per_s_per_user", "max_ttft_s", "year", "layers", "best_margin",
            "cheapest_chip", "sliding_window", "published_params", "published_active_params", "precision_y",
@@ -156,16 +166,19 @@ def _leaves(obj, key: str = "", depth: int = 0):
     elif isinstance(obj, dict):
         if obj.get("feasible") is False:
             return                                   # an infeasible record has no numbers to give
+        unknown = _power_unknown(obj)
         for k, v in obj.items():
-            yield from _leaves(v, str(k), depth + 1)
+            if not (unknown and k in POWER_DERIVED):
+                yield from _leaves(v, str(k), depth + 1)
     elif isinstance(obj, (list, tuple)):
         for v in obj:
             yield from _leaves(v, key, depth + 1)
     elif dataclasses.is_dataclass(obj):
         if getattr(obj, "feasible", None) is False:
             return
+        unknown = _power_unknown(obj)
         for f in dataclasses.fields(obj):
-            if not f.name.startswith("_"):
+            if not f.name.startswith("_") and not (unknown and f.name in POWER_DERIVED):
                 yield from _leaves(getattr(obj, f.name), f.name, depth + 1)
     elif hasattr(obj, "model_dump"):
         yield from _leaves(obj.model_dump(), key, depth + 1)
@@ -192,8 +205,9 @@ def _nulls(obj, key: str = ""):
     elif isinstance(obj, dict):
         if obj.get("feasible") is False:
             return
+        unknown = _power_unknown(obj)
         for k, v in obj.items():
-            if k != "scenario":                      # scenario inputs: null = "from the hardware catalog"
+            if k != "scenario" and not (unknown and k in POWER_DERIVED):   # scenario: null = "from the catalog"
                 yield from _nulls(v, str(k))
     elif isinstance(obj, list):
         for v in obj:

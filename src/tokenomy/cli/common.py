@@ -9,6 +9,7 @@ bug) prints one line asking for a report (exit 3; TOKENOMY_TRACEBACK=1 shows the
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -78,6 +79,7 @@ class TokenomyGroup(TyperGroup):
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
         try:
+            self._refuse_flag_values(list(sys.argv[1:] if args is None else args))
             rv = super().main(args, prog_name, complete_var, standalone_mode=False,
                               windows_expand_args=windows_expand_args, **extra)
         except typer.Exit as e:
@@ -97,6 +99,20 @@ class TokenomyGroup(TyperGroup):
         if standalone_mode:
             sys.exit(rv or 0)
         return rv
+
+
+    def _refuse_flag_values(self, argv: list[str]) -> None:
+        """``--hardware --json`` would take '--json' as the chip: an option that needs a value followed by
+        another flag is a usage error, before Click parses it."""
+        cmd = next((self.commands[a] for a in argv if a in self.commands), None)
+        if cmd is None:
+            return
+        takes_value = {o for p in cmd.params if p.param_type_name == "option" and not getattr(p, "is_flag", False)
+                       for o in p.opts}
+        for flag, nxt in itertools.pairwise(argv):
+            if flag in takes_value and nxt.startswith("--"):
+                raise click.exceptions.UsageError(
+                    f"{flag} needs a value, got the flag {nxt!r}; see 'tokenomy {cmd.name} --help'.")
 
 
 @contextmanager

@@ -35,38 +35,25 @@ FINITE = Number()
 NON_NEGATIVE = Number(0.0)
 POSITIVE = Number(0.0, strict=True)
 
-FLAG_EXAMPLES = {"--model": "llama-3.1-8b", "--hardware": "h100-sxm", "--engine": "serving", "--profile": "my-gpu.json",
-                 "--cases": "cases.jsonl", "--plot": "out.html"}
-
-
-def not_a_flag(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
-    """Refuse a name that is another flag: ``--hardware --json`` means the name was left out."""
-    if isinstance(value, str) and value.startswith("--"):
-        flag = param.opts[0]
-        example = f"{flag} {FLAG_EXAMPLES.get(flag, 'NAME')}"
-        raise typer.BadParameter(f"needs a value, got the flag {value!r}; e.g. {example}.")
-    return value
-
-
 MODEL_HELP = "Catalog name, path to a config.json, or a Hugging Face id."
 CHIP_HELP = "Chip id (tokenomy hardware list) or a YAML file."
 PROFILE_HELP = "Calibrated profile file (tokenomy calibrate); replaces --engine."
 
 
 def model_option(help: str = MODEL_HELP, required: bool = False):
-    return typer.Option(... if required else None, "--model", help=help, callback=not_a_flag)
+    return typer.Option(... if required else None, "--model", help=help)
 
 
 def hardware_option(help: str = CHIP_HELP, required: bool = False):
-    return typer.Option(... if required else None, "--hardware", help=help, callback=not_a_flag)
+    return typer.Option(... if required else None, "--hardware", help=help)
 
 
 def engine_option(default=None, help: str = "Engine profile (default: serving)."):
-    return typer.Option(default, "--engine", help=help, callback=not_a_flag)
+    return typer.Option(default, "--engine", help=help)
 
 
 def profile_option():
-    return typer.Option(None, "--profile", help=PROFILE_HELP, callback=not_a_flag)
+    return typer.Option(None, "--profile", help=PROFILE_HELP)
 
 
 def json_option(help: str = "Print JSON."):
@@ -74,7 +61,7 @@ def json_option(help: str = "Print JSON."):
 
 
 def cases_option(help: str):
-    return typer.Option(None, "--cases", help=help, callback=not_a_flag)
+    return typer.Option(None, "--cases", help=help)
 
 
 def tokens_option(flag: str, default, help: str):
@@ -91,4 +78,4 @@ def force_option(help: str = "Overwrite files that already exist."):
 
 
 def plot_option(help: str):
-    return typer.Option(None, "--plot", help=help, callback=not_a_flag)
+    return typer.Option(None, "--plot", help=help)
