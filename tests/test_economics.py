@@ -346,8 +346,8 @@ def test_scenario_files_yaml_and_toml(tmp_path):
     ({"pue": float("nan")}, "pue", "[1, 3]"),
     ({"server_multiplier": float("inf")}, "server_multiplier", "[1, 10]"),
     ({"ops_frac": True}, "ops_frac", "[0, 0.9]"),
-    ({"utilization_frac": 0}, "utilization_frac", "(0, 1]"),
-    ({"utilization_frac": 1.5}, "utilization_frac", "(0, 1]"),
+    ({"utilization_frac": 0}, "utilization_frac", "[0.01, 1]"),
+    ({"utilization_frac": 1.5}, "utilization_frac", "[0.01, 1]"),
 ])
 def test_api_bad_input_names_field_and_range(override, field, rng):
     with pytest.raises(SpecError) as e:
@@ -363,8 +363,8 @@ def test_api_bad_input_names_field_and_range(override, field, rng):
     (["--rent-usd-per-hour", "-1", "--mode", "rented"], "rent_usd_per_hour", "[0, 100000]"),
     (["--pue", "0.95"], "pue", "[1, 3]"),
     (["--pue", "nan"], "--pue", "not a finite number"),
-    (["--utilization-frac", "0"], "utilization_frac", "(0, 1]"),
-    (["--utilization-frac", "1.2"], "utilization_frac", "(0, 1]"),
+    (["--utilization-frac", "0"], "utilization_frac", "[0.01, 1]"),
+    (["--utilization-frac", "1.2"], "utilization_frac", "[0.01, 1]"),
 ])
 def test_cli_bad_input_exits_2(args, field, rng):
     res = runner.invoke(app, ["cost", "--hardware", "h100-sxm", *args])

@@ -25,7 +25,7 @@ from ..errors import SpecError
 RANGES: dict[str, tuple[float, bool, float, bool]] = {
     "chip_price_usd": (0, True, 1e9, True),               # a whole CS-3 system is ~$2.5M
     "rent_usd_per_hour": (0, True, 1e5, True),
-    "chip_power_w": (0, False, 1e6, True),                # a CS-3 system draws ~23 kW
+    "chip_power_w": (1, True, 1e6, True),                 # >= 1 W: no accelerator draws less; a CS-3 ~23 kW
     "server_multiplier": (1, True, 10, True),
     "network_multiplier": (1, True, 10, True),
     "facility_usd_per_mw": (0, True, 1e9, True),          # AI builds ~$20M per MW
@@ -36,7 +36,7 @@ RANGES: dict[str, tuple[float, bool, float, bool]] = {
     "pue": (1, True, 3, True),
     "host_power_w_per_chip": (0, True, 1e5, True),
     "ops_frac": (0, True, 0.9, True),
-    "utilization_frac": (0, False, 1, True),
+    "utilization_frac": (0.01, True, 1, True),            # >= 1% busy: below that no token price is meaningful
     "token_price_usd_per_mtok": (0, True, 1e6, True),
     "token_price_decline_per_year": (1, True, 1000, True),
     "input_per_output_tokens": (0, True, 1e4, True),
