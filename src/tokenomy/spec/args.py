@@ -83,7 +83,7 @@ def precision_choice(value: Any, precision_type: type) -> Any:
 
 def count(arg: str, value: Any, *, minimum: int = 1, maximum: float) -> int:
     """One whole number (an int or a whole float) in [minimum, maximum]."""
-    if np.ndim(value) != 0:
+    if isinstance(value, (list, tuple, dict, set, np.ndarray)) or np.ndim(value) != 0:
         raise SpecError(f"{arg} must be one whole number, got {_got(value)}.")
     return int(sizes(arg, value, minimum=minimum, maximum=maximum).item())
 
