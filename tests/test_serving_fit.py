@@ -105,21 +105,22 @@ def accuracy(rows):
 
 # Leave-one-chip-out (docs/accuracy.md), (source, chip, metric): (median predicted/measured, p90 |error|).
 # MI300X held out has no ROCm row left to fit, so it runs CUDA-fitted terms: x2 too fast. H100 held out leaves
-# vLLM (measured only on H100) with its assumed host cost.
+# vLLM (measured only on H100) with its assumed host cost. The attention data-parallel rows (InferenceX DeepSeek-R1
+# dp_attention, ML.ENERGY tp=1/ep=N MoE) are predicted but not fitted on: ML.ENERGY's p90 grows with them.
 HELD_OUT = {
     ("trtllm", "h100-sxm", "output_tok_s_per_gpu"): (1.065, 0.313),
-    ("mlenergy", "h100-sxm", "output_tok_s_per_gpu"): (1.246, 0.581),
-    ("mlenergy", "h100-sxm", "itl_s"): (0.797, 0.347),
-    ("mlenergy", "h100-sxm", "power_w_per_gpu"): (0.873, 0.295),
-    ("inferencex", "h200-sxm", "output_tok_s_per_gpu"): (1.074, 0.386),
-    ("inferencex", "h200-sxm", "tok_s_per_user"): (1.034, 0.362),
+    ("mlenergy", "h100-sxm", "output_tok_s_per_gpu"): (1.264, 0.861),
+    ("mlenergy", "h100-sxm", "itl_s"): (0.756, 0.458),
+    ("mlenergy", "h100-sxm", "power_w_per_gpu"): (0.878, 0.277),
+    ("inferencex", "h200-sxm", "output_tok_s_per_gpu"): (1.087, 0.389),
+    ("inferencex", "h200-sxm", "tok_s_per_user"): (1.059, 0.362),
     ("inferencex", "mi300x", "output_tok_s_per_gpu"): (2.040, 2.131),
     ("inferencex", "mi300x", "tok_s_per_user"): (1.975, 1.985),
 }
 IN_SAMPLE = {
     ("trtllm", "h100-sxm", "output_tok_s_per_gpu"): (1.065, 0.313),
-    ("mlenergy", "h100-sxm", "output_tok_s_per_gpu"): (1.024, 0.179),
-    ("inferencex", "h200-sxm", "output_tok_s_per_gpu"): (1.018, 0.113),
+    ("mlenergy", "h100-sxm", "output_tok_s_per_gpu"): (1.054, 0.642),
+    ("inferencex", "h200-sxm", "output_tok_s_per_gpu"): (1.024, 0.166),
     ("inferencex", "mi300x", "output_tok_s_per_gpu"): (0.995, 0.272),
 }
 

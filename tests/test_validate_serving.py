@@ -129,12 +129,13 @@ def test_skip_reasons(aliases):
     res = validate_serving(DATA / FILES["inferencex"])
     why = {c.file_row: c.skipped for c in res.checks}
     assert why[0] == "disaggregated prefill/decode pools not modelled yet"
-    assert "dp-attention" in why[4]                     # MTP is modelled (core/speculative.py); DP attention not
+    assert why[4] is None                               # aggregated MTP with DP attention (serving_check._parallel)
     assert why[5] is None                               # aggregated MTP: predicted at the mtp default
     assert why[1] is None and why[3] is None            # aggregated, no MTP: predicted
     ml = validate_serving(DATA / FILES["mlenergy"])
-    assert {c.skipped for c in ml.checks if c.file_row == 2} == {"attention data-parallel (dp-attention) "
-                                                                  "not modelled yet"}
+    # tp=1, ep=8 on 8 GPUs: one replica, attention data-parallel 8 with its weights on every GPU
+    # (Qwen3-235B bf16: 58 GB of experts / 8 + 14 GB attention + 2.5 GB embedding and head)
+    assert {c.skipped for c in ml.checks if c.file_row == 2} == {"does not fit in memory at batch 1"}
 
 
 def test_predicted_energy_is_power_over_throughput(aliases):

@@ -75,7 +75,7 @@ def check_outputs(pred: Prediction, inputs: str, *, power_known: bool = True) ->
     'unknown', in POWER_FIELDS when the chip has no power limit: ``power_known`` False)."""
     for f in fields(pred):
         v = getattr(pred, f.name)
-        if f.name in ("tp", "pp", "ep", "chips") or not isinstance(v, (float, np.ndarray, np.generic)):
+        if f.name in ("tp", "pp", "ep", "chips", "dp_attention") or not isinstance(v, (float, np.ndarray, np.generic)):
             continue
         a = np.asarray(v)
         if a.dtype.kind != "f":
@@ -93,7 +93,8 @@ def check_outputs(pred: Prediction, inputs: str, *, power_known: bool = True) ->
 def predict(model: str | ModelSpec, hardware: str | HardwareSpec, *, phase: str = "decode", batch=1,
             seq=None, context=None, engine: str | EngineProfile | None = None,
             precision: str | Precision | None = None, tp: int = 1, pp: int = 1, ep: int = 1,
-            profile: str | None = None, force: bool = False, spec: str | Speculative | None = None) -> Prediction:
+            profile: str | None = None, force: bool = False, spec: str | Speculative | None = None,
+            dp_attention: int = 1) -> Prediction:
     """Predict one prefill or decode step; ``batch``, ``seq`` and ``context`` may be NumPy arrays
     (they broadcast, so a whole sweep is one call).
 
@@ -105,12 +106,16 @@ def predict(model: str | ModelSpec, hardware: str | HardwareSpec, *, phase: str 
     ``force`` allows seq/context beyond the model's max_position_embeddings.
     ``spec`` (decode only): speculative decoding, 'mtp[:K]', 'eagle[:K]' or 'draft:MODEL[:K]' with
     ',accept=A' or ',accepted=L' (spec/args.py; defaults and cost model: core/speculative.py).
+    ``dp_attention`` D (dividing tp): attention data-parallel over D groups of tp / D chips, each with its own
+    sequences and KV cache; MoE experts expert-parallel (``ep``) across the tp chips (core/graph.py).
+    ``batch`` stays the replica's: each group runs ceil(batch / D) sequences.
     """
     args.choice("phase", phase, ("prefill", "decode"))
     args.optional_text("profile", profile, "Pass the path of a file written by 'tokenomy calibrate'.")
     if not isinstance(force, bool):
         raise SpecError(f"force must be True or False, got {force!r}.")
     tp, pp, ep = (args.positive_int(k, v) for k, v in (("tp", tp), ("pp", pp), ("ep", ep)))
+    dp = args.dp_attention(dp_attention, tp)
     sd, draft = resolve_spec(spec)
     if sd is not None and phase != "decode":
         raise SpecError(f"spec ({spec!r}) applies to decode steps; drop it for phase={phase!r}.")
@@ -130,10 +135,12 @@ def predict(model: str | ModelSpec, hardware: str | HardwareSpec, *, phase: str 
     args.tp_in_domain(tp, h.scaleup_domain, h.id)
     with np.errstate(all="ignore"):      # overflow is caught by check_outputs, with the inputs named
         if sd is None:
-            pred = predict_core(m, h, e, p, phase=phase, batch=b, length=n, tp=tp, pp=pp, ep=ep)
+            pred = predict_core(m, h, e, p, phase=phase, batch=b, length=n, tp=tp, pp=pp, ep=ep, dp_attention=dp)
         else:
-            pred = speculative_core(m, h, e, p, sd, draft, batch=b, length=n, tp=tp, pp=pp, ep=ep)
-    extra = {} if sd is None else {"spec": sd.label}
+            pred = speculative_core(m, h, e, p, sd, draft, batch=b, length=n, tp=tp, pp=pp, ep=ep, dp_attention=dp)
+    extra: dict[str, object] = {} if sd is None else {"spec": sd.label}
+    if dp > 1:
+        extra["dp_attention"] = dp
     return check_outputs(pred, _inputs(m, h, e, p, phase=phase, batch=batch, **{size: value}, tp=tp, pp=pp, ep=ep,
                                        **extra),
                          power_known=bool(h.power_limit_w))

@@ -13,7 +13,10 @@ prefill) and TPOT (prefill stalls averaged in) when it gives means; e2e_s = TTFT
 Rows with spec_method 'mtp' (InferenceX DeepSeek-R1) are predicted with ``mtp`` speculative decoding at the
 documented default (core/speculative.py: K = 1, acceptance 0.85; the files give no K), per emitted token.
 A row the model cannot express (unknown chip or model, disaggregated pools, other speculative methods,
-attention data-parallel, a deployment the core refuses) stays in the output with ``skipped`` saying why.
+a deployment the core refuses) stays in the output with ``skipped`` saying why.
+Attention data-parallel rows (``_parallel``): InferenceX ``dp_attention`` (tp = D chips, experts ep-wide) and
+ML.ENERGY tp=1, ep=N on N GPUs (vLLM's N attention replicas over N-way expert parallelism) are one replica of
+chips / pp chips per stage, D attention groups (core/graph.py); the row's concurrency is the replica's.
 
     ratio = predicted / measured,   MAPE = mean |ratio - 1|,   p90 = 90th percentile of |ratio - 1|
 """
@@ -136,15 +139,30 @@ def _deployment_reason(row: ServingRow) -> str | None:
     if row.spec_method and row.spec_method not in SPEC_METHODS:
         return f"speculative decoding ({row.spec_method}) not modelled yet"
     if row.dp_attention > 1:
-        return "attention data-parallel (dp-attention) not modelled yet"
+        return None if _parallel(row) else "attention data-parallel layout not recognised"
     if row.tp * row.pp * row.dp_attention != row.chips:
         return "deployment chips differ from tp x pp x dp"
     return None
 
 
+def _parallel(row: ServingRow) -> tuple[int, int, int] | None:
+    """(tp, ep, dp_attention) of the row's replica in the core's terms (module docstring), None when unclear."""
+    d = row.dp_attention
+    if d == 1:
+        return row.tp, row.ep, 1
+    if row.tp * row.pp == row.chips and row.tp % d == 0:          # InferenceX: attention tp-wide, D = tp groups
+        return row.tp, row.ep, d
+    if row.tp * d * row.pp == row.chips and row.ep == row.tp * d:  # ML.ENERGY: tp=1, ep=N, N attention replicas
+        return row.tp * d, row.ep, d
+    return None
+
+
 def expressible(row: ServingRow, cache: dict[str, Any]) -> bool:
-    """Whether the row's deployment and model can be predicted at all (no prediction run; ``cache``: models)."""
-    return _deployment_reason(row) is None and not isinstance(_model(row.model, cache), str)
+    """Whether the row's deployment and model can be predicted at all (no prediction run; ``cache``: models).
+    The serving fit (calibrate/serving_fit.py) uses it; attention data-parallel rows are predicted but left out
+    of it until the shipped profiles are refitted with them."""
+    return (_deployment_reason(row) is None and row.dp_attention == 1
+            and not isinstance(_model(row.model, cache), str))
 
 
 def _batches(row: ServingRow, engine: EngineProfile) -> np.ndarray:
@@ -179,14 +197,15 @@ def _predict(row: ServingRow, model: Any, engine: EngineProfile) -> dict[str, fl
     hw = load_hardware(row.chip or "")
     engine = engine_for_chip(engine, hw)
     batches = _batches(row, engine)
-    kw: dict[str, Any] = {"engine": engine, "precision": row.precision or None, "tp": row.tp, "pp": row.pp,
-                          "ep": row.ep, "force": True, "spec": SPEC_METHODS.get(row.spec_method)}
+    tp, ep, dp = _parallel(row) or (row.tp, row.ep, 1)
+    kw: dict[str, Any] = {"engine": engine, "precision": row.precision or None, "tp": tp, "pp": row.pp,
+                          "ep": ep, "dp_attention": dp, "force": True, "spec": SPEC_METHODS.get(row.spec_method)}
     try:
         with np.errstate(all="ignore"):
             dec = api.predict(model, hw, phase="decode", batch=batches,
                               context=row.isl + row.osl // 2, **kw)
             m, _, e, p = api.resolve(model, hw, engine, row.precision or None)
-            chunk = chunked_prefill(m, hw, e, p, row.isl, tp=row.tp, pp=row.pp, ep=row.ep)   # as the frontier does
+            chunk = chunked_prefill(m, hw, e, p, row.isl, tp=tp, pp=row.pp, ep=ep, dp_attention=dp)   # as the frontier
     except TokenomyError as e:
         return f"deployment refused by the core: {str(e).split('. ')[0][:100]}"
     if not bool(chunk.pred.fits) or not bool(np.asarray(dec.fits)[0]):

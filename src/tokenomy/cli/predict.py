@@ -28,16 +28,19 @@ from .options import (
     model_option,
 )
 
-OUT_KEYS = ("model", "hardware", "engine", "precision", "speculative", "tokens_per_step", "tp", "pp", "ep", "chips",
+OUT_KEYS = ("model", "hardware", "engine", "precision", "speculative", "tokens_per_step", "tp", "pp", "ep",
+            "dp_attention", "chips",
             "phase", "batch", "seq", "context", "latency_s", "tokens_per_s", "tokens_per_s_per_user",
             "energy_j_per_token", "power_w",
             "power_w_per_chip", "memory_bytes", "memory_capacity_bytes", "weight_bytes", "kv_cache_bytes", "fits",
             "fit_reason", "bound", "clock_frac", "gemm_s", "attention_s", "elementwise_s", "comm_s", "overhead_s",
             "flop_per_step", "bytes_per_step", "source", "usd_per_hour", "usd_per_mtok", "j_per_token_facility",
             "facility_power_w", "tokens_per_s_per_mw")
-CASE_KEYS = {"model", "hardware", "engine", "precision", "tp", "pp", "ep", "phase", "batch", "seq", "context",
+CASE_KEYS = {"model", "hardware", "engine", "precision", "tp", "pp", "ep", "dp_attention", "phase", "batch", "seq",
+             "context",
              "profile", "spec"}
-GROUP_KEYS = ("model", "hardware", "engine", "precision", "tp", "pp", "ep", "phase", "profile", "spec")
+GROUP_KEYS = ("model", "hardware", "engine", "precision", "tp", "pp", "ep", "dp_attention", "phase", "profile",
+              "spec")
 
 
 def _records(pred, hardware) -> list[dict]:
@@ -73,6 +76,7 @@ def run_cases(path: str, defaults: dict) -> list[dict]:
         c["tp"] = _int_or_none(c.get("tp", 1), "tp", where) or 1
         c["pp"] = _int_or_none(c.get("pp", 1), "pp", where) or 1
         c["ep"] = _int_or_none(c.get("ep", 1), "ep", where) or 1
+        c["dp_attention"] = _int_or_none(c.get("dp_attention", 1), "dp_attention", where) or 1
         for k in ("batch", "seq", "context"):
             c[k] = _int_or_none(c.get(k), k, where)
         c["_line"] = i
@@ -96,7 +100,7 @@ def run_cases(path: str, defaults: dict) -> list[dict]:
             sizes = np.array([c[size] for c in sub])
             pred = predict(g["model"], g["hardware"], phase=g["phase"], engine=g["engine"],
                            precision=g["precision"], tp=g["tp"], pp=g["pp"], ep=g["ep"], profile=g["profile"],
-                           spec=g["spec"],
+                           spec=g["spec"], dp_attention=g["dp_attention"],
                            batch=np.array([c["batch"] for c in sub]), seq=sizes if size == "seq" else None,
                            context=sizes if size == "context" else None)
         except SpecError as e:
@@ -136,6 +140,8 @@ def predict_command(
     tp: int = typer.Option(1, "--tp", help="Tensor-parallel chips."),
     pp: int = typer.Option(1, "--pp", help="Pipeline stages."),
     ep: int = typer.Option(1, "--ep", help="Expert-parallel degree (MoE; at most tp)."),
+    dp_attention: int = typer.Option(1, "--dp-attention", help="Attention data-parallel groups D (divides tp): "
+                                     "attention on tp/D chips per group, own sequences and KV; experts over --ep."),
     phase: str = typer.Option(None, "--phase", help="prefill or decode."),
     batch: int = typer.Option(None, "--batch", help="Sequences in the step."),
     seq: int = typer.Option(None, "--seq", help="Prefill: prompt tokens per sequence."),
@@ -158,7 +164,8 @@ def predict_command(
     missing_flags((("--model", model), ("--hardware", hardware), ("--phase", phase), ("--batch", batch)),
                   "(or pass --cases FILE.jsonl).")
     pred = predict(model, hardware, phase=phase, batch=batch, seq=seq, context=context, engine=engine,
-                   precision=precision, tp=tp, pp=pp, ep=ep, profile=profile, force=force, spec=spec)
+                   precision=precision, tp=tp, pp=pp, ep=ep, profile=profile, force=force, spec=spec,
+                   dp_attention=dp_attention)
     rec = _records(pred, hardware)[0]
     if json_out:
         print_json(rec)

@@ -91,7 +91,9 @@ class StepRecipe:
     allreduce_count: float            # tensor-parallel all-reduces per step
     allreduce_bytes_per_token: float
     alltoall_count: float             # expert-parallel dispatch+combine per step
-    alltoall_bytes_per_token: float
+    alltoall_bytes_per_token: float   # per token of the step, per chip: 2 k D format bytes (dispatch + combine);
+    # under attention DP (D > 1) per token of the group, / (tp/D): each chip dispatches its share (comms.py:
+    # (ep-1)/ep of it leaves the chip). D = 1 keeps every chip charged for all T tokens, as the shipped fits assume.
     p2p_bytes_per_token: float        # pipeline hand-off per stage boundary
     weight_bytes: float               # weights stored on this chip
     kv_bytes_per_token: float         # KV cache per cached token per sequence on this chip (full-attention layers)
@@ -101,15 +103,25 @@ class StepRecipe:
     n_experts: int = 0
     top_k: int = 0
     ep: int = 1
+    dp_attention: int = 1             # attention data-parallel groups D: all but routed experts run 1/D of the batch
     act_elements_per_token: float = 0.0  # live activation elements per token (memory model)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def parallel_error(model: ModelSpec, tp: int, pp: int = 1, ep: int = 1) -> str:
-    """Why (tp, pp, ep) cannot split ``model``, or "" when it can. The one place these rules live."""
-    for name, v in (("tp", tp), ("pp", pp), ("ep", ep)):
+def parallel_error(model: ModelSpec, tp: int, pp: int = 1, ep: int = 1, dp_attention: int = 1) -> str:
+    """Why (tp, pp, ep, dp_attention) cannot split ``model``, or "" when it can. The one place these rules
+    live. With attention data-parallel D the attention (and every part but the routed experts) is split
+    tp / D ways, in D groups of their own sequences."""
+    for name, v in (("tp", tp), ("pp", pp), ("ep", ep), ("dp_attention", dp_attention)):
         if int(v) != v or v < 1:
             return f"{name} must be a positive integer, got {v!r}."
+    if tp % dp_attention:
+        return (f"dp_attention={dp_attention} does not divide tp={tp}: the tp chips of a stage form D attention "
+                "groups of tp / D chips each.")
+    if dp_attention > 1 and model.is_moe and ep == 1:
+        return (f"dp_attention={dp_attention} on the mixture-of-experts {model.name} needs ep > 1 (experts "
+                "expert-parallel across the groups); tensor-parallel experts under DP attention are not modelled.")
+    tp //= dp_attention
     if model.n_heads % tp:
         return (f"tp={tp} does not divide the {model.n_heads} attention heads of {model.name}; "
                 f"use a divisor of {model.n_heads}.")
@@ -119,6 +131,7 @@ def parallel_error(model: ModelSpec, tp: int, pp: int = 1, ep: int = 1) -> str:
     if pp > model.n_layers:
         return f"pp={pp} exceeds the {model.n_layers} layers of {model.name}."
     if ep > 1:
+        tp *= dp_attention
         if not model.is_moe:
             return f"ep={ep} needs a mixture-of-experts model; {model.name} is dense (use ep=1)."
         if model.n_experts % ep:
@@ -156,13 +169,16 @@ def gemm_compute_format(op: GemmOp, precision: Precision) -> str:
 
 
 def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, *, phase: str,
-                 tp: int = 1, pp: int = 1, ep: int = 1) -> StepRecipe:
-    """The kernels of one ``phase`` ('prefill' or 'decode') step on one chip."""
+                 tp: int = 1, pp: int = 1, ep: int = 1, dp_attention: int = 1) -> StepRecipe:
+    """The kernels of one ``phase`` ('prefill' or 'decode') step on one chip. ``dp_attention`` D > 1: all
+    but the routed experts are a tp / D-way tensor-parallel model serving 1/D of the sequences (MLA latent
+    KV then sharded by sequence across the groups, not replicated); routed experts stay expert-parallel."""
     if phase not in ("prefill", "decode"):
         raise SpecError(f"phase must be 'prefill' or 'decode', got {phase!r}.")
-    why = parallel_error(model, tp, pp, ep)
+    why = parallel_error(model, tp, pp, ep, dp_attention)
     if why:
         raise SpecError(why)
+    tp_all, tp = tp, tp // dp_attention           # tp: chips of one attention group from here on
     eager = engine.graph == "eager"
     kvb = BYTES_PER_ELEMENT[precision.kv_cache]
     D, H, N, K, V = model.d_model, model.d_head, model.n_heads, model.n_kv_heads, model.vocab_size
@@ -235,7 +251,7 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
         ew_k += L * 2
         ew_t += L * 2 * (4 * B16 * D)       # fused add+norm: read x and residual, write both
     # ---- MLP block
-    tp_moe = 1 if ep > 1 else tp
+    tp_moe = 1 if ep > 1 else tp_all
     n_in = 2 if model.gated_mlp else 1            # gate and up matrices, or up alone (GPT-2)
     act_el = 3 * D + (Nc + 2 * Kc) * H
     if model.is_moe:
@@ -300,13 +316,15 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
     kv_win = sum(a.count * a.kv_elements_per_token * kvb for a in attns if a.window is not None)
     impl = engine.attention.decode_impl if (eager and phase == "decode") else ("flash" if not eager else "sdpa")
     a2a_bytes = BYTES_PER_ELEMENT[precision.formats("down_expert")[1]]   # dispatched activations, per element
+    a2a_split = tp if dp_attention > 1 else 1     # chips of a group sharing its tokens' dispatch (StepRecipe)
     return StepRecipe(
         phase=phase, gemms=tuple(gemms), attns=attns, attention_impl=impl,
         ew_kernels=ew_k, ew_bytes_per_token=ew_t, ew_bytes_per_seq=ew_s, gemm_row_multiple=row_multiple,
         allreduce_count=ar_count, allreduce_bytes_per_token=D * B16,
-        alltoall_count=a2a_count, alltoall_bytes_per_token=2.0 * model.n_experts_active * D * a2a_bytes,
+        alltoall_count=a2a_count, alltoall_bytes_per_token=2.0 * model.n_experts_active * D * a2a_bytes / a2a_split,
         p2p_bytes_per_token=D * B16 if pp > 1 else 0.0,
         weight_bytes=weight_bytes, kv_bytes_per_token=kv_full, kv_bytes_per_token_windowed=kv_win,
         window=model.sliding_window if model.n_sliding_layers else None, layers=L,
-        n_experts=model.n_experts, top_k=model.n_experts_active, ep=ep, act_elements_per_token=act_el,
+        n_experts=model.n_experts, top_k=model.n_experts_active, ep=ep, dp_attention=dp_attention,
+        act_elements_per_token=act_el,
     )

@@ -2,7 +2,9 @@
 
     KV  = N * (C_full * kv_full + min(C, window) * kv_window)       bytes, C = cached + new tokens
           N = sequences in flight: b per micro-batch x micro-batches (pp in steady state); each
-          pipeline stage holds the KV of its own layers (kv_* are per chip) for every one of them
+          pipeline stage holds the KV of its own layers (kv_* are per chip) for every one of them;
+          under attention data-parallel D a chip holds its group's ceil(N / D) (MLA latent KV sharded
+          by sequence, not replicated on every chip)
     act = T * act_elements_per_token * a_bytes  (+ b * V * 4 for fp32 logits)
     need = weights + KV + act + reserve_frac * capacity <= capacity
 """
@@ -32,11 +34,16 @@ class MemoryUse:
 
 def memory_use(recipe: StepRecipe, *, batch: npt.ArrayLike, tokens_in_cache: npt.ArrayLike,
                tokens_in_step: npt.ArrayLike, capacity_bytes: float, vocab_size: int, params: MemoryParams,
-               a_bytes: float = 2.0, sequences_in_flight: npt.ArrayLike | None = None) -> MemoryUse:
+               a_bytes: float = 2.0, sequences_in_flight: npt.ArrayLike | None = None,
+               dp_attention: int = 1) -> MemoryUse:
     """Bytes one chip holds for a step (module docstring) and whether they fit ``capacity_bytes``.
-    ``sequences_in_flight`` (default ``batch``) sets the KV cache; ``batch`` the step's own buffers."""
+    ``sequences_in_flight`` (default ``batch``) sets the KV cache; ``batch`` the step's own buffers.
+    ``dp_attention`` D: a chip holds the KV and buffers of the busiest of D groups, ceil(N / D), ceil(b / D)."""
     b = np.asarray(batch, dtype=float)
     nseq = b if sequences_in_flight is None else np.asarray(sequences_in_flight, dtype=float)
+    if dp_attention > 1:
+        b, nseq = np.ceil(b / dp_attention), np.ceil(nseq / dp_attention)
+        tokens_in_step = np.asarray(tokens_in_step, dtype=float) * b / np.maximum(np.asarray(batch, float), 1.0)
     c = np.asarray(tokens_in_cache, dtype=float)
     T = np.asarray(tokens_in_step, dtype=float)
     win = recipe.window or 0

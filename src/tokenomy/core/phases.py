@@ -10,6 +10,8 @@ Decode: b sequences, one new token each (T = b), attention over the C cached tok
 A verify step of speculative decoding (``queries`` q > 1, core/speculative.py) runs q query tokens per
 sequence: T = b*q rows through every GEMM and the LM head (weights read once), attention reads each
 sequence's C + q keys once and does q times the score/value FLOPs.
+Attention data-parallel D (core/graph.py): every term but the routed-expert GEMMs runs the busiest
+group's ceil(b/D) sequences; the routed experts see the tokens of all groups.
 GEMM terms depend on T alone, so they are computed once per distinct T and gathered back.
 """
 
@@ -90,13 +92,22 @@ def step_time(recipe: StepRecipe, hw: HardwareSpec, engine: EngineProfile, preci
     peak, bw, units = chip_rates(hw, precision)
     b, n = np.broadcast_arrays(np.asarray(batch, dtype=float), np.asarray(length, dtype=float))
     prefill = recipe.phase == "prefill"
+    T_all = b * n if prefill else b * queries
+    if recipe.dp_attention > 1:          # attention DP: the busiest of D groups runs ceil(b / D) sequences
+        b = np.ceil(b / recipe.dp_attention)
     T = b * n if prefill else b * queries
     zeros = np.zeros(b.shape)
 
     def term(op: GemmOp, rows: np.ndarray) -> GemmTerms:
         return _gemm_terms(op, rows, hw, precision, bw, units, engine, recipe)
 
-    g1 = _gemms(T, [g for g in recipe.gemms if g.rows != "seqs"], term)
+    g1: tuple[np.ndarray, ...]
+    if recipe.dp_attention > 1:          # routed experts see the tokens of every group (T_all)
+        g0 = _gemms(T, [g for g in recipe.gemms if g.rows == "tokens"], term)
+        ge = _gemms(T_all, [g for g in recipe.gemms if g.rows == "expert"], term)
+        g1 = tuple(x + y for x, y in zip(g0, ge, strict=True))
+    else:
+        g1 = _gemms(T, [g for g in recipe.gemms if g.rows != "seqs"], term)
     g2 = _gemms(b if prefill else T, [g for g in recipe.gemms if g.rows == "seqs"], term)
     gemm_s, gemm_cb, flop, nbytes, active = (x + y for x, y in zip(g1, g2, strict=True))
     n_gemm_kernels = sum(g.count for g in recipe.gemms)

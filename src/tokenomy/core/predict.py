@@ -12,7 +12,9 @@ m micro-batches are in flight (``micro_batches``, default pp: the pipeline full)
               tokens_per_s = m * T / cycle,  tokens_per_s_per_user = 1 / cycle
     (at pp = 1: both = T / stage_s; with m = pp and hand-offs shorter than the host and head time,
     decode is T / stage_s too.)  power_w = chips * P_chip,  energy_j_per_token = power_w / tokens_per_s
-Prefill: T = b*s tokens. Decode: T = b. Memory holds the KV cache of b * m sequences (core/memory.py).
+Prefill: T = b*s tokens. Decode: T = b. Memory holds the KV cache of b * m sequences (core/memory.py),
+ceil(b * m / D) of them on a chip under attention data-parallel D (``dp_attention``; a replica is still
+tp * pp chips, tp = D groups of tp / D).
 The KV format follows the engine's convention unless the precision gives kv= (core/precision.py).
 When weights and KV exceed the fast tier (HBM, or SRAM on SRAM-first chips) the rest streams from
 the slow tier (DDR, MemoryX) every step, overlapped with compute: stage_s >= spill / ddr bytes/s.
@@ -80,6 +82,7 @@ class Prediction:
     source: str
     speculative: str = "off"         # speculative decoding (core/speculative.py): method:K,accept=a (source)
     tokens_per_step: float = 1.0     # tokens emitted per decode step and sequence (1 without speculation)
+    dp_attention: int = 1            # attention data-parallel groups (core/graph.py)
 
     def fit_reason(self, i: int | None = None) -> str:
         """Why point ``i`` (flat index into the broadcast shape) does not fit; empty when it does."""
@@ -118,12 +121,13 @@ class Prediction:
 
 def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, precision: Precision, *,
                  phase: str, batch: npt.ArrayLike, length: npt.ArrayLike, tp: int = 1, pp: int = 1,
-                 ep: int = 1, micro_batches: npt.ArrayLike | None = None, queries: int = 1) -> Prediction:
+                 ep: int = 1, micro_batches: npt.ArrayLike | None = None, queries: int = 1,
+                 dp_attention: int = 1) -> Prediction:
     """Pure: specs in, Prediction out (inputs already validated). ``queries`` > 1: a speculative verify
     step, q query tokens per sequence (core/phases.py; core/speculative.py turns it into tokens/s)."""
     precision = engine_kv(precision, engine.kv_cache_format)
-    recipe = build_recipe(model, engine, precision, phase=phase, tp=tp, pp=pp, ep=ep)
-    st = step_time(recipe, hw, engine, precision, batch, length, tp=tp, queries=queries)
+    recipe = build_recipe(model, engine, precision, phase=phase, tp=tp, pp=pp, ep=ep, dp_attention=dp_attention)
+    st = step_time(recipe, hw, engine, precision, batch, length, tp=tp // dp_attention, queries=queries)
     peak, bw, _ = chip_rates(hw, precision)
     b, n = np.broadcast_arrays(np.asarray(batch, dtype=float), np.asarray(length, dtype=float))
     T = b * n if phase == "prefill" else b * queries
@@ -135,7 +139,7 @@ def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, prec
     m = np.asarray(pp if micro_batches is None else micro_batches, dtype=float)
     mem = memory_use(recipe, batch=b, tokens_in_cache=cache, tokens_in_step=T, capacity_bytes=hw.weight_memory_bytes,
                      vocab_size=model.vocab_size, params=engine.memory, a_bytes=BYTES_PER_ELEMENT["bf16"],
-                     sequences_in_flight=b * m)
+                     sequences_in_flight=b * m, dp_attention=dp_attention)
     spill = spill_time_s(mem.memory_bytes, hw)
     stage = np.maximum(stage, spill)
     latency = stage if pp == 1 else _pipeline_latency(stage, st, engine, model.n_layers, pp, T, recipe, hw)
@@ -157,6 +161,7 @@ def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, prec
     return Prediction(
         phase=phase, model=model.name, hardware=hw.id, engine=engine.name, precision=precision.label,
         kv_cache=f"{precision.kv_cache} ({precision.kv_source})", tp=tp, pp=pp, ep=ep, chips=chips,
+        dp_attention=dp_attention,
         micro_batches=m, batch=b, seq=n if phase == "prefill" else None,
         context=n if phase == "decode" else None, latency_s=latency, stage_s=stage, tokens_per_s=tokens_per_s,
         tokens_per_s_per_user=per_user, energy_j_per_token=power_total / tokens_per_s, power_w=power_total,

@@ -51,13 +51,14 @@ class PrefillCost:
 
 
 def chunked_prefill(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, precision: Precision,
-                    isl: npt.ArrayLike, *, tp: int = 1, pp: int = 1, ep: int = 1) -> PrefillCost:
-    """Prefill cost of one request of ``isl`` tokens in a chunk of max_num_batched_tokens (module docstring)."""
+                    isl: npt.ArrayLike, *, tp: int = 1, pp: int = 1, ep: int = 1, dp_attention: int = 1) -> PrefillCost:
+    """Prefill cost of one request of ``isl`` tokens in a chunk of max_num_batched_tokens (module docstring);
+    under attention data-parallel D each of the D groups schedules its own chunk."""
     n = np.asarray(isl, dtype=float)
     r = np.maximum(engine.max_num_batched_tokens / n, 1.0)
     def run(batch: npt.ArrayLike, micro: float | None) -> Prediction:
-        return predict_core(model, hw, engine, precision, phase="prefill", batch=batch, length=n, tp=tp, pp=pp,
-                            ep=ep, micro_batches=micro)
+        return predict_core(model, hw, engine, precision, phase="prefill", batch=np.asarray(batch) * dp_attention,
+                            length=n, tp=tp, pp=pp, ep=ep, micro_batches=micro, dp_attention=dp_attention)
     pred = run(r, None)
     stage, lat, power = n / pred.tokens_per_s, pred.latency_s, pred.power_w
     ok = np.asarray(pred.fits, dtype=bool)

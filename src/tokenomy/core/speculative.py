@@ -122,23 +122,25 @@ def _one_layer(model: ModelSpec, layers: int = 1) -> ModelSpec:
 
 def speculative_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, precision: Precision,
                      sd: Speculative, draft: ModelSpec | None, *, batch: npt.ArrayLike, length: npt.ArrayLike,
-                     tp: int = 1, pp: int = 1, ep: int = 1, micro_batches: npt.ArrayLike | None = None) -> Prediction:
+                     tp: int = 1, pp: int = 1, ep: int = 1, micro_batches: npt.ArrayLike | None = None,
+                     dp_attention: int = 1) -> Prediction:
     """A decode Prediction with speculative decoding (module docstring); ``draft`` for method 'draft'."""
     k = sd.k
     ver = predict_core(model, hw, engine, precision, phase="decode", batch=batch, length=length, tp=tp, pp=pp,
-                       ep=ep, micro_batches=micro_batches, queries=k + 1)
+                       ep=ep, micro_batches=micro_batches, queries=k + 1, dp_attention=dp_attention)
     if sd.method == "draft":
         if draft is None:
             raise SpecError("speculative method 'draft' needs a draft model, e.g. draft:llama-3.2-1b:4.")
         dm, extra_w = draft, None
     else:
         dm = _one_layer(model)
-        two = build_recipe(_one_layer(model, 2), engine, precision, phase="decode", tp=tp, ep=ep)
-        one = build_recipe(dm, engine, precision, phase="decode", tp=tp, ep=ep)
+        two = build_recipe(_one_layer(model, 2), engine, precision, phase="decode", tp=tp, ep=ep,
+                           dp_attention=dp_attention)
+        one = build_recipe(dm, engine, precision, phase="decode", tp=tp, ep=ep, dp_attention=dp_attention)
         extra_w = two.weight_bytes - one.weight_bytes          # one layer; embedding and head are shared
-    dtp, dep = (tp, ep) if not parallel_error(dm, tp, 1, ep) else (1, 1)
+    dtp, dep, ddp = (tp, ep, dp_attention) if not parallel_error(dm, tp, 1, ep, dp_attention) else (1, 1, 1)
     d = predict_core(dm, hw, engine, precision, phase="decode", batch=batch, length=length, tp=dtp, ep=dep,
-                     micro_batches=ver.micro_batches)
+                     micro_batches=ver.micro_batches, dp_attention=ddp)
     parts = {f: k * np.asarray(getattr(d, f)) for f in ("gemm_s", "attention_s", "elementwise_s", "comm_s")}
     draft_s = sum(parts.values())
     e = sd.tokens_per_step

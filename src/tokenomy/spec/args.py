@@ -98,6 +98,16 @@ def positive_int(arg: str, value: Any, *, maximum: int = MAX_PARALLEL) -> int:
     return v
 
 
+def dp_attention(value: Any, tp: int) -> int:
+    """Attention data-parallel groups D: a whole number >= 1 dividing the tp chips of a stage (the chips
+    attention is split over); the model-specific rules are core/graph.py's parallel_error."""
+    d = positive_int("dp_attention", value)
+    if tp % d:
+        raise SpecError(f"dp_attention={d} must divide the {tp} chips of a stage (tp={tp}): the chips form D "
+                        f"attention groups of tp / D each; e.g. dp_attention={tp}.")
+    return d
+
+
 def number(arg: str, value: Any, *, minimum: float = 0.0, maximum: float = math.inf,
            allow_minimum: bool = True) -> float:
     """A finite real number in [minimum, maximum] (or (minimum, maximum] without allow_minimum)."""
