@@ -21,6 +21,7 @@ import numpy as np
 import tokenomy
 from tokenomy.core.graph import parallel_error
 from tokenomy.core.memory import spill_time_s
+from tokenomy.core.predict import predict_core
 from tokenomy.loaders.hardware import hardware_ids
 from tokenomy.loaders.models import model_names
 
@@ -81,16 +82,20 @@ def check(model, hw, eng, n_ctx, **kw) -> dict[str, float]:
     out["batch latency falls"] = worst_drop(d.latency_s, ok)
     ctx = np.arange(0, n_ctx + 1, dtype=float)
     out["context latency"] = max(worst_drop(tokenomy.predict(model, hw, phase="decode", batch=b, context=ctx,
-                                                             engine=eng, **kw).latency_s) for b in (1, 8, 64))
+                                                             engine=eng, force=True, **kw).latency_s)
+                                 for b in (1, 8, 64))
     if eng != "torch-eager-bmm":
-        p = tokenomy.predict(model, hw, phase="prefill", batch=1, seq=ctx[1:], engine=eng, **kw)
+        p = tokenomy.predict(model, hw, phase="prefill", batch=1, seq=ctx[1:], engine=eng, force=True, **kw)
         out["prefill latency"] = worst_drop(p.latency_s)
     bad = nan = 0
+    # the core itself, below the API's input bounds: it must stay numerically safe for any finite size
+    m, h, e, prec = tokenomy.api.resolve(model, hw, eng, kw["precision"])
     for big in (1e30, 1e82, 1e150, 1e300):
         for phase, key in (("decode", "context"), ("prefill", "seq")):
             for args in ({"batch": big, key: 1024}, {"batch": 1, key: big}):
                 with np.errstate(all="ignore"):
-                    r = tokenomy.predict(model, hw, phase=phase, engine=eng, **args, **kw)
+                    r = predict_core(m, h, e, prec, phase=phase, batch=np.asarray(float(args["batch"])),
+                                     length=np.asarray(float(args[key])), tp=kw["tp"], pp=kw["pp"])
                 vals = [r.latency_s, r.tokens_per_s, r.energy_j_per_token, r.power_w, r.memory_bytes]
                 nan += any(np.any(np.isnan(v)) for v in vals)
                 if big < 1e200:

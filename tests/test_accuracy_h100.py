@@ -89,8 +89,8 @@ def test_held_out_accuracy_is_pinned(held_out):
         errs = [abs(c.rel_err) for c in checks if c.kind == kind]
         assert len(errs) == counts[kind]
         assert float(np.mean(errs)) == pytest.approx(pinned, abs=0.003), kind
-    # a re-pin may not leave the latency contract (issue 2: MAPE <= 5%)
-    assert HELD_OUT_MAPE["prefill"] <= 0.05 and HELD_OUT_MAPE["decode"] <= 0.05
+        if kind in ("prefill", "decode"):        # the latency contract of issue 2 (MAPE <= 5%), held out
+            assert float(np.mean(errs)) <= 0.05, kind
 
 
 def test_held_out_energy_against_measured_joules(e2e_rows, held_out):

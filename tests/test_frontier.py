@@ -137,7 +137,7 @@ def _mlenergy_rows() -> list[dict]:
 
 @pytest.mark.parametrize("isl", [100, 1000])
 def test_small_batch_decode_matches_measured_vllm_held_out(isl):
-    """HELD-OUT: the serving profile was never fitted on serving-engine data. ML.ENERGY's LM-Arena prompts have
+    """HELD-OUT: the serving profile's own terms (used by sweep) are fitted on no serving-engine data. ML.ENERGY's LM-Arena prompts have
     unpublished lengths, so the check brackets them (100 and 1000 tokens); at 8 and 16 concurrent requests the
     per-user decode time and the GPU power barely depend on them. Today: TPOT -6%..+5% at 8, -9%..+11% at 16;
     power -5%..-2% and -10.0%..-4% (batched, chunked prefill of 100-token prompts reads the weights once per

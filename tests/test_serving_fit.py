@@ -159,7 +159,7 @@ def test_holdout_chip_validate_refits_without_it(rows, monkeypatch):
 
 @pytest.mark.parametrize("extra, needle", [
     (["--serving", "tests/data/serving_blis.csv", "--holdout-chip", "mi300x", "--profile", "vllm"],
-     "does not take --profile"),
+     "does not take a profile"),
     (["--measurements", "tests/data/llama-3.1-8b.jsonl", "--holdout-chip", "mi300x"], "--serving only"),
 ])
 def test_holdout_chip_flag_misuse_is_one_line(extra, needle):
@@ -168,3 +168,13 @@ def test_holdout_chip_flag_misuse_is_one_line(extra, needle):
     from tokenomy.cli.main import app
     r = CliRunner().invoke(app, ["validate", *extra])
     assert r.exit_code == 2 and needle in r.output and "Traceback" not in r.output, r.output
+
+
+def test_holdout_refuses_a_file_away_from_the_shared_folder(tmp_path):
+    """A held-out refit needs the four shared files; package code never falls back to the test fixtures."""
+    from tokenomy.errors import SpecError
+    from tokenomy.serving_check import validate_serving
+    lone = tmp_path / "trtllm_perf_overview.csv"
+    lone.write_bytes((Path(__file__).parent / "data" / "serving" / "trtllm_perf_overview.csv").read_bytes())
+    with pytest.raises(SpecError, match="not beside them"):
+        validate_serving(lone, holdout_chip="h100-sxm")

@@ -35,7 +35,7 @@ import numpy as np
 from . import api
 from .core.serving import chunked_prefill, serving_estimate
 from .core.speculative import per_token
-from .errors import CatalogError, TokenomyError
+from .errors import CatalogError, SpecError, TokenomyError
 from .loaders.engines import engine_for_chip, load_engine
 from .loaders.hardware import load_hardware
 from .loaders.models import load_model
@@ -259,6 +259,8 @@ def validate_serving(path: str | Path, profile: str | Path | EngineProfile | Non
     """Every row of the serving CSV at ``path``, each with the profile of its own engine (``profile`` given: that
     one for every row). ``holdout_chip``: the engine terms refitted without that chip, only its rows predicted."""
     t0 = time.perf_counter()
+    if profile is not None and holdout_chip is not None:
+        raise SpecError("holdout_chip (--holdout-chip) refits each row's engine; it does not take a profile.")
     source, rows = read_serving(path)
     if profile is not None:
         engine = profile if isinstance(profile, EngineProfile) else load_engine(str(profile))
@@ -269,6 +271,9 @@ def validate_serving(path: str | Path, profile: str | Path | EngineProfile | Non
         from .calibrate.serving_fit import has_all
         if fit_dir is None and has_all(Path(path).parent):
             fit_dir = Path(path).parent          # the file sits beside the other shared files: fit on them
+        if holdout_chip is not None and fit_dir is None:
+            raise SpecError(f"--holdout-chip refits on the four serving files of shared/data/serving; {path} is "
+                            "not beside them. Pass a file from that folder (or fit_dir=).")
         engines = row_engines(rows, holdout_chip, fit_dir)
         checks = sorted((c for e, prof in engines.items() for c in check_rows([r for r in rows if r.engine == e],
                                                                                 prof)), key=lambda c: c.file_row)

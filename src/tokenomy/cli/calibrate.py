@@ -111,8 +111,6 @@ def validate_command(
     if serving is not None:
         if hardware is not None:
             raise SpecError("--hardware does not apply to --serving: each row names its own chip.")
-        if holdout_chip is not None and profile is not None:
-            raise SpecError("--holdout-chip refits each row's engine; it does not take --profile.")
         _validate_serving(serving, profile, json_out, plot, force, holdout_chip)
         return
     if holdout_chip is not None:

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SpecError
 from ..loaders.economics import default_scenario, load_scenario
 from ..loaders.hardware import load_hardware
 from ..spec import args
@@ -70,7 +69,6 @@ def check_number(name: str, value: Any, low: float, high: float, *, low_inclusiv
 def check_request(isl: Any, osl: Any, tokens_per_s_per_user: Any) -> None:
     """Request sizes are whole numbers >= 1 and the speed a finite number >= 0."""
     for name, v in (("isl", isl), ("osl", osl)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= MAX_TOKENS:
-            raise SpecError(f"{name} must be a whole number in [1, {MAX_TOKENS:g}], got {v!r}.")
+        args.positive_int(name, v, maximum=MAX_TOKENS)
     check_number("tokens_per_s_per_user", tokens_per_s_per_user, 0, 1e7, low_inclusive=True,
                  flag="tokens-per-s-per-user")

@@ -13,7 +13,6 @@ from .. import api as _api
 from ..core import economics as ce
 from ..core.serving import chunked_prefill, serving_estimate
 from ..core.speculative import per_token
-from ..errors import SpecError
 from ..spec import args
 from ..spec.economics import Scenario
 from ..spec.hardware import HardwareSpec
@@ -88,8 +87,7 @@ def operating_point(model: Any, hardware: Any, tokens_per_s_per_user: float = 0.
     ``spec``: speculative decoding of the decode steps (tokenomy.predict). Infeasible points return feasible=False."""
     sc = get_scenario(scenario, **overrides)
     check_request(isl, osl, tokens_per_s_per_user)
-    if isinstance(max_batch, bool) or not isinstance(max_batch, (int, np.integer)) or not 1 <= max_batch <= MAX_BATCH:
-        raise SpecError(f"max_batch must be a whole number in [1, {MAX_BATCH}], got {max_batch!r}.")
+    args.positive_int("max_batch", max_batch, maximum=MAX_BATCH)
     m, hw, e, p = _api.resolve(model, hardware, engine, precision)
     args.request_in_context(isl, osl, m.max_position_embeddings, m.name, force=False)
     kw: dict[str, Any] = {"engine": e, "precision": p, "tp": tp, "pp": pp, "ep": ep}
