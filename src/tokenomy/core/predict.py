@@ -119,6 +119,13 @@ class Prediction:
         return [dict(zip(keys, vals, strict=True)) for vals in zip(*(cols[k] for k in keys), strict=True)]
 
 
+def decode_cycle_s(latency_s: npt.ArrayLike, stage_s: npt.ArrayLike, micro_batches: npt.ArrayLike) -> np.ndarray:
+    """Time between two decode steps of one sequence, s: its own step through every stage (latency), or the
+    bottleneck stage serving all ``micro_batches`` in flight, whichever is longer (the pipeline rule)."""
+    return np.maximum(np.asarray(latency_s, dtype=float),
+                      np.asarray(micro_batches, dtype=float) * np.asarray(stage_s, dtype=float))
+
+
 def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, precision: Precision, *,
                  phase: str, batch: npt.ArrayLike, length: npt.ArrayLike, tp: int = 1, pp: int = 1,
                  ep: int = 1, micro_batches: npt.ArrayLike | None = None, queries: int = 1,
@@ -148,7 +155,7 @@ def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, prec
         tokens_per_s = np.minimum(m, pp) / pp * T / stage
         per_user = n / latency
     else:
-        cycle = np.maximum(latency, m * stage)
+        cycle = decode_cycle_s(latency, stage, m)
         tokens_per_s = m * T / cycle
         per_user = 1.0 / cycle
     power_total = chips * pw.power_w

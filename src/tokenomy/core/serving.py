@@ -36,7 +36,7 @@ from ..spec.hardware import HardwareSpec
 from ..spec.model import ModelSpec
 from . import economics as ce
 from .precision import Precision
-from .predict import Prediction, predict_core
+from .predict import Prediction, decode_cycle_s, predict_core
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def serving_estimate(dec: Prediction, prefill_stage_s, prefill_latency_s, prefil
     m = np.asarray(dec.micro_batches, dtype=float)
     N = b * m
     t_d = dec.stage_s
-    cycle = np.maximum(dec.latency_s + extra_decode_s, m * t_d)
+    cycle = decode_cycle_s(dec.latency_s + extra_decode_s, t_d, m)
     t_p, L_p = prefill_stage_s, prefill_latency_s
     f_p = t_p / (t_p + osl * cycle / N)
     tps = (1.0 - f_p) * N / cycle

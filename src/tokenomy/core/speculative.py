@@ -48,7 +48,7 @@ from ..spec.hardware import HardwareSpec
 from ..spec.model import ModelSpec
 from .graph import build_recipe, parallel_error
 from .precision import Precision
-from .predict import Prediction, predict_core
+from .predict import Prediction, decode_cycle_s, predict_core
 
 # method -> (draft tokens K, per-token acceptance a, source); module docstring
 DEFAULTS: dict[str, tuple[int, float, str]] = {
@@ -148,7 +148,7 @@ def speculative_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, 
     stage = ver.stage_s + draft_s
     m = np.asarray(ver.micro_batches, dtype=float)
     b = np.asarray(ver.batch, dtype=float)
-    cycle = np.maximum(latency, m * stage)
+    cycle = decode_cycle_s(latency, stage, m)
     tps = m * b * e / cycle
     mem = ver.memory_bytes + (d.weight_bytes if extra_w is None else extra_w) + d.kv_cache_bytes
     return dataclasses.replace(
