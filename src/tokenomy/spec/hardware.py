@@ -7,7 +7,7 @@ accelerator (per GPU for rack systems such as GB200 NVL72, per wafer for Cerebra
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -22,7 +22,7 @@ ChipKind = Literal["gpu", "tpu", "asic", "sram", "cpu"]
 # that includes host CPUs, switches and rack (GB200/GB300 NVL72; network multiplier only);
 # wafer-system: a whole system (Cerebras CS-3; network multiplier only); cloud-instance: rented only.
 FormFactor = Literal["hgx-server", "pcie-server", "rack-share", "wafer-system", "cloud-instance"]
-FORM_FACTORS: tuple[str, ...] = ("hgx-server", "pcie-server", "rack-share", "wafer-system", "cloud-instance")
+FORM_FACTORS: tuple[str, ...] = get_args(FormFactor)
 
 
 class HardwareSpec(BaseModel):
