@@ -110,7 +110,7 @@ def factory(power_mw: float, model: Any, hardware: list[str] | str, tokens_per_s
         raise SpecError(f"factory compares 1 to {MAX_CHIPS_COMPARED} chips, got {len(hws)}.")
     sc = get_scenario(scenario, **overrides)
     price = sc.token_price_usd_per_mtok if token_price_usd_per_mtok is None else check_number(
-        "token_price_usd_per_mtok", token_price_usd_per_mtok, 0, 1e6, low_inclusive=True)
+        "token_price_usd_per_mtok", token_price_usd_per_mtok, 0, 1e6)   # > 0: margin_frac divides by revenue
     rows = []
     for h, t, prec in zip(hws, per_chip(tp, hws, "tp"), per_chip(precision, hws, "precision"), strict=True):
         hw = hw_spec(h)

@@ -37,7 +37,7 @@ RANGES: dict[str, tuple[float, bool, float, bool]] = {
     "host_power_w_per_chip": (0, True, 1e5, True),
     "ops_frac": (0, True, 0.9, True),
     "utilization_frac": (0.01, True, 1, True),            # >= 1% busy: below that no token price is meaningful
-    "token_price_usd_per_mtok": (0, True, 1e6, True),
+    "token_price_usd_per_mtok": (0, False, 1e6, True),
     "token_price_decline_per_year": (1, True, 1000, True),
     "input_per_output_tokens": (0, True, 1e4, True),
 }
