@@ -13,6 +13,7 @@ from .gemm_shape import gemm_command, shape_command
 from .hardware import hardware_app
 from .models import models_app
 from .predict import predict_command
+from .simulate import simulate_command
 
 app = typer.Typer(name="tokenomy", cls=TokenomyGroup, no_args_is_help=False, add_completion=False,
                   invoke_without_command=True,
@@ -24,6 +25,7 @@ app.command("predict")(predict_command)
 app.command("calibrate")(calibrate_command)
 app.command("validate")(validate_command)
 app.command("frontier")(frontier_command)
+app.command("simulate")(simulate_command)
 app.command("cost")(cost_command)
 app.command("factory")(factory_command)
 app.command("breakeven")(break_even_command)

@@ -1,0 +1,166 @@
+"""``tokenomy.simulate``: one serving simulation from names and the CLI's mini-languages, as a typed result.
+
+    simulate(model, hardware, workload='poisson:rate=4,isl=1000,osl=200', replicas=2, slo='ttft=1,tpot=50ms')
+
+Every argument is checked by the shared rules of ``spec/args.py`` (the same messages as ``api.predict``);
+the workload, prefix cache and SLO texts by ``spec/sim.py`` and ``sim/workload.py``. Step times come from
+the one adapter to the core (``sim/steps.py``), the scheduler from the engine profile
+(``sim/scheduler.policy_for``) and the run from ``sim/kernel.simulate_requests``. pandas and the kernel are
+imported when a simulation runs, so ``import tokenomy`` stays light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import SpecError
+from ..spec import args
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .steps import StepModel
+    from .workload import Workload
+
+ROUTERS = ("round-robin", "least-loaded")
+MAX_REPLICAS = 100_000      # replicas of one deployment simulated together (a fleet of ~1e5 is the largest sized)
+LATENCY_KEYS = ("ttft_s", "tpot_s", "itl_s", "e2e_s")
+STAT_KEYS = ("mean", "p50", "p90", "p99")
+SCALAR_KEYS = ("output_tokens_per_s", "input_tokens_per_s", "requests_per_s", "goodput_requests_per_s",
+               "slo_attainment", "preemptions", "mean_batch", "kv_peak_frac", "power_w", "j_per_token",
+               "usd_per_mtok", "requests", "simulated_s", "wall_s")
+SUMMARY_KEYS = LATENCY_KEYS + SCALAR_KEYS     # the issue's JSON keys, in its order
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """The result of ``simulate``: the summary (the issue's JSON keys), one row per request, the occupancy
+    timeline, and one-line descriptions of the deployment and the workload.
+
+    ``step_error``: relative error of the step-time table vs direct core calls (``sim.steps.step_model_error``;
+    None unless ``check_steps=True``). ``events``: the kernel's event log when ``event_log=True``.
+    """
+
+    summary: dict[str, Any]
+    requests: pd.DataFrame
+    timeline: pd.DataFrame
+    deployment: str
+    workload: str
+    replicas: int
+    step_error: dict[str, float] | None = None
+    events: list[tuple] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary keys in the issue's order, then ``deployment``, ``workload`` (and ``step_error``)."""
+        out: dict[str, Any] = {k: self.summary[k] for k in SUMMARY_KEYS if k in self.summary}
+        out.update({k: v for k, v in self.summary.items() if k not in out})
+        out["deployment"] = self.deployment
+        out["workload"] = self.workload
+        if self.step_error is not None:
+            out["step_error"] = dict(self.step_error)
+        return out
+
+    def flat(self) -> dict[str, Any]:
+        """The summary as one flat row (``ttft_s_p99``, ...): a sweep's columns."""
+        out: dict[str, Any] = {}
+        for k, v in self.to_dict().items():
+            if isinstance(v, dict):
+                out.update({f"{k}_{s}": x for s, x in v.items()})
+            else:
+                out[k] = v
+        return out
+
+
+def simulate(model, hardware, *, workload: str | Workload, engine=None, precision=None, tp: int = 1, pp: int = 1,
+             ep: int = 1, dp_attention: int = 1, replicas: int = 1, router: str = "round-robin", spec=None,
+             requests: int | None = None, duration_s: float | None = None, prefix_cache=None, slo=None,
+             seed: int = 0, event_log: bool = False, progress: Callable[[int, int], None] | None = None,
+             force: bool = False, check_steps: bool = False, base_dir: str | Path | None = None) -> Simulation:
+    """Simulate serving ``workload`` on ``replicas`` copies of one deployment of ``model`` on ``hardware``.
+
+    ``model``, ``hardware``, ``engine``, ``precision``, ``spec``, ``tp``/``pp``/``ep``/``dp_attention``: as
+    ``api.predict``. ``workload``: the text of ``sim/workload.py`` ('poisson:rate=R,isl=DIST,osl=DIST', 'gamma:..',
+    'closed:conc=N,..', 'trace:FILE.csv[,speedup=S]') or a ``Workload``; ``requests`` or ``duration_s`` (not both)
+    bound it. ``prefix_cache``: 'hit=F' | 'shared-prefix=TOKENS' (or a PrefixCache); ``slo``: 'ttft=S,tpot=S'
+    (or a Slo). ``router``: 'round-robin' or 'least-loaded'. ``force`` allows requests longer than the model's
+    context. ``progress(done, total)`` is called as requests finish. ``base_dir``: folder of relative trace paths.
+    """
+    import time
+
+    from ..api import resolve, resolve_spec
+    from ..spec.sim import PrefixCache, Slo, parse_prefix_cache, parse_slo
+    from .workload import Workload
+
+    tp, pp, ep = (args.positive_int(k, v) for k, v in (("tp", tp), ("pp", pp), ("ep", ep)))
+    dp = args.dp_attention(dp_attention, tp)
+    replicas = args.positive_int("replicas", replicas, maximum=MAX_REPLICAS)
+    router = args.choice("router", router, ROUTERS)
+    for flag, v in (("event_log", event_log), ("force", force), ("check_steps", check_steps)):
+        if not isinstance(v, bool):
+            raise SpecError(f"{flag} must be True or False, got {v!r}.")
+    if progress is not None and not callable(progress):
+        raise SpecError(f"progress must be a function progress(done, total) or None, got {progress!r}.")
+    prefix = prefix_cache if isinstance(prefix_cache, PrefixCache) else parse_prefix_cache(prefix_cache)
+    slo_ = slo if isinstance(slo, Slo) or slo is None else parse_slo(slo)
+    if requests is not None and duration_s is not None:
+        raise SpecError("give requests or duration_s (CLI --requests or --duration), not both.")
+    if duration_s is not None:
+        duration_s = args.number("duration_s", duration_s, minimum=0.0, allow_minimum=False, maximum=1e9)
+    sd, _ = resolve_spec(spec)
+    m, h, e, p = resolve(model, hardware, engine, precision)
+    args.tp_in_domain(tp, h.scaleup_domain, h.id)
+
+    def work(client_tokens_per_s: float | None = None) -> Workload:
+        if isinstance(workload, Workload):
+            if requests is not None:
+                raise SpecError("requests applies to a workload text; a Workload object already holds its requests.")
+            return workload
+        if not isinstance(workload, str):
+            raise SpecError(f"workload must be a workload text or a Workload, got {workload!r} "
+                            f"({type(workload).__name__}); e.g. 'poisson:rate=4,isl=1000,osl=200'.")
+        extra = {} if client_tokens_per_s is None else {"client_tokens_per_s": client_tokens_per_s}
+        return _parse(workload, requests=requests, duration_s=duration_s, seed=seed,
+                      base_dir=None if base_dir is None else Path(base_dir), **extra)
+
+    wl = work()
+    longest = int((wl.input_tokens + wl.output_tokens).max()) if len(wl) else 1
+    args.request_in_context(float(longest), 0.0, m.max_position_embeddings, m.name, force)
+    step = _step_model(m, h, e, p, tp=tp, pp=pp, ep=ep, dp=dp, spec=sd, max_context=longest)
+    if wl.kind == "closed" and duration_s is not None and not isinstance(workload, Workload):
+        # the fastest a client can go: one sequence alone, nearly empty cache (1 / batch-1 decode step time)
+        client = float(step.tokens_per_step / step.step_s(1, 1, 0, 0))
+        wl = work(client)
+        longest2 = int((wl.input_tokens + wl.output_tokens).max())
+        args.request_in_context(float(longest2), 0.0, m.max_position_embeddings, m.name, force)
+        if longest2 > longest:
+            step = _step_model(m, h, e, p, tp=tp, pp=pp, ep=ep, dp=dp, spec=sd, max_context=longest2)
+    from .kernel import simulate_requests
+    from .scheduler import policy_for
+
+    t0 = time.perf_counter()
+    res = simulate_requests(wl, step, policy=policy_for(e, step), replicas=replicas, router=router,  # type: ignore[arg-type]
+                            prefix=prefix, slo=slo_, duration_s=duration_s, event_log=event_log, progress=progress)
+    summary = dict(res.summary)
+    summary.setdefault("wall_s", time.perf_counter() - t0)
+    err = None
+    if check_steps:
+        from .steps import step_model_error
+        err = step_model_error(step, m, h, engine=e, precision=p, tp=tp, pp=pp, ep=ep, dp_attention=dp, spec=sd)
+    where = f"{replicas} x " if replicas > 1 else ""
+    return Simulation(summary=summary, requests=res.requests, timeline=res.timeline,
+                      deployment=f"{where}{step.description}, router {router}" if replicas > 1 else step.description,
+                      workload=wl.description, replicas=replicas, step_error=err, events=res.events)
+
+
+def _parse(text: str, **kw) -> Workload:
+    from .workload import parse_workload
+    return parse_workload(text, **kw)
+
+
+def _step_model(m, h, e, p, *, tp: int, pp: int, ep: int, dp: int, spec, max_context: int) -> StepModel:
+    from .steps import build_step_model
+    return build_step_model(m, h, engine=e, precision=p, tp=tp, pp=pp, ep=ep, dp_attention=dp, spec=spec,
+                            max_context=max_context)
