@@ -247,6 +247,28 @@ def cli_frontier(d) -> Case:
     return _with_plot(d, _cli(d, ["frontier"], base, pools))
 
 
+WORKLOAD = ["poisson:rate=4,isl=uniform:100:300,osl=32", "closed:conc=4,isl=200,osl=16",
+            "gamma:rate=8,cv=2,isl=lognormal:200:0.5,osl=zipf:1.2:64", "poisson:rate=-1,isl=100,osl=10",
+            "poisson:rate=nan,isl=100,osl=10", "poisson:rate=4,isl=pareto:1:2,osl=10", "poisson:rate=1e400,isl=1,osl=1",
+            "closed:conc=0,isl=1,osl=1", "trace:{tmp}/none.csv", "poisson:rate=4,isl=normal:1e9:1,osl=1",
+            "poisson:rate=4", "gamma:rate=1,cv=1e9,isl=1,osl=1", "poisson:rate=4,isl=uniform:9:1,osl=1", *CLI_TEXT]
+SLO = ["ttft=1,tpot=50ms", "ttft=0", "tpot=-1", "ttft=nan", "ttft=1,ttft=2", "x=1", "ttft=1e400", *CLI_TEXT]
+PREFIX = ["hit=0.5", "shared-prefix=64", "hit=2", "hit=nan", "shared-prefix=-1", "hit=0.5,shared-prefix=3",
+          "shared-prefix=1e12", *CLI_TEXT]
+SIM_OUT = ["{tmp}/r.parquet", "{tmp}/r.csv", "{tmp}/r.json", "{tmp}/missing/dir/r.csv", "{tmp}", "{tmp}/.csv"]
+
+
+def cli_simulate(d) -> Case:
+    base = {"--model": "llama-3.1-8b", "--hardware": d.one(["h100-sxm", "b200", "mi300x"]),
+            "--workload": d.one(WORKLOAD[:3]), "--requests": d.one(["20", "50"])}
+    pools = {"--model": MODEL, "--hardware": CHIP, "--workload": WORKLOAD, "--requests": INT, "--duration": FLOAT,
+             "--replicas": INT, "--router": ["least-loaded", *CLI_TEXT], "--tp": INT + ["2", "3"], "--pp": INT,
+             "--ep": INT, "--dp-attention": INT + ["2"], "--engine": ENGINE, "--precision": PRECISION,
+             "--spec": SPEC + CLI_TEXT, "--slo": SLO, "--prefix-cache": PREFIX, "--seed": INT,
+             "--requests-out": SIM_OUT, "--event-log": SIM_OUT, "--sweep": SCENARIO, "--workers": INT}
+    return _with_plot(d, _cli(d, ["simulate"], base, pools))
+
+
 def _with_plot(d, case: Case) -> Case:
     """Add --plot to a missing folder, an odd extension or a plain file, rarely (plots are slow)."""
     if d.chance(0.06):
@@ -355,13 +377,13 @@ def cli_root(d) -> Case:
 
 # entry generators, repeated to weight the mix (fast ones often, sweeps rarely)
 ENTRIES = ([api_predict] * 14 + [api_gemm] * 6 + [api_sweep] * 1 + [api_shape] * 2 + [api_economics] * 8
-           + [api_loaders] * 5 + [cli_predict] * 8 + [cli_frontier] * 1 + [cli_economics] * 5 + [cli_gemm_shape] * 4
+           + [api_loaders] * 5 + [cli_predict] * 8 + [cli_frontier] * 1 + [cli_simulate] * 2 + [cli_economics] * 5 + [cli_gemm_shape] * 4
            + [cli_catalog] * 3 + [cli_validate] * 1 + [cli_calibrate] * 1 + [cli_root] * 1
            + [api_files] * 6 + [cli_files] * 4)
 
 
 API_ENTRIES = [api_predict, api_gemm, api_sweep, api_shape, api_economics, api_loaders, api_files]
-CLI_ENTRIES = [cli_predict, cli_frontier, cli_economics, cli_gemm_shape, cli_catalog, cli_validate, cli_calibrate,
+CLI_ENTRIES = [cli_predict, cli_frontier, cli_simulate, cli_economics, cli_gemm_shape, cli_catalog, cli_validate, cli_calibrate,
                cli_root, cli_files]
 
 

@@ -15,7 +15,7 @@ from .loaders.models import load_model
 from .sim.run import Simulation, simulate
 
 __all__ = [
-    "CalibrationError", "CatalogError", "InfeasibleError", "SpecError", "TokenomyError", "UnsupportedError",
-    "Simulation", "load_engine", "load_hardware", "load_model", "predict", "simulate",
+    "CalibrationError", "CatalogError", "InfeasibleError", "Simulation", "SpecError", "TokenomyError",
+    "UnsupportedError", "load_engine", "load_hardware", "load_model", "predict", "simulate",
 ]
 __version__ = "0.1.0"
