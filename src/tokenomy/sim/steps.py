@@ -10,16 +10,16 @@ core/attention.py, evaluated once at build time):
              + [Tp > 0] prefill_fixed + a * blocks + c * critical        prefill attention: 128x128 blocks
        blocks   = P / 128^2 + Tp / 256       P = causal (query, key) pairs; exact for one chunk of a
                                               multiple of 128 tokens (core: nb (nb + 1) / 2 blocks)
-       critical = ceil((P / Tp + (Tp - 1) / 2) / 128)   key tiles of the longest query tile: exact for one
-                                              chunk (s = Tp, keys c + s), the mean chunk for several
+       critical = ceil((P / Tp + (Tp / ps - 1) / 2) / 128)   key tiles of the longest query tile: exact
+                                              for one chunk (s = Tp, keys c + s); the mean chunk of ps
        sliding-window layers: keys min(K + S q, S w); blocks capped at each 128-row tile seeing w / 128 + 1
     host_s   = step_fixed + host_per_seq * (S + prefill sequences)
     step     = max(device, host) with async scheduling, else device + host       (core/phases.py)
     stage    = the power cap's stretched step (core/energy.chip_power, same formula on the five
                table columns), then >= the slow-tier spill (core/memory.spill_time_s) where there is one
-    pp > 1:  the running set splits into m = min(pp, max(S + prefill sequences, 1)) micro-batches of S / m
-             sequences (and Tp / m prefill tokens); latency = core/predict's pipeline rule; step_s = the cycle
-             max(latency, m * stage) = time for every running sequence to advance one step
+    pp > 1:  the running set splits into m = min(pp, max(S + prefill sequences, 1)) micro-batches; the
+             busiest has S / m decode sequences and ceil(ps / m) whole prefill chunks; latency = core/predict's
+             pipeline rule; step_s = the cycle max(latency, m * stage): every running sequence advances one step
     dp_attention D: the busiest group runs ceil(S / D) decode sequences with their share of K, and
              ceil(ps / D) of the ps prefill sequences with their share of Tp and P (a chunk stays whole);
              routed experts see all groups' tokens (core/phases.py)
@@ -31,12 +31,20 @@ Assumptions: one decode and one prefill attention kernel per layer in a mixed st
 costs charged); prefill tokens pass through the LM head once per prefill sequence (``prefill_seqs``,
 default 1 per step with prefill tokens); the draft model does not prefill.
 
-Measured error vs direct core calls (step_model_error, 200 random points each, vllm profile):
-    llama-3.1-8b / h100-sxm      decode median 0.00% max 0.00%   prefill median 0.0% max 1.4%
-    mixtral-8x7b / h200-sxm tp2  decode median 0.00% max 0.00%   prefill median 0.0% max 1.3%
-    gpt-oss-120b / mi300x        decode median 0.00% max 0.00%   prefill median 0.1% max 2.5%
-(prefill error: 128-token blocks counted from the pair count, partial blocks not rounded up.)
-Build: ~0.1 s; scalar step_s: ~3-5 us (tests/test_sim_steps.py measures neither: bench/).
+Measured error vs direct core calls (step_model_error, n=200, seed 0; serving profile unless named):
+    model / chip                         decode median / max     prefill median / max
+    llama-3.1-8b / h100-sxm              0.00% / 0.00%           0.31% / 1.5%
+    llama-3.1-8b / mi300x                0.00% / 0.00%           0.32% / 1.6%
+    gpt-oss-120b / h100-sxm              0.00% / 0.00%           0.20% / 1.4%
+    gpt-oss-120b / mi300x                0.00% / 0.00%           0.22% / 1.4%
+    mixtral-8x7b / h200-sxm tp=2         0.00% / 0.00%           0.11% / 0.4%
+    llama-3.1-70b / h100-sxm tp=4 pp=2   0.00% / 0.00%           0.13% / 0.7%
+    deepseek-v3 / h200-sxm tp=ep=dp=8 mtp 0.00% / 0.00%          1.19% / 3.3%
+    llama-3.1-8b / sambanova-sn40l tp=8  0.00% / 0.00%           0.09% / 1.0%   (dataflow; slow-tier spill)
+Decode is the core to rounding (every term is a table at integer rows or exactly linear). Prefill error:
+blocks counted from the pair count (a chunk that is not a multiple of 128 tokens is not rounded up to
+whole blocks) and, under attention DP, the groups' shares. Build 0.15-0.5 s; scalar step_s 2.5-7 us
+(10 us with DP + speculation); a 1000-element broadcast call ~0.2 ms (measured here, not a timed test).
 """
 
 from __future__ import annotations
@@ -100,14 +108,15 @@ class StepModel:
                                 f"prefill_tokens={Tp!r}, prefill_attn_pairs={P!r}, prefill_seqs={ps!r}.")
             if S <= 0 and Tp <= 0:
                 return 0.0, self.idle_power_w
-            t, w = _evaluate(self._c, float(S), float(K), float(Tp), float(P),
-                             (1.0 if Tp > 0 else 0.0) if ps is None else float(ps), PyOps)
+            ps = (1.0 if Tp > 0 else 0.0) if ps is None else (max(float(ps), 1.0) if Tp > 0 else float(ps))
+            t, w = _evaluate(self._c, float(S), float(K), float(Tp), float(P), ps, PyOps)
             return float(t), float(w)
         S, K, Tp, P = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (S, K, Tp, P)))
-        ps = (Tp > 0) * 1.0 if ps is None else np.broadcast_to(np.asarray(ps, dtype=float), S.shape)
-        if not (np.all(S >= 0) and np.all(K >= 0) and np.all(Tp >= 0) and np.all(P >= 0) and np.all(ps >= 0)):
+        raw = np.zeros(1) if ps is None else np.asarray(ps, dtype=float)
+        if not (np.all(S >= 0) and np.all(K >= 0) and np.all(Tp >= 0) and np.all(P >= 0) and np.all(raw >= 0)):
             raise SpecError("step sizes must be >= 0 (decode_seqs, decode_kv_tokens, prefill_tokens, "
                             "prefill_attn_pairs, prefill_seqs); got a negative or NaN value.")
+        ps = (Tp > 0) * 1.0 if ps is None else np.maximum(raw, Tp > 0) * np.ones(S.shape)
         with np.errstate(divide="ignore", invalid="ignore"):
             t, w = _evaluate(self._c, S, K, Tp, P, ps, NpOps)
         empty = (S <= 0) & (Tp <= 0)
@@ -149,7 +158,9 @@ def _evaluate(c: _Consts, S, K, Tp, P, ps, X):
     m = 1.0
     if c.pp > 1:
         m = X.min(float(c.pp), X.max(S + ps, 1.0))
-        S, K, Tp, P, ps = S / m, K / m, Tp / m, P / m, ps / m
+        psm = X.ceil(ps / m)                       # the busiest micro-batch: prefill chunks stay whole
+        share = psm / X.max(ps, 1.0)
+        S, K, Tp, P, ps = S / m, K / m, Tp * share, P * share, psm
     q = c.q
     T_all = S * q + Tp
     Sm, Km = S, K
@@ -170,8 +181,8 @@ def _evaluate(c: _Consts, S, K, Tp, P, ps, X):
         stage, power = t, math.nan
     if c.spill is not None:
         f0, fk, fw, ft, fh, slow = c.spill
-        keys = K + S * q
-        mem = f0 + fk * keys + fw * X.min(keys, S * c.parts.window) + ft * (S * q + Tp) + fh * (S * q + ps)
+        keys = K + S * q + Tp                        # cached after the step (core/memory.py)
+        mem = f0 + fk * keys + fw * X.min(keys, (S + ps) * c.parts.window) + ft * (S * q + Tp) + fh * (S + ps)
         stage = X.max(stage, X.max(mem, 0.0) / slow)
     latency = stage
     if c.pp > 1:                     # core/predict._pipeline_latency

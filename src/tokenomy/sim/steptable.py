@@ -239,12 +239,13 @@ def device(p: StepParts, S, K, Tp, P, ps, T_all, q: float, X) -> tuple:
     if not X.scalar or Tp > 0:                # prefill attention: 128x128 blocks (sim/steps.py docstring)
         nbq = Tp / BLOCK
         blocks = P / (BLOCK * BLOCK) + nbq / 2.0
-        crit = X.ceil((P / X.max(Tp, 1.0) + (Tp - 1.0) / 2.0) / BLOCK) * (Tp > 0)
+        chunks = X.max(ps, 1.0)
+        crit = X.ceil((P / X.max(Tp, 1.0) + (Tp / chunks - 1.0) / 2.0) / BLOCK) * (Tp > 0)
         a = blocks * p.pre_blk_s + crit * p.pre_crit_s
         fl = fl + blocks * p.pre_blk_flop_s
         if p.window:
             wb = math.ceil(p.window / BLOCK) + 1.0
-            wblocks = X.min(blocks, nbq * wb - (wb - 1.0) / 2.0 * X.min(nbq, wb))
+            wblocks = X.min(blocks, nbq * wb - (wb - 1.0) / 2.0 * X.min(nbq, chunks * wb))
             a = a + wblocks * p.pre_wblk_s + X.min(crit, wb) * p.pre_wcrit_s
             fl = fl + wblocks * p.pre_wblk_flop_s
         fixed = (Tp > 0) * p.pre_fixed_s
