@@ -1,1 +1,1 @@
-"""Request-level serving simulator: workloads, the step-time adapter, the event kernel, schedulers and metrics."""
+"""Request-level serving simulator: workloads, the step-time adapter to the core, the scheduler kernel, metrics."""

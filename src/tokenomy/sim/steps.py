@@ -1,0 +1,308 @@
+"""The one adapter between the request-level simulator and the core: step times and power of a replica.
+
+A step of a continuous-batching engine mixes S decode sequences (q query tokens each: 1, or K + 1 in a
+speculative verify step) with prefill chunks of Tp new tokens. Every linear layer sees T = S q + Tp rows
+and reads its weights once, so (sim/steptable.py, all terms from core/phases.step_time and
+core/attention.py, evaluated once at build time):
+
+    device_s = base(T) + head(S q + prefill sequences)                 tables over rows (LM head apart)
+             + [S > 0] decode_fixed + c_key * (K + S q)                decode attention: linear in keys read
+             + [Tp > 0] prefill_fixed + a * blocks + c * critical        prefill attention: 128x128 blocks
+       blocks   = P / 128^2 + Tp / 256       P = causal (query, key) pairs; exact for one chunk of a
+                                              multiple of 128 tokens (core: nb (nb + 1) / 2 blocks)
+       critical = ceil((P / Tp + (Tp / ps - 1) / 2) / 128)   key tiles of the longest query tile: exact
+                                              for one chunk (s = Tp, keys c + s); the mean chunk of ps
+       sliding-window layers: keys min(K + S q, S w); blocks capped at each 128-row tile seeing w / 128 + 1
+    host_s   = step_fixed + host_per_seq * (S + prefill sequences)
+    step     = max(device, host) with async scheduling, else device + host       (core/phases.py)
+    stage    = the power cap's stretched step (core/energy.chip_power, same formula on the five
+               table columns), then >= the slow-tier spill (core/memory.spill_time_s) where there is one
+    pp > 1:  the running set splits into m = min(pp, max(S + prefill sequences, 1)) micro-batches; the
+             busiest has S / m decode sequences and ceil(ps / m) whole prefill chunks; latency = core/predict's
+             pipeline rule; step_s = the cycle max(latency, m * stage): every running sequence advances one step
+    dp_attention D: the busiest group runs ceil(S / D) decode sequences with their share of K, and
+             ceil(ps / D) of the ps prefill sequences with their share of Tp and P (a chunk stays whole);
+             routed experts see all groups' tokens (core/phases.py)
+    speculative: q = K + 1, plus K draft steps' device time (core/speculative.py); a decode sequence emits
+             ``tokens_per_step`` tokens per step on average
+K counts the tokens cached BEFORE the step; like the core, decode attention reads K + S q keys, so
+step_s(b, b * c, 0, 0) is api.predict(phase='decode', batch=b, context=c)'s cycle.
+Assumptions: one decode and one prefill attention kernel per layer in a mixed step (both launch
+costs charged); prefill tokens pass through the LM head once per prefill sequence (``prefill_seqs``,
+default 1 per step with prefill tokens); the draft model does not prefill.
+
+Measured error vs direct core calls (step_model_error, n=200, seed 0; serving profile unless named):
+    model / chip                         decode median / max     prefill median / max
+    llama-3.1-8b / h100-sxm              0.00% / 0.00%           0.31% / 1.5%
+    llama-3.1-8b / mi300x                0.00% / 0.00%           0.32% / 1.6%
+    gpt-oss-120b / h100-sxm              0.00% / 0.00%           0.20% / 1.4%
+    gpt-oss-120b / mi300x                0.00% / 0.00%           0.22% / 1.4%
+    mixtral-8x7b / h200-sxm tp=2         0.00% / 0.00%           0.11% / 0.4%
+    llama-3.1-70b / h100-sxm tp=4 pp=2   0.00% / 0.00%           0.13% / 0.7%
+    deepseek-v3 / h200-sxm tp=ep=dp=8 mtp 0.00% / 0.00%          1.19% / 3.3%
+    llama-3.1-8b / sambanova-sn40l tp=8  0.00% / 0.00%           0.09% / 1.0%   (dataflow; slow-tier spill)
+Decode is the core to rounding (every term is a table at integer rows or exactly linear). Prefill error:
+blocks counted from the pair count (a chunk that is not a multiple of 128 tokens is not rounded up to
+whole blocks) and, under attention DP, the groups' shares. Build 0.15-0.5 s; scalar step_s 2.5-7 us
+(10 us with DP + speculation); a 1000-element broadcast call ~0.2 ms (measured here, not a timed test).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..api import resolve, resolve_spec
+from ..core.comms import p2p_time_s
+from ..core.energy import MIN_CLOCK_FRAC, idle_power_w
+from ..core.graph import build_recipe, parallel_error, stage_layers
+from ..core.memory import fast_tier_bytes, memory_use
+from ..core.precision import BYTES_PER_ELEMENT, engine_kv
+from ..core.predict import predict_core
+from ..core.speculative import _one_layer, speculative_core
+from ..errors import NothingFitsError, SpecError
+from ..spec import args
+from .steptable import NpOps, PyOps, StepParts, build_parts, device
+
+# Host link for KV swap, bytes/s per chip and direction. Assumption (no catalog figure): PCIe 5.0 x16,
+# 32 GT/s x 16 lanes x 128/130 encoding = 63 GB/s, each chip of a replica swapping its own share.
+HOST_LINK_BYTES_PER_S = 63e9
+DENSE_ROWS_MAX = 1 << 16      # table rows kept exact (every integer); past them the log grid interpolates
+
+
+@dataclass(frozen=True)
+class StepModel:
+    """Step times and power of ONE replica, from the core, as tables + linear terms (fast scalar AND
+    numpy-broadcast evaluation). Module docstring: the decomposition."""
+
+    description: str                 # model/chip/engine/precision/tp/pp/ep/dp/spec/kv format
+    chips: int                       # chips per replica
+    kv_capacity_tokens: int          # KV cache tokens one replica holds after weights, activations, reserve
+    max_num_seqs: int                # engine profile (scheduler limit)
+    max_num_batched_tokens: int      # engine profile (token budget per step)
+    tokens_per_step: float           # tokens a decode step emits per sequence (>1 with speculative decoding)
+    idle_power_w: float              # replica power while no step runs (NaN: the chip has no power figure)
+    usd_per_hour: float              # replica cost per busy hour (owned default, as the frontier; NaN: unpriced)
+    kv_bytes_per_token: float        # KV bytes of one cached token on the replica (all layers, its format)
+    swap_bytes_per_s: float          # host link for KV swap (HOST_LINK_BYTES_PER_S per chip: an assumption)
+    max_context: int = 0             # longest context the model takes (tokens)
+    _c: Any = field(default=None, repr=False, compare=False)   # _Consts: what the evaluation needs
+
+    def step_s(self, decode_seqs, decode_kv_tokens, prefill_tokens, prefill_attn_pairs, prefill_seqs=None):
+        """Seconds of one engine step of the replica (module docstring); broadcasts over numpy arrays.
+        ``prefill_seqs``: sequences the prefill tokens belong to (default 1 when there are any)."""
+        return self._run(decode_seqs, decode_kv_tokens, prefill_tokens, prefill_attn_pairs, prefill_seqs)[0]
+
+    def power_w(self, decode_seqs, decode_kv_tokens, prefill_tokens, prefill_attn_pairs, prefill_seqs=None):
+        """Replica watts during that step (chips x the capped chip power; idle_power_w for an empty step)."""
+        return self._run(decode_seqs, decode_kv_tokens, prefill_tokens, prefill_attn_pairs, prefill_seqs)[1]
+
+    def _run(self, S, K, Tp, P, ps):
+        if not isinstance(S, np.ndarray) and not isinstance(K, np.ndarray) and not isinstance(Tp, np.ndarray) \
+                and not isinstance(P, np.ndarray) and not isinstance(ps, np.ndarray):
+            if not (S >= 0 and K >= 0 and Tp >= 0 and P >= 0 and (ps is None or ps >= 0)):
+                raise SpecError(f"step sizes must be >= 0, got decode_seqs={S!r}, decode_kv_tokens={K!r}, "
+                                f"prefill_tokens={Tp!r}, prefill_attn_pairs={P!r}, prefill_seqs={ps!r}.")
+            if S <= 0 and Tp <= 0:
+                return 0.0, self.idle_power_w
+            ps = (1.0 if Tp > 0 else 0.0) if ps is None else (max(float(ps), 1.0) if Tp > 0 else float(ps))
+            t, w = _evaluate(self._c, float(S), float(K), float(Tp), float(P), ps, PyOps)
+            return float(t), float(w)
+        S, K, Tp, P = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (S, K, Tp, P)))
+        raw = np.zeros(1) if ps is None else np.asarray(ps, dtype=float)
+        if not (np.all(S >= 0) and np.all(K >= 0) and np.all(Tp >= 0) and np.all(P >= 0) and np.all(raw >= 0)):
+            raise SpecError("step sizes must be >= 0 (decode_seqs, decode_kv_tokens, prefill_tokens, "
+                            "prefill_attn_pairs, prefill_seqs); got a negative or NaN value.")
+        ps = (Tp > 0) * 1.0 if ps is None else np.maximum(raw, Tp > 0) * np.ones(S.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t, w = _evaluate(self._c, S, K, Tp, P, ps, NpOps)
+        empty = (S <= 0) & (Tp <= 0)
+        return np.where(empty, 0.0, t), np.where(empty, self.idle_power_w, w)
+
+
+@dataclass(frozen=True)
+class _Consts:
+    """Everything the evaluation reads, flattened (attribute access is the hot path)."""
+
+    parts: StepParts
+    draft: StepParts | None
+    q: float
+    k_draft: float
+    pp: int
+    dp: int
+    dp_draft: int
+    chips: int
+    step_fixed_s: float
+    host_per_seq_s: float
+    async_scheduling: bool
+    capped: bool                # the chip has a power limit
+    p_limit: float
+    p_busy: float
+    headroom: float
+    c_occ: float                # (P_limit - P_idle) * occupancy_frac, and the flop / byte shares
+    c_flop: float
+    c_byte: float
+    stretch: float              # 1 / MIN_CLOCK_FRAC - 1
+    layers_ratio: float         # L / ceil(L / pp)
+    p2p0: float
+    p2p_per_token: float
+    spill: tuple[float, float, float, float, float, float] | None   # fixed, per key, per windowed key, per
+    # token, per head row, slow-tier bytes/s (memory beyond the fast tier streams every step)
+
+
+def _evaluate(c: _Consts, S, K, Tp, P, ps, X):
+    """(step_s, replica power_w) of a non-empty step (module docstring)."""
+    m = 1.0
+    if c.pp > 1:
+        m = X.min(float(c.pp), X.max(S + ps, 1.0))
+        psm = X.ceil(ps / m)                       # the busiest micro-batch: prefill chunks stay whole
+        share = psm / X.max(ps, 1.0)
+        S, K, Tp, P, ps = S / m, K / m, Tp * share, P * share, psm
+    q = c.q
+    T_all = S * q + Tp
+    Sm, Km = S, K
+    if c.dp > 1:
+        D = c.dp
+        Sg, psg = X.ceil(S / D), X.ceil(ps / D)       # the busiest group: whole sequences and chunks
+        K = K * Sg / X.max(S, 1.0)
+        share = psg / X.max(ps, 1.0)
+        S, Tp, P, ps = Sg, Tp * share, P * share, psg
+    g, cb, fl, by, ac, once = device(c.parts, S, K, Tp, P, ps, T_all, q, X)
+    host = c.step_fixed_s + c.host_per_seq_s * (S + ps)
+    t = X.max(g, host) if c.async_scheduling else g + host
+    if c.capped:                     # core/energy.chip_power on the step's columns
+        e_dyn = c.c_occ * X.min(X.max(ac, 0.0), t) + c.c_flop * X.min(fl, t) + c.c_byte * X.min(by, t)
+        stage = X.min(X.max(e_dyn / c.headroom, t), t + cb * c.stretch)
+        power = X.min(c.p_busy * stage + e_dyn, c.p_limit * stage) / stage
+    else:
+        stage, power = t, math.nan
+    if c.spill is not None:
+        f0, fk, fw, ft, fh, slow = c.spill
+        keys = K + S * q + Tp                        # cached after the step (core/memory.py)
+        mem = f0 + fk * keys + fw * X.min(keys, (S + ps) * c.parts.window) + ft * (S * q + Tp) + fh * (S + ps)
+        stage = X.max(stage, X.max(mem, 0.0) / slow)
+    latency = stage
+    if c.pp > 1:                     # core/predict._pipeline_latency
+        gpu = X.where(stage > host, stage, X.min(g, stage)) if c.async_scheduling else stage - host
+        pipe = once + X.max(gpu - once, 0.0) * c.layers_ratio + (c.pp - 1) * (c.p2p0 + c.p2p_per_token * T_all)
+        latency = X.max(pipe, host) if c.async_scheduling else pipe + host
+    if c.draft is not None and (not X.scalar or Sm > 0):     # K draft steps of device time (core/speculative)
+        Sd = X.ceil(Sm / c.dp_draft) if c.dp_draft > 1 else Sm
+        Kd = Km * Sd / X.max(Sm, 1.0)
+        zero = 0.0 * Sd
+        d = c.k_draft * device(c.draft, Sd, Kd, zero, zero, zero, Sm, 1.0, X)[0] * (Sm > 0)
+        latency, stage = latency + d, stage + d
+    return X.max(latency, m * stage), c.chips * power
+
+
+def build_step_model(model, hardware, *, engine=None, precision=None, tp: int = 1, pp: int = 1, ep: int = 1,
+                     dp_attention: int = 1, spec=None, max_context: int | None = None) -> StepModel:
+    """The StepModel of one replica: names or specs as api.predict takes them. NothingFitsError when the
+    weights and a max_num_batched_tokens step leave no room for the KV cache (of ``max_context`` tokens
+    when given)."""
+    tp, pp, ep = (args.positive_int(k, v) for k, v in (("tp", tp), ("pp", pp), ("ep", ep)))
+    D = args.dp_attention(dp_attention, tp)
+    sd, draft_model = resolve_spec(spec)
+    m, hw, e, p0 = resolve(model, hardware, engine, precision)
+    args.tp_in_domain(tp, hw.scaleup_domain, hw.id)
+    limit = m.max_position_embeddings or args.MAX_TOKENS
+    ctx = limit if max_context is None else args.count("max_context", max_context, minimum=1, maximum=limit)
+    p = engine_kv(p0, e.kv_cache_format)
+    dec = build_recipe(m, e, p, phase="decode", tp=tp, pp=pp, ep=ep, dp_attention=D)
+    pre = build_recipe(m, e, p, phase="prefill", tp=tp, pp=pp, ep=ep, dp_attention=D)
+    q = 1 if sd is None else sd.k + 1
+    dense = min(e.max_num_seqs * q + e.max_num_batched_tokens + 2, DENSE_ROWS_MAX)
+    parts = build_parts(dec, pre, hw, e, p, tp=tp // D, queries=q, dense=dense)
+    draft, ddp, kv_draft, extra_w = None, 1, 0.0, 0.0
+    if sd is not None:
+        dm = draft_model if sd.method == "draft" and draft_model is not None else _one_layer(m)
+        dtp, dep, ddp = (tp, ep, D) if not parallel_error(dm, tp, 1, ep, D) else (1, 1, 1)
+        ddec = build_recipe(dm, e, p, phase="decode", tp=dtp, ep=dep, dp_attention=ddp)
+        dpre = build_recipe(dm, e, p, phase="prefill", tp=dtp, ep=dep, dp_attention=ddp)
+        draft = build_parts(ddec, dpre, hw, e, p, tp=dtp // ddp, queries=1, dense=min(e.max_num_seqs + 2, dense))
+        kv_draft = ddec.kv_bytes_per_token + ddec.kv_bytes_per_token_windowed
+        one: dict[str, Any] = dict(batch=1.0, length=0.0, tp=tp, pp=pp, ep=ep, dp_attention=D)
+        with_draft = speculative_core(m, hw, e, p0, sd, draft_model, **one)      # draft weights (core's rule)
+        extra_w = float(np.asarray(with_draft.memory_bytes) - np.asarray(predict_core(
+            m, hw, e, p0, phase="decode", queries=q, **one).memory_bytes))
+    chips = tp * pp
+    # memory per chip (core/memory.py): weights + activations of a full step + reserve; the rest holds KV
+    b_step = min(e.max_num_seqs, e.max_num_batched_tokens)
+    mem = memory_use(dec, batch=b_step, tokens_in_cache=0.0, tokens_in_step=e.max_num_batched_tokens,
+                     capacity_bytes=hw.weight_memory_bytes, vocab_size=m.vocab_size, params=e.memory,
+                     a_bytes=BYTES_PER_ELEMENT["bf16"], dp_attention=D)
+    kv_chip = dec.kv_bytes_per_token + dec.kv_bytes_per_token_windowed + kv_draft
+    used = float(mem.memory_bytes) + extra_w
+    free = mem.capacity_bytes - mem.reserve_bytes - used
+    tokens = int(max(free, 0.0) // kv_chip) * D if kv_chip > 0 else args.MAX_TOKENS
+    need = 1 if max_context is None else ctx
+    if tokens < need:
+        raise NothingFitsError(
+            f"{m.name} on {hw.id} (tp={tp} pp={pp}): weights {mem.weight_bytes / 1e9:.1f} GB and a "
+            f"{e.max_num_batched_tokens}-token step's activations {float(mem.activation_bytes) / 1e9:.1f} GB per chip "
+            f"leave room for {tokens} KV tokens ({(mem.capacity_bytes - mem.reserve_bytes) / 1e9:.1f} GB after the "
+            f"reserve), {need} needed; use more chips (--tp, --pp), a lower precision or a shorter context.",
+            {hw.id: "weights leave no room for the KV cache"})
+    pw = e.power
+    lim = hw.power_limit_w
+    p_idle = idle_power_w(lim, hw.idle_power_w, pw) if lim else math.nan
+    span = (lim or 0.0) - (p_idle if lim else 0.0)
+    p_busy = min(p_idle + span * pw.busy_frac, lim) if lim else 0.0
+    p2p0 = float(p2p_time_s(0.0, hw.scaleup_bytes_per_s_unidir or 1.0, e.comm))
+    p2p1 = float(p2p_time_s(1.0, hw.scaleup_bytes_per_s_unidir or 1.0, e.comm)) - p2p0
+    spill = None
+    if hw.ddr_bytes_per_s > 0:
+        spill = (mem.weight_bytes + extra_w - fast_tier_bytes(hw), dec.kv_bytes_per_token + kv_draft,
+                 dec.kv_bytes_per_token_windowed, dec.act_elements_per_token * BYTES_PER_ELEMENT["bf16"],
+                 m.vocab_size * 4.0, hw.ddr_bytes_per_s)
+    c = _Consts(parts=parts, draft=draft, q=float(q), k_draft=float(sd.k if sd else 0), pp=pp, dp=D, dp_draft=ddp,
+                chips=chips, step_fixed_s=e.step_fixed_s, host_per_seq_s=e.host_per_seq_s,
+                async_scheduling=e.async_scheduling, capped=bool(lim), p_limit=lim or 0.0, p_busy=p_busy,
+                headroom=max((lim or 0.0) - p_busy, 1e-9), c_occ=span * pw.occupancy_frac,
+                c_flop=span * pw.flop_frac, c_byte=span * pw.byte_frac, stretch=1.0 / MIN_CLOCK_FRAC - 1.0,
+                layers_ratio=m.n_layers / stage_layers(m.n_layers, pp), p2p0=p2p0,
+                p2p_per_token=p2p1 * dec.p2p_bytes_per_token, spill=spill)
+    from ..economics import effective_usd_per_chip_hour
+    desc = (f"{m.name} on {hw.id} x{chips}, engine {e.name}, {p.label}, tp={tp} pp={pp} ep={ep} dp_attention={D}, "
+            f"spec {sd.label if sd else 'off'}, KV {p.kv_cache} ({p.kv_source})")
+    return StepModel(description=desc, chips=chips, kv_capacity_tokens=tokens, max_num_seqs=e.max_num_seqs,
+                     max_num_batched_tokens=e.max_num_batched_tokens,
+                     tokens_per_step=1.0 if sd is None else sd.tokens_per_step,
+                     idle_power_w=chips * p_idle, usd_per_hour=chips * effective_usd_per_chip_hour(hw),
+                     kv_bytes_per_token=kv_chip * chips / D, swap_bytes_per_s=HOST_LINK_BYTES_PER_S * chips,
+                     max_context=int(ctx), _c=c)
+
+
+def step_model_error(sm: StepModel, model, hardware, *, engine=None, precision=None, tp: int = 1, pp: int = 1,
+                     ep: int = 1, dp_attention: int = 1, spec=None, n: int = 200, seed: int = 0) -> dict[str, float]:
+    """Relative error of ``sm.step_s`` against api.predict on ``n`` random points (log-uniform batch and
+    context that fit the KV capacity; prefill of 1-8 sequences within max_num_batched_tokens):
+    decode: the cycle 1 / tokens_per_s_per_user (x tokens_per_step); prefill (pp = 1: latency; pp > 1:
+    the cycle of pp micro-batches). The deployment arguments must be those ``sm`` was built with."""
+    from ..api import predict
+    from ..core.predict import decode_cycle_s
+
+    n = args.positive_int("n", n)
+    rng = np.random.default_rng(seed)
+    kw = dict(engine=engine, precision=precision, tp=tp, pp=pp, ep=ep, dp_attention=dp_attention)
+
+    def logu(lo: float, hi: float, size: int) -> np.ndarray:
+        return np.floor(np.exp(rng.uniform(math.log(lo), math.log(hi + 1), size))).clip(lo, hi)
+
+    b = logu(1, max(sm.max_num_seqs // pp, 1), n)
+    c = logu(1, sm.max_context - 1, n)
+    c = np.minimum(c, np.maximum(sm.kv_capacity_tokens // (b * pp) - 1, 0))   # what the replica can hold
+    d = predict(model, hardware, phase="decode", batch=b, context=c, spec=spec, **kw)
+    ref = d.tokens_per_step / d.tokens_per_s_per_user
+    got = sm.step_s(b * pp, b * pp * c, 0.0, 0.0)
+    bp = logu(1, 8, n)
+    s = np.minimum(logu(1, sm.max_num_batched_tokens, n), np.maximum(sm.max_num_batched_tokens // bp, 1))
+    f = predict(model, hardware, phase="prefill", batch=bp, seq=s, **kw)
+    fref = f.latency_s if pp == 1 else decode_cycle_s(f.latency_s, f.stage_s, pp)
+    fgot = sm.step_s(0.0, 0.0, pp * bp * s, pp * bp * s * (s + 1) / 2, prefill_seqs=pp * bp)
+    de, pe = np.abs(got / ref - 1), np.abs(fgot / fref - 1)
+    return {"decode_median": float(np.median(de)), "decode_max": float(np.max(de)),
+            "prefill_median": float(np.median(pe)), "prefill_max": float(np.max(pe))}
