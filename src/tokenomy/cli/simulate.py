@@ -209,7 +209,12 @@ def _sweep(path: str, out: str | None, workers: int | None, ray: str | None, jso
         inputs = list(df.columns[: list(df.columns).index("feasible") + 1])
         cols = [c for c in inputs if c not in ("model", "workload")] + [c for c in SWEEP_METRICS if c in df.columns]
         rows = [tuple(_cell(r[c]) for c in cols) for r in df.head(200).to_dict(orient="records")]
-        Console().print(make_table(f"tokenomy simulate --sweep {path}: {len(df)} scenarios", cols, rows))
+        con = Console()
+        if not con.is_terminal:
+            con = Console(width=max(con.width, 160))
+        con.print(make_table(f"tokenomy simulate --sweep {path}: {len(df)} scenarios", cols, rows))
+        if len(df) > len(rows):
+            con.print(f"showing {len(rows)} of {len(df)} scenarios; --out or --json has them all.", markup=False)
     if out is not None:
         err_console.print(f"wrote {out}", markup=False)
 
