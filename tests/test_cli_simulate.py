@@ -175,3 +175,9 @@ def test_closed_loop_duration_uses_the_real_client_speed():
     sim = tokenomy.simulate("llama-3.1-8b", "h100-sxm", workload="closed:conc=2,isl=100,osl=100", duration_s=4)
     assert f"; {2 * per_client} requests" in sim.workload and per_client < 41
     assert sim.summary["requests"] <= 2 * per_client
+
+
+def test_summary_holds_plain_finite_numbers(api_sim):
+    for k, v in api_sim.summary.items():
+        for x in (v.values() if isinstance(v, dict) else [v]):
+            assert type(x) in (int, float) and np.isfinite(x) and x >= 0, k

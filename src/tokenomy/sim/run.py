@@ -11,6 +11,7 @@ imported when a simulation runs, so ``import tokenomy`` stays light.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,7 +144,7 @@ def simulate(model, hardware, *, workload: str | Workload, engine=None, precisio
     t0 = time.perf_counter()
     res = simulate_requests(wl, step, policy=policy_for(e, step), replicas=replicas, router=router,  # type: ignore[arg-type]
                             prefix=prefix, slo=slo_, duration_s=duration_s, event_log=event_log, progress=progress)
-    summary = dict(res.summary)
+    summary = _checked(dict(res.summary), f"{step.description}; {wl.description}")
     summary.setdefault("wall_s", time.perf_counter() - t0)
     err = None
     if check_steps:
@@ -153,6 +154,29 @@ def simulate(model, hardware, *, workload: str | Workload, engine=None, precisio
     return Simulation(summary=summary, requests=res.requests, timeline=res.timeline,
                       deployment=f"{where}{step.description}, router {router}" if replicas > 1 else step.description,
                       workload=wl.description, replicas=replicas, step_error=err, events=res.events)
+
+
+def _checked(summary: dict[str, Any], inputs: str) -> dict[str, Any]:
+    """``summary`` with plain floats; UnsupportedError when a number is NaN, infinite or negative (api.check_outputs'
+    rule for the simulator)."""
+    from ..errors import UnsupportedError
+
+    out: dict[str, Any] = {}
+    for k, v in summary.items():
+        vals = v if isinstance(v, dict) else {"": v}
+        for sub, x in vals.items():
+            if isinstance(x, (int, float)) and not (math.isfinite(x) and x >= 0):
+                raise UnsupportedError(f"The simulation of {inputs} gives {k}{'.' + sub if sub else ''} = {x}: these "
+                                       "inputs are outside what tokenomy models; check the files given or report it.")
+        out[k] = {s: float(x) for s, x in v.items()} if isinstance(v, dict) else _plain(v)
+    return out
+
+
+def _plain(v: Any) -> Any:
+    """NumPy scalars as Python numbers (JSON writes those)."""
+    import numpy as np
+
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _parse(text: str, **kw) -> Workload:
