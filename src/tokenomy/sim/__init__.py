@@ -1,0 +1,1 @@
+"""Request-level serving simulator (issue 11): workload, step costs, scheduler, KV cache, metrics."""
