@@ -278,3 +278,13 @@ def test_littles_law_on_a_long_open_run():
     lam = n / r.summary["simulated_s"]
     little = lam * r.summary["e2e_s"]["mean"]
     assert area / r.summary["simulated_s"] == pytest.approx(little, rel=0.05)
+
+
+def test_folded_itl_matches_raw_within_rounding(monkeypatch):
+    import tokenomy.sim.metrics as metrics
+
+    w = work(np.arange(40) * 0.05, [30] * 40, [60] * 40)
+    raw = simulate_requests(w, Cost(per_kv=1e-6, per_seq=1e-3)).summary["itl_s"]
+    monkeypatch.setattr(metrics, "ITL_RAW", 8)
+    folded = simulate_requests(w, Cost(per_kv=1e-6, per_seq=1e-3)).summary["itl_s"]
+    assert folded == pytest.approx(raw, rel=1e-5)

@@ -118,8 +118,7 @@ def simulate_requests(workload: Workload, step: StepCost, *, policy: Policy | No
     n = len(inp)
     log = RequestLog(n)
     events: list[tuple] | None = [] if event_log else None
-    inp_l, out_l = inp.tolist(), out.tolist()
-    reps = [Replica(r, step, policy, log, inp_l, out_l, shared, hit, events) for r in range(int(replicas))]
+    reps = [Replica(r, step, policy, log, inp, out, shared, hit, events) for r in range(int(replicas))]
     inflight = [0] * len(reps)
     heap: list[tuple[float, int, int, int]] = []
     tie = itertools.count()

@@ -80,6 +80,12 @@ def policy_for(engine: EngineProfile, step: StepCost) -> Policy:
                   block_tokens=BLOCK_TOKENS.get(engine.name, 16))
 
 
+def _per_step(x: Any, k: int) -> np.ndarray:
+    """A step cost's answer for a k-step run as a float array of length k (a scalar answer is repeated)."""
+    a = np.asarray(x, dtype=np.float64)
+    return a if a.shape == (k,) else np.full(k, float(a))
+
+
 class RequestLog:
     """Per-request results as numpy arrays (compact for 1M requests)."""
 
@@ -112,8 +118,8 @@ class Seq:
 class Replica:
     """One engine replica: waiting queue, running sequences, KV blocks, step planning and commit."""
 
-    def __init__(self, idx: int, step: StepCost, policy: Policy, log: RequestLog, inp: list[int],
-                 osl: list[int], shared_tokens: int, hit_frac: float, events: list[tuple] | None):
+    def __init__(self, idx: int, step: StepCost, policy: Policy, log: RequestLog, inp: np.ndarray,
+                 osl: np.ndarray, shared_tokens: int, hit_frac: float, events: list[tuple] | None):
         self.idx, self.step, self.pol, self.log, self.inp, self.osl = idx, step, policy, log, inp, osl
         self.tps = float(step.tokens_per_step)
         self.kv = KvBlocks(int(step.kv_capacity_tokens), policy.block_tokens, policy.max_num_seqs, self.tps)
@@ -164,11 +170,11 @@ class Replica:
             self._preempt(next(reversed(self.running.values())), t)   # all blocked on KV: free the last
 
     def _new_seq(self, rid: int) -> Seq:
-        inp = self.inp[rid]
+        inp = int(self.inp[rid])
         shared = min(self.shared_tokens, inp - 1)
         cached = min(inp - 1, shared + math.floor(self.hit_frac * (inp - shared)))
         self.log.cached[rid] = cached
-        return Seq(rid, inp, self.osl[rid], shared, cached)
+        return Seq(rid, inp, int(self.osl[rid]), shared, cached)
 
     def _free_blocks(self, need: float) -> float:
         kv = self.kv
@@ -250,7 +256,7 @@ class Replica:
         k = max(self.kv.safe_decode_steps(self.c, kmax), 1)
         n = self.kv.n_dec
         kv_tok = self.kv.decode_tokens(self.c) + self.dec_shared + n * self.tps * np.arange(k)
-        dts = np.broadcast_to(np.asarray(self.step.step_s(n, kv_tok, 0, 0.0), dtype=np.float64), (k,))
+        dts = _per_step(self.step.step_s(n, kv_tok, 0, 0.0), k)
         ends = t + np.cumsum(dts)
         self.pending = ("run", t, dts, ends, kv_tok)
         return float(ends[-1])
@@ -300,8 +306,7 @@ class Replica:
             dts, ends, kv_tok = p[2], p[3], p[4]
             k = len(dts)
             n = kv.n_dec
-            energy = float(np.dot(np.broadcast_to(np.asarray(
-                self.step.power_w(n, kv_tok, 0, 0.0), dtype=np.float64), (k,)), dts))
+            energy = float(np.dot(_per_step(self.step.power_w(n, kv_tok, 0, 0.0), k), dts))
             rec.decode_run(ends, dts, len(self.waiting), len(self.running), n, kv.kv_frac(self.c + k - 1),
                            energy, n * self.tps)
             self.c += k
