@@ -45,8 +45,8 @@ class Recorder:
         self.itl_s = array("d")           # gap of each step that emitted decode tokens
         self.itl_w = array("d")           # tokens emitted per gap, one entry per run of gaps ...
         self.itl_n = array("q")           # ... of this many steps (run-length coded)
-        self.fold_s = np.zeros(0)         # folded gaps (sorted, rounded) and their summed weights
-        self.fold_w = np.zeros(0)
+        self.fold_s: np.ndarray = np.zeros(0)   # folded gaps (sorted, rounded) and their summed weights
+        self.fold_w: np.ndarray = np.zeros(0)
         self.energy_j = 0.0
         self.busy_s = 0.0
         self.batch_s = 0.0                # integral of decode sequences over time
