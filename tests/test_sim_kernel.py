@@ -288,3 +288,12 @@ def test_folded_itl_matches_raw_within_rounding(monkeypatch):
     monkeypatch.setattr(metrics, "ITL_RAW", 8)
     folded = simulate_requests(w, Cost(per_kv=1e-6, per_seq=1e-3)).summary["itl_s"]
     assert folded == pytest.approx(raw, rel=1e-5)
+
+
+def test_many_sequences_grow_the_slot_arrays():
+    # 200 requests at once with max_num_seqs 1000: all prefill in one step (200 * 10 tokens), then decode
+    # together: 1 prefill step + 4 decode steps of 0.01 s
+    r = simulate_requests(work(np.zeros(200), [10] * 200, [5] * 200), Cost(),
+                          policy=Policy(max_num_seqs=1000, max_num_batched_tokens=8192))
+    assert r.requests.e2e_s.tolist() == pytest.approx([0.05] * 200)
+    assert r.summary["mean_batch"] == pytest.approx(200 * 0.04 / 0.05)

@@ -5,7 +5,7 @@ tokens in the cache during a step (vLLM allocates a block when the token fed in 
 Shared-prefix tokens (``PrefixCache.shared_prefix_tokens``) are held once per replica, in
 ``shared_blocks``, not per sequence.
 
-Sequences live in slots (numpy arrays of size ``max_num_seqs``) so that the exact block count is one
+Sequences live in slots (numpy arrays grown by doubling up to ``max_num_seqs``) so that the exact block count is one
 vectorized expression.  A decoding sequence grows by ``tokens_per_step`` per decode step without being
 touched: during replica step ``c`` it holds ``base + floor((c - ref) * tokens_per_step)`` tokens, with
 ``base`` its tokens during step ``ref``.  Scalar sums give an upper bound on the blocks in O(1), so the
@@ -28,10 +28,12 @@ class KvBlocks:
         self.block_tokens = int(block_tokens)
         self.capacity_blocks = int(capacity_tokens) // self.block_tokens
         self.tps = float(tokens_per_step)
-        self.base = np.zeros(slots)                      # own tokens held at step ``ref``
-        self.ref = np.zeros(slots, dtype=np.int64)       # step at which ``base`` holds
-        self.dec = np.zeros(slots)                       # 1.0 for decoding slots, 0.0 otherwise
-        self.free_slots = list(range(slots - 1, -1, -1))
+        self.max_slots = int(slots)
+        n0 = min(self.max_slots, 64)
+        self.base = np.zeros(n0)                         # own tokens held at step ``ref``
+        self.ref = np.zeros(n0, dtype=np.int64)          # step at which ``base`` holds
+        self.dec = np.zeros(n0)                          # 1.0 for decoding slots, 0.0 otherwise
+        self.free_slots = list(range(n0 - 1, -1, -1))
         self.shared_blocks = 0
         self.n = 0              # occupied slots
         self.sum_base = 0.0     # sum of base over occupied slots
@@ -42,12 +44,24 @@ class KvBlocks:
     # --- slots ------------------------------------------------------------------------------
     def add(self, tokens: float) -> int:
         """A new (prefilling) sequence holding ``tokens`` own tokens; returns its slot."""
+        if not self.free_slots:
+            self._grow_slots()
         s = self.free_slots.pop()
         self.base[s] = tokens
         self.dec[s] = 0.0
         self.n += 1
         self.sum_base += tokens
         return s
+
+    def _grow_slots(self) -> None:
+        n = len(self.base)
+        m = min(2 * n, self.max_slots)
+        if m <= n:
+            raise AssertionError(f"more than {self.max_slots} running sequences (max_num_seqs)")
+        self.base = np.concatenate([self.base, np.zeros(m - n)])
+        self.ref = np.concatenate([self.ref, np.zeros(m - n, dtype=np.int64)])
+        self.dec = np.concatenate([self.dec, np.zeros(m - n)])
+        self.free_slots = list(range(m - 1, n - 1, -1))
 
     def grow(self, slot: int, tokens: float) -> None:
         """A prefilling sequence computed ``tokens`` more tokens (a prefill chunk)."""

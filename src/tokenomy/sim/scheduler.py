@@ -233,7 +233,8 @@ class Replica:
         dec_kv = kv.decode_tokens(c) + self.dec_shared
         dt = float(self.step.step_s(n_dec, dec_kv, pre_tokens, pairs))
         power = float(self.step.power_w(n_dec, dec_kv, pre_tokens, pairs))
-        self.pending = ("step", t, dt + swap_s, chunks, power * dt)
+        # energy: the step at its power, a swap (host link busy, GPU waiting) at idle power
+        self.pending = ("step", t, dt + swap_s, chunks, power * dt + float(self.step.idle_power_w) * swap_s)
         return t + dt + swap_s
 
     def _admit(self, s: Seq, own_tokens: float, t: float) -> None:
