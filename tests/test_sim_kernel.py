@@ -297,3 +297,16 @@ def test_many_sequences_grow_the_slot_arrays():
                           policy=Policy(max_num_seqs=1000, max_num_batched_tokens=8192))
     assert r.requests.e2e_s.tolist() == pytest.approx([0.05] * 200)
     assert r.summary["mean_batch"] == pytest.approx(200 * 0.04 / 0.05)
+
+
+def test_fractional_tokens_per_step_and_open_duration():
+    # 1.5 tokens per decode step (speculative decoding): after the prefill (token 1) a 4-token request needs
+    # ceil((4 - 1) / 1.5) = 2 decode steps: E2E = 3 steps * 0.01
+    r = simulate_requests(work([0.0], [10], [4]), Cost(tokens_per_step=1.5))
+    assert r.requests.e2e_s[0] == pytest.approx(0.03)
+    # 5 tokens: ceil(4 / 1.5) = 3 decode steps
+    r = simulate_requests(work([0.0], [10], [5]), Cost(tokens_per_step=1.5))
+    assert r.requests.e2e_s[0] == pytest.approx(0.04)
+    # open loop: arrivals at or after duration_s are not issued; the issued one finishes
+    r = simulate_requests(work([0.0, 0.5, 1.0], [10] * 3, [5] * 3), Cost(), duration_s=0.5)
+    assert r.requests.request_id.tolist() == [0] and r.summary["requests"] == 1

@@ -175,7 +175,7 @@ def simulate_requests(workload: Workload, step: StepCost, *, policy: Policy | No
             if closed and state["next"] < n and t < stop_s:
                 issue(state["next"], t)
                 state["next"] += 1
-        end = rep.plan(t)
+        end = rep.plan(t, float(arrival[a]) if a < n_open else math.inf)
         if end is not None:
             rep.version += 1
             heapq.heappush(heap, (end, next(tie), r, rep.version))

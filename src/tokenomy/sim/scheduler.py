@@ -140,6 +140,8 @@ class Replica:
         self.preemptions = 0
         self.pending: tuple[Any, ...] | None = None
         self.version = 0                      # bumps when the pending segment's end moves
+        self.horizon_s = math.inf             # next known arrival (sizes decode runs)
+        self.run_dt = 0.0                     # last decode step time seen
 
     # --- arrivals -----------------------------------------------------------------------------
     def enqueue(self, rid: int, t: float) -> None:
@@ -161,8 +163,11 @@ class Replica:
         return float(ends[j])
 
     # --- planning -----------------------------------------------------------------------------
-    def plan(self, t: float) -> float | None:
-        """Plan the next step (or decode run) starting at ``t``; its end time, or None when idle."""
+    def plan(self, t: float, horizon_s: float = math.inf) -> float | None:
+        """Plan the next step (or decode run) starting at ``t``; its end time, or None when idle.
+        ``horizon_s``: the next known arrival; a decode run is sized to end about there (any run length is
+        valid, this only avoids computing steps an arrival would cut)."""
+        self.horizon_s = horizon_s
         while True:
             end = self._plan_once(t)
             if end is not None or not self.running:
@@ -254,11 +259,14 @@ class Replica:
         while fin and not self._live(fin[0]):
             heapq.heappop(fin)
         kmax = min(fin[0][0] - self.c, MAX_RUN_STEPS)
+        if self.horizon_s < math.inf and self.run_dt > 0:
+            kmax = min(kmax, int((self.horizon_s - t) / self.run_dt) + 2)
         k = max(self.kv.safe_decode_steps(self.c, kmax), 1)
         n = self.kv.n_dec
         kv_tok = self.kv.decode_tokens(self.c) + self.dec_shared + n * self.tps * np.arange(k)
         dts = _per_step(self.step.step_s(n, kv_tok, 0, 0.0), k)
         ends = t + np.cumsum(dts)
+        self.run_dt = float(dts[0])
         self.pending = ("run", t, dts, ends, kv_tok)
         return float(ends[-1])
 
