@@ -1,0 +1,132 @@
+"""Speed and memory of the request-level simulator (issue 11 targets).
+
+1. The Azure LLM conversation trace (19,366 requests) replayed on one replica: target <= 2 s.
+2. 100,000 Poisson requests on one core: target <= 10 s.
+3. 1,000,000 Poisson requests: target < 1 GB of memory (peak RSS of the process).
+Plus how the time scales with the number of requests and with the batch size (closed loop at
+concurrency N).
+
+Step costs: ``LinearCost``, a fake linear step model with figures of the order of an 8B model on one
+H100 (a labelled assumption, not a prediction); pass ``--real MODEL HARDWARE`` to use
+``sim.steps.build_step_model`` once it is merged.  Each scenario runs in a fresh process so that its peak
+RSS is its own.
+
+Run: python bench/bench_simulate.py [--quick] [--real llama-3.1-8b h100-sxm]
+
+Measured with LinearCost (one core of the dev container, 2026-12): trace 19,366 requests 0.81 s; Poisson
+(8 req/s, isl 100-2000, osl 10-500, mean batch ~50) 10k 0.39 s, 100k 3.6 s, 1M 37 s at 431 MB peak RSS
+(~27k requests/s, linear in requests: memory is per-request arrays, a bounded timeline and ITL gaps folded
+past 2^20); closed loop at concurrency 1 / 16 / 64 / 256: 2.7k / 23k / 54k / 68k requests/s (the work per
+event is O(batch) only in numpy, so larger batches amortise the Python cost over more requests).
+KV-bound runs (frequent preemption) are slower, ~7k requests/s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+TRACE = ROOT.parent / "shared" / "data" / "traces" / "azure_llm_2023_conv.csv"
+
+
+@dataclass
+class LinearCost:
+    """Assumed step cost of the order of Llama-3.1-8B bf16 on one H100 (fake, for speed only):
+    6 ms per step + 40 us per decode sequence + 25 ns per KV token read + 70 us per new prompt token."""
+
+    chips: int = 1
+    kv_capacity_tokens: int = 450_000
+    max_num_seqs: int = 256
+    max_num_batched_tokens: int = 8192
+    tokens_per_step: float = 1.0
+    idle_power_w: float = 120.0
+    usd_per_hour: float = 2.5
+    kv_bytes_per_token: float = 131072.0     # 32 layers * 8 kv heads * 128 * 2 (k, v) * 2 bytes
+    swap_bytes_per_s: float = 25e9           # PCIe Gen5 x16, one direction, achievable (assumption)
+
+    def step_s(self, d, kv, p, pairs):
+        return 0.006 + 4e-5 * d + 2.5e-8 * np.asarray(kv) + 7e-5 * p
+
+    def power_w(self, d, kv, p, pairs):
+        return 350.0 + 1.0 * d + 0.0 * np.asarray(kv) + 0.01 * p
+
+
+@dataclass(frozen=True)
+class Work:
+    kind: str
+    arrival_s: np.ndarray
+    input_tokens: np.ndarray
+    output_tokens: np.ndarray
+    concurrency: int | None = None
+    description: str = ""
+
+
+def poisson(n: int, rate: float, seed: int = 0) -> Work:
+    rng = np.random.default_rng(seed)
+    arr = np.cumsum(rng.exponential(1 / rate, n))
+    return Work("open", arr - arr[0], rng.integers(100, 2000, n), rng.integers(10, 500, n))
+
+
+def trace() -> Work:
+    import pandas as pd
+    df = pd.read_csv(TRACE)
+    t = pd.to_datetime(df["TIMESTAMP"]).astype("int64").to_numpy() / 1e9
+    return Work("open", t - t[0], df["ContextTokens"].to_numpy().clip(1), df["GeneratedTokens"].to_numpy().clip(1))
+
+
+def closed(n: int, conc: int) -> Work:
+    return Work("closed", np.zeros(n), np.full(n, 1000), np.full(n, 200), conc)
+
+
+def scenario(name: str, real: list[str]) -> dict:
+    from tokenomy.sim.kernel import simulate_requests
+    if real:
+        from tokenomy.sim.steps import build_step_model  # type: ignore[import-not-found]
+        cost = build_step_model(real[0], real[1])
+    else:
+        cost = LinearCost()
+    kind, _, arg = name.partition(":")
+    w = (trace() if kind == "trace" else poisson(int(arg), 8.0) if kind == "poisson"
+         else closed(20 * int(arg), int(arg)))
+    t = time.perf_counter()
+    r = simulate_requests(w, cost)
+    wall = time.perf_counter() - t
+    s = r.summary
+    return {"scenario": name, "requests": s["requests"], "wall_s": round(wall, 3),
+            "requests_per_s": round(s["requests"] / wall), "mean_batch": round(s["mean_batch"], 1),
+            "preemptions": s["preemptions"], "peak_rss_mb": round(resource.getrusage(
+                resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    real = args[args.index("--real") + 1:args.index("--real") + 3] if "--real" in args else []
+    if "--one" in args:
+        print(json.dumps(scenario(args[args.index("--one") + 1], real)))
+        return
+    names = ["trace", "poisson:10000", "poisson:100000"]
+    if "--quick" not in args:
+        names += ["poisson:1000000"]
+    names += [f"closed:{c}" for c in (1, 16, 64, 256)]
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    for name in names:
+        extra = ["--real", *real] if real else []
+        out = subprocess.run([sys.executable, __file__, "--one", name, *extra], capture_output=True, text=True,
+                             env=env, check=True).stdout
+        print(out.strip(), flush=True)
+
+
+if __name__ == "__main__":
+    main()

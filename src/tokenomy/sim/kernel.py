@@ -1,0 +1,210 @@
+"""The event loop of the request-level serving simulator: one global clock, replicas stepping independently.
+
+The kernel keeps time and order only.  Events are arrivals (open loop: ``workload.arrival_s``; closed loop:
+a client's next request at the instant its previous one finishes, zero think time) and the end of each
+replica's pending step or decode run, kept in a heap of ``(time_s, seq, replica, version)`` with ``seq``
+from ``itertools.count()``, so ties always break the same way: arrivals at a time are handled before the
+step ends at that time, and replicas in index order.  No randomness: the same inputs give the same result.
+
+Router: ``round-robin`` (arrival i to replica i mod R) or ``least-loaded`` (fewest in-flight requests,
+ties to the lowest index).  ``duration_s``: arrivals at or after it are not issued (open loop), clients
+stop issuing at it (closed loop); what is in flight finishes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import numpy as np
+import pandas as pd
+
+from tokenomy.errors import InfeasibleError, SpecError
+from tokenomy.sim.metrics import SimResult, emitted_tokens, summarize
+from tokenomy.sim.scheduler import Policy, Replica, RequestLog
+
+if TYPE_CHECKING:
+    # written by other helpers of issue 11 (contract section 1); the ignores cover this branch before the merge
+    from tokenomy.sim.workload import Workload  # type: ignore[import-not-found, unused-ignore]
+    from tokenomy.spec.sim import PrefixCache, Slo  # type: ignore[import-not-found, unused-ignore]
+
+
+class StepCost(Protocol):
+    """Step times and power of one replica (``sim.steps.StepModel`` satisfies it structurally).
+
+    ``step_s`` and ``power_w`` take (decode_seqs, decode_kv_tokens, prefill_tokens, prefill_attn_pairs),
+    python scalars or numpy arrays that broadcast, and return a float or an ndarray."""
+
+    chips: int
+    kv_capacity_tokens: int
+    max_num_seqs: int
+    max_num_batched_tokens: int
+    tokens_per_step: float
+    idle_power_w: float
+    usd_per_hour: float
+    kv_bytes_per_token: float
+    swap_bytes_per_s: float
+
+    def step_s(self, decode_seqs: Any, decode_kv_tokens: Any, prefill_tokens: Any,
+               prefill_attn_pairs: Any) -> Any: ...
+
+    def power_w(self, decode_seqs: Any, decode_kv_tokens: Any, prefill_tokens: Any,
+                prefill_attn_pairs: Any) -> Any: ...
+
+
+def _check_inputs(workload: Any, step: StepCost, policy: Policy, replicas: int, router: str,
+                  duration_s: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if isinstance(replicas, bool) or not isinstance(replicas, int | np.integer) or replicas < 1:
+        raise SpecError(f"replicas must be an integer >= 1, got {replicas!r}.")
+    if router not in ("round-robin", "least-loaded"):
+        raise SpecError(f"router must be 'round-robin' or 'least-loaded', got {router!r}.")
+    if duration_s is not None and not (duration_s > 0 and math.isfinite(duration_s)):
+        raise SpecError(f"duration_s must be a positive number of seconds, got {duration_s!r}.")
+    arrival = np.asarray(workload.arrival_s, dtype=np.float64)
+    inp = np.asarray(workload.input_tokens, dtype=np.int64)
+    out = np.asarray(workload.output_tokens, dtype=np.int64)
+    if not (arrival.ndim == inp.ndim == out.ndim == 1 and len(arrival) == len(inp) == len(out) > 0):
+        raise SpecError(f"the workload needs equal-length, non-empty arrival_s/input_tokens/output_tokens; "
+                        f"got lengths {len(arrival)}, {len(inp)}, {len(out)}.")
+    if not np.all(np.isfinite(arrival)) or np.any(arrival < 0) or np.any(np.diff(arrival) < 0):
+        raise SpecError("workload.arrival_s must be finite, >= 0 and sorted ascending.")
+    if np.any(inp < 1) or np.any(out < 1):
+        raise SpecError("workload input_tokens and output_tokens must all be >= 1.")
+    if workload.kind == "closed" and not (isinstance(workload.concurrency, int | np.integer)
+                                          and workload.concurrency >= 1):
+        raise SpecError(f"a closed-loop workload needs concurrency >= 1, got {workload.concurrency!r}.")
+    for name in ("kv_capacity_tokens", "tokens_per_step", "swap_bytes_per_s"):
+        v = float(getattr(step, name))
+        if not (v > 0 and math.isfinite(v)):
+            raise SpecError(f"step.{name} must be positive and finite, got {v!r}.")
+    return arrival, inp, out
+
+
+def _check_fits(inp: np.ndarray, out: np.ndarray, step: StepCost, policy: Policy, shared: int) -> None:
+    """Every request must fit alone in one replica's KV cache, or the scheduler could never finish it."""
+    b = policy.block_tokens
+    own = inp + out - np.minimum(shared, inp - 1)
+    need = -(-own // b) + -(-shared // b)
+    cap = int(step.kv_capacity_tokens) // b
+    bad = np.flatnonzero(need > cap)
+    if len(bad):
+        i = int(bad[0])
+        raise InfeasibleError(
+            f"request {i} (input {int(inp[i])} + output {int(out[i])} tokens) needs {int(need[i])} KV blocks of "
+            f"{b} tokens but one replica holds {cap} ({int(step.kv_capacity_tokens)} tokens); {len(bad)} "
+            "request(s) can never run: shorten them, or use more chips per replica (tp/pp) or a smaller KV format.")
+
+
+def simulate_requests(workload: Workload, step: StepCost, *, policy: Policy | None = None, replicas: int = 1,
+                      router: Literal["round-robin", "least-loaded"] = "round-robin",
+                      prefix: PrefixCache | None = None, slo: Slo | None = None, duration_s: float | None = None,
+                      event_log: bool = False, progress: Callable[[int, int], None] | None = None) -> SimResult:
+    """Simulate serving ``workload`` on ``replicas`` replicas whose engine steps cost ``step``.
+
+    Scheduling semantics: ``sim/scheduler.py``; KV blocks: ``sim/kvcache.py``; metric conventions:
+    ``sim/metrics.py``.  Raises SpecError on bad inputs and InfeasibleError when a request can never fit
+    in one replica's KV cache."""
+    t_wall = time.perf_counter()
+    policy = policy or Policy(max_num_seqs=int(step.max_num_seqs),
+                              max_num_batched_tokens=int(step.max_num_batched_tokens))
+    arrival, inp, out = _check_inputs(workload, step, policy, replicas, router, duration_s)
+    shared = int(getattr(prefix, "shared_prefix_tokens", 0) or 0)
+    hit = float(getattr(prefix, "hit_frac", 0.0) or 0.0)
+    _check_fits(inp, out, step, policy, shared)
+    n = len(inp)
+    log = RequestLog(n)
+    events: list[tuple] | None = [] if event_log else None
+    reps = [Replica(r, step, policy, log, inp, out, shared, hit, events) for r in range(int(replicas))]
+    inflight = [0] * len(reps)
+    heap: list[tuple[float, int, int, int]] = []
+    tie = itertools.count()
+    stop_s = math.inf if duration_s is None else float(duration_s)
+    closed = workload.kind == "closed"
+    state = {"next": 0, "rr": 0, "done": 0}
+    step_every = max(1, n // 100)
+
+    def issue(rid: int, t: float) -> None:
+        if router == "round-robin":
+            r = state["rr"] % len(reps)
+            state["rr"] += 1
+        else:
+            r = min(range(len(reps)), key=inflight.__getitem__)
+        rep = reps[r]
+        log.arrival_s[rid], log.replica[rid] = t, r
+        inflight[r] += 1
+        rep.enqueue(rid, t)
+        if rep.pending is None:
+            rep.pending = ("wake", t)
+            rep.version += 1
+            heapq.heappush(heap, (t, next(tie), r, rep.version))
+        else:
+            end = rep.truncate(t)
+            if end is not None:
+                heapq.heappush(heap, (end, next(tie), r, rep.version))
+
+    if closed:
+        for _ in range(min(int(workload.concurrency or 0), n)):
+            issue(state["next"], 0.0)
+            state["next"] += 1
+    n_open = int(np.searchsorted(arrival, stop_s, side="left")) if not closed else 0
+    a = 0
+    while True:
+        t_heap = heap[0][0] if heap else math.inf
+        if a < n_open and arrival[a] <= t_heap:
+            issue(a, float(arrival[a]))
+            a += 1
+            continue
+        if not heap:
+            break
+        t, _, r, ver = heapq.heappop(heap)
+        rep = reps[r]
+        if ver != rep.version:
+            continue
+        if rep.pending is not None and rep.pending[0] == "wake":
+            rep.pending = None
+        done = rep.finish_pending(t)
+        for _rid in done:
+            inflight[r] -= 1
+            state["done"] += 1
+            if progress is not None and state["done"] % step_every == 0:
+                progress(state["done"], n)
+            if closed and state["next"] < n and t < stop_s:
+                issue(state["next"], t)
+                state["next"] += 1
+        end = rep.plan(t, float(arrival[a]) if a < n_open else math.inf)
+        if end is not None:
+            rep.version += 1
+            heapq.heappush(heap, (end, next(tie), r, rep.version))
+    if progress is not None:
+        progress(state["done"], n)
+    return _result(log, inp, out, reps, step, slo, events, t_wall)
+
+
+def _result(log: RequestLog, inp: np.ndarray, out: np.ndarray, reps: list[Replica], step: StepCost,
+            slo: Slo | None, events: list[tuple] | None, t_wall: float) -> SimResult:
+    issued = np.flatnonzero(np.isfinite(log.arrival_s))
+    arr, first, fin = log.arrival_s[issued], log.first_token_s[issued], log.finish_s[issued]
+    osl = out[issued]
+    ttft = first - arr
+    tpot = np.where(osl > 1, (fin - first) / np.maximum(osl - 1, 1), 0.0)
+    met = np.isfinite(fin)
+    ttft_slo, tpot_slo = getattr(slo, "ttft_s", None), getattr(slo, "tpot_s", None)
+    if ttft_slo is not None:
+        met &= ttft <= float(ttft_slo)
+    if tpot_slo is not None:
+        met &= tpot <= float(tpot_slo)
+    req = pd.DataFrame({"request_id": issued, "replica": log.replica[issued], "arrival_s": arr,
+                        "input_tokens": inp[issued], "output_tokens": osl, "cached_tokens": log.cached[issued],
+                        "first_token_s": first, "finish_s": fin, "ttft_s": ttft, "tpot_s": tpot, "e2e_s": fin - arr,
+                        "preemptions": log.preemptions[issued], "slo_met": met})
+    timeline = pd.concat([r.rec.timeline() for r in reps], ignore_index=True).sort_values(
+        ["t_s", "replica"], kind="stable", ignore_index=True)
+    summary = summarize(req, [r.rec for r in reps], idle_power_w=float(step.idle_power_w),
+                        usd_per_hour=float(step.usd_per_hour), preemptions=sum(r.preemptions for r in reps),
+                        has_slo=slo is not None, wall_s=time.perf_counter() - t_wall)
+    return SimResult(requests=req, timeline=timeline, summary=summary, events=events,
+                     emitted_tokens=emitted_tokens(int(np.isfinite(first).sum()), [r.rec for r in reps]))

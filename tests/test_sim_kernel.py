@@ -1,0 +1,312 @@
+"""The request-level simulator kernel (sim/kernel.py, scheduler.py, kvcache.py, metrics.py) on fake step
+costs whose answers can be worked by hand.
+
+Convention checked here (vLLM): the step that finishes a prompt emits the first token, so for one request
+alone TTFT = its prefill step(s) and E2E = TTFT + (output_tokens - 1) decode steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tokenomy.errors import InfeasibleError, SpecError
+from tokenomy.sim.kernel import simulate_requests
+from tokenomy.sim.metrics import weighted_stats
+from tokenomy.sim.scheduler import Policy, policy_for
+
+
+@dataclass
+class Cost:
+    """step_s = base + per_seq * decode_seqs + per_kv * decode_kv_tokens + per_new * prefill_tokens;
+    records the scalar calls (single steps) in ``calls`` and each vectorized decode run, step by step, in
+    ``runs`` (a run cut by an arrival keeps its planned steps here)."""
+
+    base: float = 0.01
+    per_seq: float = 0.0
+    per_kv: float = 0.0
+    per_new: float = 0.0
+    kv_capacity_tokens: int = 1 << 20
+    max_num_seqs: int = 64
+    max_num_batched_tokens: int = 8192
+    chips: int = 1
+    tokens_per_step: float = 1.0
+    idle_power_w: float = 100.0
+    usd_per_hour: float = 3.6
+    kv_bytes_per_token: float = 1e6
+    swap_bytes_per_s: float = 1e9
+    calls: list = field(default_factory=list)
+    runs: list = field(default_factory=list)
+
+    def step_s(self, d, kv, p, pairs):
+        steps = [tuple(float(v) for v in x) for x in np.broadcast(d, kv, p, pairs)]
+        if np.ndim(kv):
+            self.runs.append(steps)
+        else:
+            self.calls += steps
+        return self.base + self.per_seq * d + self.per_kv * np.asarray(kv) + self.per_new * p
+
+    def power_w(self, d, kv, p, pairs):
+        return 500.0 + 0.0 * np.asarray(kv)
+
+
+@dataclass(frozen=True)
+class Work:   # the fields of sim.workload.Workload that the kernel reads
+    kind: str
+    arrival_s: np.ndarray
+    input_tokens: np.ndarray
+    output_tokens: np.ndarray
+    concurrency: int | None = None
+    description: str = "test"
+
+
+def work(arrival, isl, osl, kind="open", conc=None):
+    return Work(kind, np.asarray(arrival, float), np.asarray(isl, np.int64), np.asarray(osl, np.int64), conc)
+
+
+def test_one_request_alone_exact():
+    # prefill 100 tokens: 0.01 + 0.001 * 100 = 0.11 s -> TTFT 0.11 (first token from the prefill step)
+    # decode step 1 reads 100 + 1 tokens: 0.01 + 1e-4 * 101 = 0.0201; step 2 reads 102: 0.0202
+    # E2E = 0.11 + 0.0201 + 0.0202 = 0.1503; TPOT = (0.1503 - 0.11) / 2 = 0.02015
+    cost = Cost(per_kv=1e-4, per_new=1e-3)
+    r = simulate_requests(work([0.0], [100], [3]), cost)
+    row = r.requests.iloc[0]
+    assert row.ttft_s == pytest.approx(0.11, abs=1e-12)
+    assert row.e2e_s == pytest.approx(0.1503, abs=1e-12)
+    assert row.tpot_s == pytest.approx(0.02015, abs=1e-12)
+    assert cost.calls == [(0, 0, 100, 100 * 50.5)] and cost.runs == [[(1, 101, 0, 0), (1, 102, 0, 0)]]
+    s = r.summary
+    assert s["requests"] == 1 and s["simulated_s"] == pytest.approx(0.1503)
+    assert s["itl_s"]["mean"] == pytest.approx(0.02015)      # two gaps, 0.0201 and 0.0202
+    assert s["output_tokens_per_s"] == pytest.approx(3 / 0.1503)
+    # busy the whole time at 500 W: 500 W, 500 * 0.1503 / 3 J per token; $3.6/h * 0.1503 s / 3 tokens
+    assert s["power_w"] == pytest.approx(500.0) and s["j_per_token"] == pytest.approx(500 * 0.1503 / 3)
+    assert s["usd_per_mtok"] == pytest.approx(3.6 * 0.1503 / 3600 / 3e-6)
+    # one decode sequence during 0.0403 s of 0.1503 s busy (the prefill step has no decode sequence)
+    assert s["mean_batch"] == pytest.approx((0.0201 + 0.0202) / 0.1503)
+
+
+def test_two_requests_arriving_together_share_steps():
+    # step 1: both prompts (100 + 50 new tokens) in one step: 0.01 + 0.001 * 150 = 0.16 -> both TTFT 0.16
+    # step 2: two decode sequences: 0.01 + 0.002 * 2 = 0.014 -> both finish at 0.174
+    cost = Cost(per_seq=0.002, per_new=1e-3)
+    r = simulate_requests(work([0.0, 0.0], [100, 50], [2, 2]), cost)
+    assert r.requests.ttft_s.tolist() == pytest.approx([0.16, 0.16])
+    assert r.requests.e2e_s.tolist() == pytest.approx([0.174, 0.174])
+    assert r.summary["mean_batch"] == pytest.approx(2 * 0.014 / 0.174)
+
+
+def test_long_prompt_is_chunked_across_steps():
+    # budget 64: chunks 64, 64, 22; pairs = chunk * (cached_before + (chunk + 1) / 2)
+    # = 64 * 32.5 = 2080, 64 * (64 + 32.5) = 6176, 22 * (128 + 11.5) = 3069
+    # times 0.01 + 0.001 * chunk: 0.074 + 0.074 + 0.032 = 0.18 = TTFT
+    cost = Cost(per_new=1e-3, max_num_batched_tokens=64)
+    r = simulate_requests(work([0.0], [150], [2]), cost)
+    assert cost.calls[:3] == [(0, 0, 64, 2080.0), (0, 0, 64, 6176.0), (0, 0, 22, 3069.0)]
+    assert r.requests.ttft_s[0] == pytest.approx(0.18)
+    # without chunked prefill the whole prompt goes in one step (it is the step's only prefill)
+    cost2 = Cost(per_new=1e-3, max_num_batched_tokens=64)
+    pol = Policy(max_num_seqs=64, max_num_batched_tokens=64, chunked_prefill=False)
+    r2 = simulate_requests(work([0.0], [150], [2]), cost2, policy=pol)
+    assert cost2.calls[0] == (0, 0, 150, 150 * 75.5) and r2.requests.ttft_s[0] == pytest.approx(0.16)
+
+
+def test_decode_first_then_chunk():
+    # request 0 decodes while request 1 (arrives at 0.015, inside step 2) is prefilled in chunks of the budget
+    # left: budget 40 - 1 decode = 39 per step
+    cost = Cost(max_num_batched_tokens=40)
+    simulate_requests(work([0.0, 0.015], [10, 50], [5, 2]), cost)
+    # step 0 prefills request 0; steps 1.. are a decode run (11, 12, ... tokens) cut at 0.02 by the arrival
+    assert cost.calls == [(0, 0, 10, 10 * 5.5), (1, 12, 39, 39 * 20), (1, 13, 11, 11 * (39 + 6))]
+    # then both decode: request 0 reads 14, request 1 reads 51 (its 50 + its first token); request 0 ends
+    # after token 5 (step 4), request 1 after its token 2 (step 4 too)
+    assert cost.runs[0][0] == (1, 11, 0, 0) and cost.runs[1] == [(2, 14 + 51, 0, 0)]
+
+
+def test_kv_exhaustion_preempts_the_newest_and_recompute_redoes_its_prefill():
+    # 4 blocks of 16 tokens. Both requests (16 in, 40 out) prefill in step 0 (1 block each). A decoder holds
+    # 16 + c tokens in step c: 2 blocks each up to c = 16; step 17 needs 3 each (6 > 4): request 1 (admitted
+    # last) is preempted with 17 tokens generated. Request 0 finishes in step 39 (40 steps * 0.01 = 0.40).
+    # Request 1 is prefilled again (16 + 17 = 33 tokens) in step 40, emits token 18, and its last token in
+    # step 62: finish 0.63.
+    cost = Cost(kv_capacity_tokens=64)
+    r = simulate_requests(work([0.0, 0.0], [16, 16], [40, 40]), cost, event_log=True)
+    assert r.requests.finish_s.tolist() == pytest.approx([0.40, 0.63])
+    assert r.requests.preemptions.tolist() == [0, 1] and r.summary["preemptions"] == 1
+    assert cost.calls[1] == (0, 0, 33, 33 * 17)   # step 40: the recompute prefill
+    assert ("preempt", 1) in [(e[2], e[3]) for e in r.events]
+    assert r.summary["kv_peak_frac"] == pytest.approx(1.0)
+    # tokens emitted = first tokens + decode tokens + the resumed request's token: 80
+    assert r.summary["itl_s"]["p99"] == pytest.approx(0.24)   # request 1 waited 0.17 -> 0.41 for token 18
+
+
+def test_swap_preemption_keeps_tokens_and_pays_the_link():
+    # same scenario with swap: request 1's 33 tokens go to host and back, 33 * 1e6 B / 1e9 B/s = 0.033 s each
+    cost = Cost(kv_capacity_tokens=64)
+    pol = Policy(max_num_seqs=64, max_num_batched_tokens=8192, preemption="swap")
+    r = simulate_requests(work([0.0, 0.0], [16, 16], [40, 40]), cost, policy=pol)
+    # step 17 costs 0.01 + 0.033 (swap out): request 0 finishes at 0.40 + 0.033
+    # step 40 swaps request 1 back in (0.01 + 0.033), then 23 decode steps for tokens 18..40
+    assert r.requests.finish_s[0] == pytest.approx(0.433)
+    assert r.requests.finish_s[1] == pytest.approx(0.433 + 0.043 + 0.23)
+
+
+def test_request_that_never_fits_is_a_clear_error():
+    with pytest.raises(InfeasibleError, match="request 0"):
+        simulate_requests(work([0.0], [100], [100]), Cost(kv_capacity_tokens=128))
+    with pytest.raises(SpecError, match="sorted"):
+        simulate_requests(work([1.0, 0.0], [1, 1], [1, 1]), Cost())
+    with pytest.raises(SpecError, match="router"):
+        simulate_requests(work([0.0], [1], [1]), Cost(), router="random")  # type: ignore[arg-type]
+
+
+def test_closed_loop_keeps_n_in_flight():
+    r = simulate_requests(work(np.zeros(20), [10] * 20, [5] * 20, kind="closed", conc=4), Cost(), event_log=True)
+    depth, depths = 0, []
+    for _t, _rep, kind, _rid in r.events:
+        depth += {"arrive": 1, "finish": -1}.get(kind, 0)
+        depths.append(depth)
+    assert max(depths) == 4 and r.summary["requests"] == 20
+    # each batch of 4 takes 1 prefill + 4 decode steps = 0.05 s; 5 rounds
+    assert r.summary["simulated_s"] == pytest.approx(0.25)
+    assert sorted(r.requests.arrival_s.unique().tolist()) == pytest.approx([0, 0.05, 0.1, 0.15, 0.2])
+
+
+def test_closed_loop_duration_stops_issuing():
+    r = simulate_requests(work(np.zeros(100), [10] * 100, [5] * 100, kind="closed", conc=2), Cost(),
+                          duration_s=0.12)
+    assert r.summary["requests"] == 6    # rounds issued at 0, 0.05, 0.10
+
+
+def test_round_robin_vs_least_loaded():
+    # r0 is long (100 tokens), r1 short (2): at t=1 replica 1 is empty. Round-robin sends r2 to 0 and r3 to 1;
+    # least-loaded sends r2 to the empty replica 1, then r3 (tie 1-1) to the lowest index, 0.
+    w = work([0.0, 0.0, 1.0, 1.0], [10] * 4, [200, 2, 5, 5])
+    rr = simulate_requests(w, Cost(), replicas=2, router="round-robin")
+    ll = simulate_requests(w, Cost(), replicas=2, router="least-loaded")
+    assert rr.requests.replica.tolist() == [0, 1, 0, 1]
+    assert ll.requests.replica.tolist() == [0, 1, 1, 0]
+
+
+def test_prefix_cache_skips_cached_tokens():
+    @dataclass(frozen=True)
+    class Prefix:
+        hit_frac: float = 0.0
+        shared_prefix_tokens: int = 0
+
+    # shared prefix of 64 tokens: a 100-token prompt computes 36 new tokens with 64 cached before them
+    cost = Cost(per_new=1e-3)
+    r = simulate_requests(work([0.0], [100], [2]), cost, prefix=Prefix(shared_prefix_tokens=64))
+    assert cost.calls[0] == (0, 0, 36, 36 * (64 + 18.5)) and r.requests.cached_tokens[0] == 64
+    # hit 0.5: 50 of 100 cached
+    cost = Cost(per_new=1e-3)
+    simulate_requests(work([0.0], [100], [2]), cost, prefix=Prefix(hit_frac=0.5))
+    assert cost.calls[0] == (0, 0, 50, 50 * (50 + 25.5))
+
+
+def test_slo_goodput_and_weighted_itl():
+    @dataclass(frozen=True)
+    class Slo:
+        ttft_s: float | None = 0.05
+        tpot_s: float | None = None
+
+    cost = Cost(per_new=1e-3)
+    # TTFTs 0.02 (10 tokens) and 0.11 (100 tokens, arrives after the first finished)
+    r = simulate_requests(work([0.0, 1.0], [10, 100], [2, 2]), cost, slo=Slo())
+    assert r.requests.slo_met.tolist() == [True, False] and r.summary["slo_attainment"] == 0.5
+    w = weighted_stats(np.array([1.0, 2.0, 3.0]), np.array([1.0, 8.0, 1.0]))
+    assert (w["mean"], w["p50"], w["p90"], w["p99"]) == (2.0, 2.0, 2.0, 3.0)
+
+
+def test_policy_checks_and_engine_profile():
+    with pytest.raises(SpecError, match="max_num_seqs"):
+        Policy(max_num_seqs=0, max_num_batched_tokens=1)
+    from tokenomy.loaders.engines import load_engine
+    p = policy_for(load_engine("vllm"), Cost(max_num_seqs=32))
+    assert p.max_num_seqs == 32 and p.block_tokens == 16 and p.preemption == "recompute"
+
+
+@st.composite
+def scenarios(draw):
+    n = draw(st.integers(1, 25))
+    gaps = draw(st.lists(st.floats(0, 0.05), min_size=n, max_size=n))
+    isl = draw(st.lists(st.integers(1, 200), min_size=n, max_size=n))
+    osl = draw(st.lists(st.integers(1, 40), min_size=n, max_size=n))
+    kind = draw(st.sampled_from(["open", "closed"]))
+    pol = Policy(max_num_seqs=draw(st.integers(1, 8)), max_num_batched_tokens=draw(st.integers(1, 300)),
+                 chunked_prefill=draw(st.booleans()), preemption=draw(st.sampled_from(["recompute", "swap"])),
+                 block_tokens=draw(st.sampled_from([1, 4, 16])))
+    cap = draw(st.integers(256, 2000))
+    w = work(np.cumsum(gaps) if kind == "open" else np.zeros(n), isl, osl, kind, draw(st.integers(1, 5)))
+    return w, pol, cap, draw(st.integers(1, 3)), draw(st.sampled_from(["round-robin", "least-loaded"]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_invariants(sc):
+    w, pol, cap, reps, router = sc
+    cost = Cost(per_seq=1e-3, per_kv=1e-6, per_new=1e-4, kv_capacity_tokens=cap)
+    r = simulate_requests(w, cost, policy=pol, replicas=reps, router=router, event_log=True)
+    req = r.requests
+    n = len(w.arrival_s)
+    assert sorted(req.request_id.tolist()) == list(range(n))                # none lost, none duplicated
+    assert [e[3] for e in r.events if e[2] == "finish"].count(0) == 1
+    assert len([e for e in r.events if e[2] == "finish"]) == n
+    assert np.all(np.isfinite(req.finish_s)) and np.all(req.ttft_s > 0) and np.all(req.ttft_s <= req.e2e_s + 1e-12)
+    # tokens out == tokens asked: first tokens + decode tokens + tokens of resumed (recomputed) requests
+    assert r.emitted_tokens == pytest.approx(float(np.sum(w.output_tokens)))
+    assert r.summary["preemptions"] == int(req.preemptions.sum())
+    r2 = simulate_requests(w, Cost(per_seq=1e-3, per_kv=1e-6, per_new=1e-4, kv_capacity_tokens=cap), policy=pol,
+                           replicas=reps, router=router)
+    assert r2.requests.equals(req) and r2.summary | {"wall_s": 0} == r.summary | {"wall_s": 0}
+
+
+def test_littles_law_on_a_long_open_run():
+    # L (time-average requests in the system, from the timeline) = lambda * W (arrival rate * mean E2E)
+    rng = np.random.default_rng(1)
+    n = 3000
+    arr = np.cumsum(rng.exponential(1 / 20.0, n))
+    arr -= arr[0]
+    w = work(arr, rng.integers(50, 400, n), rng.integers(5, 80, n))
+    r = simulate_requests(w, Cost(base=0.01, per_seq=2e-4, per_new=2e-5))
+    tl = r.timeline
+    dt = np.diff(np.concatenate([[0.0], tl.t_s.to_numpy()]))
+    area = float(np.sum((tl.queued + tl.running).to_numpy() * dt))
+    lam = n / r.summary["simulated_s"]
+    little = lam * r.summary["e2e_s"]["mean"]
+    assert area / r.summary["simulated_s"] == pytest.approx(little, rel=0.05)
+
+
+def test_folded_itl_matches_raw_within_rounding(monkeypatch):
+    import tokenomy.sim.metrics as metrics
+
+    w = work(np.arange(40) * 0.05, [30] * 40, [60] * 40)
+    raw = simulate_requests(w, Cost(per_kv=1e-6, per_seq=1e-3)).summary["itl_s"]
+    monkeypatch.setattr(metrics, "ITL_RAW", 8)
+    folded = simulate_requests(w, Cost(per_kv=1e-6, per_seq=1e-3)).summary["itl_s"]
+    assert folded == pytest.approx(raw, rel=1e-5)
+
+
+def test_many_sequences_grow_the_slot_arrays():
+    # 200 requests at once with max_num_seqs 1000: all prefill in one step (200 * 10 tokens), then decode
+    # together: 1 prefill step + 4 decode steps of 0.01 s
+    r = simulate_requests(work(np.zeros(200), [10] * 200, [5] * 200), Cost(),
+                          policy=Policy(max_num_seqs=1000, max_num_batched_tokens=8192))
+    assert r.requests.e2e_s.tolist() == pytest.approx([0.05] * 200)
+    assert r.summary["mean_batch"] == pytest.approx(200 * 0.04 / 0.05)
+
+
+def test_fractional_tokens_per_step_and_open_duration():
+    # 1.5 tokens per decode step (speculative decoding): after the prefill (token 1) a 4-token request needs
+    # ceil((4 - 1) / 1.5) = 2 decode steps: E2E = 3 steps * 0.01
+    r = simulate_requests(work([0.0], [10], [4]), Cost(tokens_per_step=1.5))
+    assert r.requests.e2e_s[0] == pytest.approx(0.03)
+    # 5 tokens: ceil(4 / 1.5) = 3 decode steps
+    r = simulate_requests(work([0.0], [10], [5]), Cost(tokens_per_step=1.5))
+    assert r.requests.e2e_s[0] == pytest.approx(0.04)
+    # open loop: arrivals at or after duration_s are not issued; the issued one finishes
+    r = simulate_requests(work([0.0, 0.5, 1.0], [10] * 3, [5] * 3), Cost(), duration_s=0.5)
+    assert r.requests.request_id.tolist() == [0] and r.summary["requests"] == 1
