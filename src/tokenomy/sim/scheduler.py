@@ -158,7 +158,7 @@ class Replica:
         j = int(np.searchsorted(ends, t, side="left"))
         if j + 1 >= len(ends):
             return None
-        self.pending = ("run", p[1], p[2][:j + 1], ends[:j + 1], p[4][:j + 1])
+        self.pending = ("run", p[1], p[2][:j + 1], ends[:j + 1], p[4][:j + 1], p[5][:j + 1])
         self.version += 1
         return float(ends[j])
 
@@ -236,8 +236,8 @@ class Replica:
         if not chunks and swap_s == 0.0:
             return self._plan_run(t) if n_dec else None
         dec_kv = kv.decode_tokens(c) + self.dec_shared
-        dt = float(self.step.step_s(n_dec, dec_kv, pre_tokens, pairs))
-        power = float(self.step.power_w(n_dec, dec_kv, pre_tokens, pairs))
+        dt_raw, power_raw = self._cost(n_dec, dec_kv, pre_tokens, pairs)
+        dt, power = float(dt_raw), float(power_raw)
         # energy: the step at its power, a swap (host link busy, GPU waiting) at idle power
         self.pending = ("step", t, dt + swap_s, chunks, power * dt + float(self.step.idle_power_w) * swap_s)
         return t + dt + swap_s
@@ -264,11 +264,17 @@ class Replica:
         k = max(self.kv.safe_decode_steps(self.c, kmax), 1)
         n = self.kv.n_dec
         kv_tok = self.kv.decode_tokens(self.c) + self.dec_shared + n * self.tps * np.arange(k)
-        dts = _per_step(self.step.step_s(n, kv_tok, 0, 0.0), k)
+        dt_raw, power_raw = self._cost(n, kv_tok, 0, 0.0)
+        dts = _per_step(dt_raw, k)
         ends = t + np.cumsum(dts)
         self.run_dt = float(dts[0])
-        self.pending = ("run", t, dts, ends, kv_tok)
+        self.pending = ("run", t, dts, ends, kv_tok, _per_step(power_raw, k))
         return float(ends[-1])
+
+    def _cost(self, *sizes):
+        """(step_s, power_w) of a step or decode run: one evaluation where the step model offers it."""
+        both = getattr(self.step, "step_and_power", None)
+        return both(*sizes) if both is not None else (self.step.step_s(*sizes), self.step.power_w(*sizes))
 
     def _live(self, entry: tuple[int, int, int]) -> bool:
         s = self.running.get(entry[2])
@@ -312,10 +318,10 @@ class Replica:
         kv, rec = self.kv, self.rec
         done: list[int] = []
         if p[0] == "run":
-            dts, ends, kv_tok = p[2], p[3], p[4]
+            dts, ends = p[2], p[3]
             k = len(dts)
             n = kv.n_dec
-            energy = float(np.dot(_per_step(self.step.power_w(n, kv_tok, 0, 0.0), k), dts))
+            energy = float(np.dot(p[5], dts))
             rec.decode_run(ends, dts, len(self.waiting), len(self.running), n, kv.kv_frac(self.c + k - 1),
                            energy, n * self.tps)
             self.c += k

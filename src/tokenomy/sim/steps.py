@@ -100,6 +100,10 @@ class StepModel:
         """Replica watts during that step (chips x the capped chip power; idle_power_w for an empty step)."""
         return self._run(decode_seqs, decode_kv_tokens, prefill_tokens, prefill_attn_pairs, prefill_seqs)[1]
 
+    def step_and_power(self, decode_seqs, decode_kv_tokens, prefill_tokens, prefill_attn_pairs, prefill_seqs=None):
+        """(step_s, power_w) from one evaluation (what the simulator's scheduler calls)."""
+        return self._run(decode_seqs, decode_kv_tokens, prefill_tokens, prefill_attn_pairs, prefill_seqs)
+
     def _run(self, S, K, Tp, P, ps):
         if not isinstance(S, np.ndarray) and not isinstance(K, np.ndarray) and not isinstance(Tp, np.ndarray) \
                 and not isinstance(P, np.ndarray) and not isinstance(ps, np.ndarray):
@@ -111,16 +115,22 @@ class StepModel:
             ps = (1.0 if Tp > 0 else 0.0) if ps is None else (max(float(ps), 1.0) if Tp > 0 else float(ps))
             t, w = _evaluate(self._c, float(S), float(K), float(Tp), float(P), ps, PyOps)
             return float(t), float(w)
-        S, K, Tp, P = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (S, K, Tp, P)))
-        raw = np.zeros(1) if ps is None else np.asarray(ps, dtype=float)
-        if not (np.all(S >= 0) and np.all(K >= 0) and np.all(Tp >= 0) and np.all(P >= 0) and np.all(raw >= 0)):
+        shape = np.broadcast_shapes(*(np.shape(v) for v in (S, K, Tp, P, ps) if v is not None))
+        # arrays stay arrays, scalars stay floats: a decode run (only K varies) looks its tables up once
+        S, K, Tp, P = (np.asarray(v, dtype=float) if isinstance(v, np.ndarray) else float(v) for v in (S, K, Tp, P))
+        raw = 0.0 if ps is None else (np.asarray(ps, dtype=float) if isinstance(ps, np.ndarray) else float(ps))
+        if not all((v.min() >= 0 if v.size else True) if isinstance(v, np.ndarray) else v >= 0
+                   for v in (S, K, Tp, P, raw)):
             raise SpecError("step sizes must be >= 0 (decode_seqs, decode_kv_tokens, prefill_tokens, "
                             "prefill_attn_pairs, prefill_seqs); got a negative or NaN value.")
-        ps = (Tp > 0) * 1.0 if ps is None else np.maximum(raw, Tp > 0) * np.ones(S.shape)
+        ps = np.asarray(Tp > 0, dtype=float) if ps is None else np.maximum(raw, np.asarray(Tp > 0, dtype=float))
+        if np.ndim(ps) == 0:
+            ps = float(ps)
         with np.errstate(divide="ignore", invalid="ignore"):
             t, w = _evaluate(self._c, S, K, Tp, P, ps, NpOps)
-        empty = (S <= 0) & (Tp <= 0)
-        return np.where(empty, 0.0, t), np.where(empty, self.idle_power_w, w)
+        empty = np.logical_and(np.asarray(S) <= 0, np.asarray(Tp) <= 0)
+        return (np.broadcast_to(np.where(empty, 0.0, t), shape).copy(),
+                np.broadcast_to(np.where(empty, self.idle_power_w, w), shape).copy())
 
 
 @dataclass(frozen=True)

@@ -209,7 +209,8 @@ class NpOps:
 
     @staticmethod
     def at(t: Table, x):
-        return t.at_array(np.asarray(x, dtype=float))
+        # a scalar row count (a decode run: only the KV size varies) takes the fast scalar lookup
+        return t.at(float(x)) if np.ndim(x) == 0 else t.at_array(np.asarray(x, dtype=float))
 
     where = staticmethod(np.where)
 
