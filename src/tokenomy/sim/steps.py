@@ -72,6 +72,8 @@ from .steptable import NpOps, PyOps, StepParts, build_parts, device
 HOST_LINK_BYTES_PER_S = 63e9
 DENSE_ROWS_MAX = 1 << 16      # table rows kept exact (every integer); past them the log grid interpolates
 
+SCALAR_RUN_MAX = 12   # decode runs up to this many steps are evaluated step by step in plain Python (faster)
+
 
 @dataclass(frozen=True)
 class StepModel:
@@ -115,6 +117,11 @@ class StepModel:
             ps = (1.0 if Tp > 0 else 0.0) if ps is None else (max(float(ps), 1.0) if Tp > 0 else float(ps))
             t, w = _evaluate(self._c, float(S), float(K), float(Tp), float(P), ps, PyOps)
             return float(t), float(w)
+        if isinstance(K, np.ndarray) and K.ndim == 1 and K.size <= SCALAR_RUN_MAX and not any(
+                isinstance(v, np.ndarray) for v in (S, Tp, P, ps)):
+            # a short decode run: the scalar path per step is cheaper than numpy's per-call overhead
+            pairs = [self._run(S, float(k), Tp, P, ps) for k in K]
+            return np.array([a for a, _ in pairs]), np.array([b for _, b in pairs])
         shape = np.broadcast_shapes(*(np.shape(v) for v in (S, K, Tp, P, ps) if v is not None))
         # arrays stay arrays, scalars stay floats: a decode run (only K varies) looks its tables up once
         S, K, Tp, P = (np.asarray(v, dtype=float) if isinstance(v, np.ndarray) else float(v) for v in (S, K, Tp, P))
