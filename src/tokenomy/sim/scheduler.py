@@ -142,6 +142,7 @@ class Replica:
         self.version = 0                      # bumps when the pending segment's end moves
         self.horizon_s = math.inf             # next known arrival (sizes decode runs)
         self.run_dt = 0.0                     # last decode step time seen
+        self.decode_run = getattr(step, "decode_run", None)   # a step model's fast decode-run evaluation
 
     # --- arrivals -----------------------------------------------------------------------------
     def enqueue(self, rid: int, t: float) -> None:
@@ -158,7 +159,7 @@ class Replica:
         j = int(np.searchsorted(ends, t, side="left"))
         if j + 1 >= len(ends):
             return None
-        self.pending = ("run", p[1], p[2][:j + 1], ends[:j + 1], p[4][:j + 1], p[5][:j + 1])
+        self.pending = ("run", p[1], p[2][:j + 1], ends[:j + 1], None, p[5][:j + 1])
         self.version += 1
         return float(ends[j])
 
@@ -263,12 +264,15 @@ class Replica:
             kmax = min(kmax, int((self.horizon_s - t) / self.run_dt) + 2)
         k = max(self.kv.safe_decode_steps(self.c, kmax), 1)
         n = self.kv.n_dec
-        kv_tok = self.kv.decode_tokens(self.c) + self.dec_shared + n * self.tps * np.arange(k)
-        dt_raw, power_raw = self._cost(n, kv_tok, 0, 0.0)
-        dts = _per_step(dt_raw, k)
+        kv0 = self.kv.decode_tokens(self.c) + self.dec_shared
+        if self.decode_run is not None:
+            dts, powers = self.decode_run(n, kv0, n * self.tps, k)
+        else:
+            dt_raw, power_raw = self._cost(n, kv0 + n * self.tps * np.arange(k), 0, 0.0)
+            dts, powers = _per_step(dt_raw, k), _per_step(power_raw, k)
         ends = t + np.cumsum(dts)
         self.run_dt = float(dts[0])
-        self.pending = ("run", t, dts, ends, kv_tok, _per_step(power_raw, k))
+        self.pending = ("run", t, dts, ends, None, powers)
         return float(ends[-1])
 
     def _cost(self, *sizes):

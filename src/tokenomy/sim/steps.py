@@ -65,7 +65,7 @@ from ..core.predict import predict_core
 from ..core.speculative import _one_layer, speculative_core
 from ..errors import NothingFitsError, SpecError
 from ..spec import args
-from .steptable import NpOps, PyOps, StepParts, build_parts, device
+from .steptable import NpOps, PyOps, StepParts, build_parts, device_keys, device_rows
 
 # Host link for KV swap, bytes/s per chip and direction. Assumption (no catalog figure): PCIe 5.0 x16,
 # 32 GT/s x 16 lanes x 128/130 encoding = 63 GB/s, each chip of a replica swapping its own share.
@@ -106,6 +106,21 @@ class StepModel:
         """(step_s, power_w) from one evaluation (what the simulator's scheduler calls)."""
         return self._run(decode_seqs, decode_kv_tokens, prefill_tokens, prefill_attn_pairs, prefill_seqs)
 
+    def decode_run(self, decode_seqs: int, kv_tokens: float, kv_step: float, steps: int) -> tuple:
+        """(step_s, power_w) arrays of ``steps`` decode steps of ``decode_seqs`` > 0 sequences, step i reading
+        ``kv_tokens + i * kv_step`` cached tokens: step_and_power's numbers, bit for bit, with the terms that do
+        not depend on the cached tokens computed once per batch size (kept) and the rest in plain Python for a
+        short run (about 1 us a step), numpy for a long one."""
+        c = self._c
+        prep = c.runs.get(decode_seqs)
+        if prep is None:
+            prep = c.runs[decode_seqs] = _prepare(c, float(decode_seqs), 0.0, 0.0, 0.0, PyOps)
+        if steps <= SCALAR_RUN_MAX:
+            pairs = [_finish(c, prep, kv_tokens + kv_step * i, PyOps) for i in range(steps)]
+            return np.array([a for a, _ in pairs]), np.array([b for _, b in pairs])
+        t, w = _finish(c, prep, kv_tokens + kv_step * np.arange(steps), NpOps)
+        return t, (w if np.ndim(w) else np.full(steps, w))
+
     def _run(self, S, K, Tp, P, ps):
         if not isinstance(S, np.ndarray) and not isinstance(K, np.ndarray) and not isinstance(Tp, np.ndarray) \
                 and not isinstance(P, np.ndarray) and not isinstance(ps, np.ndarray):
@@ -117,11 +132,6 @@ class StepModel:
             ps = (1.0 if Tp > 0 else 0.0) if ps is None else (max(float(ps), 1.0) if Tp > 0 else float(ps))
             t, w = _evaluate(self._c, float(S), float(K), float(Tp), float(P), ps, PyOps)
             return float(t), float(w)
-        if isinstance(K, np.ndarray) and K.ndim == 1 and K.size <= SCALAR_RUN_MAX and not any(
-                isinstance(v, np.ndarray) for v in (S, Tp, P, ps)):
-            # a short decode run: the scalar path per step is cheaper than numpy's per-call overhead
-            pairs = [self._run(S, float(k), Tp, P, ps) for k in K]
-            return np.array([a for a, _ in pairs]), np.array([b for _, b in pairs])
         shape = np.broadcast_shapes(*(np.shape(v) for v in (S, K, Tp, P, ps) if v is not None))
         # arrays stay arrays, scalars stay floats: a decode run (only K varies) looks its tables up once
         S, K, Tp, P = (np.asarray(v, dtype=float) if isinstance(v, np.ndarray) else float(v) for v in (S, K, Tp, P))
@@ -168,27 +178,56 @@ class _Consts:
     p2p_per_token: float
     spill: tuple[float, float, float, float, float, float] | None   # fixed, per key, per windowed key, per
     # token, per head row, slow-tier bytes/s (memory beyond the fast tier streams every step)
+    runs: dict = field(default_factory=dict)   # decode_run: _prepare's result per batch size
 
 
 def _evaluate(c: _Consts, S, K, Tp, P, ps, X):
     """(step_s, replica power_w) of a non-empty step (module docstring)."""
+    return _finish(c, _prepare(c, S, Tp, P, ps, X), K, X)
+
+
+def _prepare(c: _Consts, S, Tp, P, ps, X) -> tuple:
+    """Everything of ``_evaluate`` that does not depend on the cached keys K (a decode run keeps it)."""
     m = 1.0
     if c.pp > 1:
         m = X.min(float(c.pp), X.max(S + ps, 1.0))
         psm = X.ceil(ps / m)                       # the busiest micro-batch: prefill chunks stay whole
         share = psm / X.max(ps, 1.0)
-        S, K, Tp, P, ps = S / m, K / m, Tp * share, P * share, psm
+        S, Tp, P, ps = S / m, Tp * share, P * share, psm
     q = c.q
     T_all = S * q + Tp
-    Sm, Km = S, K
+    Sm = S
+    dp = None
     if c.dp > 1:
         D = c.dp
         Sg, psg = X.ceil(S / D), X.ceil(ps / D)       # the busiest group: whole sequences and chunks
-        K = K * Sg / X.max(S, 1.0)
+        dp = (Sg, X.max(S, 1.0))                     # K -> K * Sg / max(S, 1)
         share = psg / X.max(ps, 1.0)
         S, Tp, P, ps = Sg, Tp * share, P * share, psg
-    g, cb, fl, by, ac, once = device(c.parts, S, K, Tp, P, ps, T_all, q, X)
+    rows = device_rows(c.parts, S, Tp, P, ps, T_all, q, X)
     host = c.step_fixed_s + c.host_per_seq_s * (S + ps)
+    spill = None
+    if c.spill is not None:
+        f0, fk, fw, ft, fh, slow = c.spill
+        spill = (S * q, Tp, (S + ps) * c.parts.window, ft * (S * q + Tp), fh * (S + ps))
+    pipe = None if c.pp == 1 else (c.pp - 1) * (c.p2p0 + c.p2p_per_token * T_all)
+    draft = None
+    if c.draft is not None and (not X.scalar or Sm > 0):     # K draft steps of device time (core/speculative)
+        Sd = X.ceil(Sm / c.dp_draft) if c.dp_draft > 1 else Sm
+        zero = 0.0 * Sd
+        draft = (Sd, X.max(Sm, 1.0), device_rows(c.draft, Sd, zero, zero, zero, Sm, 1.0, X), Sm > 0)
+    return m, dp, rows, host, spill, pipe, draft
+
+
+def _finish(c: _Consts, prep: tuple, K, X):
+    """(step_s, replica power_w) of the prepared step whose decode sequences hold K cached keys."""
+    m, dp, rows, host, spill, pipe, draft = prep
+    if c.pp > 1:
+        K = K / m
+    Km = K
+    if dp is not None:
+        K = K * dp[0] / dp[1]
+    g, cb, fl, by, ac, once = device_keys(c.parts, rows, K, X)
     t = X.max(g, host) if c.async_scheduling else g + host
     if c.capped:                     # core/energy.chip_power on the step's columns
         e_dyn = c.c_occ * X.min(X.max(ac, 0.0), t) + c.c_flop * X.min(fl, t) + c.c_byte * X.min(by, t)
@@ -196,21 +235,20 @@ def _evaluate(c: _Consts, S, K, Tp, P, ps, X):
         power = X.min(c.p_busy * stage + e_dyn, c.p_limit * stage) / stage
     else:
         stage, power = t, math.nan
-    if c.spill is not None:
-        f0, fk, fw, ft, fh, slow = c.spill
-        keys = K + S * q + Tp                        # cached after the step (core/memory.py)
-        mem = f0 + fk * keys + fw * X.min(keys, (S + ps) * c.parts.window) + ft * (S * q + Tp) + fh * (S + ps)
+    if spill is not None:
+        f0, fk, fw, _, _, slow = c.spill
+        sq, tp, sw, mem_tok, mem_head = spill
+        keys = K + sq + tp                           # cached after the step (core/memory.py)
+        mem = f0 + fk * keys + fw * X.min(keys, sw) + mem_tok + mem_head
         stage = X.max(stage, X.max(mem, 0.0) / slow)
     latency = stage
-    if c.pp > 1:                     # core/predict._pipeline_latency
+    if pipe is not None:             # core/predict._pipeline_latency
         gpu = X.where(stage > host, stage, X.min(g, stage)) if c.async_scheduling else stage - host
-        pipe = once + X.max(gpu - once, 0.0) * c.layers_ratio + (c.pp - 1) * (c.p2p0 + c.p2p_per_token * T_all)
+        pipe = once + X.max(gpu - once, 0.0) * c.layers_ratio + pipe
         latency = X.max(pipe, host) if c.async_scheduling else pipe + host
-    if c.draft is not None and (not X.scalar or Sm > 0):     # K draft steps of device time (core/speculative)
-        Sd = X.ceil(Sm / c.dp_draft) if c.dp_draft > 1 else Sm
-        Kd = Km * Sd / X.max(Sm, 1.0)
-        zero = 0.0 * Sd
-        d = c.k_draft * device(c.draft, Sd, Kd, zero, zero, zero, Sm, 1.0, X)[0] * (Sm > 0)
+    if draft is not None:
+        Sd, sm1, drows, on = draft
+        d = c.k_draft * device_keys(c.draft, drows, Km * Sd / sm1, X)[0] * on
         latency, stage = latency + d, stage + d
     return X.max(latency, m * stage), c.chips * power
 

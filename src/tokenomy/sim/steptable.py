@@ -215,10 +215,11 @@ class NpOps:
     where = staticmethod(np.where)
 
 
-def device(p: StepParts, S, K, Tp, P, ps, T_all, q: float, X) -> tuple:
-    """(device s, compute-bound s, flop / peak s, bytes / bandwidth s, active s, LM-head s) of one group's step:
-    S decode sequences of q query tokens reading K cached keys, Tp prefill tokens over P causal (query, key)
-    pairs in ps sequences; T_all = every group's tokens (routed experts)."""
+def device_rows(p: StepParts, S, Tp, P, ps, T_all, q: float, X) -> tuple:
+    """What one group's step costs apart from the cached keys it reads: S decode sequences of q query tokens,
+    Tp prefill tokens over P causal (query, key) pairs in ps sequences; T_all = every group's tokens (routed
+    experts). ``device_keys`` adds the decode attention over K cached keys; the two are split so that a decode
+    run (only K varies) looks its tables up once. The result is the same number, operation for operation."""
     Sq = S * q
     g, cb, fl, by, ac = X.at(p.base, Sq + Tp)
     if p.experts is not None:
@@ -226,30 +227,48 @@ def device(p: StepParts, S, K, Tp, P, ps, T_all, q: float, X) -> tuple:
         g, cb, fl, by, ac = g + e[0], cb + e[1], fl + e[2], by + e[3], ac + e[4]
     h = X.at(p.head, Sq + ps)
     g, cb, fl, by, ac = g + h[0], cb + h[1], fl + h[2], by + h[3], ac + h[4]
+    dec = None
     if not X.scalar or S > 0:                 # decode attention: linear in keys read (module docstring)
-        keys = K + Sq
-        a = (S > 0) * p.dec_fixed_s + keys * p.dec_key_s + Sq * p.dec_tok_s
-        fl = fl + keys * p.dec_key_flop_s
-        by = by + keys * p.dec_key_bytes_s + Sq * p.dec_tok_bytes_s
-        act = a - (S > 0) * p.dec_fixed_s
-        if p.window:
-            kw = X.min(keys, S * p.window)
-            a, act = a + kw * p.dec_wkey_s, act + kw * p.dec_wkey_s
-            fl, by = fl + kw * p.dec_wkey_flop_s, by + kw * p.dec_wkey_bytes_s
-        g, ac = g + a, ac + act
+        f0 = (S > 0) * p.dec_fixed_s
+        dec = (Sq, f0, Sq * p.dec_tok_s, Sq * p.dec_tok_bytes_s, S * p.window)
+    pre = None
     if not X.scalar or Tp > 0:                # prefill attention: 128x128 blocks (sim/steps.py docstring)
         nbq = Tp / BLOCK
         blocks = P / (BLOCK * BLOCK) + nbq / 2.0
         chunks = X.max(ps, 1.0)
         crit = X.ceil((P / X.max(Tp, 1.0) + (Tp / chunks - 1.0) / 2.0) / BLOCK) * (Tp > 0)
         a = blocks * p.pre_blk_s + crit * p.pre_crit_s
-        fl = fl + blocks * p.pre_blk_flop_s
+        fl1, fl2 = blocks * p.pre_blk_flop_s, None
         if p.window:
             wb = math.ceil(p.window / BLOCK) + 1.0
             wblocks = X.min(blocks, nbq * wb - (wb - 1.0) / 2.0 * X.min(nbq, chunks * wb))
             a = a + wblocks * p.pre_wblk_s + X.min(crit, wb) * p.pre_wcrit_s
-            fl = fl + wblocks * p.pre_wblk_flop_s
-        fixed = (Tp > 0) * p.pre_fixed_s
+            fl2 = wblocks * p.pre_wblk_flop_s
+        pre = (a, (Tp > 0) * p.pre_fixed_s, fl1, fl2, Tp * p.pre_tok_bytes_s)
+    return g, cb, fl, by, ac, h[0], dec, pre
+
+
+def device_keys(p: StepParts, rows: tuple, K, X) -> tuple:
+    """(device s, compute-bound s, flop / peak s, bytes / bandwidth s, active s, LM-head s) of the step of
+    ``device_rows`` whose decode sequences read K cached keys before the step."""
+    g, cb, fl, by, ac, once, dec, pre = rows
+    if dec is not None:
+        Sq, f0, sq_tok, sq_tok_bytes, s_window = dec
+        keys = K + Sq
+        a = f0 + keys * p.dec_key_s + sq_tok
+        fl = fl + keys * p.dec_key_flop_s
+        by = by + keys * p.dec_key_bytes_s + sq_tok_bytes
+        act = a - f0
+        if p.window:
+            kw = X.min(keys, s_window)
+            a, act = a + kw * p.dec_wkey_s, act + kw * p.dec_wkey_s
+            fl, by = fl + kw * p.dec_wkey_flop_s, by + kw * p.dec_wkey_bytes_s
+        g, ac = g + a, ac + act
+    if pre is not None:
+        a, fixed, fl1, fl2, by1 = pre
+        fl = fl + fl1
+        if fl2 is not None:
+            fl = fl + fl2
         g, cb, ac = g + a + fixed, cb + a + fixed, ac + a
-        by = by + Tp * p.pre_tok_bytes_s
-    return g, cb, fl, by, ac, h[0]
+        by = by + by1
+    return g, cb, fl, by, ac, once
