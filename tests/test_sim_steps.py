@@ -190,3 +190,18 @@ def test_max_context_must_fit():
         build_step_model("llama-3.1-70b", "h100-sxm", tp=2, max_context=131072)
     assert "h100-sxm" in e.value.reasons
     assert isinstance(build_step_model("llama-3.1-8b", "h100-sxm", max_context=8192), StepModel)
+
+
+@pytest.mark.parametrize("model,hardware,kw", [
+    ("llama-3.1-8b", "h100-sxm", {}), ("llama-3.1-70b", "h100-sxm", {"tp": 4, "pp": 2}),
+    ("gpt-oss-120b", "h100-sxm", {}), ("llama-3.1-8b", "h100-sxm", {"engine": "trtllm"}),
+    ("deepseek-v3", "h200-sxm", {"tp": 8, "ep": 8, "dp_attention": 8, "spec": "mtp"}),
+    ("llama-3.1-8b", "sambanova-sn40l", {"tp": 8})])
+def test_decode_run_is_the_step_by_step_evaluation_bit_for_bit(model, hardware, kw):
+    # the scheduler's decode runs use decode_run; it must give step_and_power's numbers exactly
+    sm = build_step_model(model, hardware, **kw)
+    for n, kv0, steps in [(1, 700.0, 3), (37, 37 * 2100.0, 12), (200, 200 * 900.0, 40), (5, 0.0, 1)]:
+        t, w = sm.decode_run(n, kv0, n * sm.tokens_per_step, steps)
+        ref = [sm.step_and_power(n, kv0 + n * sm.tokens_per_step * i, 0, 0.0) for i in range(steps)]
+        assert t.tolist() == [a for a, _ in ref]
+        np.testing.assert_array_equal(w, [b for _, b in ref])    # NaN == NaN where a chip has no power figure
