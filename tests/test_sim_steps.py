@@ -203,5 +203,5 @@ def test_decode_run_is_the_step_by_step_evaluation_bit_for_bit(model, hardware, 
     for n, kv0, steps in [(1, 700.0, 3), (37, 37 * 2100.0, 12), (200, 200 * 900.0, 40), (5, 0.0, 1)]:
         t, w = sm.decode_run(n, kv0, n * sm.tokens_per_step, steps)
         ref = [sm.step_and_power(n, kv0 + n * sm.tokens_per_step * i, 0, 0.0) for i in range(steps)]
-        assert t.tolist() == [a for a, _ in ref]
+        assert t == [a for a, _ in ref]
         np.testing.assert_array_equal(w, [b for _, b in ref])    # NaN == NaN where a chip has no power figure

@@ -151,11 +151,12 @@ def simulate_requests(workload: Workload, step: StepCost, *, policy: Policy | No
             issue(state["next"], 0.0)
             state["next"] += 1
     n_open = int(np.searchsorted(arrival, stop_s, side="left")) if not closed else 0
+    arrivals = arrival[:n_open].tolist()     # python floats: the loop reads one per event
     a = 0
     while True:
         t_heap = heap[0][0] if heap else math.inf
-        if a < n_open and arrival[a] <= t_heap:
-            issue(a, float(arrival[a]))
+        if a < n_open and arrivals[a] <= t_heap:
+            issue(a, arrivals[a])
             a += 1
             continue
         if not heap:
@@ -175,7 +176,7 @@ def simulate_requests(workload: Workload, step: StepCost, *, policy: Policy | No
             if closed and state["next"] < n and t < stop_s:
                 issue(state["next"], t)
                 state["next"] += 1
-        end = rep.plan(t, float(arrival[a]) if a < n_open else math.inf)
+        end = rep.plan(t, arrivals[a] if a < n_open else math.inf)
         if end is not None:
             rep.version += 1
             heapq.heappush(heap, (end, next(tie), r, rep.version))

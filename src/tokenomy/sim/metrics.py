@@ -63,15 +63,15 @@ class Recorder:
             self.gap(dt, tokens)
         self._row(t_end, dt, queued * dt, running * dt, batch * dt, kv_frac, energy_j, 1)
 
-    def decode_run(self, ends: np.ndarray, dts: np.ndarray, queued: int, running: int, batch: int,
+    def decode_run(self, ends: list[float], dts: list[float], queued: int, running: int, batch: int,
                    kv_frac: float, energy_j: float, tokens_per_step: float) -> None:
         """``len(dts)`` identical-composition decode steps ending at ``ends`` (one timeline row)."""
-        total = float(ends[-1] - ends[0] + dts[0])
+        total = ends[-1] - ends[0] + dts[0]
         self.energy_j += energy_j
         self.busy_s += total
         self.batch_s += batch * total
         self.kv_peak_frac = max(self.kv_peak_frac, kv_frac)
-        self.itl_s.frombytes(np.ascontiguousarray(dts, dtype=np.float64).tobytes())
+        self.itl_s.extend(dts)
         self.itl_w.append(tokens_per_step)
         self.itl_n.append(len(dts))
         self._row(float(ends[-1]), total, queued * total, running * total, batch * total, kv_frac,

@@ -32,7 +32,10 @@ from __future__ import annotations
 
 import heapq
 import math
+from bisect import bisect_left
 from collections import deque
+from itertools import accumulate
+from operator import mul
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -156,12 +159,12 @@ class Replica:
         if p is None or p[0] != "run":
             return None
         ends = p[3]
-        j = int(np.searchsorted(ends, t, side="left"))
+        j = bisect_left(ends, t)
         if j + 1 >= len(ends):
             return None
         self.pending = ("run", p[1], p[2][:j + 1], ends[:j + 1], None, p[5][:j + 1])
         self.version += 1
-        return float(ends[j])
+        return ends[j]
 
     # --- planning -----------------------------------------------------------------------------
     def plan(self, t: float, horizon_s: float = math.inf) -> float | None:
@@ -269,11 +272,11 @@ class Replica:
             dts, powers = self.decode_run(n, kv0, n * self.tps, k)
         else:
             dt_raw, power_raw = self._cost(n, kv0 + n * self.tps * np.arange(k), 0, 0.0)
-            dts, powers = _per_step(dt_raw, k), _per_step(power_raw, k)
-        ends = t + np.cumsum(dts)
-        self.run_dt = float(dts[0])
+            dts, powers = _per_step(dt_raw, k).tolist(), _per_step(power_raw, k).tolist()
+        ends = [t + x for x in accumulate(dts)]     # t + np.cumsum(dts), in python floats
+        self.run_dt = dts[0]
         self.pending = ("run", t, dts, ends, None, powers)
-        return float(ends[-1])
+        return ends[-1]
 
     def _cost(self, *sizes):
         """(step_s, power_w) of a step or decode run: one evaluation where the step model offers it."""
@@ -325,7 +328,7 @@ class Replica:
             dts, ends = p[2], p[3]
             k = len(dts)
             n = kv.n_dec
-            energy = float(np.dot(p[5], dts))
+            energy = sum(map(mul, p[5], dts))
             rec.decode_run(ends, dts, len(self.waiting), len(self.running), n, kv.kv_frac(self.c + k - 1),
                            energy, n * self.tps)
             self.c += k
@@ -343,7 +346,7 @@ class Replica:
                     continue
                 del self.partials[s.rid]
                 s.g += 1.0
-                if np.isnan(self.log.first_token_s[s.rid]):
+                if math.isnan(self.log.first_token_s[s.rid]):
                     self.log.first_token_s[s.rid] = t
                     if self.events is not None:
                         self.events.append((t, self.idx, "first_token", s.rid))
