@@ -13,7 +13,9 @@ from tokenomy import api
 from tokenomy.core.predict import decode_cycle_s, predict_core
 from tokenomy.economics import effective_usd_per_chip_hour
 from tokenomy.errors import CatalogError, NothingFitsError, SpecError, UnsupportedError
+from tokenomy.sim import steps
 from tokenomy.sim.steps import HOST_LINK_BYTES_PER_S, StepModel, build_step_model, step_model_error
+from tokenomy.sim.steptable import PyOps
 
 LLAMA = build_step_model("llama-3.1-8b", "h100-sxm")
 PIPE = build_step_model("llama-3.1-70b", "h100-sxm", tp=4, pp=2)
@@ -198,10 +200,18 @@ def test_max_context_must_fit():
     ("deepseek-v3", "h200-sxm", {"tp": 8, "ep": 8, "dp_attention": 8, "spec": "mtp"}),
     ("llama-3.1-8b", "sambanova-sn40l", {"tp": 8})])
 def test_decode_run_is_the_step_by_step_evaluation_bit_for_bit(model, hardware, kw):
-    # the scheduler's decode runs use decode_run; it must give step_and_power's numbers exactly
+    # the scheduler's decode runs use decode_run, scalar steps a written-out loop (steps._finish_run); both must
+    # give the generic evaluation's numbers (steps._evaluate, one operation after the other) exactly
     sm = build_step_model(model, hardware, **kw)
-    for n, kv0, steps in [(1, 700.0, 3), (37, 37 * 2100.0, 12), (200, 200 * 900.0, 40), (5, 0.0, 1)]:
-        t, w = sm.decode_run(n, kv0, n * sm.tokens_per_step, steps)
-        ref = [sm.step_and_power(n, kv0 + n * sm.tokens_per_step * i, 0, 0.0) for i in range(steps)]
-        assert t == [a for a, _ in ref]
-        np.testing.assert_array_equal(w, [b for _, b in ref])    # NaN == NaN where a chip has no power figure
+
+    def ref(S, K, Tp=0.0, P=0.0, ps=0.0):
+        return steps._evaluate(sm._c, float(S), float(K), float(Tp), float(P), ps, PyOps)
+
+    for n, kv0, steps_ in [(1, 700.0, 3), (37, 37 * 2100.0, 12), (200, 200 * 900.0, 40), (9, 900.0, 100), (5, 0.0, 1)]:
+        t, w = sm.decode_run(n, kv0, n * sm.tokens_per_step, steps_)
+        want = [ref(n, kv0 + n * sm.tokens_per_step * i) for i in range(steps_)]
+        assert t == [a for a, _ in want]
+        np.testing.assert_array_equal(w, [b for _, b in want])    # NaN == NaN where a chip has no power figure
+    for S, K, Tp, cached, ps in [(0, 0, 512, 0, 1), (12, 12 * 3000, 300, 1000, 1), (64, 64 * 500, 2000, 0, 3)]:
+        P = pairs(Tp, cached) if ps == 1 else ps * pairs(Tp / ps)
+        np.testing.assert_array_equal(sm.step_and_power(S, K, Tp, P, prefill_seqs=ps), ref(S, K, Tp, P, float(ps)))

@@ -72,7 +72,7 @@ from .steptable import NpOps, PyOps, StepParts, build_parts, device_keys, device
 HOST_LINK_BYTES_PER_S = 63e9
 DENSE_ROWS_MAX = 1 << 16      # table rows kept exact (every integer); past them the log grid interpolates
 
-SCALAR_RUN_MAX = 12   # decode runs up to this many steps are evaluated step by step in plain Python (faster)
+SCALAR_RUN_MAX = 64   # decode runs up to this many steps are evaluated step by step in plain Python (faster)
 
 
 @dataclass(frozen=True)
@@ -130,8 +130,9 @@ class StepModel:
             if S <= 0 and Tp <= 0:
                 return 0.0, self.idle_power_w
             ps = (1.0 if Tp > 0 else 0.0) if ps is None else (max(float(ps), 1.0) if Tp > 0 else float(ps))
-            t, w = _evaluate(self._c, float(S), float(K), float(Tp), float(P), ps, PyOps)
-            return float(t), float(w)
+            c = self._c
+            t, w = _finish_run(c, _prepare(c, float(S), float(Tp), float(P), ps, PyOps), float(K), 0.0, 1)
+            return t[0], w[0]
         shape = np.broadcast_shapes(*(np.shape(v) for v in (S, K, Tp, P, ps) if v is not None))
         # arrays stay arrays, scalars stay floats: a decode run (only K varies) looks its tables up once
         S, K, Tp, P = (np.asarray(v, dtype=float) if isinstance(v, np.ndarray) else float(v) for v in (S, K, Tp, P))
@@ -254,14 +255,15 @@ def _finish(c: _Consts, prep: tuple, K, X):
 
 
 def _finish_run(c: _Consts, prep: tuple, K0: float, dK: float, k: int) -> tuple[list[float], list[float]]:
-    """``_finish`` at K = K0 + i dK for i < k, python floats, for a decode run (decode sequences, no prefill):
+    """``_finish`` at K = K0 + i dK for i < k, python floats (a scalar step: k = 1; a decode run: k steps):
     the same operations in the same order (tests/test_sim_steps.py checks bit equality), with the loop's
     constants hoisted and min / max of the hot terms written out (``min(x, y)`` is ``y if y < x else x``, the
     same value, NaN included): about 0.7 us a step instead of 2.5."""
     m, dp, rows, host, spill, pipe, draft = prep
     p = c.parts
-    g0, cb, fl0, by0, ac0, once, dec, _ = rows
-    Sq, f0, sq_tok, sq_tok_bytes, s_window = dec
+    g0, cb0, fl0, by0, ac0, once, dec, pre = rows
+    Sq, f0, sq_tok, sq_tok_bytes, s_window = dec if dec is not None else (0.0,) * 5
+    pa_, pfix, fl1, fl2, by1 = pre if pre is not None else (0.0, 0.0, 0.0, None, 0.0)
     kk, kf, kb, win, wk, wf, wb = (p.dec_key_s, p.dec_key_flop_s, p.dec_key_bytes_s, p.window, p.dec_wkey_s,
                                    p.dec_wkey_flop_s, p.dec_wkey_bytes_s)
     pp, asy, capped, chips = c.pp > 1, c.async_scheduling, c.capped, c.chips
@@ -276,16 +278,24 @@ def _finish_run(c: _Consts, prep: tuple, K0: float, dK: float, k: int) -> tuple[
         Km = K
         if dp is not None:
             K = K * dp[0] / dp[1]
-        keys = K + Sq                                   # steptable.device_keys
-        a = f0 + keys * kk + sq_tok
-        fl = fl0 + keys * kf
-        by = by0 + keys * kb + sq_tok_bytes
-        act = a - f0
-        if win:
-            kw = s_window if s_window < keys else keys                    # min(keys, s_window)
-            a, act = a + kw * wk, act + kw * wk
-            fl, by = fl + kw * wf, by + kw * wb
-        g, ac = g0 + a, ac0 + act
+        g, cb, fl, by, ac = g0, cb0, fl0, by0, ac0      # steptable.device_keys, written out
+        if dec is not None:
+            keys = K + Sq
+            a = f0 + keys * kk + sq_tok
+            fl = fl + keys * kf
+            by = by + keys * kb + sq_tok_bytes
+            act = a - f0
+            if win:
+                kw = s_window if s_window < keys else keys                # min(keys, s_window)
+                a, act = a + kw * wk, act + kw * wk
+                fl, by = fl + kw * wf, by + kw * wb
+            g, ac = g + a, ac + act
+        if pre is not None:
+            fl = fl + fl1
+            if fl2 is not None:
+                fl = fl + fl2
+            g, cb, ac = g + pa_ + pfix, cb + pa_ + pfix, ac + pa_
+            by = by + by1
         t = (host if host > g else g) if asy else g + host             # max(g, host)
         if capped:
             ac0_ = 0.0 if 0.0 > ac else ac                                  # max(ac, 0.0)
