@@ -38,7 +38,7 @@ class Recorder:
 
     def __init__(self, replica: int):
         self.replica = replica
-        self.rows: dict[str, array] = {k: array("d") for k in self._COLS}
+        self.rows = array("d")            # timeline rows, flat: len(_COLS) values per row
         self.group = 1                    # steps per timeline row
         self._acc = [0.0] * 7
         self._acc_n = 0
@@ -87,6 +87,11 @@ class Recorder:
 
     def _row(self, t_end: float, dt: float, q_dt: float, r_dt: float, b_dt: float, kv: float,
              e: float, steps: int) -> None:
+        if self._acc_n == 0 and steps >= self.group:       # a row of its own (always while group is 1)
+            self.rows.extend((t_end, dt, q_dt, r_dt, b_dt, kv, e))
+            if len(self.rows) >= 2 * TIMELINE_ROWS * len(self._COLS):
+                self._halve()
+            return
         a = self._acc
         a[0] = t_end
         a[1] += dt
@@ -102,20 +107,21 @@ class Recorder:
     def _flush(self) -> None:
         if self._acc_n == 0:
             return
-        for k, v in zip(self._COLS, self._acc, strict=True):
-            self.rows[k].append(v)
+        self.rows.extend(self._acc)
         self._acc = [0.0] * 7
         self._acc_n = 0
-        if len(self.rows["t_s"]) >= 2 * TIMELINE_ROWS:
+        if len(self.rows) >= 2 * TIMELINE_ROWS * len(self._COLS):
             self._halve()
 
     def _halve(self) -> None:
         """Merge adjacent rows two by two (sums add, end time and KV peak take the later/larger)."""
-        n = len(self.rows["t_s"]) // 2 * 2
-        for k in self._COLS:
-            v = np.frombuffer(self.rows[k], dtype=np.float64)[:n].reshape(-1, 2)
-            merged = v[:, 1] if k == "t_s" else v.max(axis=1) if k == "kv_frac" else v.sum(axis=1)
-            self.rows[k] = array("d", np.ascontiguousarray(merged).tobytes())
+        ncol = len(self._COLS)
+        v = np.frombuffer(self.rows, dtype=np.float64)
+        v = v[:len(v) // (2 * ncol) * 2 * ncol].reshape(-1, 2, ncol)
+        merged = v.sum(axis=1)
+        merged[:, 0] = v[:, 1, 0]
+        merged[:, 5] = v[:, :, 5].max(axis=1)
+        self.rows = array("d", np.ascontiguousarray(merged).tobytes())
         self.group *= 2
 
     def _raw_itl(self) -> tuple[np.ndarray, np.ndarray]:
@@ -140,7 +146,8 @@ class Recorder:
         """Columns t_s (row end), replica, queued, running, batch (time-weighted means), kv_frac (peak),
         power_w (mean over the row)."""
         self._flush()
-        r = {k: np.frombuffer(v, dtype=np.float64) if len(v) else np.zeros(0) for k, v in self.rows.items()}
+        flat = np.frombuffer(self.rows, dtype=np.float64) if len(self.rows) else np.zeros(0)
+        r = dict(zip(self._COLS, flat.reshape(-1, len(self._COLS)).T, strict=True))
         dt = np.where(r["dt_s"] > 0, r["dt_s"], 1.0)
         return pd.DataFrame({"t_s": r["t_s"], "replica": np.full(len(dt), self.replica, dtype=np.int64),
                              "queued": r["queued"] / dt, "running": r["running"] / dt,
