@@ -70,7 +70,7 @@ class KvBlocks:
 
     def to_decoder(self, slot: int, base: float, ref: int) -> None:
         """The sequence decodes from step ``ref`` on, holding ``base`` own tokens during that step."""
-        self.sum_base += base - self.base[slot]
+        self.sum_base += base - float(self.base[slot])
         self.base[slot] = base
         self.ref[slot] = ref
         self.dec[slot] = 1.0
@@ -86,11 +86,12 @@ class KvBlocks:
 
     def remove(self, slot: int) -> None:
         """Free the slot and its blocks (completion or preemption)."""
-        self.sum_base -= self.base[slot]
+        b = float(self.base[slot])
+        self.sum_base -= b
         if self.dec[slot]:
             self.n_dec -= 1
             self.sum_dec_ref -= int(self.ref[slot])
-            self.sum_dec_base -= self.base[slot]
+            self.sum_dec_base -= b
         self.base[slot] = 0.0
         self.dec[slot] = 0.0
         self.ref[slot] = 0

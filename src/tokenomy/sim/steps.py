@@ -117,7 +117,7 @@ class StepModel:
         if prep is None:
             prep = c.runs[decode_seqs] = _prepare(c, float(decode_seqs), 0.0, 0.0, 0.0, PyOps)
         if steps <= SCALAR_RUN_MAX:
-            return _finish_run(c, prep, kv_tokens, kv_step, steps)
+            return _finish_run(c, prep, float(kv_tokens), float(kv_step), steps)   # python floats: fast
         t, w = _finish(c, prep, kv_tokens + kv_step * np.arange(steps), NpOps)
         return t.tolist(), (w.tolist() if np.ndim(w) else [float(w)] * steps)
 
