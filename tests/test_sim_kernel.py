@@ -38,6 +38,7 @@ class Cost:
     usd_per_hour: float = 3.6
     kv_bytes_per_token: float = 1e6
     swap_bytes_per_s: float = 1e9
+    kv_tokens_per_seq: float = 0.0
     calls: list = field(default_factory=list)
     runs: list = field(default_factory=list)
 
@@ -152,6 +153,24 @@ def test_swap_preemption_keeps_tokens_and_pays_the_link():
     # step 40 swaps request 1 back in (0.01 + 0.033), then 23 decode steps for tokens 18..40
     assert r.requests.finish_s[0] == pytest.approx(0.433)
     assert r.requests.finish_s[1] == pytest.approx(0.433 + 0.043 + 0.23)
+
+
+def test_sliding_window_kv_is_a_fixed_charge_per_running_sequence():
+    # 96 tokens = 6 blocks of 16; each running sequence is charged kv_tokens_per_seq = 16 tokens = 1 block
+    # (its sliding-window layers) on top of its own tokens. As in the test above, step c needs
+    # 2 * (ceil((16 + c) / 16) + 1) blocks: 6 up to c = 16, 8 > 6 at c = 17, so request 1 is preempted there
+    # and the times are the same as with 4 blocks and no charge: 0.40 and 0.63.
+    r = simulate_requests(work([0.0, 0.0], [16, 16], [40, 40]), Cost(kv_capacity_tokens=96, kv_tokens_per_seq=16.0))
+    assert r.requests.finish_s.tolist() == pytest.approx([0.40, 0.63])
+    assert r.summary["preemptions"] == 1 and r.summary["kv_peak_frac"] == pytest.approx(1.0)
+    # without the charge the 6 blocks last until c = 33 (2 * 4 > 6): request 1 is preempted with 33 tokens,
+    # prefilled again (16 + 33 tokens) in step 40 with token 34, and emits token 40 in step 46: finish 0.47
+    r0 = simulate_requests(work([0.0, 0.0], [16, 16], [40, 40]), Cost(kv_capacity_tokens=96))
+    assert r0.summary["preemptions"] == 1 and r0.requests.finish_s.tolist() == pytest.approx([0.40, 0.47])
+    # a request must fit with its charge: 200 tokens = 13 blocks + 1 > 13 blocks (208 tokens)
+    with pytest.raises(InfeasibleError, match="request 0"):
+        simulate_requests(work([0.0], [100], [100]), Cost(kv_capacity_tokens=208, kv_tokens_per_seq=1.0))
+    assert simulate_requests(work([0.0], [100], [100]), Cost(kv_capacity_tokens=208)).summary["requests"] == 1
 
 
 def test_request_that_never_fits_is_a_clear_error():

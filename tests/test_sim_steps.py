@@ -13,7 +13,7 @@ from tokenomy import api
 from tokenomy.core.predict import decode_cycle_s, predict_core
 from tokenomy.economics import effective_usd_per_chip_hour
 from tokenomy.errors import CatalogError, NothingFitsError, SpecError, UnsupportedError
-from tokenomy.sim import steps
+from tokenomy.sim import stepeval
 from tokenomy.sim.steps import HOST_LINK_BYTES_PER_S, StepModel, build_step_model, step_model_error
 from tokenomy.sim.steptable import PyOps
 
@@ -200,12 +200,12 @@ def test_max_context_must_fit():
     ("deepseek-v3", "h200-sxm", {"tp": 8, "ep": 8, "dp_attention": 8, "spec": "mtp"}),
     ("llama-3.1-8b", "sambanova-sn40l", {"tp": 8})])
 def test_decode_run_is_the_step_by_step_evaluation_bit_for_bit(model, hardware, kw):
-    # the scheduler's decode runs use decode_run, scalar steps a written-out loop (steps._finish_run); both must
-    # give the generic evaluation's numbers (steps._evaluate, one operation after the other) exactly
+    # the scheduler's decode runs use decode_run, scalar steps a written-out loop (stepeval.finish_run); both must
+    # give the generic evaluation's numbers (stepeval.evaluate, one operation after the other) exactly
     sm = build_step_model(model, hardware, **kw)
 
     def ref(S, K, Tp=0.0, P=0.0, ps=0.0):
-        return steps._evaluate(sm._c, float(S), float(K), float(Tp), float(P), ps, PyOps)
+        return stepeval.evaluate(sm._c, float(S), float(K), float(Tp), float(P), ps, PyOps)
 
     for n, kv0, steps_ in [(1, 700.0, 3), (37, 37 * 2100.0, 12), (200, 200 * 900.0, 40), (9, 900.0, 100), (5, 0.0, 1)]:
         t, w = sm.decode_run(n, kv0, n * sm.tokens_per_step, steps_)
@@ -215,3 +215,42 @@ def test_decode_run_is_the_step_by_step_evaluation_bit_for_bit(model, hardware, 
     for S, K, Tp, cached, ps in [(0, 0, 512, 0, 1), (12, 12 * 3000, 300, 1000, 1), (64, 64 * 500, 2000, 0, 3)]:
         P = pairs(Tp, cached) if ps == 1 else ps * pairs(Tp / ps)
         np.testing.assert_array_equal(sm.step_and_power(S, K, Tp, P, prefill_seqs=ps), ref(S, K, Tp, P, float(ps)))
+
+
+def test_sliding_window_kv_capacity_is_the_core_memory_model():
+    # gpt-oss-120b (mxfp4 weights, bf16 KV) on one H100: 36 layers, 18 full attention and 18 with a 128-token
+    # window, 8 KV heads x 64 dims. Full layers per cached token: 18 * 8 * 64 * 2 (K, V) * 2 B = 36,864 B; the
+    # windowed layers hold at most 128 tokens * 36,864 B per sequence = 128 tokens-equivalent (core/memory.py:
+    # KV = N * (C * kv_full + min(C, window) * kv_window)). Memory 80e9 B - reserve 0.08 = 73.6e9 B; weights
+    # 65,168,179,200 B; activations of the 8192-token profiling step 8192 * 48,320 elements * 2 B + 1024 seqs *
+    # 201,088 vocab * 4 B = 791,674,880 + 823,656,448 = 1,615,331,328 B. Free 6,816,489,472 B / 36,864 =
+    # 184,909 tokens (counting the windowed layers per token, as before, gave half: 92,454).
+    sm = build_step_model("gpt-oss-120b", "h100-sxm")
+    assert sm.kv_bytes_per_token == 36_864
+    assert sm.kv_tokens_per_seq == 128.0
+    assert sm.kv_capacity_tokens == 184_909
+    assert LLAMA.kv_tokens_per_seq == 0.0                      # no sliding-window layers: no charge
+
+
+def test_sliding_window_closed_loop_matches_the_steady_state():
+    # closed loop at concurrency 64, isl = osl = 1024 on gpt-oss-120b / H100: 64 * (2048 + 128) = 139,264
+    # tokens-equivalent at most, within 184,909, so no preemption, and the throughput and per-user speed are
+    # the frontier's steady state (core/serving.serving_estimate at batch 64, context isl + osl / 2) within 5%
+    from types import SimpleNamespace
+
+    from tokenomy.core.serving import chunked_prefill, serving_estimate
+    from tokenomy.sim.kernel import simulate_requests
+    from tokenomy.sim.scheduler import policy_for
+
+    n, isl, osl = 64, 1024, 1024
+    sm = build_step_model("gpt-oss-120b", "h100-sxm")
+    m, h, e, p = api.resolve("gpt-oss-120b", "h100-sxm")
+    wl = SimpleNamespace(kind="closed", arrival_s=np.zeros(8 * n), input_tokens=np.full(8 * n, isl),
+                         output_tokens=np.full(8 * n, osl), concurrency=n, description="closed")
+    s = simulate_requests(wl, sm, policy=policy_for(e, sm)).summary
+    dec = api.predict("gpt-oss-120b", "h100-sxm", phase="decode", batch=n, context=isl + osl // 2)
+    pc = chunked_prefill(m, h, e.for_vendor(h.vendor), p, isl)
+    est = serving_estimate(dec, pc.stage_s, pc.latency_s, pc.power_w, isl=isl, osl=osl, usd_per_hour=1.0)
+    assert s["preemptions"] == 0
+    assert s["output_tokens_per_s"] == pytest.approx(float(est["tokens_per_s"]), rel=0.05)
+    assert 1 / s["tpot_s"]["mean"] == pytest.approx(float(est["tokens_per_s_per_user"]), rel=0.05)

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from tokenomy.errors import InfeasibleError, SpecError
+from tokenomy.sim.kvcache import seq_blocks
 from tokenomy.sim.metrics import SimResult, emitted_tokens, summarize
 from tokenomy.sim.scheduler import Policy, Replica, RequestLog
 
@@ -48,6 +49,9 @@ class StepCost(Protocol):
     usd_per_hour: float
     kv_bytes_per_token: float
     swap_bytes_per_s: float
+    # optional (read with getattr, default 0): kv_tokens_per_seq, KV each running sequence holds whatever its
+    # length (sliding-window layers), in tokens of kv_bytes_per_token; decode_run(n, kv, kv_step, k), a fast
+    # evaluation of k decode steps (sim.steps.StepModel.decode_run)
 
     def step_s(self, decode_seqs: Any, decode_kv_tokens: Any, prefill_tokens: Any,
                prefill_attn_pairs: Any) -> Any: ...
@@ -88,7 +92,7 @@ def _check_fits(inp: np.ndarray, out: np.ndarray, step: StepCost, policy: Policy
     """Every request must fit alone in one replica's KV cache, or the scheduler could never finish it."""
     b = policy.block_tokens
     own = inp + out - np.minimum(shared, inp - 1)
-    need = -(-own // b) + -(-shared // b)
+    need = -(-own // b) + -(-shared // b) + seq_blocks(getattr(step, "kv_tokens_per_seq", 0.0), b)
     cap = int(step.kv_capacity_tokens) // b
     bad = np.flatnonzero(need > cap)
     if len(bad):

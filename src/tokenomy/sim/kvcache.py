@@ -3,7 +3,9 @@
 A running sequence occupies ``ceil(held / block_tokens)`` blocks, where ``held`` is the number of its own
 tokens in the cache during a step (vLLM allocates a block when the token fed in a step needs one).
 Shared-prefix tokens (``PrefixCache.shared_prefix_tokens``) are held once per replica, in
-``shared_blocks``, not per sequence.
+``shared_blocks``, not per sequence.  Sliding-window layers hold at most the window per sequence whatever its
+length (core/memory.py): every running sequence is charged ``seq_blocks`` more blocks for them
+(``StepCost.kv_tokens_per_seq``, 0 for a model without such layers).
 
 Sequences live in slots (numpy arrays grown by doubling up to ``max_num_seqs``) so that the exact block count is one
 vectorized expression.  A decoding sequence grows by ``tokens_per_step`` per decode step without being
@@ -21,11 +23,19 @@ import numpy as np
 _EPS = 1e-9   # floor((c - ref) * tps) of exact products such as 3 * 1.0 must not drop to 2
 
 
+def seq_blocks(seq_tokens: float, block_tokens: int) -> int:
+    """Blocks charged to every running sequence for ``StepCost.kv_tokens_per_seq`` tokens-equivalent (the KV of
+    sliding-window layers, at most the window per sequence; rounded up to whole blocks)."""
+    return math.ceil(float(seq_tokens) / block_tokens - 1e-9) if seq_tokens > 0 else 0
+
+
 class KvBlocks:
     """Block accounting of one replica's KV cache (capacity ``capacity_tokens`` // ``block_tokens``)."""
 
-    def __init__(self, capacity_tokens: int, block_tokens: int, slots: int, tokens_per_step: float):
+    def __init__(self, capacity_tokens: int, block_tokens: int, slots: int, tokens_per_step: float,
+                 seq_tokens: float = 0.0):
         self.block_tokens = int(block_tokens)
+        self.seq_blocks = seq_blocks(seq_tokens, self.block_tokens)   # fixed charge of each occupied slot
         self.capacity_blocks = int(capacity_tokens) // self.block_tokens
         self.tps = float(tokens_per_step)
         self.max_slots = int(slots)
@@ -110,12 +120,12 @@ class KvBlocks:
     def blocks_ub(self, c: int) -> float:
         """Upper bound on the blocks in use during step ``c``: ceil(h/B) <= (h + B - 1)/B per slot."""
         b = self.block_tokens
-        return (self.held_tokens(c) + self.n * (b - 1)) / b + self.shared_blocks
+        return (self.held_tokens(c) + self.n * (b - 1)) / b + self.shared_blocks + self.n * self.seq_blocks
 
     def blocks_at(self, c: int) -> int:
         """Exact blocks in use during step ``c`` (free slots hold 0 tokens, hence 0 blocks)."""
         h = self.base + np.floor((c - self.ref) * self.tps + _EPS) * self.dec
-        return int(np.ceil(h / self.block_tokens).sum()) + self.shared_blocks
+        return int(np.ceil(h / self.block_tokens).sum()) + self.shared_blocks + self.n * self.seq_blocks
 
     def used_blocks(self, c: int, need: float = 0.0) -> float:
         """Blocks in use during step ``c``: the cheap upper bound when ``need`` more still fit under it,
@@ -126,7 +136,8 @@ class KvBlocks:
     def kv_frac(self, c: int) -> float:
         """Share of the cache's tokens in use during step ``c`` (own + shared tokens, not block-rounded)."""
         cap = self.capacity_blocks * self.block_tokens
-        return min(1.0, (self.held_tokens(c) + self.shared_blocks * self.block_tokens) / cap)
+        fixed = (self.shared_blocks + self.n * self.seq_blocks) * self.block_tokens
+        return min(1.0, (self.held_tokens(c) + fixed) / cap)
 
     def safe_decode_steps(self, c: int, kmax: int) -> int:
         """Largest k <= kmax such that decode steps c .. c+k-1 all fit in the cache (0: step c does not).
@@ -137,7 +148,7 @@ class KvBlocks:
         b = self.block_tokens
         if self.n_dec == 0:
             return kmax if self.used_blocks(c) <= cap else 0
-        room = (cap - self.shared_blocks) * b - self.n * (b - 1) - self.held_tokens(c)
+        room = (cap - self.shared_blocks - self.n * self.seq_blocks) * b - self.n * (b - 1) - self.held_tokens(c)
         # steps c .. c+lo-1 fit by the bound
         lo = min(kmax, int(room // (self.n_dec * self.tps)) + 1) if room >= 0 else 0
         if lo >= kmax:

@@ -34,9 +34,9 @@ import heapq
 import math
 from bisect import bisect_left
 from collections import deque
+from dataclasses import dataclass
 from itertools import accumulate
 from operator import mul
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -125,7 +125,9 @@ class Replica:
                  osl: np.ndarray, shared_tokens: int, hit_frac: float, events: list[tuple] | None):
         self.idx, self.step, self.pol, self.log, self.inp, self.osl = idx, step, policy, log, inp, osl
         self.tps = float(step.tokens_per_step)
-        self.kv = KvBlocks(int(step.kv_capacity_tokens), policy.block_tokens, policy.max_num_seqs, self.tps)
+        self.seq_tokens = float(getattr(step, "kv_tokens_per_seq", 0.0))   # sliding-window KV per sequence
+        self.kv = KvBlocks(int(step.kv_capacity_tokens), policy.block_tokens, policy.max_num_seqs, self.tps,
+                           self.seq_tokens)
         self.kv.shared_blocks = -(-int(shared_tokens) // policy.block_tokens)
         self.shared_tokens, self.hit_frac = int(shared_tokens), float(hit_frac)
         self.swap_s_per_token = float(step.kv_bytes_per_token) / float(step.swap_bytes_per_s) \
@@ -218,9 +220,10 @@ class Replica:
             rid = self.waiting[0]
             s = self.paused.get(rid) or self._new_seq(rid)
             if s.swapped:
-                if self._free_blocks(-(-s.held // b)) < -(-s.held // b):
+                need = -(-s.held // b) + kv.seq_blocks
+                if self._free_blocks(need) < need:
                     break
-                swap_s += s.held * self.swap_s_per_token
+                swap_s += (s.held + self.seq_tokens) * self.swap_s_per_token
                 self._admit(s, s.held, t)
                 chunks.append((s, 0))
                 continue
@@ -228,7 +231,7 @@ class Replica:
             ch = min(rem, budget) if pol.chunked_prefill else rem
             if not pol.chunked_prefill and ch > budget and chunks:
                 break
-            need = -(-(s.cached + ch - s.shared) // b)
+            need = -(-(s.cached + ch - s.shared) // b) + kv.seq_blocks
             if self._free_blocks(need + (b - 1) / b) < need:
                 break
             self._admit(s, s.cached - s.shared + ch, t)
@@ -302,7 +305,7 @@ class Replica:
         kv.remove(s.slot)
         if s.dec and self.pol.preemption == "swap":
             s.swapped, s.held = True, held
-            swap_s = held * self.swap_s_per_token
+            swap_s = (held + self.seq_tokens) * self.swap_s_per_token
         else:
             s.g = float(math.floor(s.g + _EPS))
             s.prompt = s.inp + int(s.g)

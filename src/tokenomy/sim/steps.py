@@ -65,7 +65,8 @@ from ..core.predict import predict_core
 from ..core.speculative import _one_layer, speculative_core
 from ..errors import NothingFitsError, SpecError
 from ..spec import args
-from .steptable import NpOps, PyOps, StepParts, build_parts, device_keys, device_rows
+from .stepeval import Consts, evaluate, finish, finish_run, prepare
+from .steptable import NpOps, PyOps, build_parts
 
 # Host link for KV swap, bytes/s per chip and direction. Assumption (no catalog figure): PCIe 5.0 x16,
 # 32 GT/s x 16 lanes x 128/130 encoding = 63 GB/s, each chip of a replica swapping its own share.
@@ -88,10 +89,13 @@ class StepModel:
     tokens_per_step: float           # tokens a decode step emits per sequence (>1 with speculative decoding)
     idle_power_w: float              # replica power while no step runs (NaN: the chip has no power figure)
     usd_per_hour: float              # replica cost per busy hour (owned default, as the frontier; NaN: unpriced)
-    kv_bytes_per_token: float        # KV bytes of one cached token on the replica (all layers, its format)
+    kv_bytes_per_token: float        # KV bytes of one cached token on the replica (full-attention layers; all
+    #                                  layers when none is full), in its format
     swap_bytes_per_s: float          # host link for KV swap (HOST_LINK_BYTES_PER_S per chip: an assumption)
     max_context: int = 0             # longest context the model takes (tokens)
-    _c: Any = field(default=None, repr=False, compare=False)   # _Consts: what the evaluation needs
+    kv_tokens_per_seq: float = 0.0   # sliding-window layers: KV each running sequence holds, in tokens of
+    #                                  kv_bytes_per_token (window x windowed bytes / full bytes; 0 without)
+    _c: Any = field(default=None, repr=False, compare=False)   # stepeval.Consts: what the evaluation needs
 
     def step_s(self, decode_seqs, decode_kv_tokens, prefill_tokens, prefill_attn_pairs, prefill_seqs=None):
         """Seconds of one engine step of the replica (module docstring); broadcasts over numpy arrays.
@@ -115,10 +119,10 @@ class StepModel:
         c = self._c
         prep = c.runs.get(decode_seqs)
         if prep is None:
-            prep = c.runs[decode_seqs] = _prepare(c, float(decode_seqs), 0.0, 0.0, 0.0, PyOps)
+            prep = c.runs[decode_seqs] = prepare(c, float(decode_seqs), 0.0, 0.0, 0.0, PyOps)
         if steps <= SCALAR_RUN_MAX:
-            return _finish_run(c, prep, float(kv_tokens), float(kv_step), steps)   # python floats: fast
-        t, w = _finish(c, prep, kv_tokens + kv_step * np.arange(steps), NpOps)
+            return finish_run(c, prep, float(kv_tokens), float(kv_step), steps)   # python floats: fast
+        t, w = finish(c, prep, kv_tokens + kv_step * np.arange(steps), NpOps)
         return t.tolist(), (w.tolist() if np.ndim(w) else [float(w)] * steps)
 
     def _run(self, S, K, Tp, P, ps):
@@ -131,7 +135,7 @@ class StepModel:
                 return 0.0, self.idle_power_w
             ps = (1.0 if Tp > 0 else 0.0) if ps is None else (max(float(ps), 1.0) if Tp > 0 else float(ps))
             c = self._c
-            t, w = _finish_run(c, _prepare(c, float(S), float(Tp), float(P), ps, PyOps), float(K), 0.0, 1)
+            t, w = finish_run(c, prepare(c, float(S), float(Tp), float(P), ps, PyOps), float(K), 0.0, 1)
             return t[0], w[0]
         shape = np.broadcast_shapes(*(np.shape(v) for v in (S, K, Tp, P, ps) if v is not None))
         # arrays stay arrays, scalars stay floats: a decode run (only K varies) looks its tables up once
@@ -145,189 +149,10 @@ class StepModel:
         if np.ndim(ps) == 0:
             ps = float(ps)
         with np.errstate(divide="ignore", invalid="ignore"):
-            t, w = _evaluate(self._c, S, K, Tp, P, ps, NpOps)
+            t, w = evaluate(self._c, S, K, Tp, P, ps, NpOps)
         empty = np.logical_and(np.asarray(S) <= 0, np.asarray(Tp) <= 0)
         return (np.broadcast_to(np.where(empty, 0.0, t), shape).copy(),
                 np.broadcast_to(np.where(empty, self.idle_power_w, w), shape).copy())
-
-
-@dataclass(frozen=True)
-class _Consts:
-    """Everything the evaluation reads, flattened (attribute access is the hot path)."""
-
-    parts: StepParts
-    draft: StepParts | None
-    q: float
-    k_draft: float
-    pp: int
-    dp: int
-    dp_draft: int
-    chips: int
-    step_fixed_s: float
-    host_per_seq_s: float
-    async_scheduling: bool
-    capped: bool                # the chip has a power limit
-    p_limit: float
-    p_busy: float
-    headroom: float
-    c_occ: float                # (P_limit - P_idle) * occupancy_frac, and the flop / byte shares
-    c_flop: float
-    c_byte: float
-    stretch: float              # 1 / MIN_CLOCK_FRAC - 1
-    layers_ratio: float         # L / ceil(L / pp)
-    p2p0: float
-    p2p_per_token: float
-    spill: tuple[float, float, float, float, float, float] | None   # fixed, per key, per windowed key, per
-    # token, per head row, slow-tier bytes/s (memory beyond the fast tier streams every step)
-    runs: dict = field(default_factory=dict)   # decode_run: _prepare's result per batch size
-
-
-def _evaluate(c: _Consts, S, K, Tp, P, ps, X):
-    """(step_s, replica power_w) of a non-empty step (module docstring)."""
-    return _finish(c, _prepare(c, S, Tp, P, ps, X), K, X)
-
-
-def _prepare(c: _Consts, S, Tp, P, ps, X) -> tuple:
-    """Everything of ``_evaluate`` that does not depend on the cached keys K (a decode run keeps it)."""
-    m = 1.0
-    if c.pp > 1:
-        m = X.min(float(c.pp), X.max(S + ps, 1.0))
-        psm = X.ceil(ps / m)                       # the busiest micro-batch: prefill chunks stay whole
-        share = psm / X.max(ps, 1.0)
-        S, Tp, P, ps = S / m, Tp * share, P * share, psm
-    q = c.q
-    T_all = S * q + Tp
-    Sm = S
-    dp = None
-    if c.dp > 1:
-        D = c.dp
-        Sg, psg = X.ceil(S / D), X.ceil(ps / D)       # the busiest group: whole sequences and chunks
-        dp = (Sg, X.max(S, 1.0))                     # K -> K * Sg / max(S, 1)
-        share = psg / X.max(ps, 1.0)
-        S, Tp, P, ps = Sg, Tp * share, P * share, psg
-    rows = device_rows(c.parts, S, Tp, P, ps, T_all, q, X)
-    host = c.step_fixed_s + c.host_per_seq_s * (S + ps)
-    spill = None
-    if c.spill is not None:
-        f0, fk, fw, ft, fh, slow = c.spill
-        spill = (S * q, Tp, (S + ps) * c.parts.window, ft * (S * q + Tp), fh * (S + ps))
-    pipe = None if c.pp == 1 else (c.pp - 1) * (c.p2p0 + c.p2p_per_token * T_all)
-    draft = None
-    if c.draft is not None and (not X.scalar or Sm > 0):     # K draft steps of device time (core/speculative)
-        Sd = X.ceil(Sm / c.dp_draft) if c.dp_draft > 1 else Sm
-        zero = 0.0 * Sd
-        draft = (Sd, X.max(Sm, 1.0), device_rows(c.draft, Sd, zero, zero, zero, Sm, 1.0, X), Sm > 0)
-    return m, dp, rows, host, spill, pipe, draft
-
-
-def _finish(c: _Consts, prep: tuple, K, X):
-    """(step_s, replica power_w) of the prepared step whose decode sequences hold K cached keys."""
-    m, dp, rows, host, spill, pipe, draft = prep
-    if c.pp > 1:
-        K = K / m
-    Km = K
-    if dp is not None:
-        K = K * dp[0] / dp[1]
-    g, cb, fl, by, ac, once = device_keys(c.parts, rows, K, X)
-    t = X.max(g, host) if c.async_scheduling else g + host
-    if c.capped:                     # core/energy.chip_power on the step's columns
-        e_dyn = c.c_occ * X.min(X.max(ac, 0.0), t) + c.c_flop * X.min(fl, t) + c.c_byte * X.min(by, t)
-        stage = X.min(X.max(e_dyn / c.headroom, t), t + cb * c.stretch)
-        power = X.min(c.p_busy * stage + e_dyn, c.p_limit * stage) / stage
-    else:
-        stage, power = t, math.nan
-    if spill is not None:
-        f0, fk, fw, _, _, slow = c.spill
-        sq, tp, sw, mem_tok, mem_head = spill
-        keys = K + sq + tp                           # cached after the step (core/memory.py)
-        mem = f0 + fk * keys + fw * X.min(keys, sw) + mem_tok + mem_head
-        stage = X.max(stage, X.max(mem, 0.0) / slow)
-    latency = stage
-    if pipe is not None:             # core/predict._pipeline_latency
-        gpu = X.where(stage > host, stage, X.min(g, stage)) if c.async_scheduling else stage - host
-        pipe = once + X.max(gpu - once, 0.0) * c.layers_ratio + pipe
-        latency = X.max(pipe, host) if c.async_scheduling else pipe + host
-    if draft is not None:
-        Sd, sm1, drows, on = draft
-        d = c.k_draft * device_keys(c.draft, drows, Km * Sd / sm1, X)[0] * on
-        latency, stage = latency + d, stage + d
-    return X.max(latency, m * stage), c.chips * power
-
-
-def _finish_run(c: _Consts, prep: tuple, K0: float, dK: float, k: int) -> tuple[list[float], list[float]]:
-    """``_finish`` at K = K0 + i dK for i < k, python floats (a scalar step: k = 1; a decode run: k steps):
-    the same operations in the same order (tests/test_sim_steps.py checks bit equality), with the loop's
-    constants hoisted and min / max of the hot terms written out (``min(x, y)`` is ``y if y < x else x``, the
-    same value, NaN included): about 0.7 us a step instead of 2.5."""
-    m, dp, rows, host, spill, pipe, draft = prep
-    p = c.parts
-    g0, cb0, fl0, by0, ac0, once, dec, pre = rows
-    Sq, f0, sq_tok, sq_tok_bytes, s_window = dec if dec is not None else (0.0,) * 5
-    pa_, pfix, fl1, fl2, by1 = pre if pre is not None else (0.0, 0.0, 0.0, None, 0.0)
-    kk, kf, kb, win, wk, wf, wb = (p.dec_key_s, p.dec_key_flop_s, p.dec_key_bytes_s, p.window, p.dec_wkey_s,
-                                   p.dec_wkey_flop_s, p.dec_wkey_bytes_s)
-    pp, asy, capped, chips = c.pp > 1, c.async_scheduling, c.capped, c.chips
-    c_occ, c_flop, c_byte, headroom, stretch, p_busy, p_limit = (c.c_occ, c.c_flop, c.c_byte, c.headroom,
-                                                                 c.stretch, c.p_busy, c.p_limit)
-    ts: list[float] = []
-    ws: list[float] = []
-    for i in range(k):
-        K = K0 + dK * i
-        if pp:
-            K = K / m
-        Km = K
-        if dp is not None:
-            K = K * dp[0] / dp[1]
-        g, cb, fl, by, ac = g0, cb0, fl0, by0, ac0      # steptable.device_keys, written out
-        if dec is not None:
-            keys = K + Sq
-            a = f0 + keys * kk + sq_tok
-            fl = fl + keys * kf
-            by = by + keys * kb + sq_tok_bytes
-            act = a - f0
-            if win:
-                kw = s_window if s_window < keys else keys                # min(keys, s_window)
-                a, act = a + kw * wk, act + kw * wk
-                fl, by = fl + kw * wf, by + kw * wb
-            g, ac = g + a, ac + act
-        if pre is not None:
-            fl = fl + fl1
-            if fl2 is not None:
-                fl = fl + fl2
-            g, cb, ac = g + pa_ + pfix, cb + pa_ + pfix, ac + pa_
-            by = by + by1
-        t = (host if host > g else g) if asy else g + host             # max(g, host)
-        if capped:
-            ac0_ = 0.0 if 0.0 > ac else ac                                  # max(ac, 0.0)
-            e_dyn = (c_occ * (t if t < ac0_ else ac0_) + c_flop * (t if t < fl else fl)
-                     + c_byte * (t if t < by else by))
-            hi = e_dyn / headroom
-            hi = t if t > hi else hi
-            top = t + cb * stretch
-            stage = top if top < hi else hi
-            pa, pb = p_busy * stage + e_dyn, p_limit * stage
-            power = (pb if pb < pa else pa) / stage
-        else:
-            stage, power = t, math.nan
-        if spill is not None:
-            sf0, fk, fw, _, _, slow = c.spill
-            sq, tp, sw, mem_tok, mem_head = spill
-            skeys = K + sq + tp
-            mem = sf0 + fk * skeys + fw * min(skeys, sw) + mem_tok + mem_head
-            stage = max(stage, max(mem, 0.0) / slow)
-        latency = stage
-        if pipe is not None:
-            gpu = (stage if stage > host else min(g, stage)) if asy else stage - host
-            pl = once + max(gpu - once, 0.0) * c.layers_ratio + pipe
-            latency = max(pl, host) if asy else pl + host
-        if draft is not None:
-            Sd, sm1, drows, on = draft
-            d = c.k_draft * device_keys(c.draft, drows, Km * Sd / sm1, PyOps)[0] * on
-            latency, stage = latency + d, stage + d
-        ms = m * stage
-        ts.append(ms if ms > latency else latency)                     # max(latency, m * stage)
-        ws.append(chips * power)
-    return ts, ws
 
 
 def build_step_model(model, hardware, *, engine=None, precision=None, tp: int = 1, pp: int = 1, ep: int = 1,
@@ -348,14 +173,14 @@ def build_step_model(model, hardware, *, engine=None, precision=None, tp: int = 
     q = 1 if sd is None else sd.k + 1
     dense = min(e.max_num_seqs * q + e.max_num_batched_tokens + 2, DENSE_ROWS_MAX)
     parts = build_parts(dec, pre, hw, e, p, tp=tp // D, queries=q, dense=dense)
-    draft, ddp, kv_draft, extra_w = None, 1, 0.0, 0.0
+    draft, ddp, kv_draft, kvw_draft, w_draft, extra_w = None, 1, 0.0, 0.0, 0, 0.0
     if sd is not None:
         dm = draft_model if sd.method == "draft" and draft_model is not None else _one_layer(m)
         dtp, dep, ddp = (tp, ep, D) if not parallel_error(dm, tp, 1, ep, D) else (1, 1, 1)
         ddec = build_recipe(dm, e, p, phase="decode", tp=dtp, ep=dep, dp_attention=ddp)
         dpre = build_recipe(dm, e, p, phase="prefill", tp=dtp, ep=dep, dp_attention=ddp)
         draft = build_parts(ddec, dpre, hw, e, p, tp=dtp // ddp, queries=1, dense=min(e.max_num_seqs + 2, dense))
-        kv_draft = ddec.kv_bytes_per_token + ddec.kv_bytes_per_token_windowed
+        kv_draft, kvw_draft, w_draft = ddec.kv_bytes_per_token, ddec.kv_bytes_per_token_windowed, ddec.window or 0
         one: dict[str, Any] = dict(batch=1.0, length=0.0, tp=tp, pp=pp, ep=ep, dp_attention=D)
         with_draft = speculative_core(m, hw, e, p0, sd, draft_model, **one)      # draft weights (core's rule)
         extra_w = float(np.asarray(with_draft.memory_bytes) - np.asarray(predict_core(
@@ -366,12 +191,18 @@ def build_step_model(model, hardware, *, engine=None, precision=None, tp: int = 
     mem = memory_use(dec, batch=b_step, tokens_in_cache=0.0, tokens_in_step=e.max_num_batched_tokens,
                      capacity_bytes=hw.weight_memory_bytes, vocab_size=m.vocab_size, params=e.memory,
                      a_bytes=BYTES_PER_ELEMENT["bf16"], dp_attention=D)
-    kv_chip = dec.kv_bytes_per_token + dec.kv_bytes_per_token_windowed + kv_draft
+    # KV as core/memory.py counts it: full-attention layers per cached token, sliding-window layers at most
+    # ``window`` tokens per sequence, charged to each running sequence as kv_tokens_per_seq tokens-equivalent
+    # (a model without full-attention layers keeps every layer per token: conservative)
+    kv_chip = dec.kv_bytes_per_token + kv_draft
+    per_seq = (dec.kv_bytes_per_token_windowed * (dec.window or 0) + kvw_draft * w_draft) / kv_chip if kv_chip else 0.0
+    if kv_chip <= 0:
+        kv_chip = dec.kv_bytes_per_token_windowed + kvw_draft
     used = float(mem.memory_bytes) + extra_w
     free = mem.capacity_bytes - mem.reserve_bytes - used
     tokens = int(max(free, 0.0) // kv_chip) * D if kv_chip > 0 else args.MAX_TOKENS
     need = 1 if max_context is None else ctx
-    if tokens < need:
+    if tokens < need + per_seq:
         raise NothingFitsError(
             f"{m.name} on {hw.id} (tp={tp} pp={pp}): weights {mem.weight_bytes / 1e9:.1f} GB and a "
             f"{e.max_num_batched_tokens}-token step's activations {float(mem.activation_bytes) / 1e9:.1f} GB per chip "
@@ -390,7 +221,7 @@ def build_step_model(model, hardware, *, engine=None, precision=None, tp: int = 
         spill = (mem.weight_bytes + extra_w - fast_tier_bytes(hw), dec.kv_bytes_per_token + kv_draft,
                  dec.kv_bytes_per_token_windowed, dec.act_elements_per_token * BYTES_PER_ELEMENT["bf16"],
                  m.vocab_size * 4.0, hw.ddr_bytes_per_s)
-    c = _Consts(parts=parts, draft=draft, q=float(q), k_draft=float(sd.k if sd else 0), pp=pp, dp=D, dp_draft=ddp,
+    c = Consts(parts=parts, draft=draft, q=float(q), k_draft=float(sd.k if sd else 0), pp=pp, dp=D, dp_draft=ddp,
                 chips=chips, step_fixed_s=e.step_fixed_s, host_per_seq_s=e.host_per_seq_s,
                 async_scheduling=e.async_scheduling, capped=bool(lim), p_limit=lim or 0.0, p_busy=p_busy,
                 headroom=max((lim or 0.0) - p_busy, 1e-9), c_occ=span * pw.occupancy_frac,
@@ -405,7 +236,7 @@ def build_step_model(model, hardware, *, engine=None, precision=None, tp: int = 
                      tokens_per_step=1.0 if sd is None else sd.tokens_per_step,
                      idle_power_w=chips * p_idle, usd_per_hour=chips * effective_usd_per_chip_hour(hw),
                      kv_bytes_per_token=kv_chip * chips / D, swap_bytes_per_s=HOST_LINK_BYTES_PER_S * chips,
-                     max_context=int(ctx), _c=c)
+                     max_context=int(ctx), kv_tokens_per_seq=per_seq, _c=c)
 
 
 def step_model_error(sm: StepModel, model, hardware, *, engine=None, precision=None, tp: int = 1, pp: int = 1,
