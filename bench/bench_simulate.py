@@ -4,21 +4,34 @@
 2. 100,000 Poisson requests on one core: target <= 10 s.
 3. 1,000,000 Poisson requests: target < 1 GB of memory (peak RSS of the process).
 Plus how the time scales with the number of requests and with the batch size (closed loop at
-concurrency N).
+concurrency N, 1000 in / 200 out tokens, 20 requests per client).
 
-Step costs: ``LinearCost``, a fake linear step model with figures of the order of an 8B model on one
-H100 (a labelled assumption, not a prediction); pass ``--real MODEL HARDWARE`` to use
-``sim.steps.build_step_model`` once it is merged.  Each scenario runs in a fresh process so that its peak
-RSS is its own.
+Step costs: the real step model (``sim.steps.build_step_model``, llama-3.1-8b on one h100-sxm by default;
+``--real MODEL HARDWARE`` to change it), or ``--fake``: ``LinearCost``, a linear step model with figures of the
+order of an 8B model on one H100 (a labelled assumption, for the kernel's speed alone).  Each scenario runs in
+a fresh process so that its peak RSS is its own.  Poisson: 8 requests/s, input uniform 100-2000, output
+uniform 10-500 tokens.
 
-Run: python bench/bench_simulate.py [--quick] [--real llama-3.1-8b h100-sxm]
+Run: python bench/bench_simulate.py [--quick] [--fake | --real llama-3.1-8b h100-sxm]
 
-Measured with LinearCost (one core of the dev container, 2026-12): trace 19,366 requests 0.81 s; Poisson
-(8 req/s, isl 100-2000, osl 10-500, mean batch ~50) 10k 0.39 s, 100k 3.6 s, 1M 37 s at 431 MB peak RSS
-(~27k requests/s, linear in requests: memory is per-request arrays, a bounded timeline and ITL gaps folded
-past 2^20); closed loop at concurrency 1 / 16 / 64 / 256: 2.7k / 23k / 54k / 68k requests/s (the work per
-event is O(batch) only in numpy, so larger batches amortise the Python cost over more requests).
-KV-bound runs (frequent preemption) are slower, ~7k requests/s.
+Measured with the real step model, llama-3.1-8b / h100-sxm, on the 2-core dev container (2026-12, shared
+with other jobs, wall s):
+    scenario          requests   wall s   requests/s   mean batch   peak RSS
+    trace               19,366     1.0       19k          10.1        181 MB
+    poisson 10k         10,000     0.45-0.65 15-22k       20.1        181 MB
+    poisson 100k       100,000     5.0-5.2   19-20k       20.1        230 MB
+    poisson 1M       1,000,000    50         20k          20.0        482 MB
+    closed conc 1           20     0.009      2.3k         1.0
+    closed conc 16         320     0.015     22k          14.3
+    closed conc 64       1,280     0.021     60k          59.9
+    closed conc 256      5,120     0.049    105k         246.9
+Before the speed work (same machine): trace 2.6-3.1 s, 100k 13.5-18 s.  Time is linear in requests (a
+fixed ~50 us of Python per request at batch ~20: ~2.6 events per request, arrival / prefill step / completion,
+plus ~0.35 us per decode step evaluated); memory is per-request arrays, a bounded timeline and ITL gaps
+folded past 2^20.  With batch size the cost per request falls (the Python per event is O(1) and a decode
+run covers every running sequence at once), so larger batches serve more requests per second.
+KV-bound runs (frequent preemption) are slower.  With ``--fake`` (a different batch: the fake steps are
+faster): trace 0.70 s, 100k 3.9 s.
 """
 
 from __future__ import annotations
@@ -39,6 +52,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACE = ROOT.parent / "shared" / "data" / "traces" / "azure_llm_2023_conv.csv"
+DEFAULT_REAL = ("llama-3.1-8b", "h100-sxm")
 
 
 @dataclass
@@ -93,7 +107,7 @@ def closed(n: int, conc: int) -> Work:
 def scenario(name: str, real: list[str]) -> dict:
     from tokenomy.sim.kernel import simulate_requests
     if real:
-        from tokenomy.sim.steps import build_step_model  # type: ignore[import-not-found]
+        from tokenomy.sim.steps import build_step_model
         cost = build_step_model(real[0], real[1])
     else:
         cost = LinearCost()
@@ -112,7 +126,9 @@ def scenario(name: str, real: list[str]) -> dict:
 
 def main() -> None:
     args = sys.argv[1:]
-    real = args[args.index("--real") + 1:args.index("--real") + 3] if "--real" in args else []
+    real = args[args.index("--real") + 1:args.index("--real") + 3] if "--real" in args else list(DEFAULT_REAL)
+    if "--fake" in args:
+        real = []
     if "--one" in args:
         print(json.dumps(scenario(args[args.index("--one") + 1], real)))
         return
@@ -122,7 +138,7 @@ def main() -> None:
     names += [f"closed:{c}" for c in (1, 16, 64, 256)]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     for name in names:
-        extra = ["--real", *real] if real else []
+        extra = ["--real", *real] if real else ["--fake"]
         out = subprocess.run([sys.executable, __file__, "--one", name, *extra], capture_output=True, text=True,
                              env=env, check=True).stdout
         print(out.strip(), flush=True)

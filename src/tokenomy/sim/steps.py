@@ -43,8 +43,13 @@ Measured error vs direct core calls (step_model_error, n=200, seed 0; serving pr
     llama-3.1-8b / sambanova-sn40l tp=8  0.00% / 0.00%           0.09% / 1.0%   (dataflow; slow-tier spill)
 Decode is the core to rounding (every term is a table at integer rows or exactly linear). Prefill error:
 blocks counted from the pair count (a chunk that is not a multiple of 128 tokens is not rounded up to
-whole blocks) and, under attention DP, the groups' shares. Build 0.15-0.5 s; scalar step_s 2.5-7 us
-(10 us with DP + speculation); a 1000-element broadcast call ~0.2 ms (measured here, not a timed test).
+whole blocks) and, under attention DP, the groups' shares. Build 0.15-0.5 s; scalar step_s ~2.5-4.5 us; a
+decode run of k steps (``decode_run``, what the scheduler calls) ~1 us + 0.35 us per step, numpy past
+SCALAR_RUN_MAX steps; a 1000-element broadcast call ~0.2 ms (measured here, not a timed test; sim/stepeval.py).
+
+KV accounting (core/memory.py): ``kv_bytes_per_token`` counts the full-attention layers per cached token;
+sliding-window layers hold at most ``window`` tokens per sequence, charged to every running sequence as
+``kv_tokens_per_seq`` tokens-equivalent (gpt-oss: 128). ``kv_capacity_tokens`` = free bytes / kv_bytes_per_token.
 """
 
 from __future__ import annotations
