@@ -81,6 +81,6 @@ def test_closed_loop_matches_the_frontier_steady_state(model, chip, tp, ns):
 def test_sliding_window_model_on_h100_is_not_kv_bound_at_64():
     # N=256 (the lead's first pick) is no consistency case: the core itself says batch 256 at context 1536 needs
     # 81.1 GB per chip > 73.6 GB, so the frontier has no point there and the simulator must preempt
-    [(n, r_tps, r_user, preempted)] = ratios("gpt-oss-120b", "h100-sxm", 1, (64,))
+    [(_, r_tps, r_user, preempted)] = ratios("gpt-oss-120b", "h100-sxm", 1, (64,))
     assert preempted == 0
     assert abs(r_tps - 1) <= TOL and abs(r_user - 1) <= TOL
