@@ -141,18 +141,18 @@ def simulate_row(row: ServingRow, step: Any, engine: EngineProfile,
             done = (_frame(simulate_requests(wl, step, policy=policy)), stage)
             if runs is not None:
                 runs[key] = done
-        req, stage = runs[key] if runs is not None else done
+        req, stage = runs[key] if runs is not None else done  # type: ignore[possibly-undefined]
         if row.stage is not None and row.stage >= 0:
             req = req[stage[req["request_id"].to_numpy()] == row.stage]
     else:
         conc = row.concurrency or 1
         per_run = PROMPTS_PER_CLIENT * conc
-        runs = []
+        pooled = []
         for seed in range(max(1, math.ceil(CLOSED_REQUESTS / per_run))):
             wl = parse_workload(closed_text(row), requests=per_run, seed=SEED + seed)
-            runs.append(_frame(simulate_requests(wl, step, policy=policy)))
+            pooled.append(_frame(simulate_requests(wl, step, policy=policy)))
         import pandas as pd
-        req = pd.concat(runs, ignore_index=True)
+        req = pd.concat(pooled, ignore_index=True)
     return _metrics(req, row)
 
 
