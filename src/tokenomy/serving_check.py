@@ -40,6 +40,7 @@ from .loaders.engines import engine_for_chip, load_engine
 from .loaders.hardware import load_hardware
 from .loaders.models import load_model
 from .loaders.serving import read_serving
+from .serving_sim import needs_sim, predict_sim
 from .spec.engine import EngineProfile
 from .spec.serving import METRICS, ServingRow
 
@@ -192,8 +193,10 @@ def _batch_index(row: ServingRow, est: dict[str, np.ndarray], fits: np.ndarray, 
     return int(hit[0]) if hit.size else top
 
 
-def _predict(row: ServingRow, model: Any, engine: EngineProfile) -> dict[str, float] | str:
-    """Predicted metrics of ``row``, or the reason it cannot be predicted."""
+def _predict(row: ServingRow, model: Any, engine: EngineProfile,
+             steps: dict[tuple, Any] | None = None) -> dict[str, float] | str:
+    """Predicted metrics of ``row``, or the reason it cannot be predicted. ``steps`` (a StepModel cache): rows
+    whose metrics need queueing take TTFT, TPOT, ITL and E2E from the request-level simulator (serving_sim.py)."""
     hw = load_hardware(row.chip or "")
     engine = engine_for_chip(engine, hw)
     batches = _batches(row, engine)
@@ -221,12 +224,20 @@ def _predict(row: ServingRow, model: Any, engine: EngineProfile) -> dict[str, fl
            "itl_s": float(np.asarray(dec.latency_s)[k]) if row.stat == "median" else tpot,
            "ttft_s": float(est["ttft_s"][k]), "e2e_s": float(est["ttft_s"][k]) + row.osl * tpot,
            "power_w_per_gpu": float(est["power_w"][k]) / chips, "j_per_token": float(est["j_per_token"][k])}
-    return {m: v for m, v in out.items() if np.isfinite(v) and v > 0}
+    out = {m: v for m, v in out.items() if np.isfinite(v) and v > 0}
+    if steps is not None and needs_sim(row):
+        sim = predict_sim(row, model, engine, (tp, ep, dp), SPEC_METHODS.get(row.spec_method), steps)
+        if isinstance(sim, str):
+            return sim
+        out.update(sim)
+    return out
 
 
-def check_rows(rows: list[ServingRow], engine: EngineProfile) -> list[Check]:
-    """One Check per (row, measured metric), every row present."""
+def check_rows(rows: list[ServingRow], engine: EngineProfile, *, simulate: bool = False) -> list[Check]:
+    """One Check per (row, measured metric), every row present. ``simulate``: latency metrics of the rows that
+    need queueing from the request-level simulator (serving_sim.py); else every metric from the steady state."""
     models: dict[str, Any] = {}
+    steps: dict[tuple, Any] | None = {} if simulate else None
     checks = []
     with hub_offline():
         for row in rows:
@@ -235,7 +246,7 @@ def check_rows(rows: list[ServingRow], engine: EngineProfile) -> list[Check]:
             if reason is None:
                 model = _model(row.model, models)
                 reason = model if isinstance(model, str) else None
-            pred = reason if reason is not None else _predict(row, model, engine)
+            pred = reason if reason is not None else _predict(row, model, engine, steps)
             for metric, measured in row.metrics.items():
                 p = None if isinstance(pred, str) else pred.get(metric)
                 why = pred if isinstance(pred, str) else (None if p is not None else "not predicted for this row")
@@ -255,16 +266,18 @@ def row_engines(rows: list[ServingRow], holdout_chip: str | None = None,
 
 
 def validate_serving(path: str | Path, profile: str | Path | EngineProfile | None = None, *,
-                     holdout_chip: str | None = None, fit_dir: str | Path | None = None) -> ServingValidation:
+                     holdout_chip: str | None = None, fit_dir: str | Path | None = None,
+                     simulate: bool = True) -> ServingValidation:
     """Every row of the serving CSV at ``path``, each with the profile of its own engine (``profile`` given: that
-    one for every row). ``holdout_chip``: the engine terms refitted without that chip, only its rows predicted."""
+    one for every row). ``holdout_chip``: the engine terms refitted without that chip, only its rows predicted.
+    ``simulate``: rows that need queueing through the request-level simulator (``False``: steady state only)."""
     t0 = time.perf_counter()
     if profile is not None and holdout_chip is not None:
         raise SpecError("holdout_chip (--holdout-chip) refits each row's engine; it does not take a profile.")
     source, rows = read_serving(path)
     if profile is not None:
         engine = profile if isinstance(profile, EngineProfile) else load_engine(str(profile))
-        checks, name = check_rows(rows, engine), engine.name
+        checks, name = check_rows(rows, engine, simulate=simulate), engine.name
     else:
         if holdout_chip is not None:
             rows = [r for r in rows if r.chip == load_hardware(holdout_chip).id]
@@ -276,7 +289,8 @@ def validate_serving(path: str | Path, profile: str | Path | EngineProfile | Non
                             "not beside them. Pass a file from that folder (or fit_dir=).")
         engines = row_engines(rows, holdout_chip, fit_dir)
         checks = sorted((c for e, prof in engines.items() for c in check_rows([r for r in rows if r.engine == e],
-                                                                                prof)), key=lambda c: c.file_row)
+                                                                                prof, simulate=simulate)),
+                        key=lambda c: c.file_row)
         name = "per row" + (f", refitted without {holdout_chip}" if holdout_chip else "")
     return ServingValidation(path=str(path), source=source, engine=name, data_rows=len(rows),
                              checks=tuple(checks), seconds=round(time.perf_counter() - t0, 3))

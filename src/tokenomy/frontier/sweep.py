@@ -78,9 +78,10 @@ def _pow2_below(pp: int) -> np.ndarray:
 
 
 def _no_fit_reason(dec, pre, isl_u: np.ndarray) -> str:
-    """Why a deployment fits at no concurrency: decode at batch 1, else the longest prompt's prefill."""
+    """Why a deployment fits at no concurrency: decode at its smallest batch, else the longest prompt's prefill."""
     if not bool(np.asarray(dec.fits).ravel()[0]):
-        return memory_reason(dec, 0, "decode at batch 1")
+        b0 = float(np.asarray(dec.batch, dtype=float).ravel()[0])
+        return memory_reason(dec, 0, f"decode at batch {b0:.0f}")
     bad = np.flatnonzero(~np.broadcast_to(np.asarray(pre.fits, dtype=bool), isl_u.shape))
     j = int(bad[0]) if bad.size else 0
     return memory_reason(pre, j, f"prefill of {isl_u[j]:.0f} tokens")

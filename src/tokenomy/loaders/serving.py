@@ -155,7 +155,8 @@ def _inferencex(r: _Row) -> ServingRow:
         metrics=r.metrics({"output_tok_s_per_gpu": ("output_tput_per_gpu", 1.0),
                            "tok_s_per_user": ("median_intvty", 1.0), "tpot_s": ("median_tpot", 1.0),
                            "itl_s": ("median_itl", 1.0), "ttft_s": ("median_ttft", 1.0),
-                           "e2e_s": ("median_e2el", 1.0), "power_w_per_gpu": ("avg_power_w", 1.0),
+                           "e2e_s": ("median_e2el", 1.0), "ttft_p99_s": ("p99_ttft", 1.0),
+                           "power_w_per_gpu": ("avg_power_w", 1.0),
                            "j_per_token": ("joules_per_output_token", 1.0)}))
 
 
@@ -196,10 +197,13 @@ def _blis(r: _Row) -> ServingRow:
         chips=tp * r.count("dp", default=1), tp=tp, pp=1, ep=1, dp_attention=1,
         precision=r.choice("precision", PRECISIONS), spec_method="", mode="open_loop", isl=isl, osl=osl,
         stat="mean", max_batch=BLIS_MAX_NUM_SEQS, request_rate=rates[int(stage or 0)],
+        stage_rates=tuple(rates[k] for k in sorted(rates) if k >= 0), stage=int(stage or 0),
+        max_batched_tokens=r.count("max_num_batched_tokens", default=0, minimum=0) or None,
         assumptions=(f"{workload}: ~{isl} in / ~{osl} out tokens at ~{rates[int(stage or 0)]:g} req/s "
                      "(README: approximate, exact rates not public)",),
         metrics=r.metrics({"ttft_s": ("ttft_mean_ms", 1e-3), "itl_s": ("itl_mean_ms", 1e-3),
-                           "e2e_s": ("e2e_mean_ms", 1e-3)}))
+                           "e2e_s": ("e2e_mean_ms", 1e-3), "ttft_p90_s": ("ttft_p90_ms", 1e-3),
+                           "e2e_p90_s": ("e2e_p90_ms", 1e-3)}))
 
 
 PARSERS = {"trtllm": _trtllm, "inferencex": _inferencex, "mlenergy": _mlenergy, "blis": _blis}

@@ -8,6 +8,8 @@ Metrics (``METRICS``): every row carries only the ones its source measured.
     tpot_s                 time per output token after the first (median or mean, ``stat``)
     itl_s                  inter-token latency (median or mean, ``stat``)
     ttft_s                 time to first token
+    ttft_p90_s, ttft_p99_s 90th / 99th percentile of TTFT over requests
+    e2e_p90_s              90th percentile of E2E over requests
     e2e_s                  request latency, first byte in to last token out
     power_w_per_gpu        accelerator power (GPU only), per GPU
     j_per_token            GPU energy per output token
@@ -20,7 +22,7 @@ from typing import Literal
 
 METRICS: dict[str, str] = {
     "output_tok_s_per_gpu": "tokens/s", "tok_s_per_user": "tokens/s", "tpot_s": "s", "itl_s": "s", "ttft_s": "s",
-    "e2e_s": "s", "power_w_per_gpu": "W", "j_per_token": "J",
+    "e2e_s": "s", "power_w_per_gpu": "W", "j_per_token": "J", "ttft_p90_s": "s", "ttft_p99_s": "s", "e2e_p90_s": "s",
 }
 SOURCES = ("trtllm", "inferencex", "mlenergy", "blis")
 Engine = Literal["vllm", "sglang", "trtllm", "dynamo"]
@@ -65,6 +67,9 @@ class ServingRow:
     concurrency: int | None = None    # closed_loop: requests in flight
     max_batch: int | None = None      # engine's max running sequences (max_num_seqs), when known
     request_rate: float | None = None  # open_loop: requests/s
+    stage_rates: tuple[float, ...] = ()   # open_loop: request rate of each load stage of the run, in order
+    stage: int | None = None          # open_loop: the stage this row measured (-1: the whole run)
+    max_batched_tokens: int | None = None   # engine's max_num_batched_tokens, when the source gives it
     prefill: Pool | None = None       # disaggregated rows only
     decode: Pool | None = None
     assumptions: tuple[str, ...] = field(default=())   # workload figures the file does not give
