@@ -243,7 +243,7 @@ class Replica:
         if not chunks and swap_s == 0.0:
             return self._plan_run(t) if n_dec else None
         dec_kv = kv.decode_tokens(c) + self.dec_shared
-        dt_raw, power_raw = self._cost(n_dec, dec_kv, pre_tokens, pairs)
+        dt_raw, power_raw = self._cost(n_dec, dec_kv, pre_tokens, pairs, len(chunks))
         dt, power = float(dt_raw), float(power_raw)
         # energy: the step at its power, a swap (host link busy, GPU waiting) at idle power
         self.pending = ("step", t, dt + swap_s, chunks, power * dt + float(self.step.idle_power_w) * swap_s)
@@ -281,10 +281,14 @@ class Replica:
         self.pending = ("run", t, dts, ends, None, powers)
         return ends[-1]
 
-    def _cost(self, *sizes):
-        """(step_s, power_w) of a step or decode run: one evaluation where the step model offers it."""
+    def _cost(self, n_dec, dec_kv, pre_tokens, pairs, prefill_seqs: int = 0):
+        """(step_s, power_w) of a step or decode run: one evaluation where the step model offers it. The
+        prefill chunks' sequence count (LM-head rows, one per chunk) goes to step models that take it."""
+        sizes = (n_dec, dec_kv, pre_tokens, pairs)
         both = getattr(self.step, "step_and_power", None)
-        return both(*sizes) if both is not None else (self.step.step_s(*sizes), self.step.power_w(*sizes))
+        if both is not None:
+            return both(*sizes, prefill_seqs) if prefill_seqs > 1 else both(*sizes)
+        return self.step.step_s(*sizes), self.step.power_w(*sizes)
 
     def _live(self, entry: tuple[int, int, int]) -> bool:
         s = self.running.get(entry[2])
