@@ -43,9 +43,16 @@ def check_target(path: str | Path, *, flag: str, force: bool, suffixes: tuple[st
     return p
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _temp_beside(p: Path, tag: str) -> Path:
     fd, name = tempfile.mkstemp(dir=p.parent, prefix=f".{p.stem}.", suffix=f".{tag}{p.suffix}")
     os.close(fd)
+    os.chmod(name, 0o666 & ~_umask())     # mkstemp makes 0600; a written file gets the usual permissions
     return Path(name)
 
 
