@@ -50,7 +50,9 @@ def render_section(ins: list[dict], held: list[dict]) -> str:
            "rows left keeps its assumed value: with H100 out, vLLM (measured only on H100) is unfitted; with",
            "MI300X out, nothing is fitted on ROCm and the CUDA-side terms run there.",
            f"Target (issue 9): median in [{lo}, {hi}], p90 |error| <= {p90:.0%}; `ok` marks a held-out group",
-           "that meets it. Metrics never fitted: ITL, TTFT, E2E, power, J/token.", "",
+           "that meets it. Metrics never fitted: ITL, E2E, power, J/token. TTFT here is the steady state's; the",
+           "one latency term (`request_overhead_s`, added to it) is fitted on the simulator's TTFT",
+           "(docs/serving_sim_accuracy.md).", "",
            "| source | chip (held out) | metric | rows | in-sample median | in-sample p90 | held-out median "
            "| held-out p90 | target |", "|---|---|---|---|---|---|---|---|---|"]
     for g in held:

@@ -4,6 +4,8 @@ so these tests check the scheduler's bookkeeping end to end, not the step times 
 
 Conventions checked (vLLM): the step that finishes a prompt emits the first token, so one request alone has
 TTFT = its prefill step and E2E = TTFT + (osl - 1) decode steps, decode step j reading isl + j cached tokens.
+The client-side TTFT and E2E add the engine's ``request_overhead_s`` (OVERHEAD: the default 'serving' profile runs
+trtllm on this chip); ``first_token_s`` / ``finish_s`` and every rate stay the engine's.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from typer.testing import CliRunner
 
 import tokenomy
 from tokenomy.cli.main import app
+from tokenomy.loaders.engines import engine_for_chip, load_engine
+from tokenomy.loaders.hardware import load_hardware
 from tokenomy.sim.steps import build_step_model
 from tokenomy.sim.workload import Workload, parse_workload
 
 MODEL, CHIP = "llama-3.1-8b", "h100-sxm"
+OVERHEAD = engine_for_chip(load_engine("serving"), load_hardware(CHIP)).request_overhead_s
 
 
 def _one(arrival, isl, osl) -> Workload:
@@ -43,16 +48,18 @@ def test_one_request_alone_is_prefill_then_decode_steps(sm):
     row = sim.requests.iloc[0]
     prefill = sm.step_s(0, 0, isl, _pairs(isl))                     # 1500 tokens, 1500 * 750.5 pairs
     decode = [sm.step_s(1, isl + j, 0, 0) for j in range(1, osl)]   # decode step j reads isl + j tokens
-    assert row.ttft_s == prefill                                    # exactly: one step from t = 0
-    assert row.e2e_s == pytest.approx(prefill + sum(decode), rel=1e-12)
+    assert row.first_token_s == prefill                             # exactly: one step from t = 0
+    assert row.ttft_s == prefill + OVERHEAD                         # what the client sees
+    assert row.e2e_s == pytest.approx(prefill + sum(decode) + OVERHEAD, rel=1e-12)
     assert row.tpot_s == pytest.approx(sum(decode) / (osl - 1), rel=1e-12)
     assert row.preemptions == 0 and row.cached_tokens == 0
     s = sim.summary
-    assert s["requests"] == 1 and s["simulated_s"] == pytest.approx(row.e2e_s, rel=1e-12)
-    assert s["output_tokens_per_s"] == pytest.approx(osl / row.e2e_s, rel=1e-12)
+    engine_s = row.finish_s                                          # the engine's time: rates divide by it
+    assert s["requests"] == 1 and s["simulated_s"] == pytest.approx(engine_s, rel=1e-12)
+    assert s["output_tokens_per_s"] == pytest.approx(osl / engine_s, rel=1e-12)
     assert s["itl_s"]["mean"] == pytest.approx(np.mean(decode), rel=1e-12)   # 39 gaps of one token each
     # one decode sequence during the decode steps, none during the prefill step
-    assert s["mean_batch"] == pytest.approx(sum(decode) / row.e2e_s, rel=1e-12)
+    assert s["mean_batch"] == pytest.approx(sum(decode) / engine_s, rel=1e-12)
 
 
 def test_one_long_prompt_is_chunked_by_the_token_budget(sm):
@@ -64,8 +71,8 @@ def test_one_long_prompt_is_chunked_by_the_token_budget(sm):
     assert b == 8192
     chunks = [(b, 0), (b, b), (isl - 2 * b, 2 * b)]
     ttft = sum(sm_long.step_s(0, 0, c, _pairs(c, k)) for c, k in chunks)
-    assert sim.requests.ttft_s[0] == pytest.approx(ttft, rel=1e-12)
-    assert sim.requests.e2e_s[0] == pytest.approx(ttft + sm_long.step_s(1, isl + 1, 0, 0), rel=1e-12)
+    assert sim.requests.ttft_s[0] == pytest.approx(ttft + OVERHEAD, rel=1e-12)
+    assert sim.requests.e2e_s[0] == pytest.approx(ttft + sm_long.step_s(1, isl + 1, 0, 0) + OVERHEAD, rel=1e-12)
 
 
 def test_two_requests_arriving_together_share_every_step(sm):
@@ -76,11 +83,11 @@ def test_two_requests_arriving_together_share_every_step(sm):
     args = (0, 0, sum(isl), _pairs(isl[0]) + _pairs(isl[1]))
     # today the scheduler does not pass prefill_seqs (the contract's 4 arguments: one prefill sequence); with
     # prefill_seqs=2 it would be 0.2% shorter: either is the exact answer of one shared step
-    prefill = req.ttft_s.tolist()
+    prefill = req.first_token_s.tolist()
     assert prefill[0] == prefill[1] and prefill[0] in (sm.step_s(*args), sm.step_s(*args, prefill_seqs=2))
     # decode step j: 2 sequences reading (600 + j) + (900 + j) tokens
     e2e = prefill[0] + sum(sm.step_s(2, sum(isl) + 2 * j, 0, 0) for j in range(1, 5))
-    assert req.e2e_s.tolist() == pytest.approx([e2e, e2e], rel=1e-12)
+    assert req.finish_s.tolist() == pytest.approx([e2e, e2e], rel=1e-12)
     # sharing costs each less than running them one after the other
     alone = sm.step_s(0, 0, 900, _pairs(900)) + sum(sm.step_s(1, 900 + j, 0, 0) for j in range(1, 5))
     assert alone < e2e < 2 * alone
@@ -92,7 +99,7 @@ def test_a_later_arrival_waits_for_the_step_in_flight(sm):
     p0 = sm.step_s(0, 0, 1000, _pairs(1000))
     sim = tokenomy.simulate(MODEL, CHIP, workload=_one([0.0, p0 / 2], [1000, 500], [3, 3]))
     mixed = sm.step_s(1, 1001, 500, _pairs(500))
-    assert sim.requests.ttft_s.tolist() == pytest.approx([p0, p0 + mixed - p0 / 2], rel=1e-12)
+    assert sim.requests.ttft_s.tolist() == pytest.approx([p0 + OVERHEAD, p0 + mixed - p0 / 2 + OVERHEAD], rel=1e-12)
 
 
 def test_kv_exhaustion_preempts_on_a_small_cache_and_loses_nothing():

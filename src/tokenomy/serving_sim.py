@@ -134,11 +134,12 @@ def simulate_row(row: ServingRow, step: Any, engine: EngineProfile,
     from .sim.workload import parse_workload
 
     policy = policy_for(engine, step)
+    kw: dict[str, Any] = {"policy": policy, "request_overhead_s": engine.request_overhead_s}
     if row.mode == "open_loop":
         key = (id(step), row.stage_rates, row.request_rate, row.isl, row.osl)
         if runs is None or key not in runs:
             wl, stage = open_workload(row)
-            done = (_frame(simulate_requests(wl, step, policy=policy)), stage)
+            done = (_frame(simulate_requests(wl, step, **kw)), stage)
             if runs is not None:
                 runs[key] = done
         req, stage = runs[key] if runs is not None else done  # type: ignore[possibly-undefined]
@@ -150,7 +151,7 @@ def simulate_row(row: ServingRow, step: Any, engine: EngineProfile,
         pooled = []
         for seed in range(max(1, math.ceil(CLOSED_REQUESTS / per_run))):
             wl = parse_workload(closed_text(row), requests=per_run, seed=SEED + seed)
-            pooled.append(_frame(simulate_requests(wl, step, policy=policy)))
+            pooled.append(_frame(simulate_requests(wl, step, **kw)))
         import pandas as pd
         req = pd.concat(pooled, ignore_index=True)
     return _metrics(req, row)

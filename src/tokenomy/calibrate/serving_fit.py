@@ -7,6 +7,14 @@ What is fitted, per engine (vllm, sglang, trtllm), on that engine's rows (every 
                               it the host hides under the GPU step on these rows and the data cannot see it
     backends[V].kernel_fixed_s  fixed time per non-GEMM kernel on vendor V's chips (launch gap, prologue,
                               tail inside a CUDA/HIP graph), one per vendor the engine has rows on
+    request_overhead_s        per-request latency outside the engine steps (front end, tokenizer/detokenizer
+                              processes, streaming): CPU work, one per engine for every chip. Fitted after the
+                              terms above (it moves no throughput metric, so the order is exact) on TTFT_METRIC
+                              of the engine's simulated rows (serving_sim.py; at most ROWS_PER_GROUP per chip, as
+                              below): the median over rows of measured - simulated TTFT at zero overhead, clipped
+                              at 0. The median is the least-absolute-deviation estimate of a constant offset: rows
+                              whose simulated prefill is itself off (MI300X at ISL 8192, saturated BLIS stages)
+                              move it less than they would move a mean (least squares)
 Nothing else. The rows are throughput and per-user speed of a handful of deployments per engine x chip, nearly
 all fp8 (only vLLM's H100 rows mix bf16 and fp8, 8 fit rows), so no per-format term is separable.
 Per-vendor GEMM/attention rates were tried on the 8 MI300X fit rows: a ROCm HBM share fitted with the kernel
@@ -35,6 +43,7 @@ from ..loaders.engines import engine_from_dict, load_engine
 from ..loaders.hardware import load_hardware
 from ..loaders.serving import read_serving
 from ..serving_check import Check, check_rows, expressible, hub_offline
+from ..serving_sim import needs_sim
 from ..spec.engine import BackendTerms, EngineProfile
 from ..spec.serving import ServingRow
 from .fit import _fit_stage, round_profile
@@ -44,6 +53,7 @@ FILES = ("trtllm_perf_overview.csv", "inferencex_benchmarks.csv", "mlenergy_v3_l
 FITTED_ENGINES = ("vllm", "sglang", "trtllm")
 HOLDOUT_CHIPS = ("h100-sxm", "h200-sxm", "mi300x")
 FIT_METRICS = ("output_tok_s_per_gpu", "tok_s_per_user")
+TTFT_METRIC = "ttft_s"           # request_overhead_s: median (inferencex) or mean (blis) TTFT, simulated
 ROWS_PER_GROUP = 8
 ITERS = 6
 MIN_ROWS = 4                     # a vendor term needs this many rows of its vendor
@@ -83,13 +93,15 @@ class _Point:
         return self.predicted / self.measured - 1.0
 
 
-def fit_rows(rows: Sequence[ServingRow], engine: str, base: EngineProfile) -> list[ServingRow]:
+def fit_rows(rows: Sequence[ServingRow], engine: str, base: EngineProfile,
+             metrics: Sequence[str] = FIT_METRICS, simulated: bool = False) -> list[ServingRow]:
     """The rows an engine is fitted on: at most ROWS_PER_GROUP per chip, evenly spaced in file order among the
-    rows the model can express, less those ``base`` cannot predict (too big for the chips)."""
-    mine = [r for r in rows if r.engine == engine]
+    rows the model can express that measure one of ``metrics`` (``simulated``: rows the simulator replays), less
+    those ``base`` cannot predict (too big for the chips)."""
+    mine = [r for r in rows if r.engine == engine and (needs_sim(r) or not simulated)]
     models: dict[str, object] = {}
     with hub_offline():
-        ok = [r for r in mine if any(m in r.metrics for m in FIT_METRICS) and not r.spec_method
+        ok = [r for r in mine if any(m in r.metrics for m in metrics) and not r.spec_method
               and expressible(r, models)]
     out: list[ServingRow] = []
     for chip in sorted({r.chip or "" for r in ok}):
@@ -119,6 +131,25 @@ def _update(host: bool, vendors: Sequence[str]):
     return update
 
 
+def _where(rows: Sequence[ServingRow]) -> str:
+    return "; ".join(f"{s} rows {','.join(str(r.file_row) for r in rows if r.source == s)}"
+                     for s in sorted({r.source for r in rows}))
+
+
+def fit_overhead(rows: Sequence[ServingRow], engine: str, prof: EngineProfile) -> tuple[EngineProfile, str]:
+    """``prof`` with request_overhead_s fitted (module docstring) and the sentence saying so."""
+    fit = fit_rows(rows, engine, prof, (TTFT_METRIC,), simulated=True)
+    zero = prof.model_copy(update={"request_overhead_s": 0.0})
+    res = [c.measured - c.predicted for c in check_rows(fit, zero, simulate=True)
+           if c.metric == TTFT_METRIC and c.predicted is not None]
+    if not res:
+        return zero, "request_overhead_s: 0 (no simulated row measures TTFT)"
+    x = max(float(np.median(res)), 0.0)
+    return (zero.model_copy(update={"request_overhead_s": x}),
+            f"request_overhead_s fitted on {TTFT_METRIC} of {_where(fit)} (median of measured - simulated TTFT "
+            f"at zero overhead over {len(res)} rows, clipped at 0)")
+
+
 def fit_engine(rows: Sequence[ServingRow], engine: str, base: EngineProfile) -> tuple[EngineProfile, dict]:
     """One kernel_fixed_s per vendor of ``engine``'s rows, and host_per_seq_s when the engine does not overlap
     host and GPU (module docstring); ``base`` unchanged when it has fewer than MIN_ROWS predictable rows."""
@@ -139,20 +170,21 @@ def fit_engine(rows: Sequence[ServingRow], engine: str, base: EngineProfile) -> 
                                [HI[0]] * h + [HI[1]] * len(vs), iters=ITERS)
         errs += [err] * len(rs)
     err = float(np.mean(errs))            # row-weighted mean |error| of the stages
-    where = "; ".join(f"{s} rows {','.join(str(r.file_row) for r in fit if r.source == s)}"
-                      for s in sorted({r.source for r in fit}))
+    prof, overhead = fit_overhead(rows, engine, prof)
     prof = prof.model_copy(update={"calibrated_hardware": sorted({r.chip or "" for r in fit}),
                                    "fitted_on": f"{', '.join(terms)} fitted on {', '.join(FIT_METRICS)} of "
-                                                f"shared/data/serving ({where}); gemm, attention, power and "
-                                                "elementwise_hbm_frac: the torch-eager kernel fit (shared/data/h100); "
-                                                "everything else sourced or assumed (assumptions)"})
-    return prof, {"rows": len(fit), "fit_mape": err, "terms": terms}
+                                                f"shared/data/serving ({_where(fit)}); {overhead}; gemm, attention, "
+                                                "power and elementwise_hbm_frac: the torch-eager kernel fit "
+                                                "(shared/data/h100); everything else sourced or assumed "
+                                                "(assumptions)"})
+    return prof, {"rows": len(fit), "fit_mape": err, "terms": terms,
+                  "request_overhead_s": prof.request_overhead_s}
 
 
 def base_profile(engine: str) -> EngineProfile:
     """The shipped profile of ``engine`` with its fitted terms reset (the fit's starting point)."""
     raw = yaml.safe_load((CATALOG / f"{engine}.yaml").read_text())
-    raw.update(host_per_seq_s=X0_HOST_US * 1e-6, fitted_on="", calibrated_hardware=[])
+    raw.update(host_per_seq_s=X0_HOST_US * 1e-6, request_overhead_s=0.0, fitted_on="", calibrated_hardware=[])
     raw["backends"] = {v: {k: x for k, x in b.items() if k != "kernel_fixed_s"}
                        for v, b in (raw.get("backends") or {}).items()}
     return engine_from_dict(raw, f"{engine}.yaml")

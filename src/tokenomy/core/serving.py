@@ -9,7 +9,9 @@ N = b * m sequences) and the prefill of one request (``chunked_prefill``):
     f_p                   = t_p / (t_p + osl * cycle / N)      share of time spent on prefill
     tokens_per_s          = (1 - f_p) * N / cycle              output tokens/s of the replica
     tokens_per_s_per_user = (1 - f_p) / cycle                  decode speed one user sees
-    ttft_s                = L_p + t_d / 2                      prefill, after the running step ends
+    ttft_s                = L_p + t_d / 2 + o                  prefill, after the running step ends, plus the
+                                                               engine's request_overhead_s o (front end, tokenizer,
+                                                               streaming: outside the steps, holds no GPU)
     power_w               = (1 - f_p) * P_decode + f_p * P_prefill      (whole replica)
     usd_per_mtok          = usd_per_chip_hour * chips / (3600 * tokens_per_s) * 1e6
                             (replica cost per million OUTPUT tokens; _output/_input split it by f_p)
@@ -71,7 +73,7 @@ def chunked_prefill(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, p
 
 
 def serving_estimate(dec: Prediction, prefill_stage_s, prefill_latency_s, prefill_power_w, *, isl, osl,
-                     usd_per_hour: float, extra_decode_s=0.0) -> dict[str, np.ndarray]:
+                     usd_per_hour: float, extra_decode_s=0.0, request_overhead_s: float = 0.0) -> dict[str, np.ndarray]:
     """Steady-state continuous-batching figures (module docstring) from a decode Prediction and
     the prefill figures of one request (replica time, latency through all stages, replica power).
 
@@ -93,7 +95,7 @@ def serving_estimate(dec: Prediction, prefill_stage_s, prefill_latency_s, prefil
     in_tps = tps * isl / osl
     return {
         "batch": N, "micro_batch": b, "tokens_per_s_per_user": per_user, "tokens_per_s": tps,
-        "tokens_per_s_per_chip": tps / chips, "ttft_s": L_p + 0.5 * t_d, "tpot_s": 1.0 / per_user,
+        "tokens_per_s_per_chip": tps / chips, "ttft_s": L_p + 0.5 * t_d + request_overhead_s, "tpot_s": 1.0 / per_user,
         "input_tokens_per_s": in_tps,
         "usd_per_mtok": ce.usd_per_mtok(usd_h, tps),
         "usd_per_mtok_output": ce.usd_per_mtok(usd_h * (1.0 - f_p), tps),

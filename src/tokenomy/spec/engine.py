@@ -126,6 +126,10 @@ class EngineProfile(_Frozen):
     step_fixed_s: float = Field(0.0, ge=0, le=MAX_STEP_FIXED_S)
     host_per_seq_s: float = Field(0.0, ge=0, le=MAX_FIXED_S)
     async_scheduling: bool = False
+    # per-request latency outside the engine steps (HTTP, tokenizer/detokenizer processes, IPC to the scheduler,
+    # streaming the first token): added to TTFT and E2E, not to TPOT/ITL; it does not hold a GPU slot or a
+    # sequence of the batch (sim/kernel.py, core/serving.py)
+    request_overhead_s: float = Field(0.0, ge=0, le=MAX_STEP_FIXED_S)
     # KV-cache format when the precision does not say kv=...: 'checkpoint' keeps the checkpoint's KV
     # format (bf16 unless it says otherwise: vLLM, SGLang); 'fp8-when-weights-fp8' runs an fp8 KV cache
     # with fp8/fp4 weights (TensorRT-LLM class). core/precision.py engine_kv.
