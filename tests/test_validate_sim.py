@@ -30,7 +30,7 @@ def _median(res, metric):
 
 def test_blis_rows_are_simulated_in_range(blis):
     assert all(c.predicted is not None for c in blis.checks), blis.skipped_rows()
-    # steady state: TTFT median ratio ~8.7 (a whole 8192-token chunk charged); the simulator sees light load
+    # the simulator replays each stage's Poisson load (light on these rows)
     for metric in ("ttft_s", "ttft_p90_s", "itl_s", "e2e_s", "e2e_p90_s"):
         med, n = _median(blis, metric)
         assert n == 8 and 0.5 <= med <= 2.0, (metric, med)
@@ -38,7 +38,9 @@ def test_blis_rows_are_simulated_in_range(blis):
 
 def test_steady_state_path_is_kept_when_asked(blis):
     off = validate_serving(DATA / "blis_rows.csv", simulate=False)
-    assert _median(off, "ttft_s")[0] > 4.0 > _median(blis, "ttft_s")[0]
+    # steady state: TTFT of the chunk carrying one decode cycle's arrivals (core/serving.steady_ttft_s); it was
+    # ~8.7x when every request was charged a whole 8192-token chunk
+    assert 0.5 <= _median(off, "ttft_s")[0] <= 2.0
     assert not any(c.metric == "ttft_p90_s" and c.predicted is not None for c in off.checks)
 
 

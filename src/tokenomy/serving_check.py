@@ -215,7 +215,8 @@ def _predict(row: ServingRow, model: Any, engine: EngineProfile,
         return "does not fit in memory at batch 1"
     dec = per_token(dec)                     # speculative decoding: step times per emitted token
     est = serving_estimate(dec, float(chunk.stage_s), float(chunk.latency_s), float(chunk.power_w), isl=row.isl,
-                           osl=row.osl, usd_per_hour=0.0, request_overhead_s=engine.request_overhead_s)
+                           osl=row.osl, usd_per_hour=0.0, request_overhead_s=engine.request_overhead_s,
+                           prefill_latency_one_s=float(chunk.latency_one_s), prefill_requests=float(chunk.requests))
     k = _batch_index(row, est, np.asarray(dec.fits, dtype=bool), batches)
     chips = float(dec.chips)
     tpot = float(est["tpot_s"][k])

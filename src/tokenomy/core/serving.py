@@ -9,9 +9,11 @@ N = b * m sequences) and the prefill of one request (``chunked_prefill``):
     f_p                   = t_p / (t_p + osl * cycle / N)      share of time spent on prefill
     tokens_per_s          = (1 - f_p) * N / cycle              output tokens/s of the replica
     tokens_per_s_per_user = (1 - f_p) / cycle                  decode speed one user sees
-    ttft_s                = L_p + t_d / 2 + o                  prefill, after the running step ends, plus the
+    ttft_s                = L_k + t_d / 2 + o                  prefill, after the running step ends, plus the
                                                                engine's request_overhead_s o (front end, tokenizer,
                                                                streaming: outside the steps, holds no GPU)
+    L_k: latency of the chunk carrying the prompts that arrive in one decode cycle, k = (1 - f_p) N / osl of them
+    (at least 1, at most a full chunk), between one request's chunk and the full chunk's L_p (steady_ttft_s)
     power_w               = (1 - f_p) * P_decode + f_p * P_prefill      (whole replica)
     usd_per_mtok          = usd_per_chip_hour * chips / (3600 * tokens_per_s) * 1e6
                             (replica cost per million OUTPUT tokens; _output/_input split it by f_p)
@@ -48,8 +50,9 @@ class PrefillCost:
     pred: Prediction          # the prefill step of one chunk (fits, memory, power)
     requests: np.ndarray      # requests per chunk: max(max_num_batched_tokens / isl, 1)
     stage_s: np.ndarray       # replica time per request = isl / chunk tokens per second
-    latency_s: np.ndarray     # the chunk's latency through all stages (the prefill part of TTFT)
+    latency_s: np.ndarray     # the full chunk's latency through all stages
     power_w: np.ndarray       # replica power while prefilling
+    latency_one_s: np.ndarray  # latency of a chunk holding one request (TTFT at low load)
 
 
 def chunked_prefill(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, precision: Precision,
@@ -62,18 +65,30 @@ def chunked_prefill(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, p
         return predict_core(model, hw, engine, precision, phase="prefill", batch=np.asarray(batch) * dp_attention,
                             length=n, tp=tp, pp=pp, ep=ep, micro_batches=micro, dp_attention=dp_attention)
     pred = run(r, None)
+    one = run(1.0, 1.0)
     stage, lat, power = n / pred.tokens_per_s, pred.latency_s, pred.power_w
     ok = np.asarray(pred.fits, dtype=bool)
     if not ok.all():      # memory-bound pipelines (SRAM chips): one request at a time, one micro-batch in flight
-        one = run(1.0, 1.0)
         stage, lat, power = (np.where(ok, a, b) for a, b in ((stage, n / one.tokens_per_s),
                                                              (lat, one.latency_s), (power, one.power_w)))
         r, pred = np.where(ok, r, 1.0), one
-    return PrefillCost(pred=pred, requests=r, stage_s=stage, latency_s=lat, power_w=power)
+    return PrefillCost(pred=pred, requests=r, stage_s=stage, latency_s=lat, power_w=power,
+                       latency_one_s=np.minimum(one.latency_s, lat))
+
+
+def steady_ttft_s(latency_one_s, latency_full_s, requests, arrivals_per_step):
+    """Prefill part of TTFT in the steady state: the chunk that carries a new request holds the prompts that
+    arrived during one decode step, k = clip(arrivals_per_step, 1, r) of the r a full chunk takes; its latency
+    is interpolated linearly between one request's chunk and the full chunk (both from the core)."""
+    r = np.asarray(requests, dtype=float)
+    k = np.clip(np.asarray(arrivals_per_step, dtype=float), 1.0, r)
+    frac = np.where(r > 1.0, (k - 1.0) / np.maximum(r - 1.0, 1e-12), 1.0)
+    return latency_one_s + frac * (np.asarray(latency_full_s) - latency_one_s)
 
 
 def serving_estimate(dec: Prediction, prefill_stage_s, prefill_latency_s, prefill_power_w, *, isl, osl,
-                     usd_per_hour: float, extra_decode_s=0.0, request_overhead_s: float = 0.0) -> dict[str, np.ndarray]:
+                     usd_per_hour: float, extra_decode_s=0.0, request_overhead_s: float = 0.0,
+                     prefill_latency_one_s=None, prefill_requests=None) -> dict[str, np.ndarray]:
     """Steady-state continuous-batching figures (module docstring) from a decode Prediction and
     the prefill figures of one request (replica time, latency through all stages, replica power).
 
@@ -91,6 +106,9 @@ def serving_estimate(dec: Prediction, prefill_stage_s, prefill_latency_s, prefil
     per_user = (1.0 - f_p) / cycle
     chips = dec.chips
     power = (1.0 - f_p) * dec.power_w + f_p * prefill_power_w
+    if prefill_latency_one_s is not None and prefill_requests is not None:
+        # new requests per decode cycle: (1 - f_p) N / osl (module docstring, TTFT)
+        L_p = steady_ttft_s(prefill_latency_one_s, L_p, prefill_requests, (1.0 - f_p) * N / osl)
     usd_h = usd_per_hour * chips                        # replica, per busy hour
     in_tps = tps * isl / osl
     return {

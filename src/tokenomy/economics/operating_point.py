@@ -97,7 +97,8 @@ def operating_point(model: Any, hardware: Any, tokens_per_s_per_user: float = 0.
     pre = _api.check_outputs(chunk.pred, f"model={m.name}, hardware={hw.id}, prefill chunk of {isl}-token requests",
                               power_known=bool(hw.power_limit_w))
     est = serving_estimate(per_token(dec), float(chunk.stage_s), float(chunk.latency_s), float(chunk.power_w), isl=isl,
-                           osl=osl, usd_per_hour=0.0)          # the frontier's steady state: prefill interleaved
+                           osl=osl, usd_per_hour=0.0,          # the frontier's steady state: prefill interleaved
+                           prefill_latency_one_s=float(chunk.latency_one_s), prefill_requests=float(chunk.requests))
     speed = est["tokens_per_s_per_user"]
     ok = np.asarray(dec.fits) & bool(pre.fits) & (speed >= tokens_per_s_per_user)
     head: dict[str, Any] = {

@@ -192,7 +192,8 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                 pre = chunked_prefill(m, hw, eng, prec, isl_u, tp=tp, pp=pp, ep=ep)
                 w = np.array([np.count_nonzero(isl_a == v) for v in isl_u], dtype=float)
                 pmean = {k: float(np.average(np.broadcast_to(getattr(pre, k), isl_u.shape), weights=w))
-                         for k in ("stage_s", "latency_s", "power_w")}      # weighted by how often each isl occurs
+                         for k in ("stage_s", "latency_s", "power_w", "latency_one_s", "requests")}   # weighted by
+                # how often each isl occurs
                 pmean["latency_s"] += float(np.mean(_crossdomain_p2p_s(m, hw, tp, pp, isl_a)))
                 # full pipeline (pp micro-batches of every b), and fewer sequences than stages (bubble)
                 ms = [(bs, None)] + ([(np.ones(len(_pow2_below(pp))), _pow2_below(pp))] if pp > 1 else [])
@@ -215,6 +216,8 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                         continue
                     est = serving_estimate(per_token(dec), pmean["stage_s"], pmean["latency_s"], pmean["power_w"],
                                            isl=isl_mean, osl=osl_mean, usd_per_hour=price,
+                                           prefill_latency_one_s=pmean["latency_one_s"],
+                                           prefill_requests=pmean["requests"],
                                            request_overhead_s=engine_for_chip(eng, hw).request_overhead_s,
                                            extra_decode_s=_crossdomain_p2p_s(m, hw, tp, pp, b_i) / dec.tokens_per_step)
                     n = int(fits.sum())
