@@ -40,6 +40,7 @@ from .memory import MemoryUse, memory_use, spill_time_s, sram_chunk_tokens, stre
 from .phases import step_time
 from .precision import BYTES_PER_ELEMENT, Precision, engine_kv
 from .rates import chip_rates
+from .sram import hop_comm
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,6 @@ def _pipeline_latency(stage, st, engine: EngineProfile, n_layers: int, pp: int, 
     gpu = np.where(stage > host, stage, np.minimum(st.gpu_s, stage)) if engine.async_scheduling else stage - host
     layers_s = np.maximum(gpu - st.once_s, 0.0)
     link = hw.scaleup_bytes_per_s_unidir or 1.0
-    p2p = p2p_time_s(T * recipe.p2p_bytes_per_token, link, engine.comm)
+    p2p = p2p_time_s(T * recipe.p2p_bytes_per_token, link, hop_comm(engine.comm, hw, "p2p", 2))
     pipe = st.once_s + layers_s * n_layers / stage_layers(n_layers, pp) + (pp - 1) * p2p
     return np.maximum(pipe, host) if engine.async_scheduling else pipe + host
