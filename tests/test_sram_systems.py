@@ -96,3 +96,30 @@ def test_refit_of_groq_reproduces_the_catalog_terms():
     assert fitted.hop_latency_s == pytest.approx(hw.hop_latency_s, rel=0.05)
     assert all(1 / 1.3 <= v <= 1.3 for v in ratios.values()), ratios
     assert np.isfinite(list(ratios.values())).all()
+
+
+def test_deployment_in_words_in_predict_and_frontier():
+    """Each SRAM point says how it runs: chips, split, where the weights live, speculative decoding;
+    GPU points say nothing new (their JSON keeps its keys)."""
+    from typer.testing import CliRunner
+
+    from tokenomy.cli.main import app
+    from tokenomy.frontier import sweep
+
+    r = sweep("llama-2-70b", ["groq-lpu", "h100-sxm"], isl=1024, osl=1024, precision="int8", tp=8, pp=80)
+    groq = r.columns["deployment"][r.columns["hardware"] == "groq-lpu"]
+    assert groq.size and all(d.startswith("640 x groq-lpu: 80 pipeline stages of 1 layer, each split 8 ways")
+                             and "on-chip SRAM" in d and d.endswith("speculative decoding off") for d in groq)
+    run = CliRunner().invoke(app, ["predict", "--model", "llama-3.1-405b", "--hardware", "sambanova-sn40l",
+                                   "--phase", "decode", "--batch", "1", "--context", "1024", "--tp", "16", "--json"])
+    assert run.exit_code == 0, run.output
+    assert "weights in HBM" in run.stdout and "16 x sambanova-sn40l" in run.stdout
+    assert '"engine":"dataflow"' in run.stdout
+    gpu = CliRunner().invoke(app, ["predict", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--phase",
+                                   "decode", "--batch", "1", "--context", "1024", "--json"])
+    assert gpu.exit_code == 0 and '"deployment"' not in gpu.stdout and '"weights_streamed"' not in gpu.stdout
+    from tokenomy import predict
+
+    spec = predict("llama-2-7b", "groq-lpu", phase="decode", batch=1, context=512, precision="int8", tp=4, pp=32,
+                   spec="eagle:3,accept=0.7")
+    assert "speculative decoding on (eagle:3" in spec.deployment

@@ -78,14 +78,15 @@ def sram_chunk_tokens(recipe: StepRecipe, hw: HardwareSpec, tokens: npt.ArrayLik
     return np.clip(b + np.floor(np.maximum(free, 0.0) / per_token), b, np.maximum(T, b))
 
 
-def streamed_text(hw: HardwareSpec, memory_bytes: npt.ArrayLike) -> str:
-    """Words for a deployment whose weights and KV do not fit the fast tier, so the rest streams from
-    the slow tier (DDR) every step; empty when everything fits the fast tier."""
-    over = float(np.max(np.asarray(memory_bytes, dtype=float))) - fast_tier_bytes(hw)
+def streamed_text(hw: HardwareSpec, weight_bytes: float) -> str:
+    """Words for a deployment whose weights do not fit the fast tier, so the rest streams from the slow
+    tier (DDR) every step; empty when they fit. (KV beyond the fast tier at large batches is costed the
+    same way, spill_time_s, as KV offload, not a property of the deployment.)"""
+    over = weight_bytes - fast_tier_bytes(hw)
     if over <= 0 or hw.ddr_bytes_per_s <= 0:
         return ""
-    return (f"streams {over / 1e9:.3g} GB per chip from DDR every step at {hw.ddr_bytes_per_s / 1e9:.3g} GB/s "
-            f"(the fast tier holds {fast_tier_bytes(hw) / 1e9:.3g} GB)")
+    return (f"streams {over / 1e9:.3g} GB of weights per chip from DDR every step at "
+            f"{hw.ddr_bytes_per_s / 1e9:.3g} GB/s (the fast tier holds {fast_tier_bytes(hw) / 1e9:.3g} GB)")
 
 
 def fast_tier_bytes(hw: HardwareSpec) -> float:

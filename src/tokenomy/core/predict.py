@@ -40,7 +40,7 @@ from .memory import MemoryUse, memory_use, spill_time_s, sram_chunk_tokens, stre
 from .phases import step_time
 from .precision import BYTES_PER_ELEMENT, Precision, engine_kv
 from .rates import chip_rates
-from .sram import hop_comm
+from .sram import deployment_text, hop_comm
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,7 @@ class Prediction:
     tokens_per_step: float = 1.0     # tokens emitted per decode step and sequence (1 without speculation)
     dp_attention: int = 1            # attention data-parallel groups (core/graph.py)
     weights_streamed: str = ""       # non-empty when weights/KV stream from a slow tier (DDR) every step
+    deployment: str = ""             # dataflow systems: chips, split, where weights live (core/sram.py)
 
     def fit_reason(self, i: int | None = None) -> str:
         """Why point ``i`` (flat index into the broadcast shape) does not fit; empty when it does."""
@@ -174,6 +175,7 @@ def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, prec
     kind = np.where(compute_share > 0.5, "compute", "memory")
     bound = np.where(np.argmax(parts, axis=0) == 1, "overhead", np.where(np.argmax(parts, axis=0) == 2, "comm", kind))
     source = engine.source_for(hw.id)
+    streamed = streamed_text(hw, mem.weight_bytes)
     return Prediction(
         phase=phase, model=model.name, hardware=hw.id, engine=engine.name, precision=precision.label,
         kv_cache=f"{precision.kv_cache} ({precision.kv_source})", tp=tp, pp=pp, ep=ep, chips=chips,
@@ -186,7 +188,8 @@ def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, prec
         memory_capacity_bytes=mem.capacity_bytes - mem.reserve_bytes, fits=mem.fits,
         gemm_s=st.gemm_s, attention_s=st.attention_s, elementwise_s=st.elementwise_s, comm_s=st.comm_s,
         overhead_s=overhead, flop_per_step=st.flop * chips, bytes_per_step=st.bytes * chips, bound=bound,
-        source=source, weights_streamed=streamed_text(hw, mem.memory_bytes),
+        source=source, weights_streamed=streamed,
+        deployment=deployment_text(hw, model.n_layers, tp, pp, ep, mem.weight_bytes, streamed),
     )
 
 

@@ -38,3 +38,24 @@ def hop_comm(params: CommParams, hw: HardwareSpec, kind: str, chips: int) -> Com
     if hw.hop_latency_s <= 0:
         return params
     return params.model_copy(update={"latency_s": collective_hops(kind, chips) * hw.hop_latency_s})
+
+
+def deployment_text(hw: HardwareSpec, n_layers: int, tp: int, pp: int, ep: int, weight_bytes: float,
+                    streamed: str, speculative: str = "off") -> str:
+    """One sentence on how a dataflow system runs a replica: chips, split, where the weights live,
+    speculative decoding; empty on other chips. ``weight_bytes``: on the busiest chip."""
+    if not is_dataflow_system(hw):
+        return ""
+    per_stage = -(-n_layers // pp)
+    split = (f"{pp} pipeline stage{'s' if pp > 1 else ''} of {per_stage} layer{'s' if per_stage > 1 else ''}"
+             f"{f', each split {tp} ways (tensor)' if tp > 1 else ''}{f', experts over {ep}' if ep > 1 else ''}")
+    if streamed:
+        where = f"weights beyond the fast tier: {streamed}"
+    elif hw.hbm_bytes > 0:
+        where = (f"weights in HBM ({weight_bytes / 1e9:.3g} of {hw.hbm_bytes / 1e9:.3g} GB per chip), streamed "
+                 f"through the on-chip SRAM every step")
+    else:
+        unit, scale = ("GB", 1e9) if hw.sram_bytes >= 1e9 else ("MB", 1e6)
+        where = f"weights in on-chip SRAM ({weight_bytes / scale:.4g} of {hw.sram_bytes / scale:.4g} {unit} per chip)"
+    spec = "off" if speculative == "off" else f"on ({speculative})"
+    return f"{tp * pp} x {hw.id}: {split}; {where}; speculative decoding {spec}"

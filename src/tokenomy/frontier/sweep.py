@@ -222,7 +222,8 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                     part = {k: np.broadcast_to(np.asarray(v), fits.shape)[fits] for k, v in est.items()}
                     part["memory_bytes_per_chip"] = np.asarray(dec.memory_bytes)[fits]
                     for k, txt in (("hardware", hw.id), ("kind", hw.kind), ("precision", dec.precision),
-                                   ("kv_cache", dec.kv_cache), ("model", m.name), ("spec", dec.speculative)):
+                                   ("kv_cache", dec.kv_cache), ("model", m.name), ("spec", dec.speculative),
+                                   ("deployment", dec.deployment)):
                         part[k] = np.full(n, txt, dtype=object)
                     for k, v in (("chips", tp * pp), ("tp", tp), ("pp", pp), ("ep", ep)):
                         part[k] = np.full(n, v, dtype=np.int64)
