@@ -9,7 +9,7 @@ A chip opts in with catalog figures (spec/hardware.py); every other chip keeps t
 - ``hop_latency_s``: one chip-to-chip hop. A collective over p chips is a tree of hops: an all-reduce
   2 ceil(log2 p) (reduce, then broadcast), an all-to-all ceil(log2 p); a pipeline hand-off 1.
 Both times are fitted per system to the single-user speeds of shared/reference/sram-systems.md
-(scripts/fit_sram.py; the figures say so in their catalog source).
+(calibrate/sram_fit.py, reported by scripts/sram_fit.py; the figures say so in their catalog source).
 """
 
 from __future__ import annotations
