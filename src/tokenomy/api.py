@@ -13,6 +13,7 @@ import numpy as np
 from .core.precision import Precision, parse_precision, shipped_precision
 from .core.predict import Prediction, predict_core
 from .core.speculative import Speculative, speculative, speculative_core
+from .core.sram import is_dataflow_system
 from .errors import CatalogError, SpecError, UnsupportedError
 from .loaders.engines import load_engine
 from .loaders.hardware import load_hardware
@@ -30,13 +31,16 @@ def default_precision(model: ModelSpec, hw: HardwareSpec) -> Precision:
 
 
 def resolve(model, hardware, engine=None, precision=None) -> tuple[ModelSpec, HardwareSpec, EngineProfile, Precision]:
-    """Specs from names (or specs); ``precision`` None means the model's shipped format on this chip."""
+    """Specs from names (or specs); ``precision`` None means the model's shipped format on this chip, ``engine``
+    None the 'serving' profile, or 'dataflow' on SRAM dataflow systems (core/sram.py), as the frontier does."""
     args.name_or_spec("model", model, ModelSpec, args.MODEL_HINT)
     args.name_or_spec("hardware", hardware, HardwareSpec, args.HARDWARE_HINT)
     args.optional_text("engine", engine, args.ENGINE_HINT, spec_type=EngineProfile)
     args.optional_text("precision", precision, args.PRECISION_HINT, spec_type=Precision)
     m = model if isinstance(model, ModelSpec) else load_model(model)
     h = hardware if isinstance(hardware, HardwareSpec) else load_hardware(hardware)
+    if engine is None and is_dataflow_system(h):
+        engine = "dataflow"
     e = engine if isinstance(engine, EngineProfile) else load_engine(engine)
     p = default_precision(m, h) if precision is None else parse_precision(precision)
     return m, h, e, p

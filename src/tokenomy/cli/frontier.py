@@ -80,6 +80,11 @@ def _render(res) -> None:
               f"(do not fit in memory or lack the precision).", soft_wrap=True, markup=False)
     for hw, why in res.infeasible.items():
         con.print(f"{hw}: nothing fits: {why}", soft_wrap=True, markup=False)
+    for hw in dict.fromkeys(c["hardware"].tolist()):           # dataflow systems: how the fastest point runs
+        sel = np.flatnonzero((c["hardware"] == hw) & c["on_frontier"])
+        if sel.size and c["deployment"][sel[0]]:
+            i = sel[np.argmax(c["tokens_per_s_per_user"][sel])]
+            con.print(f"{hw}, fastest point: {c['deployment'][i]}", soft_wrap=True, markup=False)
     for line in res.summary():
         con.print("- " + line, soft_wrap=True, markup=False)
 

@@ -28,13 +28,15 @@ from .options import (
     model_option,
 )
 
+WORDS_IF_ANY = ("deployment", "weights_streamed")     # shown only where there is something to say
 OUT_KEYS = ("model", "hardware", "engine", "precision", "speculative", "tokens_per_step", "tp", "pp", "ep",
             "dp_attention", "chips",
             "phase", "batch", "seq", "context", "latency_s", "tokens_per_s", "tokens_per_s_per_user",
             "energy_j_per_token", "power_w",
             "power_w_per_chip", "memory_bytes", "memory_capacity_bytes", "weight_bytes", "kv_cache_bytes", "fits",
             "fit_reason", "bound", "clock_frac", "gemm_s", "attention_s", "elementwise_s", "comm_s", "overhead_s",
-            "flop_per_step", "bytes_per_step", "source", "usd_per_hour", "usd_per_mtok", "j_per_token_facility",
+            "flop_per_step", "bytes_per_step", "source", "deployment", "weights_streamed", "usd_per_hour",
+            "usd_per_mtok", "j_per_token_facility",
             "facility_power_w", "tokens_per_s_per_mw")
 CASE_KEYS = {"model", "hardware", "engine", "precision", "tp", "pp", "ep", "dp_attention", "phase", "batch", "seq",
              "context",
@@ -53,7 +55,7 @@ def _records(pred, hardware) -> list[dict]:
     for i, r in enumerate(recs):
         for k, v in econ.items():
             r[k] = v[i]
-    return [{k: r[k] for k in OUT_KEYS if k in r} for r in recs]
+    return [{k: r[k] for k in OUT_KEYS if k in r and not (k in WORDS_IF_ANY and r[k] == "")} for r in recs]
 
 
 def _int_or_none(v, key, where):

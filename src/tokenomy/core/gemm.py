@@ -124,12 +124,15 @@ def gemm_time(
     batch: npt.ArrayLike = 1,
     weight_reads: float = 1.0,
     max_align_bytes: float = ALIGN_BYTES,
+    tile_rows: float | None = None,
 ) -> GemmTime:
     """Time of ``batch`` independent GEMMs y[m,n] = x[m,k] @ w[n,k]^T in one kernel.
 
     ``a_bytes``/``w_bytes``/``out_bytes`` are bytes per element of input, weight and output;
     ``weight_reads`` scales weight traffic (e.g. 0 when the weight is already resident);
     ``max_align_bytes`` caps the row alignment when a stride is not fixed by the sizes alone.
+    ``tile_rows``: a dataflow chip's own matmul geometry (core/sram.py): only rows beyond a multiple of
+    ``tile_rows`` are wasted and there are no waves; None (GPUs): the best CTA tile (module docstring).
     """
     m = np.asarray(m, dtype=float)
     n = np.asarray(n, dtype=float)
@@ -158,7 +161,11 @@ def gemm_time(
     fast = align_bytes >= ALIGN_BYTES
     occupancy = np.where(fast, 1.0, np.minimum(1.0, ctas / compute_units))
 
-    tile_eff, wave_eff = _tile_wave(m, n, batch, float(compute_units), params.wave_penalty_frac)
+    if tile_rows is None:
+        tile_eff, wave_eff = _tile_wave(m, n, batch, float(compute_units), params.wave_penalty_frac)
+    else:
+        mm = np.maximum(m, 1.0)
+        tile_eff, wave_eff = mm / (np.ceil(mm / tile_rows) * tile_rows), np.ones(np.broadcast(m, n, batch).shape)
     with np.errstate(over="ignore"):
         math_s = flop / (peak_flop_per_s * frac * tile_eff * wave_eff)
         mem_s = np.where(fast, nbytes / (hbm_bytes_per_s * params.hbm_frac),

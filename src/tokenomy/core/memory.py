@@ -56,6 +56,39 @@ def memory_use(recipe: StepRecipe, *, batch: npt.ArrayLike, tokens_in_cache: npt
                      memory_bytes=need, capacity_bytes=capacity_bytes, fits=need + reserve <= capacity_bytes)
 
 
+def weights_in_sram(hw: HardwareSpec) -> bool:
+    """True on SRAM-first chips whose SRAM holds the weights (Groq LPU, Cerebras WSE-3): no HBM."""
+    return hw.hbm_bytes <= 0 and not hw.sram_is_cache and hw.sram_bytes > 0
+
+
+def sram_chunk_tokens(recipe: StepRecipe, hw: HardwareSpec, tokens: npt.ArrayLike, batch: npt.ArrayLike,
+                      held_bytes: npt.ArrayLike, reserve_frac: float, a_bytes: float = 2.0) -> np.ndarray:
+    """Tokens whose activations one chip of an SRAM-first system holds at once (chunked prefill).
+
+    The compiled pipeline streams a prompt through in chunks, so SRAM holds one chunk's activations:
+    the largest chunk that fits beside what the chip holds with one token per sequence
+    (``held_bytes``: weights, KV cache, logits and that token's activations), at least one token per
+    sequence, at most the whole step. Elsewhere (HBM chips) the step's ``tokens`` as given."""
+    T = np.asarray(tokens, dtype=float)
+    if not weights_in_sram(hw):
+        return T
+    free = hw.sram_bytes * (1.0 - reserve_frac) - np.asarray(held_bytes, dtype=float)
+    per_token = max(recipe.act_elements_per_token * a_bytes, 1.0)
+    b = np.asarray(batch, dtype=float)
+    return np.clip(b + np.floor(np.maximum(free, 0.0) / per_token), b, np.maximum(T, b))
+
+
+def streamed_text(hw: HardwareSpec, weight_bytes: float) -> str:
+    """Words for a deployment whose weights do not fit the fast tier, so the rest streams from the slow
+    tier (DDR) every step; empty when they fit. (KV beyond the fast tier at large batches is costed the
+    same way, spill_time_s, as KV offload, not a property of the deployment.)"""
+    over = weight_bytes - fast_tier_bytes(hw)
+    if over <= 0 or hw.ddr_bytes_per_s <= 0:
+        return ""
+    return (f"streams {over / 1e9:.3g} GB of weights per chip from DDR every step at "
+            f"{hw.ddr_bytes_per_s / 1e9:.3g} GB/s (the fast tier holds {fast_tier_bytes(hw) / 1e9:.3g} GB)")
+
+
 def fast_tier_bytes(hw: HardwareSpec) -> float:
     """Capacity of the tier the core streams at full speed: HBM, or SRAM on SRAM-first chips."""
     if hw.hbm_bytes > 0:

@@ -2,6 +2,7 @@
 
     gpu_s  = sum_gemm count * T_gemm(m, n, k) + sum_layers T_attention
            + n_kernels * kernel_fixed + elementwise_bytes / (hbm * elementwise_frac) + T_comm
+           (+ layers * layer_fixed_s and collectives in chip hops on SRAM dataflow systems: core/sram.py)
     host_s = step_fixed + host_per_seq * b                (scheduler, input preparation, sampling on the CPU)
     T_step = max(gpu_s, host_s) with async scheduling (host prepares step n+1 during step n), else gpu_s + host_s
 
@@ -31,6 +32,7 @@ from .gemm import gemm_time
 from .graph import AttnOp, GemmOp, StepRecipe, gemm_compute_format, gemm_rows
 from .precision import BYTES_PER_ELEMENT, Precision
 from .rates import attention_rate, chip_rates, matrix_rate
+from .sram import hop_comm
 
 __all__ = ["StepTime", "chip_rates", "step_time"]   # chip_rates lives in core/rates.py
 
@@ -68,7 +70,7 @@ def _gemm_terms(op: GemmOp, rows: np.ndarray, hw: HardwareSpec, precision: Preci
         m = np.ceil(m / recipe.gemm_row_multiple) * recipe.gemm_row_multiple
     g = gemm_time(m, op.n, op.k, peak_flop_per_s=matrix_rate(hw, gemm_compute_format(op, precision)),
                   hbm_bytes_per_s=bw, compute_units=units, params=engine.gemm, a_bytes=op.a_bytes,
-                  w_bytes=op.w_bytes, out_bytes=op.out_bytes, batch=batch)
+                  w_bytes=op.w_bytes, out_bytes=op.out_bytes, batch=batch, tile_rows=hw.matmul_rows)
     cb = np.where(g.is_memory_bound, 0.0, g.latency_s)
     active = (g.latency_s - engine.gemm.fixed_s) * g.occupancy
     return g.latency_s * op.count, cb * op.count, g.flop * op.count, g.bytes * op.count, active * op.count
@@ -152,15 +154,16 @@ def step_time(recipe: StepRecipe, hw: HardwareSpec, engine: EngineProfile, preci
     comm = zeros.copy()
     if recipe.allreduce_count:
         comm = comm + recipe.allreduce_count * allreduce_time_s(T * recipe.allreduce_bytes_per_token, tp, link,
-                                                                engine.comm)
+                                                                hop_comm(engine.comm, hw, "allreduce", tp))
     if recipe.alltoall_count:
         comm = comm + recipe.alltoall_count * alltoall_time_s(T * recipe.alltoall_bytes_per_token, recipe.ep, link,
-                                                              engine.comm)
+                                                              hop_comm(engine.comm, hw, "alltoall", recipe.ep))
 
     kernels_s = recipe.ew_kernels * engine.kernel_fixed_s + n_gemm_kernels * engine.gemm.fixed_s
     host = engine.step_fixed_s + engine.host_per_seq_s * b
-    fixed = host + kernels_s
-    gpu = gemm_s + attn_s + ew_s + comm
+    layers_fixed = recipe.layers * hw.layer_fixed_s           # dataflow systems (core/sram.py); 0 elsewhere
+    fixed = host + kernels_s + layers_fixed
+    gpu = gemm_s + attn_s + ew_s + comm + layers_fixed
     latency = np.maximum(gpu, host) if engine.async_scheduling else gpu + host
     once = g2[0] + recipe.ew_bytes_per_seq * seqs / (bw * engine.elementwise_hbm_frac)
     return StepTime(latency_s=latency, gemm_s=gemm_s, attention_s=attn_s, elementwise_s=ew_s, comm_s=comm,

@@ -17,7 +17,9 @@ ceil(b * m / D) of them on a chip under attention data-parallel D (``dp_attentio
 tp * pp chips, tp = D groups of tp / D).
 The KV format follows the engine's convention unless the precision gives kv= (core/precision.py).
 When weights and KV exceed the fast tier (HBM, or SRAM on SRAM-first chips) the rest streams from
-the slow tier (DDR, MemoryX) every step, overlapped with compute: stage_s >= spill / ddr bytes/s.
+the slow tier (DDR) every step, overlapped with compute: stage_s >= spill / ddr bytes/s, and the
+prediction says so (``weights_streamed``). Capacity tiers off the inference path (MemoryX) never hold
+weights. On SRAM-first chips prefill is chunked: SRAM holds one chunk's activations (core/memory.py).
 """
 
 from __future__ import annotations
@@ -34,10 +36,11 @@ from ..spec.model import ModelSpec
 from .comms import p2p_time_s
 from .energy import chip_power
 from .graph import build_recipe, stage_layers
-from .memory import memory_use, spill_time_s
+from .memory import MemoryUse, memory_use, spill_time_s, sram_chunk_tokens, streamed_text, weights_in_sram
 from .phases import step_time
 from .precision import BYTES_PER_ELEMENT, Precision, engine_kv
 from .rates import chip_rates
+from .sram import deployment_text, hop_comm
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ class Prediction:
     speculative: str = "off"         # speculative decoding (core/speculative.py): method:K,accept=a (source)
     tokens_per_step: float = 1.0     # tokens emitted per decode step and sequence (1 without speculation)
     dp_attention: int = 1            # attention data-parallel groups (core/graph.py)
+    weights_streamed: str = ""       # non-empty when weights/KV stream from a slow tier (DDR) every step
+    deployment: str = ""             # dataflow systems: chips, split, where weights live (core/sram.py)
 
     def fit_reason(self, i: int | None = None) -> str:
         """Why point ``i`` (flat index into the broadcast shape) does not fit; empty when it does."""
@@ -144,9 +149,14 @@ def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, prec
     stage = np.where(np.isfinite(pw.latency_s), pw.latency_s, st.latency_s)
     cache = n if phase == "prefill" else n + queries
     m = np.asarray(pp if micro_batches is None else micro_batches, dtype=float)
-    mem = memory_use(recipe, batch=b, tokens_in_cache=cache, tokens_in_step=T, capacity_bytes=hw.weight_memory_bytes,
-                     vocab_size=model.vocab_size, params=engine.memory, a_bytes=BYTES_PER_ELEMENT["bf16"],
-                     sequences_in_flight=b * m, dp_attention=dp_attention)
+    def held(tokens: npt.ArrayLike) -> MemoryUse:
+        return memory_use(recipe, batch=b, tokens_in_cache=cache, tokens_in_step=tokens,
+                          capacity_bytes=hw.weight_memory_bytes, vocab_size=model.vocab_size, params=engine.memory,
+                          a_bytes=BYTES_PER_ELEMENT["bf16"], sequences_in_flight=b * m, dp_attention=dp_attention)
+    mem = held(T)
+    if weights_in_sram(hw):               # chunked prefill: SRAM holds one chunk's activations
+        one = held(b).memory_bytes
+        mem = held(sram_chunk_tokens(recipe, hw, T, b, one, engine.memory.reserve_frac))
     spill = spill_time_s(mem.memory_bytes, hw)
     stage = np.maximum(stage, spill)
     latency = stage if pp == 1 else _pipeline_latency(stage, st, engine, model.n_layers, pp, T, recipe, hw)
@@ -165,6 +175,7 @@ def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, prec
     kind = np.where(compute_share > 0.5, "compute", "memory")
     bound = np.where(np.argmax(parts, axis=0) == 1, "overhead", np.where(np.argmax(parts, axis=0) == 2, "comm", kind))
     source = engine.source_for(hw.id)
+    streamed = streamed_text(hw, mem.weight_bytes)
     return Prediction(
         phase=phase, model=model.name, hardware=hw.id, engine=engine.name, precision=precision.label,
         kv_cache=f"{precision.kv_cache} ({precision.kv_source})", tp=tp, pp=pp, ep=ep, chips=chips,
@@ -177,7 +188,8 @@ def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, prec
         memory_capacity_bytes=mem.capacity_bytes - mem.reserve_bytes, fits=mem.fits,
         gemm_s=st.gemm_s, attention_s=st.attention_s, elementwise_s=st.elementwise_s, comm_s=st.comm_s,
         overhead_s=overhead, flop_per_step=st.flop * chips, bytes_per_step=st.bytes * chips, bound=bound,
-        source=source,
+        source=source, weights_streamed=streamed,
+        deployment=deployment_text(hw, model.n_layers, tp, pp, ep, mem.weight_bytes, streamed),
     )
 
 
@@ -189,6 +201,6 @@ def _pipeline_latency(stage, st, engine: EngineProfile, n_layers: int, pp: int, 
     gpu = np.where(stage > host, stage, np.minimum(st.gpu_s, stage)) if engine.async_scheduling else stage - host
     layers_s = np.maximum(gpu - st.once_s, 0.0)
     link = hw.scaleup_bytes_per_s_unidir or 1.0
-    p2p = p2p_time_s(T * recipe.p2p_bytes_per_token, link, engine.comm)
+    p2p = p2p_time_s(T * recipe.p2p_bytes_per_token, link, hop_comm(engine.comm, hw, "p2p", 2))
     pipe = st.once_s + layers_s * n_layers / stage_layers(n_layers, pp) + (pp - 1) * p2p
     return np.maximum(pipe, host) if engine.async_scheduling else pipe + host

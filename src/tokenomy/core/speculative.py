@@ -157,7 +157,8 @@ def speculative_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, 
         fits=np.asarray(ver.fits) & (mem <= ver.memory_capacity_bytes),
         **{f: np.asarray(getattr(ver, f)) + v for f, v in parts.items()},
         flop_per_step=ver.flop_per_step + k * d.flop_per_step, bytes_per_step=ver.bytes_per_step + k * d.bytes_per_step,
-        speculative=sd.label, tokens_per_step=e)
+        speculative=sd.label, tokens_per_step=e,
+        deployment=ver.deployment.replace("speculative decoding off", f"speculative decoding on ({sd.label})"))
 
 
 def per_token(pred: Prediction) -> Prediction:

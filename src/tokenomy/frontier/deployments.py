@@ -5,10 +5,12 @@
   domain) with pp = n / tp, plus one step more pipelining (tp/2, 2 pp). MoE: ep in {1, tp}.
 - SRAM chips (kind 'sram', SRAM holds weights: Groq LPU, Cerebras WSE-3): for each valid tp
   (powers of two up to the heads limit) the smallest pp <= n_layers whose weights fit the SRAM
-  (the chip count follows from model size), and 2x that pp for KV room. A chip with an external
-  DDR tier (Cerebras MemoryX) also gets smaller replicas whose weights stream from DDR every step
-  (the core adds spill / ddr_bytes_per_s). SambaNova SN40L (kind 'asic': SRAM, HBM, DDR tiers) is
-  swept like an HBM chip; the core treats HBM as its fast tier and streams the rest from DDR.
+  (the chip count follows from model size), and 2x that pp for KV room. SambaNova SN40L (kind
+  'asic': SRAM, HBM, DDR tiers) is swept like an HBM chip, sized on its HBM.
+- Sizing counts only the fast tier (HBM, or SRAM where it holds the weights): a DDR or MemoryX
+  tier is a capacity tier (model switching, experts, KV offload), never weight memory, so the sweep
+  proposes no deployment that streams its weights every token. A fixed deployment (predict with
+  tp / pp) that does is costed with the DDR bandwidth and labelled (Prediction.weights_streamed).
 - ``chips=N``: every (tp, pp) with tp * pp = N that the model allows, ep in {1, tp}. N above the
   most chips one replica can use (tp up to the heads and the scale-up domain, pp up to the layers)
   is rejected before any loop runs.
@@ -92,7 +94,7 @@ def candidates(c: DeploymentContext, chips: int | None) -> tuple[list[tuple[int,
     """(tp, pp, ep) deployments to evaluate, and a reason when there are none."""
     m, hw = c.model, c.hw
     L = m.n_layers
-    cap_all = hw.weight_memory_bytes
+    cap_all = fast_tier_bytes(hw)              # HBM (or SRAM): a DDR tier is never weight memory for sizing
     if chips is not None:
         limit, why = max_replica_chips(m, hw)
         if chips > limit:
@@ -155,11 +157,7 @@ def sram_candidates(c: DeploymentContext) -> tuple[list[tuple[int, int, int]], s
                     lo = mid + 1
             for pp in sorted({lo, min(2 * lo, L)}):
                 out.append((tp, pp, ep))
-            if hw.ddr_bytes > 0 and tp == 1:        # weights streamed from the external tier
-                out.extend((1, p, ep) for p in _pow2_upto(lo - 1) if p < lo)
     if not out:
-        if hw.ddr_bytes > 0:
-            return [(1, p, 1) for p in _pow2_upto(min(L, 16))], ""
         tp_max = max(tps) if tps else 1
         w1 = c.weights(1, 1, 1)
         return [], (f"weights ({bytes_text(w1)}) do not fit the {bytes_text(fast)} SRAM of {tp_max} x {L} = "
@@ -201,7 +199,7 @@ def fixed_candidates(c: DeploymentContext, chips: int | None, tp: int | None, pp
     m, hw = c.model, c.hw
     L = m.n_layers
     sram = hw.kind == "sram" and not hw.sram_is_cache
-    cap = fast_tier_bytes(hw) if sram else hw.weight_memory_bytes
+    cap = fast_tier_bytes(hw)
     domain = m.n_heads if sram else max(hw.scaleup_domain, 1)
     tps = [tp] if tp else [t for t in _pow2_upto(min(domain, chips or domain)) if _valid_tp(m, t)]
     pps = [pp] if pp else sorted(set(_pow2_upto(L)) | {L})

@@ -14,7 +14,7 @@ COLUMNS = ("hardware", "chips", "tp", "pp", "ep", "precision", "batch", "tokens_
            "model", "kind", "micro_batch", "tpot_s", "input_tokens_per_s", "usd_per_mtok_output",
            "usd_per_mtok_input", "usd_per_mtok_blended", "usd_per_chip_hour", "power_w", "memory_bytes_per_chip",
            "prefill_time_frac", "meets_slo", "on_frontier_usd", "on_frontier_j", "on_global_frontier_usd",
-           "on_global_frontier_j", "spec")
+           "on_global_frontier_j", "spec", "deployment")
 
 
 @dataclass

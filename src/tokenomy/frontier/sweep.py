@@ -33,6 +33,7 @@ from ..core.precision import Precision, parse_precision
 from ..core.predict import predict_core
 from ..core.serving import chunked_prefill, serving_estimate
 from ..core.speculative import per_token, speculative_core
+from ..core.sram import is_dataflow_system
 from ..errors import NothingFitsError, SpecError
 from ..loaders.engines import engine_for_chip, load_engine
 from ..spec import args
@@ -153,7 +154,8 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
         m, hw, _, _ = resolve(model, h, default_engine, "bf16")
         model = m                        # load the model once
         # SRAM dataflow systems run compiled graphs, not kernels launched by a serving engine
-        eng = sram_engine if (hw.kind == "sram" and not hw.sram_is_cache) else default_engine
+        dataflow = (hw.kind == "sram" and not hw.sram_is_cache) or is_dataflow_system(hw)
+        eng = sram_engine if dataflow else default_engine
         if hw.id in seen:
             continue
         seen.add(hw.id)
@@ -224,7 +226,8 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                     part = {k: np.broadcast_to(np.asarray(v), fits.shape)[fits] for k, v in est.items()}
                     part["memory_bytes_per_chip"] = np.asarray(dec.memory_bytes)[fits]
                     for k, txt in (("hardware", hw.id), ("kind", hw.kind), ("precision", dec.precision),
-                                   ("kv_cache", dec.kv_cache), ("model", m.name), ("spec", dec.speculative)):
+                                   ("kv_cache", dec.kv_cache), ("model", m.name), ("spec", dec.speculative),
+                                   ("deployment", dec.deployment)):
                         part[k] = np.full(n, txt, dtype=object)
                     for k, v in (("chips", tp * pp), ("tp", tp), ("pp", pp), ("ep", ep)):
                         part[k] = np.full(n, v, dtype=np.int64)

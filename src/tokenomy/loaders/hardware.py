@@ -51,10 +51,13 @@ FIGURES: dict[str, tuple[str, float, str]] = {
     "rent_usd_per_hour": ("rent_usd_per_hour", 1, "USD/h"),
     "compute_units": ("compute_units", 1, "SMs/CUs/cores"),
     "clock_mhz": ("clock_hz", 1e6, "MHz"),
+    "matmul_rows": ("matmul_rows", 1, "rows"),
+    "layer_fixed_us": ("layer_fixed_s", 1e-6, "us"),
+    "hop_latency_us": ("hop_latency_s", 1e-6, "us"),
 }
 PLAIN_KEYS = ("id", "name", "vendor", "kind", "year", "sram_is_cache", "form_factor")
 REQUIRED = ("id", "name", "vendor")
-_INT_FIELDS = {"scaleup_domain", "compute_units"}
+_INT_FIELDS = {"scaleup_domain", "compute_units", "matmul_rows"}
 _FIGURE_PARTS = {"value", "source", "note"}
 
 

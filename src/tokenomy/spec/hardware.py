@@ -60,6 +60,10 @@ class HardwareSpec(BaseModel):
     rent_usd_per_hour: float | None = None
     compute_units: int | None = None   # SMs / CUs / cores: the wave size for GEMM tiles
     clock_hz: float | None = None      # max boost clock
+    # SRAM dataflow systems (core/sram.py); the defaults leave every other chip on the GPU model
+    matmul_rows: int | None = None     # activation rows one pass of the matmul units takes without waste
+    layer_fixed_s: float = 0.0         # fixed time per layer per step (schedule, synchronisation)
+    hop_latency_s: float = 0.0         # one chip-to-chip hop; 0: the engine's link latency
     sources: dict[str, str] = Field(default_factory=dict)   # field -> source URL / note
 
     def peak(self, precision: str) -> float | None:

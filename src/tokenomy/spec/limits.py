@@ -31,6 +31,9 @@ HARDWARE_LIMITS: dict[str, tuple[float, float]] = {
     "rent_usd_per_hour": (1e-3, 1e6),
     "compute_units": (1, 1e8),
     "clock_hz": (1e6, 1e11),
+    "matmul_rows": (1, 1e6),
+    "layer_fixed_s": (0, 1.0),
+    "hop_latency_s": (0, 1.0),
 }
 ZERO_MEANS_ABSENT = frozenset({"hbm_bytes", "hbm_bytes_per_s", "sram_bytes", "sram_bytes_per_s", "ddr_bytes",
                                "ddr_bytes_per_s", "capacity_tier_bytes", "capacity_tier_bytes_per_s",

@@ -1,0 +1,61 @@
+"""SRAM dataflow systems (Groq LPU, Cerebras WSE-3, SambaNova SN40L): the terms a GPU has not.
+
+A chip opts in with catalog figures (spec/hardware.py); every other chip keeps the GPU model.
+- ``matmul_rows``: the matmul units take activation rows in passes of this many (Groq's MXM and the
+  wafer's cores stream one vector per cycle against stationary weights: 1), so a batch-1 GEMV wastes
+  no tile (core/gemm.py ``tile_rows``).
+- ``layer_fixed_s``: fixed time per layer per step (the compiled schedule's synchronisation between
+  layers), added to every layer of a stage (core/phases.py).
+- ``hop_latency_s``: one chip-to-chip hop. A collective over p chips is a tree of hops: an all-reduce
+  2 ceil(log2 p) (reduce, then broadcast), an all-to-all ceil(log2 p); a pipeline hand-off 1.
+Both times are fitted per system to the single-user speeds of shared/reference/sram-systems.md
+(calibrate/sram_fit.py, reported by scripts/sram_fit.py; the figures say so in their catalog source).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..spec.engine import CommParams
+from ..spec.hardware import HardwareSpec
+
+
+def is_dataflow_system(hw: HardwareSpec) -> bool:
+    """True when ``hw`` carries any of the dataflow terms (module docstring)."""
+    return hw.matmul_rows is not None or hw.layer_fixed_s > 0 or hw.hop_latency_s > 0
+
+
+def collective_hops(kind: str, chips: int) -> int:
+    """Hops on the critical path of one collective over ``chips`` (module docstring)."""
+    if chips <= 1:
+        return 0 if kind != "p2p" else 1
+    depth = math.ceil(math.log2(chips))
+    return {"allreduce": 2 * depth, "alltoall": depth, "p2p": 1}[kind]
+
+
+def hop_comm(params: CommParams, hw: HardwareSpec, kind: str, chips: int) -> CommParams:
+    """``params`` with the latency of ``kind`` over ``chips`` in hops of ``hw`` (unchanged off dataflow chips)."""
+    if hw.hop_latency_s <= 0:
+        return params
+    return params.model_copy(update={"latency_s": collective_hops(kind, chips) * hw.hop_latency_s})
+
+
+def deployment_text(hw: HardwareSpec, n_layers: int, tp: int, pp: int, ep: int, weight_bytes: float,
+                    streamed: str, speculative: str = "off") -> str:
+    """One sentence on how a dataflow system runs a replica: chips, split, where the weights live,
+    speculative decoding; empty on other chips. ``weight_bytes``: on the busiest chip."""
+    if not is_dataflow_system(hw):
+        return ""
+    per_stage = -(-n_layers // pp)
+    split = (f"{pp} pipeline stage{'s' if pp > 1 else ''} of {per_stage} layer{'s' if per_stage > 1 else ''}"
+             f"{f', each split {tp} ways (tensor)' if tp > 1 else ''}{f', experts over {ep}' if ep > 1 else ''}")
+    if streamed:
+        where = f"weights beyond the fast tier: {streamed}"
+    elif hw.hbm_bytes > 0:
+        where = (f"weights in HBM ({weight_bytes / 1e9:.3g} of {hw.hbm_bytes / 1e9:.3g} GB per chip), streamed "
+                 f"through the on-chip SRAM every step")
+    else:
+        unit, scale = ("GB", 1e9) if hw.sram_bytes >= 1e9 else ("MB", 1e6)
+        where = f"weights in on-chip SRAM ({weight_bytes / scale:.4g} of {hw.sram_bytes / scale:.4g} {unit} per chip)"
+    spec = "off" if speculative == "off" else f"on ({speculative})"
+    return f"{tp * pp} x {hw.id}: {split}; {where}; speculative decoding {spec}"

@@ -1,0 +1,125 @@
+"""Issue 10, physics of SRAM dataflow systems: matmul geometry, per-layer and per-hop terms, their fit.
+
+Fitted terms (calibrate/sram_fit.py, catalog layer_fixed_us / hop_latency_us), predicted / measured
+single-user speed at 1k/1k tokens, today:
+    system      model            in-sample   held out (leave one model out)
+    Groq        Llama-2-70B      0.82        0.74
+    Groq        Llama-2-7B       1.07        1.36
+    Groq        Mixtral-8x7B     1.14        1.56
+    Cerebras    Llama-3.1-405B   1.00        - (one row)
+    SambaNova   DeepSeek-R1      1.01        - (one row)
+    SambaNova   Llama-3.1-405B   0.26 (not fitted: the HBM bandwidth allows 57/s at most, see below)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tokenomy.calibrate.sram_fit import REFERENCE, fit_system, predicted_speed
+from tokenomy.core.gemm import gemm_time
+from tokenomy.core.memory import fast_tier_bytes
+from tokenomy.core.params import param_counts
+from tokenomy.core.precision import parse_precision
+from tokenomy.core.predict import predict_core
+from tokenomy.core.sram import collective_hops, is_dataflow_system
+from tokenomy.loaders.engines import load_engine
+from tokenomy.loaders.hardware import load_hardware
+from tokenomy.loaders.models import load_model
+
+FITTED = [r for r in REFERENCE if not (r.system == "sambanova-sn40l" and r.model == "llama-3.1-405b")]
+
+
+def test_dataflow_terms_only_on_sram_systems():
+    for hw_id in ("groq-lpu", "cerebras-wse3", "sambanova-sn40l"):
+        assert is_dataflow_system(load_hardware(hw_id))
+    for hw_id in ("h100-sxm", "b200", "mi300x"):
+        assert not is_dataflow_system(load_hardware(hw_id))
+
+
+def test_batch_one_gemv_wastes_no_tile_on_a_dataflow_chip():
+    """A 1 x 8192 x 8192 GEMV: the GPU tile model runs an 8-row tile (7/8 of it padding, times the tile's rate);
+    with the chip's own geometry (one activation row per pass) nothing is wasted."""
+    engine = load_engine("dataflow")
+    kw = dict(peak_flop_per_s=188e12, hbm_bytes_per_s=80e12, compute_units=128, params=engine.gemm)
+    gpu = gemm_time(1, 8192, 8192, **kw)
+    lpu = gemm_time(1, 8192, 8192, tile_rows=1, **kw)
+    assert float(gpu.tile_factor) < 1 / 8 + 1e-9
+    assert float(lpu.tile_factor) == 1.0 and float(lpu.wave_factor) == 1.0
+    # 3 rows on a 2-row geometry: 2 passes of 2 rows, 3/4 useful
+    assert float(gemm_time(3, 64, 64, tile_rows=2, **kw).tile_factor) == pytest.approx(0.75)
+
+
+def test_collective_hops():
+    """A tree all-reduce over p chips: log2 p hops up, log2 p down; all-to-all: log2 p; a hand-off: 1."""
+    assert [collective_hops("allreduce", p) for p in (1, 2, 8, 9)] == [0, 2, 6, 8]
+    assert collective_hops("alltoall", 16) == 4 and collective_hops("p2p", 2) == 1
+
+
+@pytest.mark.parametrize("row", FITTED, ids=lambda r: f"{r.system}-{r.model}")
+def test_fitted_terms_reproduce_the_reference_speeds(row):
+    """Every fitted reference row within x1.3 of its measured single-user speed (table above)."""
+    ratio = predicted_speed(load_hardware(row.system), row) / row.tokens_per_s
+    assert 1 / 1.3 <= ratio <= 1.3, ratio
+
+
+def test_sn40l_405b_is_bounded_by_its_hbm_bandwidth():
+    """Llama-3.1-405B at 16-bit on one 16-socket node: 812 GB of weights read per token from 16 x 2.9 TB/s of
+    HBM takes at least 812e9 / 46.4e12 = 17.5 ms: at most 57 tokens/s. The published 129-132/s cannot come
+    from that bandwidth without speculative decoding or more bandwidth; the model does not invent it."""
+    row = next(r for r in REFERENCE if r.system == "sambanova-sn40l" and r.model == "llama-3.1-405b")
+    assert pytest.approx(17.5e-3, rel=0.01) == 812e9 / (16 * 2.9e12)
+    assert predicted_speed(load_hardware(row.system), row) < 57.0
+
+
+@pytest.mark.parametrize("hw_id,model,prec,tp,pp", [("groq-lpu", "llama-2-70b", "int8", 8, 80),
+                                                    ("cerebras-wse3", "llama-3.1-405b", "bf16", 1, 26),
+                                                    ("sambanova-sn40l", "llama-3.1-405b", "bf16", 16, 1)])
+def test_no_sram_prediction_beats_the_datasheet_bandwidth_or_the_chip_count(hw_id, model, prec, tp, pp):
+    """Decode at batch 1: bytes each chip reads per step over the step time stays below the chip's main-memory
+    bandwidth, and the chips hold the weights at that format."""
+    hw, m = load_hardware(hw_id), load_model(model)
+    p = predict_core(m, hw, load_engine("dataflow"), parse_precision(prec), phase="decode", batch=1, length=1536,
+                     tp=tp, pp=pp, micro_batches=1)
+    assert bool(p.fits) and p.weights_streamed == ""
+    per_chip_bw = float(p.bytes_per_step) / p.chips / float(p.stage_s)
+    assert per_chip_bw <= hw.main_memory_bytes_per_s
+    w_bytes = {"int8": 1.0, "bf16": 2.0}[prec]
+    assert param_counts(m).total * w_bytes <= p.chips * fast_tier_bytes(hw)
+
+
+def test_refit_of_groq_reproduces_the_catalog_terms():
+    """calibrate/sram_fit.py from the catalog's own starting point lands on the catalog's terms (within 5%)."""
+    hw = load_hardware("groq-lpu")
+    fitted, ratios = fit_system(hw, [r for r in REFERENCE if r.system == "groq-lpu"])
+    assert fitted.layer_fixed_s == pytest.approx(hw.layer_fixed_s, rel=0.05)
+    assert fitted.hop_latency_s == pytest.approx(hw.hop_latency_s, rel=0.05)
+    assert all(1 / 1.3 <= v <= 1.3 for v in ratios.values()), ratios
+    assert np.isfinite(list(ratios.values())).all()
+
+
+def test_deployment_in_words_in_predict_and_frontier():
+    """Each SRAM point says how it runs: chips, split, where the weights live, speculative decoding;
+    GPU points say nothing new (their JSON keeps its keys)."""
+    from typer.testing import CliRunner
+
+    from tokenomy.cli.main import app
+    from tokenomy.frontier import sweep
+
+    r = sweep("llama-2-70b", ["groq-lpu", "h100-sxm"], isl=1024, osl=1024, precision="int8", tp=8, pp=80)
+    groq = r.columns["deployment"][r.columns["hardware"] == "groq-lpu"]
+    assert groq.size and all(d.startswith("640 x groq-lpu: 80 pipeline stages of 1 layer, each split 8 ways")
+                             and "on-chip SRAM" in d and d.endswith("speculative decoding off") for d in groq)
+    run = CliRunner().invoke(app, ["predict", "--model", "llama-3.1-405b", "--hardware", "sambanova-sn40l",
+                                   "--phase", "decode", "--batch", "1", "--context", "1024", "--tp", "16", "--json"])
+    assert run.exit_code == 0, run.output
+    assert "weights in HBM" in run.stdout and "16 x sambanova-sn40l" in run.stdout
+    assert '"engine":"dataflow"' in run.stdout
+    gpu = CliRunner().invoke(app, ["predict", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--phase",
+                                   "decode", "--batch", "1", "--context", "1024", "--json"])
+    assert gpu.exit_code == 0 and '"deployment"' not in gpu.stdout and '"weights_streamed"' not in gpu.stdout
+    from tokenomy import predict
+
+    spec = predict("llama-2-7b", "groq-lpu", phase="decode", batch=1, context=512, precision="int8", tp=4, pp=32,
+                   spec="eagle:3,accept=0.7")
+    assert "speculative decoding on (eagle:3" in spec.deployment
