@@ -147,3 +147,18 @@ def test_held_out_overhead_carries_from_h200_to_mi300x():
     checks = sf.check_rows(mi, h200, simulate=True)
     ratio = np.median([c.predicted / c.measured for c in checks if c.metric == "ttft_s" and c.predicted])
     assert ratio == pytest.approx(0.86, abs=0.08)
+
+
+def test_named_engine_carries_its_overhead_and_the_alias_its_own():
+    """The overhead comes from the profile that builds the steps: 'sglang' its fitted value, the 'serving' alias 0
+    (not its vendor engine's: the default would otherwise add a vendor offset to every chip's TTFT)."""
+    import tokenomy
+    from tokenomy.loaders.engines import load_engine
+
+    work = "poisson:rate=1,isl=200,osl=20"
+    sg = load_engine("sglang").request_overhead_s
+    assert sg > 0
+    a = tokenomy.simulate("llama-3.1-8b", "mi300x", workload=work, requests=50, engine="sglang").requests
+    b = tokenomy.simulate("llama-3.1-8b", "mi300x", workload=work, requests=50).requests
+    assert (a["ttft_s"] - (a["first_token_s"] - a["arrival_s"])).to_numpy() == pytest.approx(sg)
+    assert (b["ttft_s"] - (b["first_token_s"] - b["arrival_s"])).to_numpy() == pytest.approx(0.0, abs=1e-12)

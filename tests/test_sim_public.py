@@ -4,8 +4,9 @@ so these tests check the scheduler's bookkeeping end to end, not the step times 
 
 Conventions checked (vLLM): the step that finishes a prompt emits the first token, so one request alone has
 TTFT = its prefill step and E2E = TTFT + (osl - 1) decode steps, decode step j reading isl + j cached tokens.
-The client-side TTFT and E2E add the engine's ``request_overhead_s`` (OVERHEAD: the default 'serving' profile runs
-trtllm on this chip); ``first_token_s`` / ``finish_s`` and every rate stay the engine's.
+The client-side TTFT and E2E add the profile's own ``request_overhead_s`` (OVERHEAD; 0 for the default 'serving'
+alias, whose steps are its own, not its vendor engine's); ``first_token_s`` / ``finish_s`` and every rate stay
+the engine's.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from typer.testing import CliRunner
 
 import tokenomy
 from tokenomy.cli.main import app
-from tokenomy.loaders.engines import engine_for_chip, load_engine
+from tokenomy.loaders.engines import load_engine
 from tokenomy.loaders.hardware import load_hardware
 from tokenomy.sim.steps import build_step_model
 from tokenomy.sim.workload import Workload, parse_workload
 
 MODEL, CHIP = "llama-3.1-8b", "h100-sxm"
-OVERHEAD = engine_for_chip(load_engine("serving"), load_hardware(CHIP)).request_overhead_s
+OVERHEAD = load_engine("serving").for_vendor(load_hardware(CHIP).vendor).request_overhead_s
 
 
 def _one(arrival, isl, osl) -> Workload:

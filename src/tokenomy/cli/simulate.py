@@ -155,6 +155,12 @@ def simulate_command(
         check_plot_target(plot, force=force)
     _check_out(requests_out, "--requests-out", force)
     _check_out(event_log, "--event-log", force)
+    outs = [(f, str(Path(v).resolve())) for f, v in (("--plot", plot), ("--requests-out", requests_out),
+                                                      ("--event-log", event_log)) if v is not None]
+    for i, (f1, p1) in enumerate(outs):
+        for f2, p2 in outs[i + 1:]:
+            if p1 == p2:
+                raise SpecError(f"{f1} and {f2} name the same file ({p1}); give each output its own file.")
     bar = Progress("simulating requests")
     try:
         sim = simulate(model, hardware, workload=workload, engine=engine, precision=precision, tp=tp, pp=pp, ep=ep,

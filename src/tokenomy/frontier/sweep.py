@@ -35,7 +35,7 @@ from ..core.serving import chunked_prefill, serving_estimate
 from ..core.speculative import per_token, speculative_core
 from ..core.sram import is_dataflow_system
 from ..errors import NothingFitsError, SpecError
-from ..loaders.engines import engine_for_chip, load_engine
+from ..loaders.engines import load_engine
 from ..spec import args
 from ..spec.engine import EngineProfile
 from ..spec.hardware import HardwareSpec
@@ -220,7 +220,7 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                                            isl=isl_mean, osl=osl_mean, usd_per_hour=price,
                                            prefill_latency_one_s=pmean["latency_one_s"],
                                            prefill_requests=pmean["requests"],
-                                           request_overhead_s=engine_for_chip(eng, hw).request_overhead_s,
+                                           request_overhead_s=eng.for_vendor(hw.vendor).request_overhead_s,
                                            extra_decode_s=_crossdomain_p2p_s(m, hw, tp, pp, b_i) / dec.tokens_per_step)
                     n = int(fits.sum())
                     part = {k: np.broadcast_to(np.asarray(v), fits.shape)[fits] for k, v in est.items()}

@@ -138,14 +138,14 @@ def simulate(model, hardware, *, workload: str | Workload, engine=None, precisio
         args.request_in_context(float(longest2), 0.0, m.max_position_embeddings, m.name, force)
         if longest2 > longest:
             step = _step_model(m, h, e, p, tp=tp, pp=pp, ep=ep, dp=dp, spec=sd, max_context=longest2)
-    from ..loaders.engines import engine_for_chip
     from .kernel import simulate_requests
     from .scheduler import policy_for
 
     t0 = time.perf_counter()
     res = simulate_requests(wl, step, policy=policy_for(e, step), replicas=replicas, router=router,  # type: ignore[arg-type]
                             prefix=prefix, slo=slo_, duration_s=duration_s, event_log=event_log, progress=progress,
-                            request_overhead_s=engine_for_chip(e, h).request_overhead_s)
+                            request_overhead_s=e.for_vendor(h.vendor).request_overhead_s)   # the profile that
+    # builds the steps: an alias ('serving') carries its own (0), not its vendor engine's
     summary = _checked(dict(res.summary), f"{step.description}; {wl.description}")
     summary.setdefault("wall_s", time.perf_counter() - t0)
     err = None
