@@ -48,7 +48,7 @@ def hardware_option(help: str = CHIP_HELP, required: bool = False):
     return typer.Option(... if required else None, "--hardware", help=help)
 
 
-def engine_option(default=None, help: str = "Engine profile (default: serving)."):
+def engine_option(default=None, help: str = "Engine profile (default: serving; dataflow on SRAM chips)."):
     return typer.Option(default, "--engine", help=help)
 
 

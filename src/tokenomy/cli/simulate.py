@@ -109,7 +109,8 @@ def simulate_command(
     dp_attention: int = typer.Option(1, "--dp-attention", help="Attention data-parallel groups (divides tp)."),
     replicas: int = typer.Option(1, "--replicas", help="Copies of the deployment behind the router."),
     router: str = typer.Option("round-robin", "--router", help="round-robin or least-loaded."),
-    engine: str = engine_option(help="Engine profile: vllm, sglang, trtllm, ... (default: serving)."),
+    engine: str = engine_option(help="Engine profile: vllm, sglang, trtllm, ... "
+                                     "(default: serving; dataflow on SRAM chips)."),
     precision: str = typer.Option(None, "--precision", help="bf16, fp8, fp4, or w=..,a=..,kv=.. (default: shipped)."),
     spec: str = typer.Option(None, "--spec", help="Speculative decoding, e.g. mtp:1,accept=0.85 (frontier --help)."),
     workload: str = typer.Option(None, "--workload", help="poisson:rate=R,isl=DIST,osl=DIST | gamma:rate=R,cv=C,... | "

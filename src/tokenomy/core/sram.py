@@ -57,5 +57,8 @@ def deployment_text(hw: HardwareSpec, n_layers: int, tp: int, pp: int, ep: int, 
     else:
         unit, scale = ("GB", 1e9) if hw.sram_bytes >= 1e9 else ("MB", 1e6)
         where = f"weights in on-chip SRAM ({weight_bytes / scale:.4g} of {hw.sram_bytes / scale:.4g} {unit} per chip)"
+        if weight_bytes > hw.sram_bytes:
+            where = (f"weights do not fit in on-chip SRAM ({weight_bytes / scale:.4g} {unit} per chip needed, "
+                     f"{hw.sram_bytes / scale:.4g} {unit} there): more chips needed")
     spec = "off" if speculative == "off" else f"on ({speculative})"
     return f"{tp * pp} x {hw.id}: {split}; {where}; speculative decoding {spec}"
