@@ -150,9 +150,16 @@ def test_swap_preemption_keeps_tokens_and_pays_the_link():
     pol = Policy(max_num_seqs=64, max_num_batched_tokens=8192, preemption="swap")
     r = simulate_requests(work([0.0, 0.0], [16, 16], [40, 40]), cost, policy=pol)
     # step 17 costs 0.01 + 0.033 (swap out): request 0 finishes at 0.40 + 0.033
-    # step 40 swaps request 1 back in (0.01 + 0.033), then 23 decode steps for tokens 18..40
+    # step 40 swaps request 1 back in (0.01 + 0.033) and decodes its token 18 in it (vLLM V0 swap-in), ending
+    # at 0.476; then 22 decode steps for tokens 19..40: finish 0.476 + 0.22 = 0.696
     assert r.requests.finish_s[0] == pytest.approx(0.433)
-    assert r.requests.finish_s[1] == pytest.approx(0.433 + 0.043 + 0.23)
+    assert r.requests.finish_s[1] == pytest.approx(0.696)
+    # ITL: token 18 of request 1 came 0.476 - 0.17 = 0.306 s after token 17 (end of step 16), the swapped-out
+    # time included. Token weights of the gaps: 0.01 x 76 (steps 1-16 x 2, 18-39, 41-62), 0.043 x 1 (step 17,
+    # request 0), 0.306 x 1: 78 (+ 2 first tokens = 80 emitted); p99 is at 0.99 x 78 = 77.2 > 77: 0.306
+    assert r.summary["itl_s"]["p99"] == pytest.approx(0.306)
+    assert r.emitted_tokens == pytest.approx(80.0)
+    assert cost.calls[-1] == (1, 33, 0, 0)     # step 40 decodes request 1, reading its 33 tokens
 
 
 def test_sliding_window_kv_is_a_fixed_charge_per_running_sequence():

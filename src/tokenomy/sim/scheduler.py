@@ -5,7 +5,8 @@ Each engine step (``Replica.plan``):
    admitted running sequence is preempted (vLLM ``running.pop()``).  ``recompute``: its blocks are freed
    and it goes back to the head of the waiting queue with prompt = input + generated tokens;
    ``swap``: its blocks go to host memory (``held * kv_bytes_per_token / swap_bytes_per_s`` added to this
-   step) and come back the same way when it is admitted again (it then decodes from the next step).
+   step) and come back the same way when it is admitted again, decoding in that step (vLLM V0 swap-in); the gap
+   from its last token to that one counts in ITL, as a recomputed sequence's does.
 2. Decode first: every decoding sequence takes one token of the ``max_num_batched_tokens`` budget.
 3. Partial prefills continue, in admission order, with chunks of the budget left.
 4. Waiting requests are admitted FCFS while running < ``max_num_seqs``, budget is left and the KV cache
@@ -200,7 +201,7 @@ class Replica:
                 swap_s += self._preempt(next(reversed(self.running.values())), t)
         budget = pol.max_num_batched_tokens - kv.n_dec
         chunks: list[tuple[Seq, int]] = []
-        pre_tokens, pairs = 0, 0.0
+        pre_tokens, pairs, swap_dec, swap_kv = 0, 0.0, 0, 0.0
         for s in self.partials.values():
             if budget <= 0:
                 break
@@ -225,7 +226,8 @@ class Replica:
                     break
                 swap_s += (s.held + self.seq_tokens) * self.swap_s_per_token
                 self._admit(s, s.held, t)
-                chunks.append((s, 0))
+                chunks.append((s, 0))          # swapped in, it decodes in this step (vLLM V0 _schedule_swapped)
+                swap_dec, swap_kv, budget = swap_dec + 1, swap_kv + s.held + s.shared, budget - 1
                 continue
             rem = s.prompt - s.cached
             ch = min(rem, budget) if pol.chunked_prefill else rem
@@ -243,7 +245,7 @@ class Replica:
         if not chunks and swap_s == 0.0:
             return self._plan_run(t) if n_dec else None
         dec_kv = kv.decode_tokens(c) + self.dec_shared
-        dt_raw, power_raw = self._cost(n_dec, dec_kv, pre_tokens, pairs, len(chunks))
+        dt_raw, power_raw = self._cost(n_dec + swap_dec, dec_kv + swap_kv, pre_tokens, pairs, len(chunks) - swap_dec)
         dt, power = float(dt_raw), float(power_raw)
         # energy: the step at its power, a swap (host link busy, GPU waiting) at idle power
         self.pending = ("step", t, dt + swap_s, chunks, power * dt + float(self.step.idle_power_w) * swap_s)
@@ -341,12 +343,14 @@ class Replica:
             self.c += k
         else:
             n = kv.n_dec
-            rec.step(t, p[2], len(self.waiting), len(self.running), n, kv.kv_frac(self.c), p[4], n * self.tps)
+            m = sum(1 for s, _ in p[3] if s.swapped)     # swapped in: they decode in this step too
+            rec.step(t, p[2], len(self.waiting), len(self.running), n + m, kv.kv_frac(self.c), p[4], n * self.tps)
             self.c += 1
             for s, ch in p[3]:
-                if s.swapped:
+                if s.swapped:       # its token's gap runs from its last token before the swap-out
                     s.swapped = False
-                    self._to_decoder(s, kv.held(s.slot, self.c), t, done)
+                    rec.gap(t - s.last_emit, self.tps)
+                    self._to_decoder(s, s.held, t, done, ref=self.c - 1)
                     continue
                 s.computed += ch
                 if s.cached + s.computed < s.prompt:
@@ -367,13 +371,15 @@ class Replica:
                 self._finish(self.running[e[2]], t, done)
         return done
 
-    def _to_decoder(self, s: Seq, base: float, t: float, done: list[int]) -> None:
+    def _to_decoder(self, s: Seq, base: float, t: float, done: list[int], ref: int | None = None) -> None:
+        """``s`` decodes from step ``ref`` (default: the next step) on, holding ``base`` own tokens then."""
         if s.g >= s.osl - _EPS:
             self._finish(s, t, done)
             return
-        s.dec, s.ref = True, self.c
-        s.fin = self.c + math.ceil((s.osl - s.g) / self.tps - _EPS)
-        self.kv.to_decoder(s.slot, base, self.c)
+        ref = self.c if ref is None else ref
+        s.dec, s.ref = True, ref
+        s.fin = ref + math.ceil((s.osl - s.g) / self.tps - _EPS)
+        self.kv.to_decoder(s.slot, base, ref)
         self.dec_shared += s.shared
         heapq.heappush(self.fin, (s.fin, s.order, s.rid))
 
