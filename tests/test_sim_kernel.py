@@ -217,12 +217,28 @@ def test_round_robin_vs_least_loaded():
     assert ll.requests.replica.tolist() == [0, 1, 1, 0]
 
 
-def test_prefix_cache_skips_cached_tokens():
-    @dataclass(frozen=True)
-    class Prefix:
-        hit_frac: float = 0.0
-        shared_prefix_tokens: int = 0
+@dataclass(frozen=True)
+class Prefix:   # the fields of spec.sim.PrefixCache that the kernel reads
+    hit_frac: float = 0.0
+    shared_prefix_tokens: int = 0
 
+
+def test_shared_prefix_is_held_up_to_the_longest_prompt():
+    # capacity 200 tokens, blocks of 1: a 1,000,000-token prefix is held as 100 - 1 = 99 tokens (all a
+    # 100-token prompt can use); the prompt computes 1 token (0.01 + 1e-3 = 0.011 s) and decodes 2 (0.02)
+    cost = Cost(per_new=1e-3, kv_capacity_tokens=200)
+    pol = Policy(max_num_seqs=4, max_num_batched_tokens=512, block_tokens=1)
+    r = simulate_requests(work([0.0], [100], [3]), cost, policy=pol, prefix=Prefix(shared_prefix_tokens=10**6))
+    assert r.requests.cached_tokens[0] == 99 and r.requests.e2e_s[0] == pytest.approx(0.031)
+    # 99 shared + the request's own 1 + 1 tokens in its first decode step (of 200): peak in its last step, 102
+    assert r.summary["kv_peak_frac"] == pytest.approx(102 / 200)
+    # a cache of 90 tokens cannot hold even the 99 used tokens of the prefix: refused naming the flag (exit 2)
+    with pytest.raises(SpecError, match="--prefix-cache"):
+        simulate_requests(work([0.0], [100], [3]), Cost(kv_capacity_tokens=90), policy=pol,
+                          prefix=Prefix(shared_prefix_tokens=10**6))
+
+
+def test_prefix_cache_skips_cached_tokens():
     # shared prefix of 64 tokens: a 100-token prompt computes 36 new tokens with 64 cached before them
     cost = Cost(per_new=1e-3)
     r = simulate_requests(work([0.0], [100], [2]), cost, prefix=Prefix(shared_prefix_tokens=64))

@@ -95,11 +95,18 @@ def _check_inputs(workload: Any, step: StepCost, policy: Policy, replicas: int, 
 
 
 def _check_fits(inp: np.ndarray, out: np.ndarray, step: StepCost, policy: Policy, shared: int) -> None:
-    """Every request must fit alone in one replica's KV cache, or the scheduler could never finish it."""
+    """Every request must fit alone in one replica's KV cache, or the scheduler could never finish it.
+    ``shared``: the shared prefix held per replica, already capped at the longest prompt - 1."""
     b = policy.block_tokens
-    own = inp + out - np.minimum(shared, inp - 1)
-    need = -(-own // b) + -(-shared // b) + seq_blocks(getattr(step, "kv_tokens_per_seq", 0.0), b)
     cap = int(step.kv_capacity_tokens) // b
+    fixed = -(-shared // b) + seq_blocks(getattr(step, "kv_tokens_per_seq", 0.0), b)
+    if shared and fixed + 1 > cap:
+        raise SpecError(
+            f"--prefix-cache shared-prefix: the {shared} shared-prefix tokens held on each replica (at most the "
+            f"longest prompt - 1) need {-(-shared // b)} KV blocks of {b} tokens but one replica holds {cap} "
+            f"({int(step.kv_capacity_tokens)} tokens), leaving no room for a request; lower shared-prefix.")
+    own = inp + out - np.minimum(shared, inp - 1)
+    need = -(-own // b) + fixed
     bad = np.flatnonzero(need > cap)
     if len(bad):
         i = int(bad[0])
@@ -126,7 +133,8 @@ def simulate_requests(workload: Workload, step: StepCost, *, policy: Policy | No
     ok = isinstance(request_overhead_s, int | float) and not isinstance(request_overhead_s, bool)
     if not (ok and 0 <= request_overhead_s < math.inf):
         raise SpecError(f"request_overhead_s must be a number of seconds >= 0, got {request_overhead_s!r}.")
-    shared = int(getattr(prefix, "shared_prefix_tokens", 0) or 0)
+    # a request uses at most input - 1 tokens of the shared prefix: a replica holds no more than that of it
+    shared = min(int(getattr(prefix, "shared_prefix_tokens", 0) or 0), int(inp.max()) - 1)
     hit = float(getattr(prefix, "hit_frac", 0.0) or 0.0)
     _check_fits(inp, out, step, policy, shared)
     n = len(inp)

@@ -25,8 +25,9 @@ the k identical-composition decode steps are evaluated in one vectorized call (`
 the run at the first step boundary at or after it (``truncate``).
 
 Prefix cache (warm, per replica): the shared prefix is held once per replica from the start
-(``ceil(P / block_tokens)`` blocks); a request finds ``min(P, input - 1)`` tokens of it cached, plus
-``hit_frac`` of the rest (held as its own blocks).  At least one prompt token is always computed.
+(``ceil(P / block_tokens)`` blocks, P capped by the kernel at the longest prompt - 1); a request finds
+``min(P, input - 1)`` tokens of it cached, plus ``hit_frac`` of the rest (held as its own blocks).
+At least one prompt token is always computed.
 """
 
 from __future__ import annotations
