@@ -349,6 +349,12 @@ def test_fractional_tokens_per_step_and_open_duration():
     # 5 tokens: ceil(4 / 1.5) = 3 decode steps
     r = simulate_requests(work([0.0], [10], [5]), Cost(tokens_per_step=1.5))
     assert r.requests.e2e_s[0] == pytest.approx(0.04)
+    # the last of them emits only the 1 token still needed (1 + 1.5 + 1.5 + 1 = 5, not 5.5)
+    assert r.emitted_tokens == 5.0
+    # two requests (5 and 4 tokens) share the decode steps: request 1 ends in step 2 with 1.5 tokens (1 + 1.5 +
+    # 1.5 = 4), request 0 in step 3 with 1: 2 + 3 + 3 + 1 = 9 = 5 + 4
+    r = simulate_requests(work([0.0, 0.0], [10, 10], [5, 4]), Cost(tokens_per_step=1.5))
+    assert r.emitted_tokens == 9.0
     # open loop: arrivals at or after duration_s are not issued; the issued one finishes
     r = simulate_requests(work([0.0, 0.5, 1.0], [10] * 3, [5] * 3), Cost(), duration_s=0.5)
     assert r.requests.request_id.tolist() == [0] and r.summary["requests"] == 1

@@ -31,8 +31,8 @@ import pandas as pd
 
 from tokenomy.errors import InfeasibleError, SpecError
 from tokenomy.sim.kvcache import seq_blocks
-from tokenomy.sim.metrics import SimResult, emitted_tokens, summarize
-from tokenomy.sim.scheduler import Policy, Replica, RequestLog
+from tokenomy.sim.metrics import RequestLog, SimResult, emitted_tokens, summarize
+from tokenomy.sim.scheduler import Policy, Replica
 
 if TYPE_CHECKING:
     # written by other helpers of issue 11 (contract section 1); the ignores cover this branch before the merge

@@ -17,7 +17,8 @@ The step time is ``step.step_s(decode_seqs, decode_kv_tokens, prefill_tokens, pr
 pairs = sum over chunks of chunk * (cached_before + (chunk + 1) / 2), plus swap time.  The step that
 completes a prompt emits the request's first token (TTFT = end of that step - arrival; a resumed request
 emits its next token).  Each decode step emits ``tokens_per_step`` tokens per decoding sequence
-(fractions accumulate deterministically); a request finishes in the step that emits its last token.
+(fractions accumulate deterministically); a request finishes in the step that emits its last token, which emits
+only the tokens it still needs.
 
 When a step has no prefill work, the batch is fixed until the next completion (or KV block shortage), so
 the k identical-composition decode steps are evaluated in one vectorized call (``decode_kv_tokens`` grows by
@@ -45,7 +46,7 @@ import numpy as np
 
 from tokenomy.errors import SpecError
 from tokenomy.sim.kvcache import KvBlocks
-from tokenomy.sim.metrics import Recorder
+from tokenomy.sim.metrics import Recorder, RequestLog
 
 if TYPE_CHECKING:
     from tokenomy.sim.kernel import StepCost
@@ -89,18 +90,6 @@ def _per_step(x: Any, k: int) -> np.ndarray:
     """A step cost's answer for a k-step run as a float array of length k (a scalar answer is repeated)."""
     a = np.asarray(x, dtype=np.float64)
     return a if a.shape == (k,) else np.full(k, float(a))
-
-
-class RequestLog:
-    """Per-request results as numpy arrays (compact for 1M requests)."""
-
-    def __init__(self, n: int):
-        self.arrival_s = np.full(n, np.nan)
-        self.first_token_s = np.full(n, np.nan)
-        self.finish_s = np.full(n, np.nan)
-        self.replica = np.full(n, -1, dtype=np.int64)
-        self.cached = np.zeros(n, dtype=np.int64)
-        self.preemptions = np.zeros(n, dtype=np.int64)
 
 
 class Seq:
@@ -334,23 +323,25 @@ class Replica:
             return []
         kv, rec = self.kv, self.rec
         done: list[int] = []
+        n = kv.n_dec
         if p[0] == "run":
             dts, ends = p[2], p[3]
             k = len(dts)
-            n = kv.n_dec
+            ending, excess = self._ending(self.c + k)
             energy = sum(map(mul, p[5], dts))
             rec.decode_run(ends, dts, len(self.waiting), len(self.running), n, kv.kv_frac(self.c + k - 1),
-                           energy, n * self.tps)
+                           energy, n * self.tps, n * self.tps - excess)
             self.c += k
         else:
-            n = kv.n_dec
+            ending, excess = self._ending(self.c + 1)
             m = sum(1 for s, _ in p[3] if s.swapped)     # swapped in: they decode in this step too
-            rec.step(t, p[2], len(self.waiting), len(self.running), n + m, kv.kv_frac(self.c), p[4], n * self.tps)
+            rec.step(t, p[2], len(self.waiting), len(self.running), n + m, kv.kv_frac(self.c), p[4],
+                     n * self.tps - excess)
             self.c += 1
             for s, ch in p[3]:
                 if s.swapped:       # its token's gap runs from its last token before the swap-out
                     s.swapped = False
-                    rec.gap(t - s.last_emit, self.tps)
+                    rec.gap(t - s.last_emit, min(self.tps, s.osl - s.g))
                     self._to_decoder(s, s.held, t, done, ref=self.c - 1)
                     continue
                 s.computed += ch
@@ -365,12 +356,26 @@ class Replica:
                 else:
                     rec.gap(t - s.last_emit)
                 self._to_decoder(s, s.inp + s.g - s.shared, t, done)
+        for s in ending:
+            self._finish(s, t, done)
         fin = self.fin
         while fin and fin[0][0] <= self.c:
             e = heapq.heappop(fin)
             if self._live(e):
                 self._finish(self.running[e[2]], t, done)
         return done
+
+    def _ending(self, c_end: int) -> tuple[list[Seq], float]:
+        """The decoding sequences that emit their last token by step ``c_end`` (popped from the finish heap),
+        and the tokens a full last step would emit beyond their ``osl`` (fractional ``tokens_per_step``)."""
+        fin, out, excess = self.fin, [], 0.0
+        while fin and fin[0][0] <= c_end:
+            e = heapq.heappop(fin)
+            if self._live(e):
+                s = self.running[e[2]]
+                out.append(s)
+                excess += s.g + (s.fin - s.ref) * self.tps - s.osl
+        return out, excess
 
     def _to_decoder(self, s: Seq, base: float, t: float, done: list[int], ref: int | None = None) -> None:
         """``s`` decodes from step ``ref`` (default: the next step) on, holding ``base`` own tokens then."""
