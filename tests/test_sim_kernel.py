@@ -238,6 +238,14 @@ def test_shared_prefix_is_held_up_to_the_longest_prompt():
                           prefix=Prefix(shared_prefix_tokens=10**6))
 
 
+def test_kv_peak_frac_counts_tokens_not_blocks():
+    # 10 blocks of 16 tokens; a 10-token prompt with 3 output tokens holds 12 tokens in its last decode step:
+    # 12 / 160 = 0.075 (docs/simulate.md: in tokens; in blocks it would be 1 / 10)
+    pol = Policy(max_num_seqs=4, max_num_batched_tokens=512, block_tokens=16)
+    r = simulate_requests(work([0.0], [10], [3]), Cost(kv_capacity_tokens=160), policy=pol)
+    assert r.summary["kv_peak_frac"] == pytest.approx(0.075)
+
+
 def test_prefix_cache_skips_cached_tokens():
     # shared prefix of 64 tokens: a 100-token prompt computes 36 new tokens with 64 cached before them
     cost = Cost(per_new=1e-3)
