@@ -152,10 +152,14 @@ def simulate(model, hardware, *, workload: str | Workload, engine=None, precisio
     if check_steps:
         from .steps import step_model_error
         err = step_model_error(step, m, h, engine=e, precision=p, tp=tp, pp=pp, ep=ep, dp_attention=dp, spec=sd)
+    what = wl.description
+    if wl.kind == "closed" and duration_s is not None:    # clients stop at duration_s: fewer than generated
+        what = f"{what.rpartition(';')[0]}; {len(res.requests)} requests issued in {duration_s:g} s " \
+               f"(of {len(wl)} drawn)"
     where = f"{replicas} x " if replicas > 1 else ""
     return Simulation(summary=summary, requests=res.requests, timeline=res.timeline,
                       deployment=f"{where}{step.description}, router {router}" if replicas > 1 else step.description,
-                      workload=wl.description, replicas=replicas, step_error=err, events=res.events)
+                      workload=what, replicas=replicas, step_error=err, events=res.events)
 
 
 def _checked(summary: dict[str, Any], inputs: str) -> dict[str, Any]:
