@@ -178,6 +178,11 @@ def test_closed_loop_duration_uses_the_real_client_speed():
     assert sim.summary["requests"] <= 2 * per_client
 
 
+def test_too_long_request_names_its_own_input_and_output():
+    with pytest.raises(SpecError, match=r"isl \+ osl = 200,000 \+ 50 tokens"):
+        tokenomy.simulate("llama-3.1-8b", "h100-sxm", workload="poisson:rate=4,isl=200000,osl=50", requests=5)
+
+
 def test_closed_loop_duration_describes_the_requests_issued():
     # clients stop issuing at --duration: the description counts what was issued, not what was drawn
     sim = tokenomy.simulate("llama-3.1-8b", "h100-sxm", workload="closed:conc=1,isl=1,osl=1", duration_s=2)
