@@ -187,6 +187,12 @@ def test_request_that_never_fits_is_a_clear_error():
         simulate_requests(work([1.0, 0.0], [1, 1], [1, 1]), Cost())
     with pytest.raises(SpecError, match="router"):
         simulate_requests(work([0.0], [1], [1]), Cost(), router="random")  # type: ignore[arg-type]
+    # a Workload built by hand with float counts: 10.5 tokens is refused (it was truncated to 10), 10.0 is fine
+    half = Work("open", np.array([0.0]), np.array([10.5]), np.array([3.0]))
+    with pytest.raises(SpecError, match=r"input_tokens must be whole numbers; got 10.5 \(request 0\)"):
+        simulate_requests(half, Cost())
+    whole = Work("open", np.array([0.0]), np.array([10.0]), np.array([3.0]))
+    assert simulate_requests(whole, Cost()).requests.input_tokens.tolist() == [10]
 
 
 def test_closed_loop_keeps_n_in_flight():

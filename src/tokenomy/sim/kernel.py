@@ -75,8 +75,7 @@ def _check_inputs(workload: Any, step: StepCost, policy: Policy, replicas: int, 
     if duration_s is not None and not (duration_s > 0 and math.isfinite(duration_s)):
         raise SpecError(f"duration_s must be a positive number of seconds, got {duration_s!r}.")
     arrival = np.asarray(workload.arrival_s, dtype=np.float64)
-    inp = np.asarray(workload.input_tokens, dtype=np.int64)
-    out = np.asarray(workload.output_tokens, dtype=np.int64)
+    inp, out = _whole_tokens(workload.input_tokens, "input"), _whole_tokens(workload.output_tokens, "output")
     if not (arrival.ndim == inp.ndim == out.ndim == 1 and len(arrival) == len(inp) == len(out) > 0):
         raise SpecError(f"the workload needs equal-length, non-empty arrival_s/input_tokens/output_tokens; "
                         f"got lengths {len(arrival)}, {len(inp)}, {len(out)}.")
@@ -92,6 +91,18 @@ def _check_inputs(workload: Any, step: StepCost, policy: Policy, replicas: int, 
         if not (v > 0 and math.isfinite(v)):
             raise SpecError(f"step.{name} must be positive and finite, got {v!r}.")
     return arrival, inp, out
+
+
+def _whole_tokens(x: Any, what: str) -> np.ndarray:
+    """Token counts as int64; a fractional (or non-finite) count is an error, not silently truncated."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "iu":
+        f = np.asarray(a, dtype=np.float64)
+        bad = ~np.isfinite(f) | (f != np.round(f))
+        if np.any(bad):
+            raise SpecError(f"workload {what}_tokens must be whole numbers; got {a[bad][0]} (request "
+                            f"{int(np.flatnonzero(bad)[0])}).")
+    return np.asarray(a, dtype=np.int64)
 
 
 def _check_fits(inp: np.ndarray, out: np.ndarray, step: StepCost, policy: Policy, shared: int) -> None:
