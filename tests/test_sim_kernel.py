@@ -244,6 +244,16 @@ def test_shared_prefix_is_held_up_to_the_longest_prompt():
                           prefix=Prefix(shared_prefix_tokens=10**6))
 
 
+def test_timeline_queue_is_time_weighted_over_a_cut_decode_run():
+    # one slot: request 0 (0 s) prefills in 0-0.01 and decodes 4 steps; request 1 arrives at 0.025, cutting the
+    # run at 0.03 and waiting until request 0 ends at 0.05. Queue over 0.01-0.03: 1 for 0.005 of 0.02 s = 0.25
+    # (not 1, the queue at the row's end); 0.03-0.05: 1; request 1's prefill 0.05-0.06 and decode: 0
+    pol = Policy(max_num_seqs=1, max_num_batched_tokens=512)
+    r = simulate_requests(work([0.0, 0.025], [10, 10], [5, 5]), Cost(), policy=pol)
+    assert r.timeline.t_s.tolist() == pytest.approx([0.01, 0.03, 0.05, 0.06, 0.10])
+    assert r.timeline.queued.tolist() == pytest.approx([0.0, 0.25, 1.0, 0.0, 0.0])
+
+
 def test_kv_peak_frac_counts_tokens_not_blocks():
     # 10 blocks of 16 tokens; a 10-token prompt with 3 output tokens holds 12 tokens in its last decode step:
     # 12 / 160 = 0.075 (docs/simulate.md: in tokens; in blocks it would be 1 / 10)

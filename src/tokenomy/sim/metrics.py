@@ -52,7 +52,7 @@ class Recorder:
         self.batch_s = 0.0                # integral of decode sequences over time
         self.kv_peak_frac = 0.0
 
-    def step(self, t_end: float, dt: float, queued: int, running: int, batch: int, kv_frac: float,
+    def step(self, t_end: float, dt: float, queued: float, running: int, batch: int, kv_frac: float,
              energy_j: float, tokens: float) -> None:
         """One engine step of ``dt`` seconds ending at ``t_end``; ``tokens``: decode tokens it emitted."""
         self.energy_j += energy_j
@@ -63,7 +63,7 @@ class Recorder:
             self.gap(dt, tokens)
         self._row(t_end, dt, queued * dt, running * dt, batch * dt, kv_frac, energy_j, 1)
 
-    def decode_run(self, ends: list[float], dts: list[float], queued: int, running: int, batch: int,
+    def decode_run(self, ends: list[float], dts: list[float], queued: float, running: int, batch: int,
                    kv_frac: float, energy_j: float, tokens_per_step: float, last_tokens: float | None = None) -> None:
         """``len(dts)`` identical-composition decode steps ending at ``ends`` (one timeline row); the last step
         emits ``last_tokens`` (default ``tokens_per_step``: less when a sequence needs less than a full step)."""

@@ -37,55 +37,23 @@ import heapq
 import math
 from bisect import bisect_left
 from collections import deque
-from dataclasses import dataclass
 from itertools import accumulate
 from operator import mul
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tokenomy.errors import SpecError
 from tokenomy.sim.kvcache import KvBlocks
 from tokenomy.sim.metrics import Recorder, RequestLog
+from tokenomy.sim.policy import BLOCK_TOKENS as BLOCK_TOKENS  # re-exported: callers import them from here
+from tokenomy.sim.policy import Policy as Policy
+from tokenomy.sim.policy import policy_for as policy_for
 
 if TYPE_CHECKING:
     from tokenomy.sim.kernel import StepCost
-    from tokenomy.spec.engine import EngineProfile
 
 _EPS = 1e-9
 MAX_RUN_STEPS = 1 << 14     # longest vectorized decode run (bounds its arrays; a longer run is split)
-# Paged-KV block size per engine (tokens): vLLM --block-size default 16; SGLang --page-size default 1;
-# TensorRT-LLM tokens_per_block 32 (assumption: the common build setting).  Others: vLLM's 16.
-BLOCK_TOKENS = {"vllm": 16, "sglang": 1, "trtllm": 32}
-
-
-@dataclass(frozen=True)
-class Policy:
-    """The scheduler of one engine profile (decode-first continuous batching, vLLM V1 / SGLang default)."""
-
-    max_num_seqs: int
-    max_num_batched_tokens: int
-    chunked_prefill: bool = True
-    preemption: Literal["recompute", "swap"] = "recompute"   # vLLM V1 recomputes
-    block_tokens: int = 16                                    # paged KV block size
-
-    def __post_init__(self) -> None:
-        for name in ("max_num_seqs", "max_num_batched_tokens", "block_tokens"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-                raise SpecError(f"Policy.{name} must be an integer >= 1, got {v!r}.")
-        if self.preemption not in ("recompute", "swap"):
-            raise SpecError(f"Policy.preemption must be 'recompute' or 'swap', got {self.preemption!r}.")
-
-
-def policy_for(engine: EngineProfile, step: StepCost) -> Policy:
-    """The engine's scheduler limits (the tighter of the profile and the step model), chunked prefill on,
-    recompute preemption (vLLM V1, SGLang retract), the engine's KV block size (``BLOCK_TOKENS``)."""
-    return Policy(max_num_seqs=int(min(engine.max_num_seqs, step.max_num_seqs)),
-                  max_num_batched_tokens=int(min(engine.max_num_batched_tokens, step.max_num_batched_tokens)),
-                  block_tokens=BLOCK_TOKENS.get(engine.name, 16))
-
-
 def _per_step(x: Any, k: int) -> np.ndarray:
     """A step cost's answer for a k-step run as a float array of length k (a scalar answer is repeated)."""
     a = np.asarray(x, dtype=np.float64)
@@ -138,11 +106,14 @@ class Replica:
         self.version = 0                      # bumps when the pending segment's end moves
         self.horizon_s = math.inf             # next known arrival (sizes decode runs)
         self.run_dt = 0.0                     # last decode step time seen
+        self.q0, self.arr_n, self.arr_s = 0, 0, 0.0   # queue at the step's start; arrivals since (count, sum of t)
         self.decode_run = getattr(step, "decode_run", None)   # a step model's fast decode-run evaluation
 
     # --- arrivals -----------------------------------------------------------------------------
     def enqueue(self, rid: int, t: float) -> None:
         self.waiting.append(rid)
+        if self.pending is not None and self.pending[0] != "wake":    # arrived during a step: queued from t
+            self.arr_n, self.arr_s = self.arr_n + 1, self.arr_s + t
         if self.events is not None:
             self.events.append((t, self.idx, "arrive", rid))
 
@@ -165,9 +136,11 @@ class Replica:
         ``horizon_s``: the next known arrival; a decode run is sized to end about there (any run length is
         valid, this only avoids computing steps an arrival would cut)."""
         self.horizon_s = horizon_s
+        self.arr_n, self.arr_s = 0, 0.0
         while True:
             end = self._plan_once(t)
             if end is not None or not self.running:
+                self.q0 = len(self.waiting)        # the queue while the step runs, before any arrival
                 return end
             self._preempt(next(reversed(self.running.values())), t)   # all blocked on KV: free the last
 
@@ -329,13 +302,13 @@ class Replica:
             k = len(dts)
             ending, excess = self._ending(self.c + k)
             energy = sum(map(mul, p[5], dts))
-            rec.decode_run(ends, dts, len(self.waiting), len(self.running), n, kv.kv_frac(self.c + k - 1),
-                           energy, n * self.tps, n * self.tps - excess)
+            rec.decode_run(ends, dts, self._queued(t, ends[-1] - ends[0] + dts[0]), len(self.running), n,
+                           kv.kv_frac(self.c + k - 1), energy, n * self.tps, n * self.tps - excess)
             self.c += k
         else:
             ending, excess = self._ending(self.c + 1)
             m = sum(1 for s, _ in p[3] if s.swapped)     # swapped in: they decode in this step too
-            rec.step(t, p[2], len(self.waiting), len(self.running), n + m, kv.kv_frac(self.c), p[4],
+            rec.step(t, p[2], self._queued(t, p[2]), len(self.running), n + m, kv.kv_frac(self.c), p[4],
                      n * self.tps - excess)
             self.c += 1
             for s, ch in p[3]:
@@ -364,6 +337,10 @@ class Replica:
             if self._live(e):
                 self._finish(self.running[e[2]], t, done)
         return done
+
+    def _queued(self, t: float, span: float) -> float:
+        """Time-weighted queue over the step or run ending at ``t`` (arrivals count from their arrival)."""
+        return self.q0 + (self.arr_n * t - self.arr_s) / span if span > 0 else float(self.q0)
 
     def _ending(self, c_end: int) -> tuple[list[Seq], float]:
         """The decoding sequences that emit their last token by step ``c_end`` (popped from the finish heap),
