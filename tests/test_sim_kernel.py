@@ -244,6 +244,19 @@ def test_shared_prefix_is_held_up_to_the_longest_prompt():
                           prefix=Prefix(shared_prefix_tokens=10**6))
 
 
+def test_full_event_log_of_a_tiny_scenario():
+    # step = 0.01 + 0.001 x decode seqs + 0.001 x prefill tokens. Request 0 (0 s, 4 in, 3 out) prefills alone:
+    # 0.014 -> first token. Its decode run (0.011 a step, ends 0.025, 0.036) is cut at 0.025 by request 1's
+    # arrival at 0.015 (2 in, 2 out). Step 0.025-0.038: request 0 decodes its 3rd and last token while request
+    # 1 prefills (0.01 + 0.001 + 0.002 = 0.013): first token of 1, then finish of 0. Request 1 decodes its 2nd
+    # token alone in 0.038-0.049.
+    r = simulate_requests(work([0.0, 0.015], [4, 2], [3, 2]), Cost(per_seq=1e-3, per_new=1e-3), event_log=True)
+    want = [(0.0, 0, "arrive", 0), (0.0, 0, "admit", 0), (0.014, 0, "first_token", 0), (0.015, 0, "arrive", 1),
+            (0.025, 0, "admit", 1), (0.038, 0, "first_token", 1), (0.038, 0, "finish", 0), (0.049, 0, "finish", 1)]
+    assert [e[1:] for e in r.events] == [w[1:] for w in want]
+    assert [e[0] for e in r.events] == pytest.approx([w[0] for w in want], abs=1e-12)
+
+
 def test_timeline_queue_is_time_weighted_over_a_cut_decode_run():
     # one slot: request 0 (0 s) prefills in 0-0.01 and decodes 4 steps; request 1 arrives at 0.025, cutting the
     # run at 0.03 and waiting until request 0 ends at 0.05. Queue over 0.01-0.03: 1 for 0.005 of 0.02 s = 0.25
