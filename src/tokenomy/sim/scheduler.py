@@ -302,13 +302,15 @@ class Replica:
             k = len(dts)
             ending, excess = self._ending(self.c + k)
             energy = sum(map(mul, p[5], dts))
-            rec.decode_run(ends, dts, self._queued(t, ends[-1] - ends[0] + dts[0]), len(self.running), n,
+            q = self._queued(t, ends[-1] - ends[0] + dts[0]) if self.arr_n else self.q0
+            rec.decode_run(ends, dts, q, len(self.running), n,
                            kv.kv_frac(self.c + k - 1), energy, n * self.tps, n * self.tps - excess)
             self.c += k
         else:
             ending, excess = self._ending(self.c + 1)
-            m = sum(1 for s, _ in p[3] if s.swapped)     # swapped in: they decode in this step too
-            rec.step(t, p[2], self._queued(t, p[2]), len(self.running), n + m, kv.kv_frac(self.c), p[4],
+            m = sum(1 for s, _ in p[3] if s.swapped) if self.swap_s_per_token else 0   # swapped in: decode too
+            q = self._queued(t, p[2]) if self.arr_n else self.q0
+            rec.step(t, p[2], q, len(self.running), n + m, kv.kv_frac(self.c), p[4],
                      n * self.tps - excess)
             self.c += 1
             for s, ch in p[3]:
@@ -345,7 +347,10 @@ class Replica:
     def _ending(self, c_end: int) -> tuple[list[Seq], float]:
         """The decoding sequences that emit their last token by step ``c_end`` (popped from the finish heap),
         and the tokens a full last step would emit beyond their ``osl`` (fractional ``tokens_per_step``)."""
-        fin, out, excess = self.fin, [], 0.0
+        fin, excess = self.fin, 0.0
+        out: list[Seq] = []
+        if not fin or fin[0][0] > c_end:
+            return out, excess
         while fin and fin[0][0] <= c_end:
             e = heapq.heappop(fin)
             if self._live(e):
