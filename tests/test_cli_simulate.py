@@ -5,6 +5,7 @@ bad input one line with exit 2."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -173,8 +174,20 @@ def test_closed_loop_duration_uses_the_real_client_speed():
     sm = build_step_model("llama-3.1-8b", "h100-sxm", max_context=200)
     per_client = int(np.ceil(4 * sm.tokens_per_step / sm.step_s(1, 1, 0, 0) / 100)) + 1
     sim = tokenomy.simulate("llama-3.1-8b", "h100-sxm", workload="closed:conc=2,isl=100,osl=100", duration_s=4)
-    assert f"; {2 * per_client} requests" in sim.workload and per_client < 41
+    assert f"(of {2 * per_client} drawn)" in sim.workload and per_client < 41
     assert sim.summary["requests"] <= 2 * per_client
+
+
+def test_too_long_request_names_its_own_input_and_output():
+    with pytest.raises(SpecError, match=r"isl \+ osl = 200,000 \+ 50 tokens"):
+        tokenomy.simulate("llama-3.1-8b", "h100-sxm", workload="poisson:rate=4,isl=200000,osl=50", requests=5)
+
+
+def test_closed_loop_duration_describes_the_requests_issued():
+    # clients stop issuing at --duration: the description counts what was issued, not what was drawn
+    sim = tokenomy.simulate("llama-3.1-8b", "h100-sxm", workload="closed:conc=1,isl=1,osl=1", duration_s=2)
+    m = re.fullmatch(r"closed conc=1, isl 1, osl 1; (\d+) requests issued in 2 s \(of (\d+) drawn\)", sim.workload)
+    assert m and int(m[1]) == len(sim.requests) < int(m[2])      # measured: 302 of 306
 
 
 def test_summary_holds_plain_finite_numbers(api_sim):

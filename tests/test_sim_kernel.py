@@ -150,9 +150,16 @@ def test_swap_preemption_keeps_tokens_and_pays_the_link():
     pol = Policy(max_num_seqs=64, max_num_batched_tokens=8192, preemption="swap")
     r = simulate_requests(work([0.0, 0.0], [16, 16], [40, 40]), cost, policy=pol)
     # step 17 costs 0.01 + 0.033 (swap out): request 0 finishes at 0.40 + 0.033
-    # step 40 swaps request 1 back in (0.01 + 0.033), then 23 decode steps for tokens 18..40
+    # step 40 swaps request 1 back in (0.01 + 0.033) and decodes its token 18 in it (vLLM V0 swap-in), ending
+    # at 0.476; then 22 decode steps for tokens 19..40: finish 0.476 + 0.22 = 0.696
     assert r.requests.finish_s[0] == pytest.approx(0.433)
-    assert r.requests.finish_s[1] == pytest.approx(0.433 + 0.043 + 0.23)
+    assert r.requests.finish_s[1] == pytest.approx(0.696)
+    # ITL: token 18 of request 1 came 0.476 - 0.17 = 0.306 s after token 17 (end of step 16), the swapped-out
+    # time included. Token weights of the gaps: 0.01 x 76 (steps 1-16 x 2, 18-39, 41-62), 0.043 x 1 (step 17,
+    # request 0), 0.306 x 1: 78 (+ 2 first tokens = 80 emitted); p99 is at 0.99 x 78 = 77.2 > 77: 0.306
+    assert r.summary["itl_s"]["p99"] == pytest.approx(0.306)
+    assert r.emitted_tokens == pytest.approx(80.0)
+    assert cost.calls[-1] == (1, 33, 0, 0)     # step 40 decodes request 1, reading its 33 tokens
 
 
 def test_sliding_window_kv_is_a_fixed_charge_per_running_sequence():
@@ -180,6 +187,12 @@ def test_request_that_never_fits_is_a_clear_error():
         simulate_requests(work([1.0, 0.0], [1, 1], [1, 1]), Cost())
     with pytest.raises(SpecError, match="router"):
         simulate_requests(work([0.0], [1], [1]), Cost(), router="random")  # type: ignore[arg-type]
+    # a Workload built by hand with float counts: 10.5 tokens is refused (it was truncated to 10), 10.0 is fine
+    half = Work("open", np.array([0.0]), np.array([10.5]), np.array([3.0]))
+    with pytest.raises(SpecError, match=r"input_tokens must be whole numbers; got 10.5 \(request 0\)"):
+        simulate_requests(half, Cost())
+    whole = Work("open", np.array([0.0]), np.array([10.0]), np.array([3.0]))
+    assert simulate_requests(whole, Cost()).requests.input_tokens.tolist() == [10]
 
 
 def test_closed_loop_keeps_n_in_flight():
@@ -210,12 +223,59 @@ def test_round_robin_vs_least_loaded():
     assert ll.requests.replica.tolist() == [0, 1, 1, 0]
 
 
-def test_prefix_cache_skips_cached_tokens():
-    @dataclass(frozen=True)
-    class Prefix:
-        hit_frac: float = 0.0
-        shared_prefix_tokens: int = 0
+@dataclass(frozen=True)
+class Prefix:   # the fields of spec.sim.PrefixCache that the kernel reads
+    hit_frac: float = 0.0
+    shared_prefix_tokens: int = 0
 
+
+def test_shared_prefix_is_held_up_to_the_longest_prompt():
+    # capacity 200 tokens, blocks of 1: a 1,000,000-token prefix is held as 100 - 1 = 99 tokens (all a
+    # 100-token prompt can use); the prompt computes 1 token (0.01 + 1e-3 = 0.011 s) and decodes 2 (0.02)
+    cost = Cost(per_new=1e-3, kv_capacity_tokens=200)
+    pol = Policy(max_num_seqs=4, max_num_batched_tokens=512, block_tokens=1)
+    r = simulate_requests(work([0.0], [100], [3]), cost, policy=pol, prefix=Prefix(shared_prefix_tokens=10**6))
+    assert r.requests.cached_tokens[0] == 99 and r.requests.e2e_s[0] == pytest.approx(0.031)
+    # 99 shared + the request's own 1 + 1 tokens in its first decode step (of 200): peak in its last step, 102
+    assert r.summary["kv_peak_frac"] == pytest.approx(102 / 200)
+    # a cache of 90 tokens cannot hold even the 99 used tokens of the prefix: refused naming the flag (exit 2)
+    with pytest.raises(SpecError, match="--prefix-cache"):
+        simulate_requests(work([0.0], [100], [3]), Cost(kv_capacity_tokens=90), policy=pol,
+                          prefix=Prefix(shared_prefix_tokens=10**6))
+
+
+def test_full_event_log_of_a_tiny_scenario():
+    # step = 0.01 + 0.001 x decode seqs + 0.001 x prefill tokens. Request 0 (0 s, 4 in, 3 out) prefills alone:
+    # 0.014 -> first token. Its decode run (0.011 a step, ends 0.025, 0.036) is cut at 0.025 by request 1's
+    # arrival at 0.015 (2 in, 2 out). Step 0.025-0.038: request 0 decodes its 3rd and last token while request
+    # 1 prefills (0.01 + 0.001 + 0.002 = 0.013): first token of 1, then finish of 0. Request 1 decodes its 2nd
+    # token alone in 0.038-0.049.
+    r = simulate_requests(work([0.0, 0.015], [4, 2], [3, 2]), Cost(per_seq=1e-3, per_new=1e-3), event_log=True)
+    want = [(0.0, 0, "arrive", 0), (0.0, 0, "admit", 0), (0.014, 0, "first_token", 0), (0.015, 0, "arrive", 1),
+            (0.025, 0, "admit", 1), (0.038, 0, "first_token", 1), (0.038, 0, "finish", 0), (0.049, 0, "finish", 1)]
+    assert [e[1:] for e in r.events] == [w[1:] for w in want]
+    assert [e[0] for e in r.events] == pytest.approx([w[0] for w in want], abs=1e-12)
+
+
+def test_timeline_queue_is_time_weighted_over_a_cut_decode_run():
+    # one slot: request 0 (0 s) prefills in 0-0.01 and decodes 4 steps; request 1 arrives at 0.025, cutting the
+    # run at 0.03 and waiting until request 0 ends at 0.05. Queue over 0.01-0.03: 1 for 0.005 of 0.02 s = 0.25
+    # (not 1, the queue at the row's end); 0.03-0.05: 1; request 1's prefill 0.05-0.06 and decode: 0
+    pol = Policy(max_num_seqs=1, max_num_batched_tokens=512)
+    r = simulate_requests(work([0.0, 0.025], [10, 10], [5, 5]), Cost(), policy=pol)
+    assert r.timeline.t_s.tolist() == pytest.approx([0.01, 0.03, 0.05, 0.06, 0.10])
+    assert r.timeline.queued.tolist() == pytest.approx([0.0, 0.25, 1.0, 0.0, 0.0])
+
+
+def test_kv_peak_frac_counts_tokens_not_blocks():
+    # 10 blocks of 16 tokens; a 10-token prompt with 3 output tokens holds 12 tokens in its last decode step:
+    # 12 / 160 = 0.075 (docs/simulate.md: in tokens; in blocks it would be 1 / 10)
+    pol = Policy(max_num_seqs=4, max_num_batched_tokens=512, block_tokens=16)
+    r = simulate_requests(work([0.0], [10], [3]), Cost(kv_capacity_tokens=160), policy=pol)
+    assert r.summary["kv_peak_frac"] == pytest.approx(0.075)
+
+
+def test_prefix_cache_skips_cached_tokens():
     # shared prefix of 64 tokens: a 100-token prompt computes 36 new tokens with 64 cached before them
     cost = Cost(per_new=1e-3)
     r = simulate_requests(work([0.0], [100], [2]), cost, prefix=Prefix(shared_prefix_tokens=64))
@@ -326,6 +386,12 @@ def test_fractional_tokens_per_step_and_open_duration():
     # 5 tokens: ceil(4 / 1.5) = 3 decode steps
     r = simulate_requests(work([0.0], [10], [5]), Cost(tokens_per_step=1.5))
     assert r.requests.e2e_s[0] == pytest.approx(0.04)
+    # the last of them emits only the 1 token still needed (1 + 1.5 + 1.5 + 1 = 5, not 5.5)
+    assert r.emitted_tokens == 5.0
+    # two requests (5 and 4 tokens) share the decode steps: request 1 ends in step 2 with 1.5 tokens (1 + 1.5 +
+    # 1.5 = 4), request 0 in step 3 with 1: 2 + 3 + 3 + 1 = 9 = 5 + 4
+    r = simulate_requests(work([0.0, 0.0], [10, 10], [5, 4]), Cost(tokens_per_step=1.5))
+    assert r.emitted_tokens == 9.0
     # open loop: arrivals at or after duration_s are not issued; the issued one finishes
     r = simulate_requests(work([0.0, 0.5, 1.0], [10] * 3, [5] * 3), Cost(), duration_s=0.5)
     assert r.requests.request_id.tolist() == [0] and r.summary["requests"] == 1

@@ -3,8 +3,12 @@
 The summaries in tests/data/sim_golden.json (every key but wall_s, plus sums over the per-request table) were
 recorded by ``python tests/test_sim_speed_equivalence.py --record`` on main before the speed work of issue 11
 (commit 55da542), and re-recorded once after a deliberate fix (the scheduler now passes the number of prefill
-chunks in a step to the step model: one LM-head row per chunk). Each run must give the same numbers to 1e-12
-relative. Runs cover a dense model, an MoE
+chunks in a step to the step model: one LM-head row per chunk). Re-recorded after review fixes (issue 11):
+preempt_swap moved because a swapped-in sequence now decodes in its swap-in step and that token's gap (the
+time swapped out included) reaches ITL (itl p99 0.0500 -> 0.0517 s, 76 -> 79 preemptions, rates within 0.01%);
+dp_spec moved because a request's last speculative step now emits only the tokens it still needs (emitted
+tokens 72155.85 -> 71876 = the output tokens; itl mean -0.016%).
+Each run must give the same numbers to 1e-12 relative. Runs cover a dense model, an MoE
 model, pipeline parallelism, attention data-parallel with speculative decoding, KV-bound preemption (recompute
 and swap), prefix caching, a closed loop and three replicas. Sliding-window models are left out on purpose:
 their KV accounting was corrected after the recording (tests/test_sim_kernel.py checks it).

@@ -273,6 +273,8 @@ def test_binary_and_missing_trace(tmp_path):
     ("poisson:rate=1,isl=100,osl=100", {"duration_s": -1.0}, "duration_s"),
     ("poisson:rate=1,isl=100,osl=100", {"seed": -1}, "seed"),
     ("poisson:rate=1e6,isl=100,osl=100", {"duration_s": 1e6}, "more than"),
+    ("poisson:rate=2,isl=100,osl=10", {"duration_s": 1e-9}, "no request arrives before --duration 1e-09 s"),
+    ("gamma:rate=2,cv=3,isl=100,osl=10", {"duration_s": 1e-9}, "lengthen it or raise the rate"),
     ("closed:conc=1000,isl=100,osl=1", {"duration_s": 1e6}, "more than"),
     (f"trace:{CONV300},speedup=0", {}, "speedup must be"),
     (f"trace:{CONV300},rate=2", {}, "rate=2"),

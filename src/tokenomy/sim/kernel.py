@@ -31,8 +31,8 @@ import pandas as pd
 
 from tokenomy.errors import InfeasibleError, SpecError
 from tokenomy.sim.kvcache import seq_blocks
-from tokenomy.sim.metrics import SimResult, emitted_tokens, summarize
-from tokenomy.sim.scheduler import Policy, Replica, RequestLog
+from tokenomy.sim.metrics import RequestLog, SimResult, emitted_tokens, summarize
+from tokenomy.sim.scheduler import Policy, Replica
 
 if TYPE_CHECKING:
     # written by other helpers of issue 11 (contract section 1); the ignores cover this branch before the merge
@@ -75,8 +75,7 @@ def _check_inputs(workload: Any, step: StepCost, policy: Policy, replicas: int, 
     if duration_s is not None and not (duration_s > 0 and math.isfinite(duration_s)):
         raise SpecError(f"duration_s must be a positive number of seconds, got {duration_s!r}.")
     arrival = np.asarray(workload.arrival_s, dtype=np.float64)
-    inp = np.asarray(workload.input_tokens, dtype=np.int64)
-    out = np.asarray(workload.output_tokens, dtype=np.int64)
+    inp, out = _whole_tokens(workload.input_tokens, "input"), _whole_tokens(workload.output_tokens, "output")
     if not (arrival.ndim == inp.ndim == out.ndim == 1 and len(arrival) == len(inp) == len(out) > 0):
         raise SpecError(f"the workload needs equal-length, non-empty arrival_s/input_tokens/output_tokens; "
                         f"got lengths {len(arrival)}, {len(inp)}, {len(out)}.")
@@ -94,12 +93,31 @@ def _check_inputs(workload: Any, step: StepCost, policy: Policy, replicas: int, 
     return arrival, inp, out
 
 
+def _whole_tokens(x: Any, what: str) -> np.ndarray:
+    """Token counts as int64; a fractional (or non-finite) count is an error, not silently truncated."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "iu":
+        f = np.asarray(a, dtype=np.float64)
+        bad = ~np.isfinite(f) | (f != np.round(f))
+        if np.any(bad):
+            raise SpecError(f"workload {what}_tokens must be whole numbers; got {a[bad][0]} (request "
+                            f"{int(np.flatnonzero(bad)[0])}).")
+    return np.asarray(a, dtype=np.int64)
+
+
 def _check_fits(inp: np.ndarray, out: np.ndarray, step: StepCost, policy: Policy, shared: int) -> None:
-    """Every request must fit alone in one replica's KV cache, or the scheduler could never finish it."""
+    """Every request must fit alone in one replica's KV cache, or the scheduler could never finish it.
+    ``shared``: the shared prefix held per replica, already capped at the longest prompt - 1."""
     b = policy.block_tokens
-    own = inp + out - np.minimum(shared, inp - 1)
-    need = -(-own // b) + -(-shared // b) + seq_blocks(getattr(step, "kv_tokens_per_seq", 0.0), b)
     cap = int(step.kv_capacity_tokens) // b
+    fixed = -(-shared // b) + seq_blocks(getattr(step, "kv_tokens_per_seq", 0.0), b)
+    if shared and fixed + 1 > cap:
+        raise SpecError(
+            f"--prefix-cache shared-prefix: the {shared} shared-prefix tokens held on each replica (at most the "
+            f"longest prompt - 1) need {-(-shared // b)} KV blocks of {b} tokens but one replica holds {cap} "
+            f"({int(step.kv_capacity_tokens)} tokens), leaving no room for a request; lower shared-prefix.")
+    own = inp + out - np.minimum(shared, inp - 1)
+    need = -(-own // b) + fixed
     bad = np.flatnonzero(need > cap)
     if len(bad):
         i = int(bad[0])
@@ -126,7 +144,8 @@ def simulate_requests(workload: Workload, step: StepCost, *, policy: Policy | No
     ok = isinstance(request_overhead_s, int | float) and not isinstance(request_overhead_s, bool)
     if not (ok and 0 <= request_overhead_s < math.inf):
         raise SpecError(f"request_overhead_s must be a number of seconds >= 0, got {request_overhead_s!r}.")
-    shared = int(getattr(prefix, "shared_prefix_tokens", 0) or 0)
+    # a request uses at most input - 1 tokens of the shared prefix: a replica holds no more than that of it
+    shared = min(int(getattr(prefix, "shared_prefix_tokens", 0) or 0), int(inp.max()) - 1)
     hit = float(getattr(prefix, "hit_frac", 0.0) or 0.0)
     _check_fits(inp, out, step, policy, shared)
     n = len(inp)

@@ -52,7 +52,7 @@ class Recorder:
         self.batch_s = 0.0                # integral of decode sequences over time
         self.kv_peak_frac = 0.0
 
-    def step(self, t_end: float, dt: float, queued: int, running: int, batch: int, kv_frac: float,
+    def step(self, t_end: float, dt: float, queued: float, running: int, batch: int, kv_frac: float,
              energy_j: float, tokens: float) -> None:
         """One engine step of ``dt`` seconds ending at ``t_end``; ``tokens``: decode tokens it emitted."""
         self.energy_j += energy_j
@@ -63,17 +63,22 @@ class Recorder:
             self.gap(dt, tokens)
         self._row(t_end, dt, queued * dt, running * dt, batch * dt, kv_frac, energy_j, 1)
 
-    def decode_run(self, ends: list[float], dts: list[float], queued: int, running: int, batch: int,
-                   kv_frac: float, energy_j: float, tokens_per_step: float) -> None:
-        """``len(dts)`` identical-composition decode steps ending at ``ends`` (one timeline row)."""
+    def decode_run(self, ends: list[float], dts: list[float], queued: float, running: int, batch: int,
+                   kv_frac: float, energy_j: float, tokens_per_step: float, last_tokens: float | None = None) -> None:
+        """``len(dts)`` identical-composition decode steps ending at ``ends`` (one timeline row); the last step
+        emits ``last_tokens`` (default ``tokens_per_step``: less when a sequence needs less than a full step)."""
         total = ends[-1] - ends[0] + dts[0]
         self.energy_j += energy_j
         self.busy_s += total
         self.batch_s += batch * total
         self.kv_peak_frac = max(self.kv_peak_frac, kv_frac)
         self.itl_s.extend(dts)
-        self.itl_w.append(tokens_per_step)
-        self.itl_n.append(len(dts))
+        if last_tokens is None or last_tokens == tokens_per_step:
+            self.itl_w.append(tokens_per_step)
+            self.itl_n.append(len(dts))
+        else:
+            self.itl_w.extend((tokens_per_step, last_tokens))
+            self.itl_n.extend((len(dts) - 1, 1))
         self._row(float(ends[-1]), total, queued * total, running * total, batch * total, kv_frac,
                   energy_j, len(dts))
         if len(self.itl_s) > ITL_RAW:
@@ -154,6 +159,18 @@ class Recorder:
                              "batch": r["batch"] / dt, "kv_frac": r["kv_frac"], "power_w": r["energy_j"] / dt})
 
 
+class RequestLog:
+    """Per-request results as numpy arrays (compact for 1M requests)."""
+
+    def __init__(self, n: int):
+        self.arrival_s = np.full(n, np.nan)
+        self.first_token_s = np.full(n, np.nan)
+        self.finish_s = np.full(n, np.nan)
+        self.replica = np.full(n, -1, dtype=np.int64)
+        self.cached = np.zeros(n, dtype=np.int64)
+        self.preemptions = np.zeros(n, dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class SimResult:
     """Result of ``simulate_requests``: per-request table, bounded timeline, summary, optional event log."""
@@ -164,6 +181,7 @@ class SimResult:
     summary: dict[str, Any]     # the issue's JSON keys (see module docstring for conventions)
     events: list[tuple] | None  # (t_s, replica, kind, request_id) when event_log=True
     emitted_tokens: float = 0.0  # tokens the steps emitted (first + decode + resumed); = sum of output_tokens
+                                 # (a request's last step emits only the tokens it still needs)
 
 
 def emitted_tokens(first_tokens: int, recorders: list[Recorder]) -> float:

@@ -127,15 +127,13 @@ def simulate(model, hardware, *, workload: str | Workload, engine=None, precisio
                       base_dir=None if base_dir is None else Path(base_dir), **extra)
 
     wl = work()
-    longest = int((wl.input_tokens + wl.output_tokens).max()) if len(wl) else 1
-    args.request_in_context(float(longest), 0.0, m.max_position_embeddings, m.name, force)
+    longest = _in_context(wl, m, force)
     step = _step_model(m, h, e, p, tp=tp, pp=pp, ep=ep, dp=dp, spec=sd, max_context=longest)
     if wl.kind == "closed" and duration_s is not None and not isinstance(workload, Workload):
         # the fastest a client can go: one sequence alone, nearly empty cache (1 / batch-1 decode step time)
         client = float(step.tokens_per_step / step.step_s(1, 1, 0, 0))
         wl = work(client)
-        longest2 = int((wl.input_tokens + wl.output_tokens).max())
-        args.request_in_context(float(longest2), 0.0, m.max_position_embeddings, m.name, force)
+        longest2 = _in_context(wl, m, force)
         if longest2 > longest:
             step = _step_model(m, h, e, p, tp=tp, pp=pp, ep=ep, dp=dp, spec=sd, max_context=longest2)
     from .kernel import simulate_requests
@@ -152,10 +150,25 @@ def simulate(model, hardware, *, workload: str | Workload, engine=None, precisio
     if check_steps:
         from .steps import step_model_error
         err = step_model_error(step, m, h, engine=e, precision=p, tp=tp, pp=pp, ep=ep, dp_attention=dp, spec=sd)
+    what = wl.description
+    if wl.kind == "closed" and duration_s is not None:    # clients stop at duration_s: fewer than generated
+        what = f"{what.rpartition(';')[0]}; {len(res.requests)} requests issued in {duration_s:g} s " \
+               f"(of {len(wl)} drawn)"
     where = f"{replicas} x " if replicas > 1 else ""
     return Simulation(summary=summary, requests=res.requests, timeline=res.timeline,
                       deployment=f"{where}{step.description}, router {router}" if replicas > 1 else step.description,
-                      workload=wl.description, replicas=replicas, step_error=err, events=res.events)
+                      workload=what, replicas=replicas, step_error=err, events=res.events)
+
+
+def _in_context(wl: Workload, m, force: bool) -> int:
+    """The longest request's input + output tokens, checked against the model's context with its own split."""
+    if not len(wl):
+        return 1                  # the kernel refuses an empty workload with its own message
+    total = wl.input_tokens + wl.output_tokens
+    i = int(total.argmax())
+    args.request_in_context(float(wl.input_tokens[i]), float(wl.output_tokens[i]), m.max_position_embeddings,
+                            m.name, force)
+    return int(total[i])
 
 
 def _checked(summary: dict[str, Any], inputs: str) -> dict[str, Any]:

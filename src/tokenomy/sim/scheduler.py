@@ -5,7 +5,8 @@ Each engine step (``Replica.plan``):
    admitted running sequence is preempted (vLLM ``running.pop()``).  ``recompute``: its blocks are freed
    and it goes back to the head of the waiting queue with prompt = input + generated tokens;
    ``swap``: its blocks go to host memory (``held * kv_bytes_per_token / swap_bytes_per_s`` added to this
-   step) and come back the same way when it is admitted again (it then decodes from the next step).
+   step) and come back the same way when it is admitted again, decoding in that step (vLLM V0 swap-in); the gap
+   from its last token to that one counts in ITL, as a recomputed sequence's does.
 2. Decode first: every decoding sequence takes one token of the ``max_num_batched_tokens`` budget.
 3. Partial prefills continue, in admission order, with chunks of the budget left.
 4. Waiting requests are admitted FCFS while running < ``max_num_seqs``, budget is left and the KV cache
@@ -16,7 +17,8 @@ The step time is ``step.step_s(decode_seqs, decode_kv_tokens, prefill_tokens, pr
 pairs = sum over chunks of chunk * (cached_before + (chunk + 1) / 2), plus swap time.  The step that
 completes a prompt emits the request's first token (TTFT = end of that step - arrival; a resumed request
 emits its next token).  Each decode step emits ``tokens_per_step`` tokens per decoding sequence
-(fractions accumulate deterministically); a request finishes in the step that emits its last token.
+(fractions accumulate deterministically); a request finishes in the step that emits its last token, which emits
+only the tokens it still needs.
 
 When a step has no prefill work, the batch is fixed until the next completion (or KV block shortage), so
 the k identical-composition decode steps are evaluated in one vectorized call (``decode_kv_tokens`` grows by
@@ -24,8 +26,9 @@ the k identical-composition decode steps are evaluated in one vectorized call (`
 the run at the first step boundary at or after it (``truncate``).
 
 Prefix cache (warm, per replica): the shared prefix is held once per replica from the start
-(``ceil(P / block_tokens)`` blocks); a request finds ``min(P, input - 1)`` tokens of it cached, plus
-``hit_frac`` of the rest (held as its own blocks).  At least one prompt token is always computed.
+(``ceil(P / block_tokens)`` blocks, P capped by the kernel at the longest prompt - 1); a request finds
+``min(P, input - 1)`` tokens of it cached, plus ``hit_frac`` of the rest (held as its own blocks).
+At least one prompt token is always computed.
 """
 
 from __future__ import annotations
@@ -34,71 +37,27 @@ import heapq
 import math
 from bisect import bisect_left
 from collections import deque
-from dataclasses import dataclass
 from itertools import accumulate
 from operator import mul
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tokenomy.errors import SpecError
 from tokenomy.sim.kvcache import KvBlocks
-from tokenomy.sim.metrics import Recorder
+from tokenomy.sim.metrics import Recorder, RequestLog
+from tokenomy.sim.policy import BLOCK_TOKENS as BLOCK_TOKENS  # re-exported: callers import them from here
+from tokenomy.sim.policy import Policy as Policy
+from tokenomy.sim.policy import policy_for as policy_for
 
 if TYPE_CHECKING:
     from tokenomy.sim.kernel import StepCost
-    from tokenomy.spec.engine import EngineProfile
 
 _EPS = 1e-9
 MAX_RUN_STEPS = 1 << 14     # longest vectorized decode run (bounds its arrays; a longer run is split)
-# Paged-KV block size per engine (tokens): vLLM --block-size default 16; SGLang --page-size default 1;
-# TensorRT-LLM tokens_per_block 32 (assumption: the common build setting).  Others: vLLM's 16.
-BLOCK_TOKENS = {"vllm": 16, "sglang": 1, "trtllm": 32}
-
-
-@dataclass(frozen=True)
-class Policy:
-    """The scheduler of one engine profile (decode-first continuous batching, vLLM V1 / SGLang default)."""
-
-    max_num_seqs: int
-    max_num_batched_tokens: int
-    chunked_prefill: bool = True
-    preemption: Literal["recompute", "swap"] = "recompute"   # vLLM V1 recomputes
-    block_tokens: int = 16                                    # paged KV block size
-
-    def __post_init__(self) -> None:
-        for name in ("max_num_seqs", "max_num_batched_tokens", "block_tokens"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-                raise SpecError(f"Policy.{name} must be an integer >= 1, got {v!r}.")
-        if self.preemption not in ("recompute", "swap"):
-            raise SpecError(f"Policy.preemption must be 'recompute' or 'swap', got {self.preemption!r}.")
-
-
-def policy_for(engine: EngineProfile, step: StepCost) -> Policy:
-    """The engine's scheduler limits (the tighter of the profile and the step model), chunked prefill on,
-    recompute preemption (vLLM V1, SGLang retract), the engine's KV block size (``BLOCK_TOKENS``)."""
-    return Policy(max_num_seqs=int(min(engine.max_num_seqs, step.max_num_seqs)),
-                  max_num_batched_tokens=int(min(engine.max_num_batched_tokens, step.max_num_batched_tokens)),
-                  block_tokens=BLOCK_TOKENS.get(engine.name, 16))
-
-
 def _per_step(x: Any, k: int) -> np.ndarray:
     """A step cost's answer for a k-step run as a float array of length k (a scalar answer is repeated)."""
     a = np.asarray(x, dtype=np.float64)
     return a if a.shape == (k,) else np.full(k, float(a))
-
-
-class RequestLog:
-    """Per-request results as numpy arrays (compact for 1M requests)."""
-
-    def __init__(self, n: int):
-        self.arrival_s = np.full(n, np.nan)
-        self.first_token_s = np.full(n, np.nan)
-        self.finish_s = np.full(n, np.nan)
-        self.replica = np.full(n, -1, dtype=np.int64)
-        self.cached = np.zeros(n, dtype=np.int64)
-        self.preemptions = np.zeros(n, dtype=np.int64)
 
 
 class Seq:
@@ -147,11 +106,14 @@ class Replica:
         self.version = 0                      # bumps when the pending segment's end moves
         self.horizon_s = math.inf             # next known arrival (sizes decode runs)
         self.run_dt = 0.0                     # last decode step time seen
+        self.q0, self.arr_n, self.arr_s = 0, 0, 0.0   # queue at the step's start; arrivals since (count, sum of t)
         self.decode_run = getattr(step, "decode_run", None)   # a step model's fast decode-run evaluation
 
     # --- arrivals -----------------------------------------------------------------------------
     def enqueue(self, rid: int, t: float) -> None:
         self.waiting.append(rid)
+        if self.pending is not None and self.pending[0] != "wake":    # arrived during a step: queued from t
+            self.arr_n, self.arr_s = self.arr_n + 1, self.arr_s + t
         if self.events is not None:
             self.events.append((t, self.idx, "arrive", rid))
 
@@ -174,9 +136,11 @@ class Replica:
         ``horizon_s``: the next known arrival; a decode run is sized to end about there (any run length is
         valid, this only avoids computing steps an arrival would cut)."""
         self.horizon_s = horizon_s
+        self.arr_n, self.arr_s = 0, 0.0
         while True:
             end = self._plan_once(t)
             if end is not None or not self.running:
+                self.q0 = len(self.waiting)        # the queue while the step runs, before any arrival
                 return end
             self._preempt(next(reversed(self.running.values())), t)   # all blocked on KV: free the last
 
@@ -200,7 +164,7 @@ class Replica:
                 swap_s += self._preempt(next(reversed(self.running.values())), t)
         budget = pol.max_num_batched_tokens - kv.n_dec
         chunks: list[tuple[Seq, int]] = []
-        pre_tokens, pairs = 0, 0.0
+        pre_tokens, pairs, swap_dec, swap_kv = 0, 0.0, 0, 0.0
         for s in self.partials.values():
             if budget <= 0:
                 break
@@ -225,7 +189,8 @@ class Replica:
                     break
                 swap_s += (s.held + self.seq_tokens) * self.swap_s_per_token
                 self._admit(s, s.held, t)
-                chunks.append((s, 0))
+                chunks.append((s, 0))          # swapped in, it decodes in this step (vLLM V0 _schedule_swapped)
+                swap_dec, swap_kv, budget = swap_dec + 1, swap_kv + s.held + s.shared, budget - 1
                 continue
             rem = s.prompt - s.cached
             ch = min(rem, budget) if pol.chunked_prefill else rem
@@ -243,7 +208,7 @@ class Replica:
         if not chunks and swap_s == 0.0:
             return self._plan_run(t) if n_dec else None
         dec_kv = kv.decode_tokens(c) + self.dec_shared
-        dt_raw, power_raw = self._cost(n_dec, dec_kv, pre_tokens, pairs, len(chunks))
+        dt_raw, power_raw = self._cost(n_dec + swap_dec, dec_kv + swap_kv, pre_tokens, pairs, len(chunks) - swap_dec)
         dt, power = float(dt_raw), float(power_raw)
         # energy: the step at its power, a swap (host link busy, GPU waiting) at idle power
         self.pending = ("step", t, dt + swap_s, chunks, power * dt + float(self.step.idle_power_w) * swap_s)
@@ -331,22 +296,28 @@ class Replica:
             return []
         kv, rec = self.kv, self.rec
         done: list[int] = []
+        n = kv.n_dec
         if p[0] == "run":
             dts, ends = p[2], p[3]
             k = len(dts)
-            n = kv.n_dec
+            ending, excess = self._ending(self.c + k)
             energy = sum(map(mul, p[5], dts))
-            rec.decode_run(ends, dts, len(self.waiting), len(self.running), n, kv.kv_frac(self.c + k - 1),
-                           energy, n * self.tps)
+            q = self._queued(t, ends[-1] - ends[0] + dts[0]) if self.arr_n else self.q0
+            rec.decode_run(ends, dts, q, len(self.running), n,
+                           kv.kv_frac(self.c + k - 1), energy, n * self.tps, n * self.tps - excess)
             self.c += k
         else:
-            n = kv.n_dec
-            rec.step(t, p[2], len(self.waiting), len(self.running), n, kv.kv_frac(self.c), p[4], n * self.tps)
+            ending, excess = self._ending(self.c + 1)
+            m = sum(1 for s, _ in p[3] if s.swapped) if self.swap_s_per_token else 0   # swapped in: decode too
+            q = self._queued(t, p[2]) if self.arr_n else self.q0
+            rec.step(t, p[2], q, len(self.running), n + m, kv.kv_frac(self.c), p[4],
+                     n * self.tps - excess)
             self.c += 1
             for s, ch in p[3]:
-                if s.swapped:
+                if s.swapped:       # its token's gap runs from its last token before the swap-out
                     s.swapped = False
-                    self._to_decoder(s, kv.held(s.slot, self.c), t, done)
+                    rec.gap(t - s.last_emit, min(self.tps, s.osl - s.g))
+                    self._to_decoder(s, s.held, t, done, ref=self.c - 1)
                     continue
                 s.computed += ch
                 if s.cached + s.computed < s.prompt:
@@ -360,6 +331,8 @@ class Replica:
                 else:
                     rec.gap(t - s.last_emit)
                 self._to_decoder(s, s.inp + s.g - s.shared, t, done)
+        for s in ending:
+            self._finish(s, t, done)
         fin = self.fin
         while fin and fin[0][0] <= self.c:
             e = heapq.heappop(fin)
@@ -367,13 +340,34 @@ class Replica:
                 self._finish(self.running[e[2]], t, done)
         return done
 
-    def _to_decoder(self, s: Seq, base: float, t: float, done: list[int]) -> None:
+    def _queued(self, t: float, span: float) -> float:
+        """Time-weighted queue over the step or run ending at ``t`` (arrivals count from their arrival)."""
+        return self.q0 + (self.arr_n * t - self.arr_s) / span if span > 0 else float(self.q0)
+
+    def _ending(self, c_end: int) -> tuple[list[Seq], float]:
+        """The decoding sequences that emit their last token by step ``c_end`` (popped from the finish heap),
+        and the tokens a full last step would emit beyond their ``osl`` (fractional ``tokens_per_step``)."""
+        fin, excess = self.fin, 0.0
+        out: list[Seq] = []
+        if not fin or fin[0][0] > c_end:
+            return out, excess
+        while fin and fin[0][0] <= c_end:
+            e = heapq.heappop(fin)
+            if self._live(e):
+                s = self.running[e[2]]
+                out.append(s)
+                excess += s.g + (s.fin - s.ref) * self.tps - s.osl
+        return out, excess
+
+    def _to_decoder(self, s: Seq, base: float, t: float, done: list[int], ref: int | None = None) -> None:
+        """``s`` decodes from step ``ref`` (default: the next step) on, holding ``base`` own tokens then."""
         if s.g >= s.osl - _EPS:
             self._finish(s, t, done)
             return
-        s.dec, s.ref = True, self.c
-        s.fin = self.c + math.ceil((s.osl - s.g) / self.tps - _EPS)
-        self.kv.to_decoder(s.slot, base, self.c)
+        ref = self.c if ref is None else ref
+        s.dec, s.ref = True, ref
+        s.fin = ref + math.ceil((s.osl - s.g) / self.tps - _EPS)
+        self.kv.to_decoder(s.slot, base, ref)
         self.dec_shared += s.shared
         heapq.heappush(self.fin, (s.fin, s.order, s.rid))
 

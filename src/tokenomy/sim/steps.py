@@ -208,12 +208,14 @@ def build_step_model(model, hardware, *, engine=None, precision=None, tp: int = 
     tokens = int(max(free, 0.0) // kv_chip) * D if kv_chip > 0 else args.MAX_TOKENS
     need = 1 if max_context is None else ctx
     if tokens < need + per_seq:
+        used_gb = (f"weights {(mem.weight_bytes + extra_w) / 1e9:.1f} GB + activations "
+                   f"{float(mem.activation_bytes) / 1e9:.1f} GB ({e.max_num_batched_tokens}-token step) per chip")
+        avail = f"the {(mem.capacity_bytes - mem.reserve_bytes) / 1e9:.1f} GB available after the reserve"
+        room = f"exceed {avail}" if free <= 0 else \
+            f"leave {free / 1e9:.2g} GB of {avail}: room for {tokens} KV tokens, {need} needed"
         raise NothingFitsError(
-            f"{m.name} on {hw.id} (tp={tp} pp={pp}): weights {mem.weight_bytes / 1e9:.1f} GB and a "
-            f"{e.max_num_batched_tokens}-token step's activations {float(mem.activation_bytes) / 1e9:.1f} GB per chip "
-            f"leave room for {tokens} KV tokens ({(mem.capacity_bytes - mem.reserve_bytes) / 1e9:.1f} GB after the "
-            f"reserve), {need} needed; use more chips (--tp, --pp), a lower precision or a shorter context.",
-            {hw.id: "weights leave no room for the KV cache"})
+            f"{m.name} on {hw.id} (tp={tp} pp={pp}): {used_gb} {room}; use more chips (--tp, --pp), a lower "
+            "precision or a shorter context.", {hw.id: "weights leave no room for the KV cache"})
     pw = e.power
     lim = hw.power_limit_w
     p_idle = idle_power_w(lim, hw.idle_power_w, pw) if lim else math.nan

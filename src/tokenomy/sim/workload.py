@@ -122,7 +122,11 @@ def _arrivals(rng: np.random.Generator, kind: str, rate: float, cv: float, n: in
         if t_end < dur:
             _bounded(count, text, "arrivals before duration_s (a bursty gamma process)")
     arrival = np.concatenate(chunks)
-    return arrival[arrival < dur]
+    arrival = arrival[arrival < dur]
+    if not len(arrival):
+        raise SpecError(f"workload {text!r}: no request arrives before --duration {dur:g} s (the first arrives at "
+                        f"{chunks[0][0]:.3g} s); lengthen it or raise the rate.")
+    return arrival
 
 
 def _trace(text: str, body: str, n: int | None, dur: float | None, base: Path) -> Workload:
