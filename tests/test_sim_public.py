@@ -195,3 +195,15 @@ def test_header_only_trace_exits_2_with_one_line(tmp_path):
     r = CliRunner().invoke(app, ["simulate", "--model", MODEL, "--hardware", CHIP, "--workload", f"trace:{f}"])
     out = r.output.strip()
     assert r.exit_code == 2 and len(out.splitlines()) == 1 and "no data rows" in out, out
+
+
+def test_sram_system_simulates_with_chunked_prefill():
+    """Groq (weights in SRAM): the scheduler's token budget is the chunk whose activations fit beside the
+    weights and one request's KV (core/memory.sram_chunk_tokens), so the deployment predict sizes also runs here."""
+    from tokenomy.sim.steps import build_step_model
+
+    sm = build_step_model("llama-2-70b", "groq-lpu", precision="int8", tp=8, pp=80, max_context=256)
+    assert 1 <= sm.max_num_batched_tokens < 8192 and sm.kv_capacity_tokens >= 256
+    s = tokenomy.simulate("llama-2-70b", "groq-lpu", precision="int8", tp=8, pp=80,
+                          workload="poisson:rate=1,isl=128,osl=128", requests=10).summary
+    assert s["requests"] == 10 and s["tpot_s"]["mean"] > 0

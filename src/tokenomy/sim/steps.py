@@ -64,7 +64,7 @@ from ..api import resolve, resolve_spec
 from ..core.comms import p2p_time_s
 from ..core.energy import MIN_CLOCK_FRAC, idle_power_w
 from ..core.graph import build_recipe, parallel_error, stage_layers
-from ..core.memory import fast_tier_bytes, memory_use
+from ..core.memory import fast_tier_bytes, memory_use, sram_chunk_tokens, weights_in_sram
 from ..core.precision import BYTES_PER_ELEMENT, engine_kv
 from ..core.predict import predict_core
 from ..core.speculative import _one_layer, speculative_core
@@ -192,8 +192,21 @@ def build_step_model(model, hardware, *, engine=None, precision=None, tp: int = 
             m, hw, e, p0, phase="decode", queries=q, **one).memory_bytes))
     chips = tp * pp
     # memory per chip (core/memory.py): weights + activations of a full step + reserve; the rest holds KV
-    b_step = min(e.max_num_seqs, e.max_num_batched_tokens)
-    mem = memory_use(dec, batch=b_step, tokens_in_cache=0.0, tokens_in_step=e.max_num_batched_tokens,
+    step_tokens = e.max_num_batched_tokens
+    if weights_in_sram(hw):
+        # SRAM-first chips prefill in chunks whose activations fit beside the weights (core/memory.py
+        # sram_chunk_tokens, as predict does): the scheduler's token budget is that chunk
+        # held beside the chunk: weights and the KV of one request of the longest context asked
+        held_ctx = 1.0 if max_context is None else float(ctx)
+        one = memory_use(dec, batch=1.0, tokens_in_cache=held_ctx, tokens_in_step=1.0,
+                         capacity_bytes=hw.weight_memory_bytes,
+                         vocab_size=m.vocab_size, params=e.memory, a_bytes=BYTES_PER_ELEMENT["bf16"], dp_attention=D)
+        step_tokens = int(sram_chunk_tokens(dec, hw, step_tokens, 1.0, float(one.memory_bytes) + extra_w,
+                                            e.memory.reserve_frac))
+    # logits of the step's sequences (on SRAM-first chips the chunk's one sequence; decode batches there are
+    # small and their logits come out of the KV room)
+    b_step = 1 if weights_in_sram(hw) else min(e.max_num_seqs, step_tokens)
+    mem = memory_use(dec, batch=b_step, tokens_in_cache=0.0, tokens_in_step=step_tokens,
                      capacity_bytes=hw.weight_memory_bytes, vocab_size=m.vocab_size, params=e.memory,
                      a_bytes=BYTES_PER_ELEMENT["bf16"], dp_attention=D)
     # KV as core/memory.py counts it: full-attention layers per cached token, sliding-window layers at most
@@ -209,7 +222,7 @@ def build_step_model(model, hardware, *, engine=None, precision=None, tp: int = 
     need = 1 if max_context is None else ctx
     if tokens < need + per_seq:
         used_gb = (f"weights {(mem.weight_bytes + extra_w) / 1e9:.1f} GB + activations "
-                   f"{float(mem.activation_bytes) / 1e9:.1f} GB ({e.max_num_batched_tokens}-token step) per chip")
+                   f"{float(mem.activation_bytes) / 1e9:.1f} GB ({step_tokens}-token step) per chip")
         avail = f"the {(mem.capacity_bytes - mem.reserve_bytes) / 1e9:.1f} GB available after the reserve"
         room = f"exceed {avail}" if free <= 0 else \
             f"leave {free / 1e9:.2g} GB of {avail}: room for {tokens} KV tokens, {need} needed"
@@ -239,7 +252,7 @@ def build_step_model(model, hardware, *, engine=None, precision=None, tp: int = 
     desc = (f"{m.name} on {hw.id} x{chips}, engine {e.name}, {p.label}, tp={tp} pp={pp} ep={ep} dp_attention={D}, "
             f"spec {sd.label if sd else 'off'}, KV {p.kv_cache} ({p.kv_source})")
     return StepModel(description=desc, chips=chips, kv_capacity_tokens=tokens, max_num_seqs=e.max_num_seqs,
-                     max_num_batched_tokens=e.max_num_batched_tokens,
+                     max_num_batched_tokens=step_tokens,
                      tokens_per_step=1.0 if sd is None else sd.tokens_per_step,
                      idle_power_w=chips * p_idle, usd_per_hour=chips * effective_usd_per_chip_hour(hw),
                      kv_bytes_per_token=kv_chip * chips / D, swap_bytes_per_s=HOST_LINK_BYTES_PER_S * chips,
