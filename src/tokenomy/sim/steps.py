@@ -198,10 +198,10 @@ def build_step_model(model, hardware, *, engine=None, precision=None, tp: int = 
         # sram_chunk_tokens, as predict does): the scheduler's token budget is that chunk
         # held beside the chunk: weights and the KV of one request of the longest context asked
         held_ctx = 1.0 if max_context is None else float(ctx)
-        one = memory_use(dec, batch=1.0, tokens_in_cache=held_ctx, tokens_in_step=1.0,
+        held = memory_use(dec, batch=1.0, tokens_in_cache=held_ctx, tokens_in_step=1.0,
                          capacity_bytes=hw.weight_memory_bytes,
                          vocab_size=m.vocab_size, params=e.memory, a_bytes=BYTES_PER_ELEMENT["bf16"], dp_attention=D)
-        step_tokens = int(sram_chunk_tokens(dec, hw, step_tokens, 1.0, float(one.memory_bytes) + extra_w,
+        step_tokens = int(sram_chunk_tokens(dec, hw, step_tokens, 1.0, float(held.memory_bytes) + extra_w,
                                             e.memory.reserve_frac))
     # logits of the step's sequences (on SRAM-first chips the chunk's one sequence; decode batches there are
     # small and their logits come out of the KV room)
