@@ -395,3 +395,17 @@ def test_fractional_tokens_per_step_and_open_duration():
     # open loop: arrivals at or after duration_s are not issued; the issued one finishes
     r = simulate_requests(work([0.0, 0.5, 1.0], [10] * 3, [5] * 3), Cost(), duration_s=0.5)
     assert r.requests.request_id.tolist() == [0] and r.summary["requests"] == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(tps=st.sampled_from([1.7, 2.5]), cap=st.integers(60, 90), n=st.integers(2, 4),
+       swap=st.booleans())
+def test_fractional_tokens_per_step_with_preemption_emit_exactly_the_output(tps, cap, n, swap):
+    # speculative decoding (a mean of tps tokens per step) with KV pressure: preemption must neither lose nor
+    # re-emit the fractional progress (a floor at recompute re-emitted it: 80.5 tokens for 2 x 40)
+    pol = Policy(max_num_seqs=8, max_num_batched_tokens=512, block_tokens=1,
+                 preemption="swap" if swap else "recompute")
+    r = simulate_requests(work([0.0] * n, [10] * n, [40] * n), Cost(kv_capacity_tokens=cap, tokens_per_step=tps),
+                          policy=pol)
+    assert r.emitted_tokens == pytest.approx(40.0 * n, abs=1e-9)
+    assert len(r.requests) == n

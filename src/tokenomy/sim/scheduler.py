@@ -276,8 +276,9 @@ class Replica:
             s.swapped, s.held = True, held
             swap_s = (held + self.seq_tokens) * self.swap_s_per_token
         else:
-            s.g = float(math.floor(s.g + _EPS))
-            s.prompt = s.inp + int(s.g)
+            # recompute the cache of the whole tokens; a fractional part (speculative decoding emits a mean
+            # number of tokens per step) stays emitted, so tokens out still equal tokens asked
+            s.prompt = s.inp + math.floor(s.g + _EPS)
             s.computed = 0
         s.dec = False
         self.log.preemptions[s.rid] += 1
