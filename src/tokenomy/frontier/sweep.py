@@ -196,7 +196,9 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                 pmean = {k: float(np.average(np.broadcast_to(getattr(pre, k), isl_u.shape), weights=w))
                          for k in ("stage_s", "latency_s", "power_w", "latency_one_s", "requests")}   # weighted by
                 # how often each isl occurs
-                pmean["latency_s"] += float(np.mean(_crossdomain_p2p_s(m, hw, tp, pp, isl_a)))
+                handoff = float(np.mean(_crossdomain_p2p_s(m, hw, tp, pp, isl_a)))
+                pmean["latency_s"] += handoff
+                pmean["latency_one_s"] += handoff
                 # full pipeline (pp micro-batches of every b), and fewer sequences than stages (bubble)
                 ms = [(bs, None)] + ([(np.ones(len(_pow2_below(pp))), _pow2_below(pp))] if pp > 1 else [])
                 for b_i, m_i in ms:

@@ -78,6 +78,7 @@ from .steptable import NpOps, PyOps, build_parts
 HOST_LINK_BYTES_PER_S = 63e9
 DENSE_ROWS_MAX = 1 << 16      # table rows kept exact (every integer); past them the log grid interpolates
 
+SRAM_CHUNK_SHARE = 0.5   # SRAM-first chips: share of the free SRAM a prefill chunk's activations may take (assumed)
 SCALAR_RUN_MAX = 64   # decode runs up to this many steps are evaluated step by step in plain Python (faster)
 
 
@@ -196,13 +197,14 @@ def build_step_model(model, hardware, *, engine=None, precision=None, tp: int = 
     if weights_in_sram(hw):
         # SRAM-first chips prefill in chunks whose activations fit beside the weights (core/memory.py
         # sram_chunk_tokens, as predict does): the scheduler's token budget is that chunk
-        # held beside the chunk: weights and the KV of one request of the longest context asked
-        held_ctx = 1.0 if max_context is None else float(ctx)
-        held = memory_use(dec, batch=1.0, tokens_in_cache=held_ctx, tokens_in_step=1.0,
-                         capacity_bytes=hw.weight_memory_bytes,
-                         vocab_size=m.vocab_size, params=e.memory, a_bytes=BYTES_PER_ELEMENT["bf16"], dp_attention=D)
-        step_tokens = int(sram_chunk_tokens(dec, hw, step_tokens, 1.0, float(held.memory_bytes) + extra_w,
-                                            e.memory.reserve_frac))
+        # SRAM left beside the weights and one token is shared: at most SRAM_CHUNK_SHARE of it holds a prefill
+        # chunk's activations, the rest the KV cache (an assumption: the compiled pipeline's split is not public)
+        held = memory_use(dec, batch=1.0, tokens_in_cache=1.0, tokens_in_step=1.0,
+                          capacity_bytes=hw.weight_memory_bytes, vocab_size=m.vocab_size, params=e.memory,
+                          a_bytes=BYTES_PER_ELEMENT["bf16"], dp_attention=D)
+        free0 = hw.sram_bytes * (1.0 - e.memory.reserve_frac) - float(held.memory_bytes) - extra_w
+        step_tokens = int(sram_chunk_tokens(dec, hw, step_tokens, 1.0, float(held.memory_bytes) + extra_w
+                                            + (1.0 - SRAM_CHUNK_SHARE) * max(free0, 0.0), e.memory.reserve_frac))
     # logits of the step's sequences (on SRAM-first chips the chunk's one sequence; decode batches there are
     # small and their logits come out of the KV room)
     b_step = 1 if weights_in_sram(hw) else min(e.max_num_seqs, step_tokens)
