@@ -12,6 +12,13 @@ Decode (one query per sequence over C cached tokens): memory-bound reading K and
 score/value FLOPs as the compute bound (MLA decode is compute-heavier):
 
     T = fixed + smoothmax( kv_bytes / (hbm * decode_hbm_frac), flop / (peak * prefill_frac) )
+
+Prefill on a dataflow system (core/sram.py): attention runs on the same matmul fabric as the GEMMs,
+which streams one activation row per pass (``matmul_rows`` 1 on every such chip in the catalog), so a
+query row does exactly its causal keys and no 128 x 128 block or per-core critical path applies:
+
+    T = fixed + 2 * (d_qk + d_v) * heads * batch * pairs / (peak * prefill_frac)
+    pairs = s (s + 1) / 2 per (sequence, head); with a window w < s: w (w + 1) / 2 + (s - w) w
 """
 
 from __future__ import annotations
@@ -50,6 +57,24 @@ def prefill_attention_time_s(batch: npt.ArrayLike, seq: npt.ArrayLike, *, n_head
     total = np.asarray(batch, dtype=float) * n_heads * blocks
     body = total * t_block / compute_units + params.prefill_critical_frac * crit * t_block
     return params.prefill_fixed_s + body, total * block_flop
+
+
+def causal_pairs(s: npt.ArrayLike, window: int | None = None) -> np.ndarray:
+    """(query, key) pairs per (sequence, head) of causal attention over s tokens (module docstring)."""
+    s = np.asarray(s, dtype=float)
+    full = s * (s + 1.0) / 2.0
+    if not window:
+        return full
+    return np.where(s <= window, full, window * (window + 1.0) / 2.0 + (s - window) * window)
+
+
+def dataflow_prefill_attention_time_s(batch: npt.ArrayLike, seq: npt.ArrayLike, *, n_heads: int, d_qk: int,
+                                      d_v: int, peak_flop_per_s: float, params: AttentionParams,
+                                      window: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds and FLOP of one causal attention over ``batch`` sequences of ``seq`` tokens on a dataflow
+    system's matmul fabric (module docstring); arguments as ``prefill_attention_time_s``."""
+    flop = 2.0 * (d_qk + d_v) * n_heads * np.asarray(batch, dtype=float) * causal_pairs(seq, window)
+    return params.prefill_fixed_s + flop / (peak_flop_per_s * params.prefill_frac), flop
 
 
 def decode_attention_time_s(kv_bytes: npt.ArrayLike, flop: npt.ArrayLike, *, peak_flop_per_s: float,

@@ -26,13 +26,13 @@ import numpy.typing as npt
 
 from ..spec.engine import EngineProfile
 from ..spec.hardware import HardwareSpec
-from .attention import decode_attention_time_s, prefill_attention_time_s
+from .attention import dataflow_prefill_attention_time_s, decode_attention_time_s, prefill_attention_time_s
 from .comms import allreduce_time_s, alltoall_time_s
 from .gemm import gemm_time
 from .graph import AttnOp, GemmOp, StepRecipe, gemm_compute_format, gemm_rows
 from .precision import BYTES_PER_ELEMENT, Precision
 from .rates import attention_rate, chip_rates, matrix_rate
-from .sram import hop_comm
+from .sram import hop_comm, is_dataflow_system
 
 __all__ = ["StepTime", "chip_rates", "step_time"]   # chip_rates lives in core/rates.py
 
@@ -119,10 +119,16 @@ def step_time(recipe: StepRecipe, hw: HardwareSpec, engine: EngineProfile, preci
     kvb = BYTES_PER_ELEMENT[precision.kv_cache]
     ap = engine.attention
     peak16 = attention_rate(hw, peak)
+    dataflow = is_dataflow_system(hw)
     for a in recipe.attns:
         if prefill:
-            t, f = prefill_attention_time_s(b, n, n_heads=a.n_heads, d_qk=a.d_qk, d_v=a.d_v, peak_flop_per_s=peak16,
-                                            compute_units=units, params=ap, window=a.window)
+            if dataflow:                 # the GEMMs' fabric, one query row per pass (core/attention.py)
+                t, f = dataflow_prefill_attention_time_s(b, n, n_heads=a.n_heads, d_qk=a.d_qk, d_v=a.d_v,
+                                                         peak_flop_per_s=peak16, params=ap, window=a.window)
+            else:
+                t, f = prefill_attention_time_s(b, n, n_heads=a.n_heads, d_qk=a.d_qk, d_v=a.d_v,
+                                                peak_flop_per_s=peak16, compute_units=units, params=ap,
+                                                window=a.window)
             attn_cb = attn_cb + a.count * t
             act = t - ap.prefill_fixed_s
             moved = T * (a.n_heads * (a.d_qk + a.d_v) * B16 + a.kv_elements_per_token * kvb)

@@ -13,6 +13,7 @@ core/attention.py, evaluated once at build time):
        critical = ceil((P / Tp + (Tp / ps - 1) / 2) / 128)   key tiles of the longest query tile: exact
                                               for one chunk (s = Tp, keys c + s); the mean chunk of ps
        sliding-window layers: keys min(K + S q, S w); blocks capped at each 128-row tile seeing w / 128 + 1
+       dataflow systems (core/sram.py): prefill attention is fixed + e * P instead (no blocks, no critical path)
     host_s   = step_fixed + host_per_seq * (S + prefill sequences)
     step     = max(device, host) with async scheduling, else device + host       (core/phases.py)
     stage    = the power cap's stretched step (core/energy.chip_power, same formula on the five

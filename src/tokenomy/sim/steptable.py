@@ -14,7 +14,10 @@ device-time term of a step as a function the simulator can evaluate in a few mic
                  with both terms proportional to the keys read, and smoothmax is homogeneous, so the
                  per-key coefficient is exact; windowed layers read min(keys, seqs * window)
     prefill attn fixed + a * blocks + c * critical blocks (core/attention.prefill_attention_time_s),
-                 a and c read off the core at one and two 128-token sequences
+                 a and c read off the core at one and two 128-token sequences; on a dataflow system
+                 fixed + e * pairs (core/attention.dataflow_prefill_attention_time_s: exact, linear in the
+                 causal pairs P; windowed layers min(P, Tp * w): each new token sees at most w keys, exact for
+                 one uncached chunk of at most w tokens)
 Each term carries five columns: device s, compute-bound s, FLOP / peak (s), bytes / bandwidth (s) and
 SM-active s, which is what core/energy.chip_power needs for the power cap.
 """
@@ -29,11 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from ..core.attention import BLOCK, decode_attention_time_s, prefill_attention_time_s
+from ..core.attention import BLOCK, dataflow_prefill_attention_time_s, decode_attention_time_s, prefill_attention_time_s
 from ..core.graph import StepRecipe
 from ..core.phases import step_time
 from ..core.precision import BYTES_PER_ELEMENT, Precision
 from ..core.rates import attention_rate, chip_rates
+from ..core.sram import is_dataflow_system
 from ..errors import UnsupportedError
 from ..spec.engine import EngineProfile
 from ..spec.hardware import HardwareSpec
@@ -123,6 +127,10 @@ class StepParts:
     pre_wblk_s: float
     pre_wblk_flop_s: float
     pre_wcrit_s: float
+    pre_pair_s: float = 0.0           # dataflow systems: per causal (query, key) pair instead of blocks, full layers
+    pre_pair_flop_s: float = 0.0
+    pre_wpair_s: float = 0.0
+    pre_wpair_flop_s: float = 0.0
 
 
 def build_parts(dec: StepRecipe, pre: StepRecipe, hw: HardwareSpec, engine: EngineProfile, precision: Precision, *,
@@ -166,12 +174,18 @@ def build_parts(dec: StepRecipe, pre: StepRecipe, hw: HardwareSpec, engine: Engi
         add(f"dec_{w}key_bytes_s", moved / bw, a.count)
         kw: dict[str, Any] = dict(n_heads=a.n_heads, d_qk=a.d_qk, d_v=a.d_v, peak_flop_per_s=peak16,
                                   compute_units=units, params=ap)
-        t1, f1 = (float(v) for v in prefill_attention_time_s(1.0, BLOCK, **kw))    # 1 block, 1 critical block
-        t2 = float(prefill_attention_time_s(2.0, BLOCK, **kw)[0])                  # 2 blocks, 1 critical block
         add("pre_fixed_s", ap.prefill_fixed_s, a.count)
-        add(f"pre_{w}blk_s", t2 - t1, a.count)
-        add(f"pre_{w}blk_flop_s", f1 / peak, a.count)
-        add(f"pre_{w}crit_s", t1 - ap.prefill_fixed_s - (t2 - t1), a.count)
+        if is_dataflow_system(hw):     # linear in causal pairs (core/attention.py): one sequence of one token
+            kw.pop("compute_units")
+            t1, f1 = (float(v) for v in dataflow_prefill_attention_time_s(1.0, 1.0, **kw))
+            add(f"pre_{w}pair_s", t1 - ap.prefill_fixed_s, a.count)
+            add(f"pre_{w}pair_flop_s", f1 / peak, a.count)
+        else:
+            t1, f1 = (float(v) for v in prefill_attention_time_s(1.0, BLOCK, **kw))    # 1 block, 1 critical block
+            t2 = float(prefill_attention_time_s(2.0, BLOCK, **kw)[0])                  # 2 blocks, 1 critical block
+            add(f"pre_{w}blk_s", t2 - t1, a.count)
+            add(f"pre_{w}blk_flop_s", f1 / peak, a.count)
+            add(f"pre_{w}crit_s", t1 - ap.prefill_fixed_s - (t2 - t1), a.count)
         add("pre_tok_bytes_s", (a.n_heads * (a.d_qk + a.d_v) * 2.0 + a.kv_elements_per_token * kvb) / bw, a.count)
     add("dec_fixed_s", (dec.ew_kernels - pre.ew_kernels) * engine.kernel_fixed_s, 1.0)
     extra = (dec.ew_bytes_per_token - pre.ew_bytes_per_token) / bw
@@ -244,6 +258,10 @@ def device_rows(p: StepParts, S, Tp, P, ps, T_all, q: float, X) -> tuple:
             wblocks = X.min(blocks, nbq * wb - (wb - 1.0) / 2.0 * X.min(nbq, chunks * wb))
             a = a + wblocks * p.pre_wblk_s + X.min(crit, wb) * p.pre_wcrit_s
             fl2 = wblocks * p.pre_wblk_flop_s
+        if p.pre_pair_s or p.pre_wpair_s:     # dataflow: causal pairs; windowed ones at most w per token
+            wpairs = X.min(P, Tp * p.window)
+            a = a + P * p.pre_pair_s + wpairs * p.pre_wpair_s
+            fl1, fl2 = fl1 + P * p.pre_pair_flop_s, (0.0 if fl2 is None else fl2) + wpairs * p.pre_wpair_flop_s
         pre = (a, (Tp > 0) * p.pre_fixed_s, fl1, fl2, Tp * p.pre_tok_bytes_s)
     return g, cb, fl, by, ac, h[0], dec, pre
 
