@@ -42,6 +42,7 @@ class Recorder:
         self.group = 1                    # steps per timeline row
         self._acc = [0.0] * 7
         self._acc_n = 0
+        self.discarded = 0.0              # fractional tokens re-emitted after a recompute preemption (speculative)
         self.itl_s = array("d")           # gap of each step that emitted decode tokens
         self.itl_w = array("d")           # tokens emitted per gap, one entry per run of gaps ...
         self.itl_n = array("q")           # ... of this many steps (run-length coded)
@@ -185,8 +186,10 @@ class SimResult:
 
 
 def emitted_tokens(first_tokens: int, recorders: list[Recorder]) -> float:
-    """Tokens emitted by all steps: first tokens plus the token weights of the inter-token gaps."""
-    return first_tokens + sum(float(np.sum(r.itl()[1])) for r in recorders)
+    """Tokens emitted and kept: first tokens plus the token weights of the inter-token gaps, less the fractional
+    progress a recompute preemption discards (speculative decoding; the ITL weights keep it: a bias < 1 token
+    per preemption)."""
+    return first_tokens + sum(float(np.sum(r.itl()[1])) - r.discarded for r in recorders)
 
 
 def _stats(x: np.ndarray) -> dict[str, float]:

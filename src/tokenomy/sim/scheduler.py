@@ -276,9 +276,12 @@ class Replica:
             s.swapped, s.held = True, held
             swap_s = (held + self.seq_tokens) * self.swap_s_per_token
         else:
-            # recompute the cache of the whole tokens; a fractional part (speculative decoding emits a mean
-            # number of tokens per step) stays emitted, so tokens out still equal tokens asked
-            s.prompt = s.inp + math.floor(s.g + _EPS)
+            # recompute from the whole tokens; a fractional part (speculative decoding emits a mean number of
+            # tokens per step) is emitted again after the recompute, so it is counted as discarded
+            whole = float(math.floor(s.g + _EPS))
+            self.rec.discarded += max(s.g - whole, 0.0)
+            s.g = whole
+            s.prompt = s.inp + int(s.g)
             s.computed = 0
         s.dec = False
         self.log.preemptions[s.rid] += 1
