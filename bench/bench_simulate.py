@@ -50,6 +50,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
+from tokenomy.loaders.traces import load_trace
+from tokenomy.sim.workload import Workload
+
 ROOT = Path(__file__).resolve().parents[1]
 TRACE = ROOT.parent / "shared" / "data" / "traces" / "azure_llm_2023_conv.csv"
 DEFAULT_REAL = ("llama-3.1-8b", "h100-sxm")
@@ -77,31 +80,19 @@ class LinearCost:
         return 350.0 + 1.0 * d + 0.0 * np.asarray(kv) + 0.01 * p
 
 
-@dataclass(frozen=True)
-class Work:
-    kind: str
-    arrival_s: np.ndarray
-    input_tokens: np.ndarray
-    output_tokens: np.ndarray
-    concurrency: int | None = None
-    description: str = ""
-
-
-def poisson(n: int, rate: float, seed: int = 0) -> Work:
+def poisson(n: int, rate: float, seed: int = 0) -> Workload:
     rng = np.random.default_rng(seed)
     arr = np.cumsum(rng.exponential(1 / rate, n))
-    return Work("open", arr - arr[0], rng.integers(100, 2000, n), rng.integers(10, 500, n))
+    return Workload("open", arr - arr[0], rng.integers(100, 2000, n), rng.integers(10, 500, n), None, "poisson")
 
 
-def trace() -> Work:
-    import pandas as pd
-    df = pd.read_csv(TRACE)
-    t = pd.to_datetime(df["TIMESTAMP"]).astype("int64").to_numpy() / 1e9
-    return Work("open", t - t[0], df["ContextTokens"].to_numpy().clip(1), df["GeneratedTokens"].to_numpy().clip(1))
+def trace() -> Workload:
+    t = load_trace(TRACE)                      # the project's validated reader (loaders/traces.py)
+    return Workload("open", t.arrival_s, t.input_tokens, t.output_tokens, None, "azure conv")
 
 
-def closed(n: int, conc: int) -> Work:
-    return Work("closed", np.zeros(n), np.full(n, 1000), np.full(n, 200), conc)
+def closed(n: int, conc: int) -> Workload:
+    return Workload("closed", np.zeros(n), np.full(n, 1000), np.full(n, 200), conc, "closed")
 
 
 def scenario(name: str, real: list[str]) -> dict:

@@ -5,11 +5,11 @@ core/serving.py), and its fit (calibrate/serving_fit.fit_overhead: median of mea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from sim_fakes import Cost, work
 
 import tokenomy
 from tokenomy.calibrate import serving_fit as sf
@@ -17,42 +17,20 @@ from tokenomy.errors import SpecError
 from tokenomy.loaders.engines import engine_from_dict, load_engine
 from tokenomy.serving_check import Check
 from tokenomy.sim.kernel import simulate_requests
-from tokenomy.sim.workload import Workload
 from tokenomy.spec.engine import EngineProfile
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@dataclass
-class Linear:
+def Linear() -> Cost:
     """step_s = 10 ms + 1 ms per decode sequence + 0.1 ms per prefill token (a hand-checkable step cost)."""
-
-    kv_capacity_tokens: int = 1 << 20
-    max_num_seqs: int = 64
-    max_num_batched_tokens: int = 8192
-    chips: int = 1
-    tokens_per_step: float = 1.0
-    idle_power_w: float = 100.0
-    usd_per_hour: float = 3.6
-    kv_bytes_per_token: float = 1e6
-    swap_bytes_per_s: float = 1e9
-
-    def step_s(self, d, kv, p, pairs):
-        return 0.01 + 0.001 * np.asarray(d) + 1e-4 * np.asarray(p)
-
-    def power_w(self, d, kv, p, pairs):
-        return 500.0 + 0.0 * np.asarray(d)
-
-
-def _work(arrival, isl, osl) -> Workload:
-    return Workload("open", np.asarray(arrival, float), np.asarray(isl, np.int64), np.asarray(osl, np.int64),
-                    None, "hand-made")
+    return Cost(base=0.01, per_seq=0.001, per_new=1e-4)
 
 
 def test_one_request_alone_adds_the_overhead_to_ttft_and_e2e_only():
     # isl 1000, osl 5: prefill step = 10 ms + 1000 x 0.1 ms = 0.110 s; 4 decode steps of 10 + 1 = 0.011 s each
     # overhead 0.080 s: TTFT = 0.110 + 0.080 = 0.190; E2E = 0.110 + 4 x 0.011 + 0.080 = 0.234; TPOT = 0.011
-    r = simulate_requests(_work([0.0], [1000], [5]), Linear(), request_overhead_s=0.08)
+    r = simulate_requests(work([0.0], [1000], [5]), Linear(), request_overhead_s=0.08)
     row = r.requests.iloc[0]
     assert row.ttft_s == pytest.approx(0.190, rel=1e-12)
     assert row.e2e_s == pytest.approx(0.234, rel=1e-12)
@@ -62,7 +40,7 @@ def test_one_request_alone_adds_the_overhead_to_ttft_and_e2e_only():
     assert r.summary["simulated_s"] == pytest.approx(0.154, rel=1e-12)
     assert r.summary["ttft_s"]["p50"] == pytest.approx(0.190, rel=1e-12)
     assert r.summary["itl_s"]["mean"] == pytest.approx(0.011, rel=1e-12)
-    zero = simulate_requests(_work([0.0], [1000], [5]), Linear())
+    zero = simulate_requests(work([0.0], [1000], [5]), Linear())
     assert zero.requests.ttft_s[0] == pytest.approx(0.110, rel=1e-12)
     assert zero.summary["tpot_s"] == r.summary["tpot_s"] and zero.summary["itl_s"] == r.summary["itl_s"]
 
@@ -70,7 +48,7 @@ def test_one_request_alone_adds_the_overhead_to_ttft_and_e2e_only():
 def test_overhead_counts_against_a_ttft_slo():
     from tokenomy.spec.sim import Slo
     # TTFT 0.110 s meets ttft=0.15 alone, 0.190 s with 80 ms of overhead does not
-    w = _work([0.0], [1000], [5])
+    w = work([0.0], [1000], [5])
     assert simulate_requests(w, Linear(), slo=Slo(ttft_s=0.15)).summary["slo_attainment"] == 1.0
     assert simulate_requests(w, Linear(), slo=Slo(ttft_s=0.15), request_overhead_s=0.08).summary[
         "slo_attainment"] == 0.0
@@ -79,7 +57,7 @@ def test_overhead_counts_against_a_ttft_slo():
 @pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf"), True, "0.1"])
 def test_kernel_refuses_a_bad_overhead(bad):
     with pytest.raises(SpecError, match="request_overhead_s"):
-        simulate_requests(_work([0.0], [10], [2]), Linear(), request_overhead_s=bad)
+        simulate_requests(work([0.0], [10], [2]), Linear(), request_overhead_s=bad)
 
 
 def test_profile_field_validation():

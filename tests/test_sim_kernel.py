@@ -6,66 +6,18 @@ alone TTFT = its prefill step(s) and E2E = TTFT + (output_tokens - 1) decode ste
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sim_fakes import Cost, work
 
 from tokenomy.errors import InfeasibleError, SpecError
 from tokenomy.sim.kernel import simulate_requests
 from tokenomy.sim.metrics import weighted_stats
 from tokenomy.sim.scheduler import Policy, policy_for
-
-
-@dataclass
-class Cost:
-    """step_s = base + per_seq * decode_seqs + per_kv * decode_kv_tokens + per_new * prefill_tokens;
-    records the scalar calls (single steps) in ``calls`` and each vectorized decode run, step by step, in
-    ``runs`` (a run cut by an arrival keeps its planned steps here)."""
-
-    base: float = 0.01
-    per_seq: float = 0.0
-    per_kv: float = 0.0
-    per_new: float = 0.0
-    kv_capacity_tokens: int = 1 << 20
-    max_num_seqs: int = 64
-    max_num_batched_tokens: int = 8192
-    chips: int = 1
-    tokens_per_step: float = 1.0
-    idle_power_w: float = 100.0
-    usd_per_hour: float = 3.6
-    kv_bytes_per_token: float = 1e6
-    swap_bytes_per_s: float = 1e9
-    kv_tokens_per_seq: float = 0.0
-    calls: list = field(default_factory=list)
-    runs: list = field(default_factory=list)
-
-    def step_s(self, d, kv, p, pairs):
-        steps = [tuple(float(v) for v in x) for x in np.broadcast(d, kv, p, pairs)]
-        if np.ndim(kv):
-            self.runs.append(steps)
-        else:
-            self.calls += steps
-        return self.base + self.per_seq * d + self.per_kv * np.asarray(kv) + self.per_new * p
-
-    def power_w(self, d, kv, p, pairs):
-        return 500.0 + 0.0 * np.asarray(kv)
-
-
-@dataclass(frozen=True)
-class Work:   # the fields of sim.workload.Workload that the kernel reads
-    kind: str
-    arrival_s: np.ndarray
-    input_tokens: np.ndarray
-    output_tokens: np.ndarray
-    concurrency: int | None = None
-    description: str = "test"
-
-
-def work(arrival, isl, osl, kind="open", conc=None):
-    return Work(kind, np.asarray(arrival, float), np.asarray(isl, np.int64), np.asarray(osl, np.int64), conc)
 
 
 def test_one_request_alone_exact():
@@ -188,10 +140,10 @@ def test_request_that_never_fits_is_a_clear_error():
     with pytest.raises(SpecError, match="router"):
         simulate_requests(work([0.0], [1], [1]), Cost(), router="random")  # type: ignore[arg-type]
     # a Workload built by hand with float counts: 10.5 tokens is refused (it was truncated to 10), 10.0 is fine
-    half = Work("open", np.array([0.0]), np.array([10.5]), np.array([3.0]))
+    half = work([0.0], [10.5], [3.0])
     with pytest.raises(SpecError, match=r"input_tokens must be whole numbers; got 10.5 \(request 0\)"):
         simulate_requests(half, Cost())
-    whole = Work("open", np.array([0.0]), np.array([10.0]), np.array([3.0]))
+    whole = work([0.0], [10.0], [3.0])
     assert simulate_requests(whole, Cost()).requests.input_tokens.tolist() == [10]
 
 
