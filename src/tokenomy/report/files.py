@@ -106,6 +106,14 @@ def write_files(contents: Mapping[Path, Content] | Mapping[str, Content], *, fla
 PLOT_SUFFIXES = {".png": "matplotlib", ".html": "plotly"}
 
 
+def render_plot(path: str | Path, plotly_fn, matplotlib_fn) -> Path:
+    """Draw to ``path`` with plotly (.html) or matplotlib (anything else, .png) and return it. Writes in place:
+    callers that must not overwrite go through ``write_files`` (the CLI does)."""
+    p = Path(path)
+    (plotly_fn if p.suffix.lower() == ".html" else matplotlib_fn)(p)
+    return p
+
+
 def check_plot_target(path: str | Path, *, force: bool, suffixes: tuple[str, ...] = (".png", ".html")) -> Path:
     """Check a ``--plot`` target and that the library for its format imports (SpecError with the fix)."""
     p = check_target(path, flag="--plot", force=force, suffixes=suffixes)

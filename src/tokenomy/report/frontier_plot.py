@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import render_plot
+
 PANELS = (("tokens_per_s_per_chip", "on_frontier", "output tokens/s per chip", False),
           ("usd_per_mtok", "on_frontier_usd", "$ per million output tokens", True),
           ("j_per_token", "on_frontier_j", "J per output token", True))
@@ -37,12 +39,7 @@ def _curves(res):
 def write_frontier_plot(res, path: str | Path) -> Path:
     """Render the chart to ``path`` (.png or .html) and return it. This writes in place: callers that
     must not overwrite go through ``report.files.write_files`` (the CLI does)."""
-    p = Path(path)
-    if p.suffix.lower() == ".html":
-        _plotly(res, p)
-    else:
-        _matplotlib(res, p)
-    return p
+    return render_plot(path, lambda p: _plotly(res, p), lambda p: _matplotlib(res, p))
 
 
 def _title(res) -> str:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import render_plot
+
 CDF_PANELS = (("ttft_s", "TTFT (s)"), ("tpot_s", "TPOT (s)"), ("e2e_s", "E2E latency (s)"))
 TIME_PANELS = (("queued", "queued requests"), ("batch", "running batch (sequences)"), ("kv_frac", "KV cache used"))
 MAX_REPLICA_LINES = 8      # more lines than this are unreadable; the rest are left out (named in the title)
@@ -51,12 +53,7 @@ def _title(sim) -> str:
 def write_sim_plot(sim, path: str | Path) -> Path:
     """Render the chart of ``sim`` (a ``Simulation``) to ``path`` (.png or .html). Writes in place: callers
     that must not overwrite go through ``report.files.write_files`` (the CLI does)."""
-    p = Path(path)
-    if p.suffix.lower() == ".html":
-        _plotly(sim, p)
-    else:
-        _matplotlib(sim, p)
-    return p
+    return render_plot(path, lambda p: _plotly(sim, p), lambda p: _matplotlib(sim, p))
 
 
 def _matplotlib(sim, p: Path) -> None:
