@@ -5,7 +5,7 @@ single-user speed at 1k/1k tokens, today:
     system      model            in-sample   held out (leave one model out)
     Groq        Llama-2-70B      0.82        0.74
     Groq        Llama-2-7B       1.07        1.36
-    Groq        Mixtral-8x7B     1.14        1.56
+    Groq        Mixtral-8x7B     1.14        1.57
     Cerebras    Llama-3.1-405B   1.00        - (one row)
     SambaNova   DeepSeek-R1      1.01        - (one row)
     SambaNova   Llama-3.1-405B   0.26 (not fitted: the HBM bandwidth allows 57/s at most, see below)
@@ -69,8 +69,11 @@ def test_sn40l_405b_is_bounded_by_its_hbm_bandwidth():
     HBM takes at least 812e9 / 46.4e12 = 17.5 ms: at most 57 tokens/s. The published 129-132/s cannot come
     from that bandwidth without speculative decoding or more bandwidth; the model does not invent it."""
     row = next(r for r in REFERENCE if r.system == "sambanova-sn40l" and r.model == "llama-3.1-405b")
-    assert pytest.approx(17.5e-3, rel=0.01) == 812e9 / (16 * 2.9e12)
-    assert predicted_speed(load_hardware(row.system), row) < 57.0
+    hw = load_hardware(row.system)
+    ceiling = 16 * hw.main_memory_bytes_per_s / (param_counts(load_model(row.model)).total * 2.0)   # tokens/s
+    assert 50.0 < ceiling < 60.0                       # the catalog's figures give the ~57/s above
+    assert predicted_speed(hw, row) <= ceiling
+    assert row.tokens_per_s > 2.0 * ceiling            # the published speed is beyond it (not fitted)
 
 
 @pytest.mark.parametrize("hw_id,model,prec,tp,pp", [("groq-lpu", "llama-2-70b", "int8", 8, 80),
