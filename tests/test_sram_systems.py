@@ -7,7 +7,7 @@ single-user speed at 1k/1k tokens, today:
     Groq        Llama-2-7B       1.07        1.36
     Groq        Mixtral-8x7B     1.14        1.57
     Cerebras    Llama-3.1-405B   1.00        - (one row)
-    SambaNova   DeepSeek-R1      1.01        - (one row)
+    SambaNova   DeepSeek-R1      1.00        - (one row)
     SambaNova   Llama-3.1-405B   0.26 (not fitted: the HBM bandwidth allows 57/s at most, see below)
 """
 
