@@ -142,7 +142,7 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
         if v is not None:
             args.number(name, v, allow_minimum=False)
     isl_mean, osl_mean = float(isl_a.mean()), float(osl_a.mean())
-    isl_u = np.unique(isl_a)
+    isl_u, isl_w = np.unique(isl_a, return_counts=True)     # distinct prompt lengths and how often each occurs
     ctx = isl_mean + osl_mean / 2.0
     bs = BATCHES if batches is None else args.sizes("batches", batches, minimum=1, maximum=args.MAX_BATCH).ravel()
 
@@ -153,9 +153,9 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
     for h in hardware_list:
         m, hw, _, _ = resolve(model, h, default_engine, "bf16")
         model = m                        # load the model once
-        # SRAM dataflow systems run compiled graphs, not kernels launched by a serving engine
-        dataflow = (hw.kind == "sram" and not hw.sram_is_cache) or is_dataflow_system(hw)
-        eng = sram_engine if dataflow else default_engine
+        # SRAM dataflow systems run compiled graphs, not kernels launched by a serving engine (the rule
+        # api.resolve applies)
+        eng = sram_engine if is_dataflow_system(hw) else default_engine
         if hw.id in seen:
             continue
         seen.add(hw.id)
@@ -192,8 +192,7 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                 continue
             for tp, pp, ep in cands:
                 pre = chunked_prefill(m, hw, eng, prec, isl_u, tp=tp, pp=pp, ep=ep)
-                w = np.array([np.count_nonzero(isl_a == v) for v in isl_u], dtype=float)
-                pmean = {k: float(np.average(np.broadcast_to(getattr(pre, k), isl_u.shape), weights=w))
+                pmean = {k: float(np.average(np.broadcast_to(getattr(pre, k), isl_u.shape), weights=isl_w))
                          for k in ("stage_s", "latency_s", "power_w", "latency_one_s", "requests")}   # weighted by
                 # how often each isl occurs
                 handoff = float(np.mean(_crossdomain_p2p_s(m, hw, tp, pp, isl_a)))
