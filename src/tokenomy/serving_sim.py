@@ -14,9 +14,8 @@ Per row:
                  workloads' prompts are not known to share prefixes).
     inferencex   closed loop: ``conc`` clients start together; ISL/OSL uniform in [0.8 L, L] (README);
                  PROMPTS_PER_CLIENT * conc prompts per run (assumption: the InferenceX benchmark scripts pass
-                 --num-prompts conc * 10 to the vLLM/SGLang benchmark client; not in the file), the run repeated
-                 with seeds 0, 1, .. until CLOSED_REQUESTS requests are pooled (the start-up burst of each run
-                 is part of what was measured and stays in).
+                 --num-prompts conc * 10 to the vLLM/SGLang benchmark client; not in the file), one run with a fixed
+                 seed, as measured (its start-up burst is part of what was measured and stays in).
 Metrics as the sources define them: blis TTFT / E2E mean and p90 over requests, ITL mean = mean of every
 inter-token gap = sum(E2E - TTFT) / sum(output - 1) over the requests; inferencex TTFT median / p99, TPOT
 median (per request (E2E - TTFT) / (output - 1)), E2E median, tok_s_per_user = 1 / median TPOT, ITL median
@@ -40,7 +39,6 @@ from .spec.serving import ServingRow
 
 QUEUE_METRICS = ("ttft_s", "ttft_p90_s", "ttft_p99_s", "e2e_s", "e2e_p90_s")
 OPEN_REQUESTS = 2000       # per open-loop run (all stages; fixed seed)
-CLOSED_REQUESTS = 0        # pooled per closed-loop row: 0 = one run of PROMPTS_PER_CLIENT * conc prompts, as measured
 PROMPTS_PER_CLIENT = 10    # assumption: InferenceX runs conc * 10 prompts per point (labelled above)
 LENGTH_CV = 0.25           # assumption: blis ISL/OSL spread (sd / mean); the file gives only means
 MAX_MODEL_LEN = 4096       # blis serving default (README)
@@ -146,14 +144,9 @@ def simulate_row(row: ServingRow, step: Any, engine: EngineProfile,
         if row.stage is not None and row.stage >= 0:
             req = req[stage[req["request_id"].to_numpy()] == row.stage]
     else:
-        conc = row.concurrency or 1
-        per_run = PROMPTS_PER_CLIENT * conc
-        pooled = []
-        for seed in range(max(1, math.ceil(CLOSED_REQUESTS / per_run))):
-            wl = parse_workload(closed_text(row), requests=per_run, seed=SEED + seed)
-            pooled.append(_frame(simulate_requests(wl, step, **kw)))
-        import pandas as pd
-        req = pd.concat(pooled, ignore_index=True)
+        # one run of the prompts the source ran (p99 over one run, as measured)
+        wl = parse_workload(closed_text(row), requests=PROMPTS_PER_CLIENT * (row.concurrency or 1), seed=SEED)
+        req = _frame(simulate_requests(wl, step, **kw))
     return _metrics(req, row)
 
 
@@ -161,7 +154,7 @@ def _metrics(req: Any, row: ServingRow) -> dict[str, float]:
     ttft, e2e = req["ttft_s"].to_numpy(), req["e2e_s"].to_numpy()
     out_tok = req["output_tokens"].to_numpy()
     multi = out_tok > 1
-    tpot = (e2e[multi] - ttft[multi]) / (out_tok[multi] - 1)
+    tpot = req["tpot_s"].to_numpy()[multi]          # (E2E - TTFT) / (output - 1), from the simulator
     if row.stat == "mean":
         itl = float(np.sum(e2e[multi] - ttft[multi]) / np.sum(out_tok[multi] - 1))
         out = {"ttft_s": float(ttft.mean()), "ttft_p90_s": float(np.percentile(ttft, 90)),
