@@ -33,6 +33,8 @@ from tokenomy.errors import InfeasibleError, SpecError
 from tokenomy.sim.kvcache import seq_blocks
 from tokenomy.sim.metrics import RequestLog, SimResult, emitted_tokens, summarize
 from tokenomy.sim.scheduler import Policy, Replica
+from tokenomy.spec import args
+from tokenomy.spec.sim import MAX_DURATION_S, MAX_REPLICAS, ROUTERS
 
 if TYPE_CHECKING:
     # written by other helpers of issue 11 (contract section 1); the ignores cover this branch before the merge
@@ -68,12 +70,11 @@ class StepCost(Protocol):
 
 def _check_inputs(workload: Any, step: StepCost, policy: Policy, replicas: int, router: str,
                   duration_s: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if isinstance(replicas, bool) or not isinstance(replicas, int | np.integer) or replicas < 1:
-        raise SpecError(f"replicas must be an integer >= 1, got {replicas!r}.")
-    if router not in ("round-robin", "least-loaded"):
-        raise SpecError(f"router must be 'round-robin' or 'least-loaded', got {router!r}.")
-    if duration_s is not None and not (duration_s > 0 and math.isfinite(duration_s)):
-        raise SpecError(f"duration_s must be a positive number of seconds, got {duration_s!r}.")
+    # the same rules and messages as tokenomy.simulate (spec/args.py)
+    args.positive_int("replicas", replicas, maximum=MAX_REPLICAS)
+    args.choice("router", router, ROUTERS)
+    if duration_s is not None:
+        args.number("duration_s", duration_s, minimum=0.0, allow_minimum=False, maximum=MAX_DURATION_S)
     arrival = np.asarray(workload.arrival_s, dtype=np.float64)
     inp, out = _whole_tokens(workload.input_tokens, "input"), _whole_tokens(workload.output_tokens, "output")
     if not (arrival.ndim == inp.ndim == out.ndim == 1 and len(arrival) == len(inp) == len(out) > 0):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError
 from ..spec import args
+from ..spec.sim import MAX_DURATION_S, MAX_REPLICAS, ROUTERS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from .steps import StepModel
     from .workload import Workload
 
-ROUTERS = ("round-robin", "least-loaded")
-MAX_REPLICAS = 100_000      # replicas of one deployment simulated together (a fleet of ~1e5 is the largest sized)
 LATENCY_KEYS = ("ttft_s", "tpot_s", "itl_s", "e2e_s")
 STAT_KEYS = ("mean", "p50", "p90", "p99")
 SCALAR_KEYS = ("output_tokens_per_s", "input_tokens_per_s", "requests_per_s", "goodput_requests_per_s",
@@ -109,7 +108,7 @@ def simulate(model, hardware, *, workload: str | Workload, engine=None, precisio
     if requests is not None and duration_s is not None:
         raise SpecError("give requests or duration_s (CLI --requests or --duration), not both.")
     if duration_s is not None:
-        duration_s = args.number("duration_s", duration_s, minimum=0.0, allow_minimum=False, maximum=1e9)
+        duration_s = args.number("duration_s", duration_s, minimum=0.0, allow_minimum=False, maximum=MAX_DURATION_S)
     sd, _ = resolve_spec(spec)
     m, h, e, p = resolve(model, hardware, engine, precision)
     args.tp_in_domain(tp, h.scaleup_domain, h.id)

@@ -40,6 +40,11 @@ _HI = float(MAX_TOKENS)
 _KINDS = ("const", "uniform", "normal", "lognormal", "zipf", "empirical")
 
 
+ROUTERS = ("round-robin", "least-loaded")   # how requests are spread over replicas (sim/kernel.py)
+MAX_REPLICAS = 100_000      # replicas of one deployment simulated together (a fleet of ~1e5 is the largest sized)
+MAX_DURATION_S = 1e9        # a simulated span past ~30 years is a unit slip
+
+
 @dataclass(frozen=True)
 class Dist:
     """A token-count distribution (see the module docstring). ``kind`` 'empirical' holds its values in
