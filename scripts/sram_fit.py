@@ -3,17 +3,19 @@
     PYTHONPATH=src python scripts/sram_fit.py
 
 Prints, per system, the fitted terms (to copy into catalog/hardware/<id>.yaml, layer_fixed_us and
-hop_latency_us) and predicted / measured single-user speed per model, in-sample and held out
-(leave one model out). Rows whose measured speed the datasheet bandwidth cannot reach are reported,
-not fitted (SambaNova Llama-3.1-405B: tests/test_sram_systems.py).
+hop_latency_us) and predicted / measured single-user speed per model: in-sample, held out (leave one
+model out) and on the other published speeds that are never fitted (OTHER_PUBLISHED). Rows whose
+measured speed the datasheet bandwidth cannot reach are reported, not fitted (NOT_FITTED).
 """
 
 from __future__ import annotations
 
-from tokenomy.calibrate.sram_fit import REFERENCE, fit_system, held_out, predicted_speed
+from tokenomy.calibrate.sram_fit import NOT_FITTED, OTHER_PUBLISHED, REFERENCE, fit_system, held_out, predicted_speed
 from tokenomy.loaders.hardware import load_hardware
 
-NOT_FITTED = {("sambanova-sn40l", "llama-3.1-405b")}
+
+def _name(r) -> str:
+    return f"{r.model}{' +spec' if r.spec else ''}"
 
 
 def main() -> None:
@@ -29,10 +31,14 @@ def main() -> None:
             if r.system != system:
                 continue
             if (r.system, r.model) in NOT_FITTED:
-                print(f"  {r.model:16s} not fitted: {predicted_speed(fitted, r) / r.tokens_per_s:.2f}")
+                print(f"  {_name(r):22s} not fitted: {predicted_speed(fitted, r) / r.tokens_per_s:.2f}")
                 continue
             ho = f"{out[r.model]:.2f}" if r.model in out else "-"
-            print(f"  {r.model:16s} in-sample {ins[r.model]:.2f}  held out {ho}")
+            print(f"  {_name(r):22s} in-sample {ins[r.model]:.2f}  held out {ho}")
+        for r in OTHER_PUBLISHED:
+            if r.system == system:
+                print(f"  {_name(r):22s} other published {r.tokens_per_s:6.0f}/s: "
+                      f"{predicted_speed(fitted, r) / r.tokens_per_s:.2f}  ({r.source})")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tokenomy import predict
-from tokenomy.calibrate.sram_fit import REFERENCE, fit_system, predicted_speed
+from tokenomy.calibrate.sram_fit import NOT_FITTED, OTHER_PUBLISHED, REFERENCE, fit_system, predicted_speed
 from tokenomy.core.gemm import gemm_time
 from tokenomy.core.memory import fast_tier_bytes
 from tokenomy.core.params import param_counts
@@ -28,7 +28,7 @@ from tokenomy.loaders.engines import load_engine
 from tokenomy.loaders.hardware import load_hardware
 from tokenomy.loaders.models import load_model
 
-FITTED = [r for r in REFERENCE if not (r.system == "sambanova-sn40l" and r.model == "llama-3.1-405b")]
+FITTED = [r for r in REFERENCE if (r.system, r.model) not in NOT_FITTED]
 
 
 def test_dataflow_terms_only_on_sram_systems():
@@ -66,14 +66,30 @@ def test_fitted_terms_reproduce_the_reference_speeds(row):
 
 def test_sn40l_405b_is_bounded_by_its_hbm_bandwidth():
     """Llama-3.1-405B at 16-bit on one 16-socket node: 812 GB of weights read per token from 16 x 2.9 TB/s of
-    HBM takes at least 812e9 / 46.4e12 = 17.5 ms: at most 57 tokens/s. The published 129-132/s cannot come
-    from that bandwidth without speculative decoding or more bandwidth; the model does not invent it."""
+    HBM takes at least 812e9 / 46.4e12 = 17.5 ms: at most 57 tokens/s per weight read. With speculative decoding
+    (8B draft, K = 4, a = 0.7) a verify step emits E = (1 - 0.7^5) / 0.3 = 2.77 tokens: at most 2.77 x 57 = 158/s
+    before the draft's own time. The model stays under that ceiling (it does not invent bandwidth) and so below the
+    published 129-132/s: the row is reported, not fitted."""
     row = next(r for r in REFERENCE if r.system == "sambanova-sn40l" and r.model == "llama-3.1-405b")
     hw = load_hardware(row.system)
     ceiling = 16 * hw.main_memory_bytes_per_s / (param_counts(load_model(row.model)).total * 2.0)   # tokens/s
     assert 50.0 < ceiling < 60.0                       # the catalog's figures give the ~57/s above
-    assert predicted_speed(hw, row) <= ceiling
-    assert row.tokens_per_s > 2.0 * ceiling            # the published speed is beyond it (not fitted)
+    assert row.spec is not None and (row.system, row.model) in NOT_FITTED
+    assert row.tokens_per_s > 2.0 * ceiling            # the published speed is beyond one token per weight read
+    assert predicted_speed(hw, row) <= 2.77 * ceiling
+
+
+def test_other_published_speeds_held_out():
+    """Speeds outside the reference table, never fitted (calibrate/sram_fit.OTHER_PUBLISHED): the launch-era
+    Cerebras rows that decided to model the 405B row with speculative decoding stay within x1.5 of the vendor's
+    figures (8B 0.90, 70B 1.43 today; fitted without speculative decoding they were 2.35 and 3.68), and no
+    held-out row is more than x4 off (Groq's speculative 1,665/s is 0.29: beyond a draft's gain at the
+    default acceptance; see docs/sram.md)."""
+    ratios = {(r.system, r.model, r.spec): predicted_speed(load_hardware(r.system), r) / r.tokens_per_s
+              for r in OTHER_PUBLISHED}
+    assert 1 / 1.5 <= ratios[("cerebras-wse3", "llama-3.1-8b", None)] <= 1.5
+    assert 1 / 1.5 <= ratios[("cerebras-wse3", "llama-3.1-70b", None)] <= 1.5
+    assert all(0.25 <= x <= 4.0 for x in ratios.values()), ratios
 
 
 @pytest.mark.parametrize("hw_id,model,prec,tp,pp", [("groq-lpu", "llama-2-70b", "int8", 8, 80),

@@ -16,7 +16,9 @@ Time of one step (core/phases.py does the verify step):
         eagle  one decoder layer of the target's shape + the target's LM head (EAGLE, Li et al. 2024,
                arXiv:2401.15077); on a MoE target the layer is charged as a MoE layer (assumption: an
                EAGLE head for a MoE model may be dense, which costs less)
-        draft  a decode step of another catalog model, at the target's tp where its heads allow, else tp 1
+        draft  a decode step of another catalog model, at the target's tp where its heads allow, else tp 1; on
+               chips whose SRAM holds the weights (Groq, Cerebras) its layers are spread over the target's pipeline
+               stages too (pp = min(target pp, draft layers)), as its weights must sit in SRAM beside the target's
     latency_s = verify latency + draft_s;  stage_s = verify stage + draft_s (the draft runs on one stage)
     cycle = max(latency_s, m * stage_s);   tokens_per_s = m * b * E / cycle;  tokens_per_s_per_user = E / cycle
 Memory: the draft's own weights (one layer for mtp/eagle: embedding and head are shared) and KV cache are
@@ -47,6 +49,7 @@ from ..spec.engine import EngineProfile
 from ..spec.hardware import HardwareSpec
 from ..spec.model import ModelSpec
 from .graph import build_recipe, parallel_error
+from .memory import weights_in_sram
 from .precision import Precision
 from .predict import Prediction, decode_cycle_s, predict_core
 
@@ -139,8 +142,9 @@ def speculative_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, 
         one = build_recipe(dm, engine, precision, phase="decode", tp=tp, ep=ep, dp_attention=dp_attention)
         extra_w = two.weight_bytes - one.weight_bytes          # one layer; embedding and head are shared
     dtp, dep, ddp = (tp, ep, dp_attention) if not parallel_error(dm, tp, 1, ep, dp_attention) else (1, 1, 1)
-    d = predict_core(dm, hw, engine, precision, phase="decode", batch=batch, length=length, tp=dtp, ep=dep,
-                     micro_batches=ver.micro_batches, dp_attention=ddp)
+    dpp = min(pp, dm.n_layers) if sd.method == "draft" and weights_in_sram(hw) else 1
+    d = predict_core(dm, hw, engine, precision, phase="decode", batch=batch, length=length, tp=dtp, pp=dpp,
+                     ep=dep, micro_batches=ver.micro_batches, dp_attention=ddp)
     parts = {f: k * np.asarray(getattr(d, f)) for f in ("gemm_s", "attention_s", "elementwise_s", "comm_s")}
     draft_s = sum(parts.values())
     e = sd.tokens_per_step
