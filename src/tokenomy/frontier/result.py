@@ -13,6 +13,7 @@ COLUMNS = ("hardware", "chips", "tp", "pp", "ep", "precision", "batch", "tokens_
            "tokens_per_s_per_chip", "ttft_s", "usd_per_mtok", "j_per_token", "tokens_per_s_per_mw", "on_frontier",
            "model", "kind", "micro_batch", "tpot_s", "input_tokens_per_s", "usd_per_mtok_output",
            "usd_per_mtok_input", "usd_per_mtok_blended", "usd_per_chip_hour", "power_w", "memory_bytes_per_chip",
+           "memory_bytes_per_s_per_chip", "memory_bandwidth_frac",
            "prefill_time_frac", "meets_slo", "on_frontier_usd", "on_frontier_j", "on_global_frontier_usd",
            "on_global_frontier_j", "spec", "deployment")
 
