@@ -8,6 +8,7 @@ Every command takes ``--scenario FILE`` (YAML or TOML) and one flag per Scenario
 import functools
 import inspect
 import itertools
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -19,8 +20,11 @@ from ..loaders.economics import default_sources
 from ..spec.economics import RANGES, Scenario, range_text
 from .common import print_json
 from .options import (
+    ECONOMICS_CHOOSES,
     FINITE,
     POSITIVE,
+    deployment_list_option,
+    deployment_option,
     engine_option,
     hardware_option,
     json_option,
@@ -111,16 +115,20 @@ def factory_command(
     tokens_per_s_per_user: float = speed_option(),
     isl: int = tokens_option("--isl", 1024, "Input tokens per request."),
     osl: int = tokens_option("--osl", 1024, "Output tokens per request."),
-    tp: str = typer.Option("1", "--tp", help="Tensor-parallel chips: one value or one per chip."),
+    tp: str = deployment_list_option("--tp"),
+    pp: str = deployment_list_option("--pp"),
+    ep: str = deployment_list_option("--ep"),
+    chips: str = deployment_list_option("--chips"),
     precision: str = typer.Option(None, "--precision", help="One value or one per chip."),
     engine: str | None = engine_option(help="Engine profile."),
     json_out: bool = json_option(),
     *, scenario=None, overrides=None,
 ) -> None:
     """The AI factory: per chip, how many fit in the power budget, tokens, cost, revenue and margin per year."""
+    fixed: dict[str, Any] = {k: v and _one(_split(v, int, "--" + k))
+                             for k, v in (("tp", tp), ("pp", pp), ("ep", ep), ("chips", chips))}
     r = E.factory(power_mw, model, hardware, tokens_per_s_per_user, isl, osl, scenario=scenario, engine=engine,
-                  tp=_one(_split(tp, int, "--tp")), precision=precision and _one(_split(precision, str, "--precision")),
-                  **overrides)
+                  precision=precision and _one(_split(precision, str, "--precision")), **fixed, **overrides)
     if json_out:
         print_json(r.to_dict())
         return
@@ -149,8 +157,14 @@ def break_even_command(
     tokens_per_s_per_user: float = speed_option(),
     isl: int = tokens_option("--isl", 1024, "Input tokens per request."),
     osl: int = tokens_option("--osl", 1024, "Output tokens per request."),
-    tp: int = typer.Option(1, "--tp", help="Tensor-parallel chips for X."),
-    tp_versus: int = typer.Option(1, "--tp-versus", help="Tensor-parallel chips for Y."),
+    tp: int = deployment_option("--tp", ECONOMICS_CHOOSES, of=" of X"),
+    pp: int = deployment_option("--pp", ECONOMICS_CHOOSES, of=" of X"),
+    ep: int = deployment_option("--ep", ECONOMICS_CHOOSES, of=" of X"),
+    chips: int = deployment_option("--chips", ECONOMICS_CHOOSES, of=" of X"),
+    tp_versus: int = deployment_option("--tp", ECONOMICS_CHOOSES, "-versus", " of Y"),
+    pp_versus: int = deployment_option("--pp", ECONOMICS_CHOOSES, "-versus", " of Y"),
+    ep_versus: int = deployment_option("--ep", ECONOMICS_CHOOSES, "-versus", " of Y"),
+    chips_versus: int = deployment_option("--chips", ECONOMICS_CHOOSES, "-versus", " of Y"),
     precision: str = typer.Option(None, "--precision", help="Precision for X (and Y unless --precision-versus)."),
     precision_versus: str | None = typer.Option(None, "--precision-versus", help="Precision for Y."),
     engine: str | None = engine_option(help="Engine profile."),
@@ -160,8 +174,9 @@ def break_even_command(
     """Free-chip analysis: the price of X at which its $/Mtok equals Y's at a per-user speed
     (negative: even free, no)."""
     r = E.break_even_price(model, hardware, versus, tokens_per_s_per_user, isl, osl, scenario=scenario,
-                           engine=engine, precision=precision, precision_y=precision_versus, tp_x=tp,
-                           tp_y=tp_versus, **overrides)
+                           engine=engine, precision=precision, precision_y=precision_versus, tp_x=tp, pp_x=pp,
+                           ep_x=ep, chips_x=chips, tp_y=tp_versus, pp_y=pp_versus, ep_y=ep_versus,
+                           chips_y=chips_versus, **overrides)
     if json_out:
         print_json(r.to_dict())
         return
@@ -185,7 +200,10 @@ def invest_command(
                                             help="Token inflation: x more tokens per answer."),
     isl: int = tokens_option("--isl", 1024, "Input tokens per request."),
     osl: int = tokens_option("--osl", 1024, "Output tokens per request."),
-    tp: int = typer.Option(1, "--tp", help="Tensor-parallel chips."),
+    tp: int = deployment_option("--tp", ECONOMICS_CHOOSES),
+    pp: int = deployment_option("--pp", ECONOMICS_CHOOSES),
+    ep: int = deployment_option("--ep", ECONOMICS_CHOOSES),
+    chips: int = deployment_option("--chips", ECONOMICS_CHOOSES),
     precision: str = typer.Option(None, "--precision", help="Precision."),
     engine: str | None = engine_option(help="Engine profile."),
     json_out: bool = json_option(),
@@ -194,7 +212,7 @@ def invest_command(
     """Stranded capital: NPV and payback of a fleet as the token price falls; cost per answer under token inflation."""
     r = E.invest(model, hardware, tokens_per_s_per_user, isl, osl, power_mw=power_mw, tokens_per_query=tokens_per_query,
                  tokens_multiplier=tokens_multiplier, scenario=scenario, engine=engine, precision=precision, tp=tp,
-                 **overrides)
+                 pp=pp, ep=ep, chips=chips, **overrides)
     if json_out:
         print_json(r.to_dict())
         return

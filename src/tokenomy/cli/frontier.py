@@ -13,6 +13,7 @@ from .common import err_console, make_table, missing_flags, print_json
 from .economics import _scenario_options
 from .options import (
     POSITIVE,
+    deployment_option,
     engine_option,
     force_option,
     hardware_option,
@@ -94,15 +95,11 @@ SPEC_HELP = ("Speculative decoding: mtp, eagle or draft:MODEL, with :K draft tok
              "Defaults: mtp K=1 a=0.85 (DeepSeek-V3 report), eagle K=3 a=0.78, draft K=4 a=0.7 (assumptions).")
 
 
-def _fixed(flag: str, help: str):
-    return typer.Option(None, flag, min=1, help=help)
-
-
 @_scenario_options
 def frontier_command(
     model: str = model_option(),
     hardware: str = hardware_option("Comma-separated chip ids, e.g. h100-sxm,b200,groq-lpu."),
-    chips: int = typer.Option(None, "--chips", min=1, help="Fix the chips per replica (default: the sweep chooses)."),
+    chips: int = deployment_option("--chips"),
     precision: str = typer.Option(None, "--precision",
                                   help="bf16, fp8, fp4, int8, a comma list, 'auto' (all the chip supports), "
                                        "or w=..,a=..,kv=.."),
@@ -117,9 +114,9 @@ def frontier_command(
     json_out: bool = json_option("Print a JSON array of every point that fits."),
     plot: str = plot_option("Write the frontier chart: FILE.png (matplotlib) or FILE.html (Plotly)."),
     force: bool = force_option("Overwrite the --plot file; allow isl + osl beyond the model's context."),
-    tp: int = _fixed("--tp", "Fix tensor parallelism (default: the sweep chooses)."),
-    pp: int = _fixed("--pp", "Fix pipeline stages (default: the sweep chooses)."),
-    ep: int = _fixed("--ep", "Fix expert parallelism, MoE (default: 1 and tp)."),
+    tp: int = deployment_option("--tp"),
+    pp: int = deployment_option("--pp"),
+    ep: int = deployment_option("--ep", "1 and tp"),
     spec: str = typer.Option(None, "--spec", help=SPEC_HELP),
     *, scenario=None, overrides=None,
 ) -> None:

@@ -79,3 +79,25 @@ def force_option(help: str = "Overwrite files that already exist."):
 
 def plot_option(help: str):
     return typer.Option(None, "--plot", help=help)
+
+
+# --tp / --pp / --ep / --chips: the parts of a deployment a command fixes (None: the command chooses),
+# checked by spec/args.fixed_deployment and frontier/deployments.fixed_error wherever they are taken
+DEPLOYMENT_PARTS = {"--tp": "tensor parallelism", "--pp": "pipeline stages",
+                    "--ep": "expert parallelism, MoE, at most tp", "--chips": "the chips per replica"}
+SWEEP_CHOOSES = "the sweep chooses"
+ECONOMICS_CHOOSES = ("1 where the weights then fit, else the cheapest that serves the speed of the deployments "
+                     "tokenomy frontier proposes")
+
+
+def deployment_option(flag: str, chooses: str = SWEEP_CHOOSES, suffix: str = "", of: str = ""):
+    """``flag`` (a key of DEPLOYMENT_PARTS, optionally with ``suffix``, e.g. '-versus'): a whole number >= 1;
+    ``of``: whose deployment, for commands that take two."""
+    return typer.Option(None, flag + suffix, min=1,
+                        help=f"Fix {DEPLOYMENT_PARTS[flag]}{of} (default: {chooses}).")
+
+
+def deployment_list_option(flag: str, chooses: str = ECONOMICS_CHOOSES):
+    """``flag`` as one value or a comma list of one per chip (factory)."""
+    return typer.Option(None, flag, help=f"Fix {DEPLOYMENT_PARTS[flag]}: one value or one per chip "
+                                         f"(default: {chooses}).")

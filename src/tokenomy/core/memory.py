@@ -19,6 +19,7 @@ import numpy.typing as npt
 from ..spec.engine import MemoryParams
 from ..spec.hardware import HardwareSpec
 from .graph import StepRecipe
+from .sram import weights_in_sram
 
 
 @dataclass(frozen=True)
@@ -54,11 +55,6 @@ def memory_use(recipe: StepRecipe, *, batch: npt.ArrayLike, tokens_in_cache: npt
     need = recipe.weight_bytes + kv + act
     return MemoryUse(weight_bytes=recipe.weight_bytes, kv_bytes=kv, activation_bytes=act, reserve_bytes=reserve,
                      memory_bytes=need, capacity_bytes=capacity_bytes, fits=need + reserve <= capacity_bytes)
-
-
-def weights_in_sram(hw: HardwareSpec) -> bool:
-    """True on SRAM-first chips whose SRAM holds the weights (Groq LPU, Cerebras WSE-3): no HBM."""
-    return hw.hbm_bytes <= 0 and not hw.sram_is_cache and hw.sram_bytes > 0
 
 
 def sram_chunk_tokens(recipe: StepRecipe, hw: HardwareSpec, tokens: npt.ArrayLike, batch: npt.ArrayLike,

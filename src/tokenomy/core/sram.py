@@ -1,6 +1,20 @@
 """SRAM dataflow systems (Groq LPU, Cerebras WSE-3, SambaNova SN40L): the terms a GPU has not.
 
-A chip opts in with catalog figures (spec/hardware.py); every other chip keeps the GPU model.
+Two questions tell these chips apart, each answered here and nowhere else (the chip's ``kind`` is a
+label, never tested):
+- ``weights_in_sram``: the weights live in on-chip SRAM (no HBM; SRAM not a cache): Groq LPU,
+  Cerebras WSE-3. Such a replica is sized on SRAM (frontier/deployments.sram_candidates: the chip
+  count follows from the model size) and prefills in chunks whose activations fit
+  (core/memory.sram_chunk_tokens). SambaNova SN40L streams its weights from HBM: sized like a GPU.
+- ``is_dataflow_system``: the chip carries the dataflow timing terms below (all three systems): it
+  runs compiled graphs (the 'dataflow' engine profile by default, api.resolve), costs prefill
+  attention on its matmul fabric and explains its deployment in words (``deployment_text``).
+Tensor parallelism stays within ``scaleup_domain`` on every chip (spec/args.tp_in_domain): an SRAM
+system's domain is its statically scheduled fabric (576 Groq chips, 2048 wafers), wider than any
+model's attention heads.
+
+A chip opts in to the timing terms with catalog figures (spec/hardware.py); every other chip keeps
+the GPU model.
 - ``matmul_rows``: the matmul units take activation rows in passes of this many (Groq's MXM and the
   wafer's cores stream one vector per cycle against stationary weights: 1), so a batch-1 GEMV wastes
   no tile (core/gemm.py ``tile_rows``).
@@ -20,8 +34,13 @@ from ..spec.engine import CommParams
 from ..spec.hardware import HardwareSpec
 
 
+def weights_in_sram(hw: HardwareSpec) -> bool:
+    """True when the weights live in on-chip SRAM: no HBM, and an SRAM that is memory, not a cache."""
+    return hw.hbm_bytes <= 0 and not hw.sram_is_cache and hw.sram_bytes > 0
+
+
 def is_dataflow_system(hw: HardwareSpec) -> bool:
-    """True when ``hw`` carries any of the dataflow terms (module docstring)."""
+    """True when ``hw`` carries any of the dataflow timing terms (module docstring)."""
     return hw.matmul_rows is not None or hw.layer_fixed_s > 0 or hw.hop_latency_s > 0
 
 

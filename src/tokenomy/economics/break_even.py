@@ -33,18 +33,23 @@ class BreakEven(_Dict):
 
 def break_even_price(model: Any, hardware_x: Any, hardware_y: Any, tokens_per_s_per_user: float, isl: int = 1024,
                      osl: int = 1024, *, scenario: ScenarioLike = None, engine: Any = None,
-                     precision: str | None = None, tp_x: int = 1, tp_y: int = 1, precision_y: str | None = None,
-                     **overrides: Any) -> BreakEven:
+                     precision: str | None = None, tp_x: int | None = None, tp_y: int | None = None,
+                     precision_y: str | None = None, pp_x: int | None = None, pp_y: int | None = None,
+                     ep_x: int | None = None, ep_y: int | None = None, chips_x: int | None = None,
+                     chips_y: int | None = None, **overrides: Any) -> BreakEven:
     """X is owned at the unknown price p; Y is costed by the scenario (owned or rented). X's replica cost per
-    hour is slope * p + intercept (core.economics), so p = (target * tps * 3600e-6 * u - intercept) / slope."""
+    hour is slope * p + intercept (core.economics), so p = (target * tps * 3600e-6 * u - intercept) / slope.
+    ``tp_*``/``pp_*``/``ep_*``/``chips_*``: the deployment of X and Y (None: chosen, operating_point)."""
     sc = get_scenario(scenario, **overrides)
     hx, hy = hw_spec(hardware_x), hw_spec(hardware_y)
     kw: dict[str, Any] = {"scenario": sc, "engine": engine}
-    oy = operating_point(model, hy, tokens_per_s_per_user, isl, osl, precision=precision_y or precision, tp=tp_y, **kw)
+    oy = operating_point(model, hy, tokens_per_s_per_user, isl, osl, precision=precision_y or precision, tp=tp_y,
+                         pp=pp_y, ep=ep_y, chips=chips_y, **kw)
     if not oy.feasible:
         raise InfeasibleError(f"reference chip {hy.id} cannot serve {tokens_per_s_per_user:g} tokens/s/user: "
                               f"{oy.reason}")
-    ox = operating_point(model, hx, tokens_per_s_per_user, isl, osl, precision=precision, tp=tp_x, **kw)
+    ox = operating_point(model, hx, tokens_per_s_per_user, isl, osl, precision=precision, tp=tp_x, pp=pp_x, ep=ep_x,
+                         chips=chips_x, **kw)
     target, list_price = oy.usd_per_mtok_all_in, chip_price_usd(hx, sc)
     if not ox.feasible:
         raise InfeasibleError(f"{hx.id} cannot serve {tokens_per_s_per_user:g} tokens/s/user at any price, so it "

@@ -100,10 +100,12 @@ def factory_row(op: OperatingPoint, hw: HardwareSpec, sc: Scenario, power_mw: fl
 
 def factory(power_mw: float, model: Any, hardware: list[str] | str, tokens_per_s_per_user: float, isl: int = 1024,
             osl: int = 1024, *, token_price_usd_per_mtok: float | None = None, scenario: ScenarioLike = None,
-            engine: Any = None, precision: Any = None, tp: Any = 1, **overrides: Any) -> FactoryResult:
+            engine: Any = None, precision: Any = None, tp: Any = None, pp: Any = None, ep: Any = None,
+            chips: Any = None, **overrides: Any) -> FactoryResult:
     """For each chip: replicas that fit in ``power_mw`` (sized at power limit + host, times PUE), output
     tokens per year, cost per year, revenue at ``token_price_usd_per_mtok`` (per output Mtok), margin.
-    ``tp`` and ``precision`` may be one value or one per chip."""
+    ``tp``, ``pp``, ``ep``, ``chips`` (per replica; None: chosen, operating_point) and ``precision`` may be one
+    value or one per chip."""
     power_mw = check_number("power_mw", power_mw, 0, MAX_POWER_MW, flag="power-mw")
     hws = args.names("hardware", hardware, HardwareSpec, args.HARDWARE_HINT)
     if not 1 <= len(hws) <= MAX_CHIPS_COMPARED:
@@ -112,10 +114,12 @@ def factory(power_mw: float, model: Any, hardware: list[str] | str, tokens_per_s
     price = sc.token_price_usd_per_mtok if token_price_usd_per_mtok is None else check_number(
         "token_price_usd_per_mtok", token_price_usd_per_mtok, 0, 1e6)   # > 0: margin_frac divides by revenue
     rows = []
-    for h, t, prec in zip(hws, per_chip(tp, hws, "tp"), per_chip(precision, hws, "precision"), strict=True):
+    per = {k: per_chip(v, hws, k) for k, v in (("precision", precision), ("tp", tp), ("pp", pp), ("ep", ep),
+                                                ("chips", chips))}
+    for i, h in enumerate(hws):
         hw = hw_spec(h)
-        op = operating_point(model, hw, tokens_per_s_per_user, isl, osl, scenario=sc, engine=engine, precision=prec,
-                             tp=t)
+        op = operating_point(model, hw, tokens_per_s_per_user, isl, osl, scenario=sc, engine=engine,
+                             **{k: v[i] for k, v in per.items()})
         rows.append(factory_row(op, hw, sc, power_mw, price))
     ok = [r for r in rows if r.feasible]
     priced = [r for r in rows if r.chip_price_usd is not None]

@@ -49,11 +49,12 @@ class Investment(_Dict):
 
 def invest(model: Any, hardware: Any, tokens_per_s_per_user: float, isl: int = 1024, osl: int = 1024, *,
            power_mw: float = 1.0, tokens_per_query: float | None = None, tokens_multiplier: float = 1.0,
-           scenario: ScenarioLike = None, engine: Any = None, precision: str | None = None, tp: int = 1,
-           **overrides: Any) -> Investment:
+           scenario: ScenarioLike = None, engine: Any = None, precision: str | None = None, tp: int | None = None,
+           pp: int | None = None, ep: int | None = None, chips: int | None = None, **overrides: Any) -> Investment:
     """NPV (at cost_of_capital_frac) and payback of a fleet over round(depreciation_years) when the price per
     token falls token_price_decline_per_year x per year; cost per answer of tokens_per_query (default osl)
-    output tokens times ``tokens_multiplier`` (reasoning workloads burn ~20x more tokens, GTC 2025)."""
+    output tokens times ``tokens_multiplier`` (reasoning workloads burn ~20x more tokens, GTC 2025).
+    ``tp``/``pp``/``ep``/``chips`` per replica (None: chosen, operating_point)."""
     power_mw = check_number("power_mw", power_mw, 0, MAX_POWER_MW, flag="power-mw")
     tokens_multiplier = check_number("tokens_multiplier", tokens_multiplier, 0, 1e6, flag="tokens-multiplier")
     if tokens_per_query is not None:
@@ -61,7 +62,7 @@ def invest(model: Any, hardware: Any, tokens_per_s_per_user: float, isl: int = 1
     sc = get_scenario(scenario, **overrides)
     hw = hw_spec(hardware)
     op = operating_point(model, hw, tokens_per_s_per_user, isl, osl, scenario=sc, engine=engine, precision=precision,
-                         tp=tp)
+                         tp=tp, pp=pp, ep=ep, chips=chips)
     if not op.feasible:
         raise InfeasibleError(f"{hw.id} cannot serve {tokens_per_s_per_user:g} tokens/s/user: {op.reason}")
     row = factory_row(op, hw, sc, power_mw, sc.token_price_usd_per_mtok)

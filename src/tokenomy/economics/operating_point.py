@@ -4,15 +4,17 @@ input and output tokens cost, on the steady-state serving model of core/serving.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from .. import api as _api
 from ..core import economics as ce
+from ..core.memory import fast_tier_bytes
 from ..core.serving import chunked_prefill, serving_estimate
 from ..core.speculative import per_token
+from ..frontier.deployments import DeploymentContext, candidates, fixed_candidates, fixed_error
 from ..spec import args
 from ..spec.economics import Scenario
 from ..spec.hardware import HardwareSpec
@@ -34,6 +36,8 @@ class OperatingPoint(_Dict):
     hardware: str
     precision: str
     tp: int
+    pp: int
+    ep: int
     chips: int
     isl: int
     osl: int
@@ -77,19 +81,56 @@ def phase_costs(hw: HardwareSpec, sc: Scenario, dec_w_chip: float, pre_w_chip: f
     return weigh(cd.total_usd_per_hour, cp.total_usd_per_hour), cd, cp, weigh
 
 
+def deployments(m: Any, hw: HardwareSpec, e: Any, p: Any, tp: int | None, pp: int | None, ep: int | None,
+                chips: int | None) -> tuple[list[tuple[int, int, int]], str]:
+    """(tp, pp, ep) to evaluate, and why there are none. Given parts are fixed (frontier's rules and one-line
+    errors, frontier/deployments.fixed_error); free parts are 1 where the weights then fit the fast tier, else
+    every deployment the frontier's search proposes (deployments.candidates / fixed_candidates), as on an
+    SRAM-first chip, where one chip never holds a model."""
+    if chips is not None or tp or pp or ep:
+        fixed_error(m, hw, chips, tp, pp, ep)
+    cx = DeploymentContext(m, e, p, hw, e.memory.reserve_frac)
+    one = (tp or 1, pp or 1, ep or 1)
+    if chips is None and cx.fits_weights(*one, fast_tier_bytes(hw)):
+        return [one], ""
+    return fixed_candidates(cx, chips, tp, pp, ep) if tp or pp or ep else candidates(cx, chips)
+
+
 def operating_point(model: Any, hardware: Any, tokens_per_s_per_user: float = 0.0, isl: int = 1024,
                     osl: int = 1024, *, scenario: ScenarioLike = None, engine: Any = None, precision: str | None = None,
-                    tp: int = 1, pp: int = 1, ep: int = 1, max_batch: int = 4096, spec: Any = None,
-                    **overrides: Any) -> OperatingPoint:
+                    tp: int | None = None, pp: int | None = None, ep: int | None = None, chips: int | None = None,
+                    max_batch: int = 4096, spec: Any = None, **overrides: Any) -> OperatingPoint:
     """Highest-throughput decode batch (1..max_batch, one vectorized predict) whose per-user speed is at
     least ``tokens_per_s_per_user`` (0: the highest-throughput point), decode context = isl + osl/2.
     Input tokens: one prefill of ``isl`` tokens per request, batched with others in a chunk.
+    ``tp``/``pp``/``ep``/``chips`` (None: chosen) fix the deployment as ``tokenomy frontier`` does (``deployments``);
+    where several are proposed, the feasible one with the lowest all-in $/Mtok (then the fewest chips) is taken.
     ``spec``: speculative decoding of the decode steps (tokenomy.predict). Infeasible points return feasible=False."""
     sc = get_scenario(scenario, **overrides)
     check_request(isl, osl, tokens_per_s_per_user)
     args.positive_int("max_batch", max_batch, maximum=MAX_BATCH)
+    chips, fixed = args.fixed_deployment(chips, tp, pp, ep)
     m, hw, e, p = _api.resolve(model, hardware, engine, precision)
     args.request_in_context(isl, osl, m.max_position_embeddings, m.name, force=False)
+    cands, why = deployments(m, hw, e, p, chips=chips, **fixed)
+    if not cands:
+        t, q = fixed["tp"] or 1, fixed["pp"] or 1
+        return OperatingPoint(m.name, hw.id, p.label, t, q, fixed["ep"] or 1, chips or t * q, isl, osl,
+                              float(tokens_per_s_per_user), sc.input_per_output_tokens, reason=why)
+    pts = [_point(m, hw, e, p, sc, tokens_per_s_per_user, isl, osl, *d, max_batch, spec) for d in cands]
+    ok = [o for o in pts if o.feasible]
+    if ok:
+        return min(ok, key=lambda o: (o.usd_per_mtok_all_in, o.chips))
+    if len(pts) > 1:
+        tried = ", ".join(f"{o.tp}x{o.pp}x{o.ep}" for o in pts)
+        return replace(pts[0], reason=f"no deployment (tp x pp x ep) of {tried} serves it; "
+                                      f"{pts[0].tp}x{pts[0].pp}x{pts[0].ep}: {pts[0].reason}")
+    return pts[0]
+
+
+def _point(m: Any, hw: HardwareSpec, e: Any, p: Any, sc: Scenario, tokens_per_s_per_user: float, isl: int, osl: int,
+           tp: int, pp: int, ep: int, max_batch: int, spec: Any) -> OperatingPoint:
+    """The operating point of one deployment (``operating_point``)."""
     kw: dict[str, Any] = {"engine": e, "precision": p, "tp": tp, "pp": pp, "ep": ep}
     dec = _api.predict(m, hw, phase="decode", batch=np.arange(1, max_batch + 1), context=isl + osl / 2, spec=spec,
                        **kw)
@@ -102,14 +143,15 @@ def operating_point(model: Any, hardware: Any, tokens_per_s_per_user: float = 0.
     speed = est["tokens_per_s_per_user"]
     ok = np.asarray(dec.fits) & bool(pre.fits) & (speed >= tokens_per_s_per_user)
     head: dict[str, Any] = {
-        "model": m.name, "hardware": hw.id, "precision": p.label, "tp": tp, "chips": int(dec.chips), "isl": isl,
+        "model": m.name, "hardware": hw.id, "precision": p.label, "tp": tp, "pp": pp, "ep": ep,
+        "chips": int(dec.chips), "isl": isl,
         "osl": osl, "tokens_per_s_per_user_required": float(tokens_per_s_per_user),
         "input_per_output_tokens": sc.input_per_output_tokens}
     if not ok.any():
         why = (f"does not fit at batch 1: {dec.fit_reason(0)}" if not bool(dec.fits[0]) else
                f"prefill of {isl} tokens does not fit: {pre.fit_reason()}" if not bool(pre.fits) else
                f"batch 1 reaches only {speed[0]:.1f} tokens/s/user < {tokens_per_s_per_user:g}; "
-               f"use more chips (--tp), a lower precision, or a faster chip")
+               f"use more chips (--tp, --pp), a lower precision, or a faster chip")
         return OperatingPoint(**head, feasible=False, reason=why)
     i = int(np.argmax(np.where(ok, est["tokens_per_s"], -np.inf)))
     tps_d, tps_p = float(dec.tokens_per_s[i]), float(pre.tokens_per_s)

@@ -3,10 +3,11 @@
 - HBM chips (GPUs, TPUs, ASICs, SambaNova): chips per replica n = 1, 2, 4, ... from the smallest
   n whose weights fit up to max(4 n_min, 8); for each n the largest valid tp <= min(n, scale-up
   domain) with pp = n / tp, plus one step more pipelining (tp/2, 2 pp). MoE: ep in {1, tp}.
-- SRAM chips (kind 'sram', SRAM holds weights: Groq LPU, Cerebras WSE-3): for each valid tp
-  (powers of two up to the heads limit) the smallest pp <= n_layers whose weights fit the SRAM
-  (the chip count follows from model size), and 2x that pp for KV room. SambaNova SN40L (kind
-  'asic': SRAM, HBM, DDR tiers) is swept like an HBM chip, sized on its HBM.
+- Chips whose weights live in SRAM (core/sram.weights_in_sram: Groq LPU, Cerebras WSE-3): for each
+  valid tp (powers of two up to the heads limit, within the scale-up domain) the smallest pp <= n_layers
+  whose weights fit the SRAM (the chip count follows from model size), and 2x that pp for KV room.
+  SambaNova SN40L (SRAM, HBM, DDR tiers) is swept like an HBM chip, sized on its HBM. Every chip keeps
+  tp within its scale-up domain (an SRAM system's is its whole fabric, wider than any model's heads).
 - Sizing counts only the fast tier (HBM, or SRAM where it holds the weights): a DDR or MemoryX
   tier is a capacity tier (model switching, experts, KV offload), never weight memory, so the sweep
   proposes no deployment that streams its weights every token. A fixed deployment (predict with
@@ -28,6 +29,7 @@ from typing import Any
 
 from ..core.graph import build_recipe, parallel_error
 from ..core.memory import fast_tier_bytes
+from ..core.sram import weights_in_sram
 from ..errors import SpecError
 
 MAX_REPLICA_CHIPS = 1024        # the automatic enumeration stops at this many chips per replica
@@ -81,12 +83,9 @@ class DeploymentContext:
 def max_replica_chips(model, hw) -> tuple[int, str]:
     """The most chips one replica of ``model`` can use on ``hw``, and the limits that set it."""
     heads_tp = max(t for t in range(1, model.n_heads + 1) if model.n_heads % t == 0 and _valid_tp(model, t))
-    if hw.kind == "sram":
-        tp_max, why = heads_tp, f"tp up to {heads_tp} (the attention heads)"
-    else:
-        domain = max(hw.scaleup_domain, 1)
-        tp_max = max(t for t in range(1, min(heads_tp, domain) + 1) if _valid_tp(model, t))
-        why = f"tp up to {tp_max} (scale-up domain of {domain}, {model.n_heads} attention heads)"
+    domain = max(hw.scaleup_domain, 1)
+    tp_max = max(t for t in range(1, min(heads_tp, domain) + 1) if _valid_tp(model, t))
+    why = f"tp up to {tp_max} (scale-up domain of {domain}, {model.n_heads} attention heads)"
     return tp_max * model.n_layers, f"{why} x pp up to {model.n_layers} (the layers)"
 
 
@@ -112,7 +111,7 @@ def candidates(c: DeploymentContext, chips: int | None) -> tuple[list[tuple[int,
             return [], (f"weights ({bytes_text(w1)} in all) do not fit on {chips} x {hw.id} with any tp x pp the "
                         f"model allows ({bytes_text(cap_all)} per chip, {c.reserve_frac:.0%} reserved)")
         return out, ""
-    if hw.kind == "sram" and not hw.sram_is_cache:
+    if weights_in_sram(hw):
         return sram_candidates(c)
     domain = max(hw.scaleup_domain, 1)
     out = []
@@ -143,7 +142,7 @@ def sram_candidates(c: DeploymentContext) -> tuple[list[tuple[int, int, int]], s
     L = m.n_layers
     fast = fast_tier_bytes(hw)
     out: list[tuple[int, int, int]] = []
-    tps = [t for t in _pow2_upto(m.n_heads) if _valid_tp(m, t)]
+    tps = [t for t in _pow2_upto(min(m.n_heads, max(hw.scaleup_domain, 1))) if _valid_tp(m, t)]
     for tp in tps:
         for ep in _eps(m, tp):
             if not c.fits_weights(tp, L, ep, fast):
@@ -182,7 +181,7 @@ def memory_reason(pred, i: int, what: str) -> str:
 def fixed_error(model, hw, chips: int | None, tp: int | None, pp: int | None, ep: int | None) -> None:
     """SpecError (one line) when fixed tp / pp / ep cannot deploy ``model`` on ``hw`` at all."""
     why = parallel_error(model, tp or ep or 1, pp or 1, ep or 1)     # a free tp: the smallest that carries ep
-    if not why and tp and hw.kind != "sram" and tp > max(hw.scaleup_domain, 1):
+    if not why and tp and tp > max(hw.scaleup_domain, 1):
         why = (f"tp={tp} exceeds the scale-up domain of {hw.id} ({hw.scaleup_domain} chips); "
                f"use tp <= {hw.scaleup_domain} and pp for more chips.")
     if not why and chips and tp and pp and tp * pp != chips:
@@ -198,9 +197,8 @@ def fixed_candidates(c: DeploymentContext, chips: int | None, tp: int | None, pp
     """Deployments with the fixed parts (module docstring), and a reason when none fits."""
     m, hw = c.model, c.hw
     L = m.n_layers
-    sram = hw.kind == "sram" and not hw.sram_is_cache
     cap = fast_tier_bytes(hw)
-    domain = m.n_heads if sram else max(hw.scaleup_domain, 1)
+    domain = max(hw.scaleup_domain, 1)
     tps = [tp] if tp else [t for t in _pow2_upto(min(domain, chips or domain)) if _valid_tp(m, t)]
     pps = [pp] if pp else sorted(set(_pow2_upto(L)) | {L})
     out: list[tuple[int, int, int]] = []

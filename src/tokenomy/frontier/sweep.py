@@ -132,8 +132,7 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
     isl_a, osl_a = _as_lengths("isl", isl), _as_lengths("osl", osl)
     if isl_a.size != osl_a.size and min(isl_a.size, osl_a.size) != 1:
         raise SpecError(f"isl and osl samples differ in count ({isl_a.size} and {osl_a.size}); pair them.")
-    chips = None if chips is None else args.count("chips", chips, maximum=args.MAX_PARALLEL)
-    fixed = {k: None if v is None else args.positive_int(k, v) for k, v in (("tp", tp), ("pp", pp), ("ep", ep))}
+    chips, fixed = args.fixed_deployment(chips, tp, pp, ep)
     sd, draft = resolve_spec(spec)
     from ..economics import get_scenario
 

@@ -65,10 +65,11 @@ from ..api import resolve, resolve_spec
 from ..core.comms import p2p_time_s
 from ..core.energy import MIN_CLOCK_FRAC, idle_power_w
 from ..core.graph import build_recipe, parallel_error, stage_layers
-from ..core.memory import fast_tier_bytes, memory_use, sram_chunk_tokens, weights_in_sram
+from ..core.memory import fast_tier_bytes, memory_use, sram_chunk_tokens
 from ..core.precision import BYTES_PER_ELEMENT, engine_kv
 from ..core.predict import predict_core
 from ..core.speculative import _one_layer, speculative_core
+from ..core.sram import weights_in_sram
 from ..errors import NothingFitsError, SpecError
 from ..spec import args
 from .stepeval import Consts, evaluate, finish, finish_run, prepare

@@ -98,6 +98,12 @@ def positive_int(arg: str, value: Any, *, maximum: int = MAX_PARALLEL) -> int:
     return v
 
 
+def fixed_deployment(chips: Any, tp: Any, pp: Any, ep: Any) -> tuple[int | None, dict[str, int | None]]:
+    """The fixed parts of a deployment, None where the caller chooses: (chips, {"tp", "pp", "ep"})."""
+    n = None if chips is None else count("chips", chips, maximum=MAX_PARALLEL)
+    return n, {k: None if v is None else positive_int(k, v) for k, v in (("tp", tp), ("pp", pp), ("ep", ep))}
+
+
 def dp_attention(value: Any, tp: int) -> int:
     """Attention data-parallel groups D: a whole number >= 1 dividing the tp chips of a stage (the chips
     attention is split over); the model-specific rules are core/graph.py's parallel_error."""
