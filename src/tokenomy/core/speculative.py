@@ -49,9 +49,9 @@ from ..spec.engine import EngineProfile
 from ..spec.hardware import HardwareSpec
 from ..spec.model import ModelSpec
 from .graph import build_recipe, parallel_error
-from .memory import weights_in_sram
 from .precision import Precision
 from .predict import Prediction, decode_cycle_s, predict_core
+from .sram import weights_in_sram
 
 # method -> (draft tokens K, per-token acceptance a, source); module docstring
 DEFAULTS: dict[str, tuple[int, float, str]] = {
