@@ -114,7 +114,8 @@ def frontier_command(
                                        help="SLO: slowest decode speed per user."),
     max_ttft_s: float = typer.Option(None, "--max-ttft-s", parser=POSITIVE,
                                      help="SLO: longest time to first token, seconds."),
-    json_out: bool = json_option("Print JSON: every point that fits (\"points\"), the summary lines, SRAM crossovers and saturation."),
+    json_out: bool = json_option("Print JSON: every point that fits (points), the summary lines, SRAM "
+                                 "crossovers and saturation."),
     plot: str = plot_option("Write the frontier chart: FILE.png (matplotlib) or FILE.html (Plotly)."),
     force: bool = force_option("Overwrite the --plot file; allow isl + osl beyond the model's context."),
     tp: int = _fixed("--tp", "Fix tensor parallelism (default: the sweep chooses)."),

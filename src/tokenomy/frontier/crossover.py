@@ -42,7 +42,7 @@ def crossover(s_a: np.ndarray, y_a: np.ndarray, s_b: np.ndarray, y_b: np.ndarray
     win = ya < yb
     edges = np.diff(np.concatenate([[0], win.astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
-    windows = [(float(lo[i]), float(bp[j])) for i, j in zip(starts, ends, strict=True)]
+    windows = [[float(lo[i]), float(bp[j])] for i, j in zip(starts, ends, strict=True)]
     out = {"kind": "never", "speed": None, "a_fastest": top_a, "b_fastest": top_b, "windows": windows,
            "a_value": None, "b_value": None}
     if win[-1]:
@@ -112,8 +112,8 @@ def saturation(res) -> list[dict]:
     for hw, sel in res.per_chip("on_frontier"):
         i0 = sel[np.lexsort((c["batch"][sel], -c["tokens_per_s_per_user"][sel]))[0]]
         same = c["meets_slo"] & (c["hardware"] == hw) & (c["precision"] == c["precision"][i0])
-        for k in ("tp", "pp", "ep"):
-            same &= c[k] == c[k][i0]
+        for part in ("tp", "pp", "ep"):
+            same &= c[part] == c[part][i0]
         d = np.flatnonzero(same)
         d = d[np.argsort(c["batch"][d], kind="stable")]
         thr = c["tokens_per_s"][d]

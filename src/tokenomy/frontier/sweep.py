@@ -28,11 +28,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..api import default_precision, resolve, resolve_spec
+from ..core.memory import weights_in_sram
 from ..core.pareto import pareto_mask, pareto_mask_grouped
 from ..core.precision import Precision, parse_precision
 from ..core.predict import predict_core
 from ..core.serving import chunked_prefill, serving_estimate
-from ..core.memory import weights_in_sram
 from ..core.speculative import per_token, speculative_core
 from ..core.sram import is_dataflow_system
 from ..errors import NothingFitsError, SpecError
