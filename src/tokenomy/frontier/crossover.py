@@ -98,11 +98,12 @@ def batch_limit_text(pred, j: int, users: float, tier: str) -> str:
     act = max(need - pred.weight_bytes - kv, 0.0)
     what = "the KV cache does not fit" if kv >= act else "the activations do not fit"
     return (f"{what} in {tier} at {users:,.0f} users ({_b(need)} per chip: weights {_b(pred.weight_bytes)}, "
-            f"KV {_b(kv)}, activations {_b(act)}; {_b(pred.memory_capacity_bytes)} available)")
+            f"KV {_b(kv)}, activations {_b(act)}; {_b(pred.memory_capacity_bytes)} available, "
+            f"{_b(need - pred.memory_capacity_bytes)} short)")
 
 
 def _b(x: float) -> str:
-    return f"{x / 1e9:.4g} GB" if x >= 1e9 else f"{x / 1e6:.4g} MB"
+    return f"{x / 1e9:.4g} GB" if x >= 1e9 else f"{x / 1e6:.4g} MB" if x >= 1e6 else f"{x / 1e3:.4g} kB"
 
 
 def saturation(res) -> list[dict]:
@@ -133,7 +134,7 @@ def saturation(res) -> list[dict]:
                 f"{c['pp'][i1]}): {_said(pts[0])} -> {_said(pts[1])}; {stop}")
         if best not in (i1, top):
             line += (f". Most per chip on its frontier: {_n(c['tokens_per_s_per_chip'][best])} tok/s/chip on "
-                     f"{c['chips'][best]:,} chips at {c['batch'][best]:,} users")
+                     f"{c['chips'][best]:,} chips ({c['precision'][best]}) at {c['batch'][best]:,} users")
         out.append({"hardware": hw, "points": pts, "stop": stop, "most_per_chip": _point(c, best), "line": line})
     return out
 
