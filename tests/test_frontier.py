@@ -253,8 +253,9 @@ BASE = ["frontier", "--model", "llama-3.1-8b", "--isl", "512", "--osl", "128"]
 def test_cli_json_contract():
     r = runner.invoke(app, BASE + ["--hardware", "h100-sxm,groq-lpu", "--json"])
     assert r.exit_code == 0, r.output
-    pts = json.loads(r.stdout)
-    assert isinstance(pts, list) and pts
+    out = json.loads(r.stdout)
+    pts = out["points"]
+    assert isinstance(pts, list) and pts and out["summary"] and out["model"]
     for p in pts:
         assert set(JSON_KEYS) <= set(p)
         assert isinstance(p["on_frontier"], bool)

@@ -111,7 +111,8 @@ def frontier_command(
                                        help="SLO: slowest decode speed per user."),
     max_ttft_s: float = typer.Option(None, "--max-ttft-s", parser=POSITIVE,
                                      help="SLO: longest time to first token, seconds."),
-    json_out: bool = json_option("Print a JSON array of every point that fits."),
+    json_out: bool = json_option("Print JSON: every point that fits (points), the summary lines, SRAM "
+                                 "crossovers and saturation."),
     plot: str = plot_option("Write the frontier chart: FILE.png (matplotlib) or FILE.html (Plotly)."),
     force: bool = force_option("Overwrite the --plot file; allow isl + osl beyond the model's context."),
     tp: int = deployment_option("--tp"),
@@ -139,7 +140,7 @@ def frontier_command(
     if plot is not None:
         write_files({plot: lambda p: write_frontier_plot(res, p)}, flag="--plot", force=force)
     if json_out:
-        print_json(res.records())
+        print_json(res.to_dict())
     else:
         _render(res)
     if plot is not None:

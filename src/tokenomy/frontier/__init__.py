@@ -1,7 +1,8 @@
 """Deployment sweep and throughput-interactivity frontiers (``sweep`` returns a ``FrontierResult``).
 
 Modules: ``deployments`` (which tp x pp x ep each chip gets), ``sweep`` (the vectorized evaluation),
-``result`` (the columns, tables and cost curves), ``summary`` (the plain-language reading).
+``result`` (the columns, tables and cost curves), ``summary`` (the plain-language reading),
+``crossover`` (SRAM systems against the other chips: crossover speeds; each chip's batch up to saturation).
 """
 
 from .deployments import MAX_REPLICA_CHIPS, max_replica_chips

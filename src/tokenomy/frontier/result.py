@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import crossover as _crossover
 from . import summary as _summary
+from .crossover import best_at
 
 #: Columns of every point, in output order; the first ones are the CLI's JSON contract.
 COLUMNS = ("hardware", "chips", "tp", "pp", "ep", "precision", "batch", "tokens_per_s_per_user", "tokens_per_s",
@@ -120,11 +122,7 @@ class FrontierResult:
             sel = ok & (c["hardware"] == hw)
             if not sel.any():
                 continue
-            sp, usd = c["tokens_per_s_per_user"][sel], c["usd_per_mtok"][sel]
-            order = np.argsort(-sp)
-            sp, usd = sp[order], np.minimum.accumulate(usd[order])       # cheapest at >= speed
-            k = np.searchsorted(-sp, -grid, side="right") - 1             # last point with speed >= grid
-            curves[hw] = np.where(k >= 0, usd[np.clip(k, 0, None)], np.inf)
+            curves[hw] = best_at(c["tokens_per_s_per_user"][sel], c["usd_per_mtok"][sel], grid)  # cheapest at >= speed
         return grid, curves
 
     @property
@@ -136,6 +134,28 @@ class FrontierResult:
     def cheapest_changes(grid, curves) -> list[dict]:
         """Where the cheapest chip (the lower envelope of the $ curves) changes, ties within TIE_FRAC kept."""
         return _summary.cheapest_changes(grid, curves)
+
+    @property
+    def sram_crossovers(self) -> list[dict]:
+        """Per (SRAM system, other chip): the speed above which the SRAM system is cheaper per token and
+        lower in J/token (frontier/crossover.py), with a sentence under "line"."""
+        if "sram_crossovers" not in self._cache:
+            self._cache["sram_crossovers"] = _crossover.sram_crossovers(self)
+        return self._cache["sram_crossovers"]
+
+    @property
+    def saturation(self) -> list[dict]:
+        """Per chip: its fastest deployment from 1 user up to saturation and what stops it (a sentence under
+        "line")."""
+        if "saturation" not in self._cache:
+            self._cache["saturation"] = _crossover.saturation(self)
+        return self._cache["saturation"]
+
+    def to_dict(self) -> dict:
+        """JSON-ready: the workload, every point (COLUMNS), the summary lines, crossovers and saturation."""
+        return {"model": self.model, "isl": self.isl, "osl": self.osl, "points": self.records(),
+                "summary": self.summary(), "sram_crossovers": self.sram_crossovers, "saturation": self.saturation,
+                "infeasible": self.infeasible, "dropped": self.dropped}
 
     def summary(self) -> list[str]:
         """Plain-language lines: cheapest chip per speed band, where costs explode, top speeds."""

@@ -60,7 +60,8 @@ def cheapest_changes(grid: np.ndarray, curves: dict[str, np.ndarray]) -> list[di
 
 def summary_lines(res) -> list[str]:
     """Plain-language lines about a FrontierResult: cheapest chip per speed band, where costs explode,
-    where the cheapest chip changes, top speeds and what was dropped."""
+    where the cheapest chip changes, SRAM systems against the other chips (crossover speeds), how far
+    each chip's batch goes (saturation), top speeds and what was dropped."""
     lines = []
     grid, curves = res.cost_curves()
     if curves:
@@ -87,6 +88,8 @@ def summary_lines(res) -> list[str]:
     for x in cheapest_changes(grid, curves):
         lines.append(f"near {x['tokens_per_s_per_user']:.0f} tok/s/user the cheapest chip changes from "
                      f"{x['cheaper_below']} to {x['cheaper_above']}")
+    lines += [x["line"] for x in res.sram_crossovers]
+    lines += [x["line"] for x in res.saturation]
     mx = res.max_tokens_per_s_per_user
     if mx:
         lines.append("fastest single user: " + ", ".join(f"{k} {v:.0f}" for k, v in

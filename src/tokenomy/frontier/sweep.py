@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..api import default_precision, resolve, resolve_spec
+from ..core.memory import weights_in_sram
 from ..core.pareto import pareto_mask, pareto_mask_grouped
 from ..core.precision import Precision, parse_precision
 from ..core.predict import predict_core
@@ -39,6 +40,7 @@ from ..loaders.engines import load_engine
 from ..spec import args
 from ..spec.engine import EngineProfile
 from ..spec.hardware import HardwareSpec
+from .crossover import batch_limit_text
 from .deployments import DeploymentContext, candidates, fixed_candidates, fixed_error, memory_reason
 from .result import FrontierResult
 
@@ -86,6 +88,16 @@ def _no_fit_reason(dec, pre, isl_u: np.ndarray) -> str:
     bad = np.flatnonzero(~np.broadcast_to(np.asarray(pre.fits, dtype=bool), isl_u.shape))
     j = int(bad[0]) if bad.size else 0
     return memory_reason(pre, j, f"prefill of {isl_u[j]:.0f} tokens")
+
+
+def _batch_limit(dec, fits: np.ndarray, hw) -> str:
+    """Why a deployment's batch stops growing: the first batch past the largest that fits ("" if none)."""
+    ok, bad = np.flatnonzero(fits), np.flatnonzero(~fits)
+    bad = bad[bad > ok[-1]] if ok.size else bad
+    if not bad.size:
+        return ""
+    users = np.broadcast_to(np.asarray(dec.batch, dtype=float) * np.asarray(dec.micro_batches, dtype=float), fits.shape)
+    return batch_limit_text(dec, int(bad[0]), float(users[bad[0]]), "SRAM" if weights_in_sram(hw) else "HBM")
 
 
 def _join_reasons(reasons: list[str]) -> str:
@@ -198,6 +210,7 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                 pmean["latency_s"] += handoff
                 pmean["latency_one_s"] += handoff
                 # full pipeline (pp micro-batches of every b), and fewer sequences than stages (bubble)
+                limit = ""
                 ms = [(bs, None)] + ([(np.ones(len(_pow2_below(pp))), _pow2_below(pp))] if pp > 1 else [])
                 for b_i, m_i in ms:
                     if sd is None:
@@ -212,6 +225,8 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                     if nbad:
                         key = "KV cache does not fit at this batch" if fits.any() else "does not fit at batch 1"
                         drop[key] = drop.get(key, 0) + nbad
+                    own = _batch_limit(dec, fits, hw)
+                    limit = limit if m_i is not None else own        # the full pipeline's limit, for the bubble
                     if not fits.any():
                         if m_i is None:
                             reasons.append(f"{prec.label} tp={tp} pp={pp}: {_no_fit_reason(dec, pre.pred, isl_u)}")
@@ -237,6 +252,8 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                     for k, v in (("chips", tp * pp), ("tp", tp), ("pp", pp), ("ep", ep)):
                         part[k] = np.full(n, v, dtype=np.int64)
                     part["usd_per_chip_hour"] = np.full(n, price)
+                    part["dataflow"] = np.full(n, is_dataflow_system(hw))
+                    part["limit"] = np.full(n, own or limit, dtype=object)
                     parts.append(part)
         if not any(p["hardware"][0] == hw.id for p in parts):
             infeasible[hw.id] = _join_reasons(reasons)
