@@ -87,7 +87,7 @@ def frontier_wall(runs: int) -> None:
         t0 = time.perf_counter()
         out = subprocess.run(cmd, capture_output=True, text=True, check=True)
         times.append(time.perf_counter() - t0)
-        npts = len(json.loads(out.stdout))
+        npts = len(json.loads(out.stdout)["points"])
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import tokenomy.cli.main"], check=True)
     t_import = time.perf_counter() - t0
