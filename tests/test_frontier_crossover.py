@@ -38,7 +38,7 @@ def test_crossover_only_beyond_the_gpu_and_never_and_always():
     assert x["kind"] == "beyond" and x["speed"] == 100.0
     # SRAM at $30 up to 80 only: loses everywhere it reaches -> never, no window
     x = crossover(A([80.0]), A([30.0]), gpu_s, gpu_c)
-    assert x["kind"] == "never" and x["speed"] is None and x["windows"] == []
+    assert x["kind"] == "never" and "speed" not in x and x["windows"] == []
     # SRAM at $0.5 up to 120: below G's 1, 4, 20 and inf -> every speed
     x = crossover(A([120.0]), A([0.5]), gpu_s, gpu_c)
     assert x["kind"] == "always" and x["speed"] == 0.0

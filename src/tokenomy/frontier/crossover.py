@@ -33,7 +33,8 @@ def best_at(speeds: np.ndarray, values: np.ndarray, v: np.ndarray) -> np.ndarray
 
 def crossover(s_a: np.ndarray, y_a: np.ndarray, s_b: np.ndarray, y_b: np.ndarray) -> dict:
     """Where system a's best (lowest) y at >= speed beats system b's (module docstring), exact on the
-    step functions: {kind, speed, a_fastest, b_fastest, windows, a_value, b_value}."""
+    step functions: {kind, a_fastest, b_fastest, windows} and, where a wins from some speed on, speed and the two
+    values there (b_value only while b reaches that speed: no key rather than a null)."""
     top_a, top_b = float(s_a.max()), float(s_b.max())
     bp = np.unique(np.concatenate([s_a, s_b]))
     bp = bp[bp <= top_a]                             # interval i is (lo[i], bp[i]], lo[0] = 0
@@ -43,13 +44,14 @@ def crossover(s_a: np.ndarray, y_a: np.ndarray, s_b: np.ndarray, y_b: np.ndarray
     edges = np.diff(np.concatenate([[0], win.astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
     windows = [[float(lo[i]), float(bp[j])] for i, j in zip(starts, ends, strict=True)]
-    out = {"kind": "never", "speed": None, "a_fastest": top_a, "b_fastest": top_b, "windows": windows,
-           "a_value": None, "b_value": None}
+    out: dict = {"kind": "never", "a_fastest": top_a, "b_fastest": top_b, "windows": windows}
     if win[-1]:
         i = int(starts[-1])
         speed = float(lo[i])
         kind = "always" if i == 0 else ("beyond" if speed >= top_b else "above")
-        out.update(kind=kind, speed=speed, a_value=float(ya[i]), b_value=float(yb[i]))
+        out.update(kind=kind, speed=speed, a_value=float(ya[i]))
+        if np.isfinite(yb[i]):
+            out["b_value"] = float(yb[i])
     return out
 
 
