@@ -193,3 +193,9 @@ def test_hardware_show_prints_the_scaleout_nic():
     out = CliRunner().invoke(hardware_app, ["show", "rubin-vr200"], env={"COLUMNS": "250"})
     # 1,600 Gb/s / 8 = 200 GB/s
     assert out.exit_code == 0 and "scaleout_gbps" in out.stdout and "1600 Gb/s = 200 GB/s" in out.stdout
+
+
+def test_rubin_chips_run_in_the_frontier():
+    from tokenomy.frontier import sweep
+    res = sweep("llama-3.1-70b", ["rubin-vr200", "rubin-cpx"], isl=1024, osl=1024, batches=[1, 64])
+    assert set(res.max_tokens_per_s_per_user) == {"rubin-vr200", "rubin-cpx"}
