@@ -23,7 +23,7 @@ from tokenomy.loaders.hardware import (
 REQUIRED_IDS = [
     "a100-sxm", "h100-sxm", "h200-sxm", "b200", "gb200", "b300", "gb300", "l40s", "mi300x",
     "mi325x", "mi355x", "tpu-v5e", "tpu-v5p", "tpu-v6e", "tpu7x", "gaudi3", "trainium2",
-    "inferentia2", "groq-lpu", "cerebras-wse3", "sambanova-sn40l", "rtx-pro-6000",
+    "inferentia2", "groq-lpu", "cerebras-wse3", "sambanova-sn40l", "rtx-pro-6000", "rubin-vr200", "rubin-cpx",
 ]
 CATALOG_DIR = Path(__file__).resolve().parents[1] / "src" / "tokenomy" / "catalog" / "hardware"
 

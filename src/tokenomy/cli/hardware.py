@@ -72,9 +72,11 @@ def show_hardware(
     if as_json:
         typer.echo(spec.model_dump_json(indent=2))
         return
+    nic = (f"{spec.scaleout_gbps:g} Gb/s = {spec.scaleout_bytes_per_s / 1e9:g} GB/s per chip, one way"
+           if spec.scaleout_gbps else "unknown (add scaleout_gbps)")
     Console().print(make_table(
         f"{spec.name} ({spec.id}): {spec.vendor} {spec.kind}, {spec.year or 'year n/a'}",
         ("figure", "value", "unit", "source", "note"),
         [(f["key"], f"{f['value']:,}", f["unit"], f["source"], f["note"] or "") for f in figures],
         left=("figure", "unit", "source", "note"), overflow="fold",
-        caption=f"SRAM holds weights: {'no (cache)' if spec.sram_is_cache else 'yes'}"))
+        caption=f"SRAM holds weights: {'no (cache)' if spec.sram_is_cache else 'yes'}; scale-out NIC: {nic}"))

@@ -44,6 +44,7 @@ FIGURES: dict[str, tuple[str, float, str]] = {
     "capacity_tier_gb_per_s": ("capacity_tier_bytes_per_s", 1e9, "GB/s"),
     "scaleup_gb_per_s_unidir": ("scaleup_bytes_per_s_unidir", 1e9, "GB/s, one way"),
     "scaleup_domain": ("scaleup_domain", 1, "chips"),
+    "scaleout_gbps": ("scaleout_gbps", 1, "Gb/s, one way"),
     "power_limit_w": ("power_limit_w", 1, "W"),
     "idle_power_w": ("idle_power_w", 1, "W"),
     "price_usd": ("price_usd", 1, "USD"),

@@ -52,6 +52,9 @@ class HardwareSpec(BaseModel):
     # scale-up link (NVLink, Infinity Fabric, ICI, ...), bytes/s in ONE direction per chip
     scaleup_bytes_per_s_unidir: float = 0.0
     scaleup_domain: int = 1            # chips in one scale-up domain
+    # scale-out NIC bandwidth per accelerator in its standard server/rack (InfiniBand/Ethernet/EFA/DCN),
+    # Gb/s in ONE direction; 0 = unknown (core/disagg.py: the KV hand-off between pools outside one domain)
+    scaleout_gbps: float = 0.0
     power_limit_w: float | None = None
     idle_power_w: float | None = None
     price_usd: float | None = None
@@ -84,6 +87,11 @@ class HardwareSpec(BaseModel):
         if not self.sram_is_cache and self.sram_bytes > 0:
             return self.sram_bytes_per_s
         return self.ddr_bytes_per_s
+
+    @property
+    def scaleout_bytes_per_s(self) -> float:
+        """Scale-out NIC bandwidth per chip, bytes/s in one direction (``scaleout_gbps`` * 1e9 / 8); 0 if unknown."""
+        return self.scaleout_gbps * 1e9 / 8
 
     @model_validator(mode="after")
     def _physical(self) -> HardwareSpec:

@@ -24,6 +24,7 @@ HARDWARE_LIMITS: dict[str, tuple[float, float]] = {
     "capacity_tier_bytes_per_s": (1e6, 1e18),
     "scaleup_bytes_per_s_unidir": (1e6, 1e16),
     "scaleup_domain": (1, 1e7),
+    "scaleout_gbps": (1e-3, 1e6),             # Gb/s (not SI bytes: the NIC's own unit), one direction
     "power_limit_w": (1, 1e7),
     "idle_power_w": (0, 1e7),
     "host_power_w": (0, 1e5),                 # the chip's share of its host: CPUs, NICs, fans
@@ -37,7 +38,7 @@ HARDWARE_LIMITS: dict[str, tuple[float, float]] = {
 }
 ZERO_MEANS_ABSENT = frozenset({"hbm_bytes", "hbm_bytes_per_s", "sram_bytes", "sram_bytes_per_s", "ddr_bytes",
                                "ddr_bytes_per_s", "capacity_tier_bytes", "capacity_tier_bytes_per_s",
-                               "scaleup_bytes_per_s_unidir"})
+                               "scaleup_bytes_per_s_unidir", "scaleout_gbps"})
 _TIERS = (("hbm_bytes", "hbm_bytes_per_s"), ("ddr_bytes", "ddr_bytes_per_s"),
           ("capacity_tier_bytes", "capacity_tier_bytes_per_s"))
 
