@@ -258,7 +258,9 @@ def test_cli_json_contract():
     for p in pts:
         assert set(JSON_KEYS) <= set(p)
         assert isinstance(p["on_frontier"], bool)
-        assert p["chips"] == p["tp"] * p["pp"]
+        # pipelined on groq-lpu the embedding and LM head add a stage of tp x k chips (core/memory.sram_tables)
+        assert p["chips"] == p["tp"] * p["pp"] if p["hardware"] == "h100-sxm" or p["pp"] == 1 else \
+            p["chips"] > p["tp"] * p["pp"] and (p["chips"] - p["tp"] * p["pp"]) % p["tp"] == 0
     assert {p["hardware"] for p in pts if p["on_frontier"]} == {"h100-sxm", "groq-lpu"}
 
 

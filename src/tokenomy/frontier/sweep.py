@@ -230,7 +230,7 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                                    ("kv_cache", dec.kv_cache), ("model", m.name), ("spec", dec.speculative),
                                    ("deployment", dec.deployment)):
                         part[k] = np.full(n, txt, dtype=object)
-                    for k, v in (("chips", tp * pp), ("tp", tp), ("pp", pp), ("ep", ep)):
+                    for k, v in (("chips", dec.chips), ("tp", tp), ("pp", pp), ("ep", ep)):
                         part[k] = np.full(n, v, dtype=np.int64)
                     part["usd_per_chip_hour"] = np.full(n, price)
                     parts.append(part)
