@@ -179,10 +179,11 @@ def _needs_vs_available(text: str) -> list[tuple[float, float]]:
 
 
 def test_nothing_fits_says_why_for_every_deployment():
-    """405B on Groq with a 100k-token prompt: every reason names memory needed against memory available,
-    and needed > available. (At 1k tokens it fits since prefill on SRAM chips is chunked, issue 10.)"""
+    """405B on 8,192 Groq chips at bf16 with a 100k-token prompt: every reason names memory needed against memory
+    available, and needed > available. (At 1k tokens it fits since prefill on SRAM chips is chunked, issue 10;
+    on more chips per replica, with the embedding and LM head on chips of their own, the 100k prompt fits too.)"""
     with pytest.raises(NothingFitsError) as e:
-        sweep("llama-3.1-405b", ["groq-lpu"], isl=100_000, osl=1024)
+        sweep("llama-3.1-405b", ["groq-lpu"], isl=100_000, osl=1024, precision="bf16", chips=8192)
     why = e.value.reasons["groq-lpu"]
     parts = [p for p in why.split("; ") if not p.startswith("and ")]
     pairs = _needs_vs_available(why)

@@ -173,7 +173,7 @@ def test_sram_chips_on_same_frontier(res):
         assert np.all(c["power_w"][sel] > 0)
     # Groq: no HBM, so the chip count follows from the weights over the SRAM
     groq = load_hardware("groq-lpu")
-    weights = param_counts(load_model(MODEL)).total * 2.0
+    weights = param_counts(load_model(MODEL)).total * 1.0     # Groq's served int8 (catalog served_precision)
     assert c["chips"][c["hardware"] == "groq-lpu"].min() * groq.sram_bytes >= weights
     # SRAM chips reach the highest single-user speeds in this set
     mx = res.max_tokens_per_s_per_user
@@ -259,7 +259,9 @@ def test_cli_json_contract():
     for p in pts:
         assert set(JSON_KEYS) <= set(p)
         assert isinstance(p["on_frontier"], bool)
-        assert p["chips"] == p["tp"] * p["pp"]
+        # pipelined on groq-lpu the embedding and LM head add a stage of tp x k chips (core/memory.sram_tables)
+        assert p["chips"] == p["tp"] * p["pp"] if p["hardware"] == "h100-sxm" or p["pp"] == 1 else \
+            p["chips"] > p["tp"] * p["pp"] and (p["chips"] - p["tp"] * p["pp"]) % p["tp"] == 0
     assert {p["hardware"] for p in pts if p["on_frontier"]} == {"h100-sxm", "groq-lpu"}
 
 

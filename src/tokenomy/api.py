@@ -10,7 +10,7 @@ from dataclasses import fields
 
 import numpy as np
 
-from .core.precision import Precision, parse_precision, shipped_precision
+from .core.precision import BYTES_PER_ELEMENT, Precision, parse_precision, shipped_precision
 from .core.predict import Prediction, predict_core
 from .core.speculative import Speculative, speculative, speculative_core
 from .core.sram import is_dataflow_system
@@ -25,9 +25,17 @@ from .spec.model import ModelSpec
 
 
 def default_precision(model: ModelSpec, hw: HardwareSpec) -> Precision:
-    """The precision ``model`` runs in as its checkpoint ships, on ``hw`` (core/precision.py)."""
-    return shipped_precision(model.quant_weights, model.quant_activations, model.quant_bf16_parts,
-                             model.quant_method, hw.peak_flop_per_s)
+    """The precision ``model`` runs in when none is given (the one place every entry point defaults it): the
+    checkpoint's shipped format on ``hw`` (core/precision.py), or the chip's served format (catalog
+    ``served_precision``: Groq serves 8-bit weights) where that is narrower than the shipped weights, as
+    weights and activations (the chip's matrix rate for it). A checkpoint is never widened; the KV format then
+    follows the engine's convention (core/precision.engine_kv). An explicit precision always wins."""
+    shipped = shipped_precision(model.quant_weights, model.quant_activations, model.quant_bf16_parts,
+                                model.quant_method, hw.peak_flop_per_s)
+    served = hw.served_precision
+    if served is None or BYTES_PER_ELEMENT[served] >= BYTES_PER_ELEMENT[shipped.weights]:
+        return shipped
+    return Precision(served, served, "bf16", shipped.bf16_parts, f"served on {hw.id}")
 
 
 def resolve(model, hardware, engine=None, precision=None) -> tuple[ModelSpec, HardwareSpec, EngineProfile, Precision]:

@@ -77,6 +77,7 @@ def show_hardware(
     Console().print(make_table(
         f"{spec.name} ({spec.id}): {spec.vendor} {spec.kind}, {spec.year or 'year n/a'}",
         ("figure", "value", "unit", "source", "note"),
-        [(f["key"], f"{f['value']:,}", f["unit"], f["source"], f["note"] or "") for f in figures],
+        [(f["key"], f["value"] if isinstance(f["value"], str) else f"{f['value']:,}", f["unit"], f["source"],
+          f["note"] or "") for f in figures],
         left=("figure", "unit", "source", "note"), overflow="fold",
         caption=f"SRAM holds weights: {'no (cache)' if spec.sram_is_cache else 'yes'}; scale-out NIC: {nic}"))

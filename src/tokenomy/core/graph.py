@@ -147,6 +147,13 @@ def stage_layers(n_layers: int, pp: int) -> int:
     return -(-n_layers // pp)
 
 
+def table_bytes(model: ModelSpec, tp: int) -> tuple[float, float]:
+    """Bytes per chip of the embedding and the LM head split vocab-parallel ``tp`` ways, kept in 16-bit
+    (core/precision.py); the head is 0 when tied (it is the embedding)."""
+    V, D = model.vocab_size, model.d_model
+    return V * D / tp * B16, 0.0 if model.tie_embeddings else -(-V // tp) * D * B16
+
+
 def gemm_rows(op: GemmOp, tokens: np.ndarray, seqs: np.ndarray, *, top_k: int, n_experts: int,
               ep: int = 1) -> tuple[np.ndarray, np.ndarray | float]:
     """(m, batch) of one GemmOp in a step of ``tokens`` tokens from ``seqs`` sequences.
@@ -307,8 +314,7 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
     if model.attention == "mla" and phase == "decode":   # absorbed GEMMs use the stored kv_b weights
         weight_bytes += (L * model.kv_lora_rank * Nc * (model.qk_nope_head_dim + model.v_head_dim)
                          * BYTES_PER_ELEMENT[precision.formats("kv_b")[0]])
-    emb = V * D / tp * B16                                # embedding (vocab-parallel), kept in 16-bit
-    head = 0.0 if model.tie_embeddings else Vc * D * B16  # tied: the LM head is the embedding
+    emb, head = table_bytes(model, tp)
     weight_bytes -= Vc * D * B16                          # the lm_head op above, counted here instead
     # one stage holds both tables; with pp > 1 the first stage holds the embedding and the last the head
     weight_bytes += emb + head if pp == 1 else max(emb, head or emb)

@@ -7,10 +7,12 @@
           by sequence, not replicated on every chip)
     act = T * act_elements_per_token * a_bytes  (+ b * V * 4 for fp32 logits)
     need = weights + KV + act + reserve_frac * capacity <= capacity
+Pipelined SRAM-first deployments (``sram_tables``) put the embedding and LM head on chips of their own.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +20,7 @@ import numpy.typing as npt
 
 from ..spec.engine import MemoryParams
 from ..spec.hardware import HardwareSpec
-from .graph import StepRecipe
+from .graph import StepRecipe, table_bytes
 from .sram import weights_in_sram
 
 
@@ -55,6 +57,31 @@ def memory_use(recipe: StepRecipe, *, batch: npt.ArrayLike, tokens_in_cache: npt
     need = recipe.weight_bytes + kv + act
     return MemoryUse(weight_bytes=recipe.weight_bytes, kv_bytes=kv, activation_bytes=act, reserve_bytes=reserve,
                      memory_bytes=need, capacity_bytes=capacity_bytes, fits=need + reserve <= capacity_bytes)
+
+
+@dataclass(frozen=True)
+class TableStages:
+    """The embedding and LM head of a pipelined weights-in-SRAM deployment on chips of their own: one
+    extra pipeline stage between the last layer stage and the first (the token loops through it: LM head,
+    sampling, then the next token's embedding row) of tp x k chips, both tables split vocab-parallel over
+    them, k the fewest groups of tp chips whose SRAM (after the reserve) holds both. The 16-bit tables
+    (2.1 GB each for Llama-3.1's 128,256 x 8,192) weigh more than a decoder layer, so a layer stage that
+    also held one would set the chip count and the stage time."""
+
+    chips: int                    # extra chips in the replica: tp x k
+    weight_bytes: float           # table weights on one table chip
+    moved_bytes: float            # what the busiest layer stage no longer holds, per chip
+
+
+def sram_tables(model, hw: HardwareSpec, tp: int, pp: int, reserve_frac: float) -> TableStages | None:
+    """Where the tables go on ``hw`` at (tp, pp): chips of their own (``TableStages``) when the weights live
+    in SRAM and the model is pipelined (pp > 1); None elsewhere (HBM chips and one-stage deployments keep
+    them on the stage, core/graph.py)."""
+    if pp <= 1 or not weights_in_sram(hw):
+        return None
+    emb, head = table_bytes(model, tp)                  # per chip of a tp-way stage
+    k = max(math.ceil((emb + head) / (hw.sram_bytes * (1.0 - reserve_frac))), 1)
+    return TableStages(chips=tp * k, weight_bytes=(emb + head) / k, moved_bytes=max(emb, head or emb))
 
 
 def sram_chunk_tokens(recipe: StepRecipe, hw: HardwareSpec, tokens: npt.ArrayLike, batch: npt.ArrayLike,

@@ -20,11 +20,16 @@ When weights and KV exceed the fast tier (HBM, or SRAM on SRAM-first chips) the 
 the slow tier (DDR) every step, overlapped with compute: stage_s >= spill / ddr bytes/s, and the
 prediction says so (``weights_streamed``). Capacity tiers off the inference path (MemoryX) never hold
 weights. On SRAM-first chips prefill is chunked: SRAM holds one chunk's activations (core/memory.py).
+Pipelined weights-in-SRAM deployments (pp > 1) hold the embedding and LM head on chips of their own
+(core/memory.sram_tables: one more stage, of tp x k chips) counted in ``chips``, power and cost:
+    stage_s   = max(layer stage, table stage),  table stage = once * tp / (tp k)  (LM head split k times more)
+    latency_s = table stage + layers + (pp + 1) hand-offs (into the table stage and out of it)
+and the table chips' weights and fp32 logits must fit their SRAM too (``fits``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -36,11 +41,11 @@ from ..spec.model import ModelSpec
 from .comms import p2p_time_s
 from .energy import chip_power
 from .graph import build_recipe, stage_layers
-from .memory import MemoryUse, memory_use, spill_time_s, sram_chunk_tokens, streamed_text, weights_in_sram
+from .memory import MemoryUse, memory_use, spill_time_s, sram_chunk_tokens, sram_tables, streamed_text
 from .phases import step_time
 from .precision import BYTES_PER_ELEMENT, Precision, engine_kv
 from .rates import chip_rates
-from .sram import deployment_text, hop_comm
+from .sram import deployment_text, hop_comm, weights_in_sram
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,12 @@ def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, prec
     pw = chip_power(st.flop, st.bytes, st.latency_s, st.compute_bound_s, st.active_s, peak_flop_per_s=peak,
                     mem_bytes_per_s=bw, power_limit_w=limit, idle_w=hw.idle_power_w, params=engine.power)
     stage = np.where(np.isfinite(pw.latency_s), pw.latency_s, st.latency_s)
+    tables = sram_tables(model, hw, tp // dp_attention, pp, engine.memory.reserve_frac)
+    layer_stage, head_s, handoffs = stage, st.once_s, pp - 1
+    if tables is not None:                # embedding and LM head on chips of their own (module docstring)
+        recipe = replace(recipe, weight_bytes=recipe.weight_bytes - tables.moved_bytes)
+        head_s = st.once_s * (tp // dp_attention) / tables.chips
+        stage, handoffs = np.maximum(stage - st.once_s, head_s), pp + 1
     cache = n if phase == "prefill" else n + queries
     m = np.asarray(pp if micro_batches is None else micro_batches, dtype=float)
     def held(tokens: npt.ArrayLike) -> MemoryUse:
@@ -158,9 +169,16 @@ def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, prec
         one = held(b).memory_bytes
         mem = held(sram_chunk_tokens(recipe, hw, T, b, one, engine.memory.reserve_frac))
     spill = spill_time_s(mem.memory_bytes, hw)
-    stage = np.maximum(stage, spill)
-    latency = stage if pp == 1 else _pipeline_latency(stage, st, engine, model.n_layers, pp, T, recipe, hw)
+    stage, layer_stage = np.maximum(stage, spill), np.maximum(layer_stage, spill)
+    latency = stage if pp == 1 else _pipeline_latency(layer_stage, st, engine, model.n_layers, pp, T, recipe, hw,
+                                                      head_s, handoffs)
     chips = tp * pp
+    weight_bytes, need, fits = mem.weight_bytes, mem.memory_bytes, mem.fits
+    if tables is not None:                # the table chips: their weights and the step's fp32 logits
+        table_need = tables.weight_bytes + b * model.vocab_size * 4.0 / tables.chips
+        chips += tables.chips
+        weight_bytes, need = max(weight_bytes, tables.weight_bytes), np.maximum(need, table_need)
+        fits = fits & (table_need + mem.reserve_bytes <= mem.capacity_bytes)
     if phase == "prefill":
         tokens_per_s = np.minimum(m, pp) / pp * T / stage
         per_user = n / latency
@@ -183,24 +201,26 @@ def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, prec
         micro_batches=m, batch=b, seq=n if phase == "prefill" else None,
         context=n if phase == "decode" else None, latency_s=latency, stage_s=stage, tokens_per_s=tokens_per_s,
         tokens_per_s_per_user=per_user, energy_j_per_token=power_total / tokens_per_s, power_w=power_total,
-        power_w_per_chip=pw.power_w, clock_frac=pw.clock_frac, memory_bytes=mem.memory_bytes,
-        weight_bytes=mem.weight_bytes, kv_cache_bytes=mem.kv_bytes,
-        memory_capacity_bytes=mem.capacity_bytes - mem.reserve_bytes, fits=mem.fits,
+        power_w_per_chip=pw.power_w, clock_frac=pw.clock_frac, memory_bytes=need,
+        weight_bytes=weight_bytes, kv_cache_bytes=mem.kv_bytes,
+        memory_capacity_bytes=mem.capacity_bytes - mem.reserve_bytes, fits=fits,
         gemm_s=st.gemm_s, attention_s=st.attention_s, elementwise_s=st.elementwise_s, comm_s=st.comm_s,
         overhead_s=overhead, flop_per_step=st.flop * chips, bytes_per_step=st.bytes * chips, bound=bound,
         source=source, weights_streamed=streamed,
-        deployment=deployment_text(hw, model.n_layers, tp, pp, ep, mem.weight_bytes, streamed),
+        deployment=deployment_text(hw, model.n_layers, tp, pp, ep, weight_bytes, streamed,
+                                   table_chips=tables.chips if tables else 0),
     )
 
 
-def _pipeline_latency(stage, st, engine: EngineProfile, n_layers: int, pp: int, T, recipe, hw: HardwareSpec):
-    """One step through all pp stages (module docstring): the bottleneck stage's per-layer time
-    scaled to all L layers, the LM head and the host once, and pp - 1 hand-offs."""
+def _pipeline_latency(stage, st, engine: EngineProfile, n_layers: int, pp: int, T, recipe, hw: HardwareSpec,
+                      head_s, handoffs: int):
+    """One step through all pp stages (module docstring): the bottleneck layer stage's per-layer time
+    scaled to all L layers, the LM head (``head_s``) and the host once, and ``handoffs`` hand-offs."""
     host = st.host_s
     # async: host-bound stages (stage == host) run the GPU for gpu_s only
     gpu = np.where(stage > host, stage, np.minimum(st.gpu_s, stage)) if engine.async_scheduling else stage - host
     layers_s = np.maximum(gpu - st.once_s, 0.0)
     link = hw.scaleup_bytes_per_s_unidir or 1.0
     p2p = p2p_time_s(T * recipe.p2p_bytes_per_token, link, hop_comm(engine.comm, hw, "p2p", 2))
-    pipe = st.once_s + layers_s * n_layers / stage_layers(n_layers, pp) + (pp - 1) * p2p
+    pipe = head_s + layers_s * n_layers / stage_layers(n_layers, pp) + handoffs * p2p
     return np.maximum(pipe, host) if engine.async_scheduling else pipe + host

@@ -59,15 +59,22 @@ def hop_comm(params: CommParams, hw: HardwareSpec, kind: str, chips: int) -> Com
     return params.model_copy(update={"latency_s": collective_hops(kind, chips) * hw.hop_latency_s})
 
 
+def _plural(n: int) -> str:
+    return "s" if n > 1 else ""
+
+
 def deployment_text(hw: HardwareSpec, n_layers: int, tp: int, pp: int, ep: int, weight_bytes: float,
-                    streamed: str, speculative: str = "off") -> str:
+                    streamed: str, speculative: str = "off", table_chips: int = 0) -> str:
     """One sentence on how a dataflow system runs a replica: chips, split, where the weights live,
-    speculative decoding; empty on other chips. ``weight_bytes``: on the busiest chip."""
+    speculative decoding; empty on other chips. ``weight_bytes``: on the busiest chip; ``table_chips``:
+    chips of their own holding the embedding and LM head (core/memory.sram_tables)."""
     if not is_dataflow_system(hw):
         return ""
     per_stage = -(-n_layers // pp)
-    split = (f"{pp} pipeline stage{'s' if pp > 1 else ''} of {per_stage} layer{'s' if per_stage > 1 else ''}"
-             f"{f', each split {tp} ways (tensor)' if tp > 1 else ''}{f', experts over {ep}' if ep > 1 else ''}")
+    split = (f"{pp} pipeline stage{_plural(pp)} of {per_stage} layer{_plural(per_stage)}"
+             f"{f', each split {tp} ways (tensor)' if tp > 1 else ''}{f', experts over {ep}' if ep > 1 else ''}"
+             f"{f', and {table_chips} chip{_plural(table_chips)} of their own' if table_chips else ''}"
+             f"{' holding the embedding and LM head' if table_chips else ''}")
     if streamed:
         where = f"weights beyond the fast tier: {streamed}"
     elif hw.hbm_bytes > 0:
@@ -80,4 +87,4 @@ def deployment_text(hw: HardwareSpec, n_layers: int, tp: int, pp: int, ep: int, 
             where = (f"weights do not fit in on-chip SRAM ({weight_bytes / scale:.4g} {unit} per chip needed, "
                      f"{hw.sram_bytes / scale:.4g} {unit} there): more chips needed")
     spec = "off" if speculative == "off" else f"on ({speculative})"
-    return f"{tp * pp} x {hw.id}: {split}; {where}; speculative decoding {spec}"
+    return f"{tp * pp + table_chips} x {hw.id}: {split}; {where}; speculative decoding {spec}"

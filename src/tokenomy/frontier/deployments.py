@@ -6,8 +6,10 @@
 - Chips whose weights live in SRAM (core/sram.weights_in_sram: Groq LPU, Cerebras WSE-3): for each
   valid tp (powers of two up to the heads limit, within the scale-up domain) the smallest pp <= n_layers
   whose weights fit the SRAM (the chip count follows from model size), and 2x that pp for KV room.
-  SambaNova SN40L (SRAM, HBM, DDR tiers) is swept like an HBM chip, sized on its HBM. Every chip keeps
-  tp within its scale-up domain (an SRAM system's is its whole fabric, wider than any model's heads).
+  Pipelined, the embedding and LM head sit on chips of their own (core/memory.sram_tables), so a stage
+  is sized on its layers. SambaNova SN40L (SRAM, HBM, DDR tiers) is swept like an HBM chip, sized on its
+  HBM. Every chip keeps tp within its scale-up domain (an SRAM system's is its whole fabric, wider than
+  any model's heads).
 - Sizing counts only the fast tier (HBM, or SRAM where it holds the weights): a DDR or MemoryX
   tier is a capacity tier (model switching, experts, KV offload), never weight memory, so the sweep
   proposes no deployment that streams its weights every token. A fixed deployment (predict with
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.graph import build_recipe, parallel_error
-from ..core.memory import fast_tier_bytes
+from ..core.memory import fast_tier_bytes, sram_tables
 from ..core.sram import weights_in_sram
 from ..errors import SpecError
 
@@ -72,8 +74,9 @@ class DeploymentContext:
         """Weight bytes on the busiest chip of (tp, pp, ep)."""
         key = (tp, pp, ep)
         if key not in self._w:
-            self._w[key] = build_recipe(self.model, self.engine, self.prec, phase="decode", tp=tp, pp=pp,
-                                        ep=ep).weight_bytes
+            w = build_recipe(self.model, self.engine, self.prec, phase="decode", tp=tp, pp=pp, ep=ep).weight_bytes
+            tables = sram_tables(self.model, self.hw, tp, pp, self.reserve_frac)   # on chips of their own
+            self._w[key] = w if tables is None else max(w - tables.moved_bytes, tables.weight_bytes)
         return self._w[key]
 
     def fits_weights(self, tp: int, pp: int, ep: int, capacity: float) -> bool:

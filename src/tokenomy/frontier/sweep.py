@@ -28,13 +28,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..api import default_precision, resolve, resolve_spec
-from ..core.memory import weights_in_sram
 from ..core.pareto import pareto_mask, pareto_mask_grouped
 from ..core.precision import Precision, parse_precision
 from ..core.predict import predict_core
 from ..core.serving import chunked_prefill, serving_estimate
 from ..core.speculative import per_token, speculative_core
-from ..core.sram import is_dataflow_system
+from ..core.sram import is_dataflow_system, weights_in_sram
 from ..errors import NothingFitsError, SpecError
 from ..loaders.engines import load_engine
 from ..spec import args
@@ -249,7 +248,7 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                                    ("kv_cache", dec.kv_cache), ("model", m.name), ("spec", dec.speculative),
                                    ("deployment", dec.deployment)):
                         part[k] = np.full(n, txt, dtype=object)
-                    for k, v in (("chips", tp * pp), ("tp", tp), ("pp", pp), ("ep", ep)):
+                    for k, v in (("chips", dec.chips), ("tp", tp), ("pp", pp), ("ep", ep)):
                         part[k] = np.full(n, v, dtype=np.int64)
                     part["usd_per_chip_hour"] = np.full(n, price)
                     part["dataflow"] = np.full(n, is_dataflow_system(hw))

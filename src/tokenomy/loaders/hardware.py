@@ -3,6 +3,7 @@
 A catalog file holds plain keys (id, name, vendor, kind, year, sram_is_cache) and figures. A figure
 is ``{value: <number>, source: "<url or 'estimate: reasoning'>", note: "<optional>"}`` or ``null``
 (not supported / unknown). Keys name the datasheet unit; ``FIGURES`` gives the factor to SI.
+``TEXT_FIGURES`` are sourced figures whose value is a word (``served_precision: {value: int8, ...}``).
 Prefixes are decimal (1 GB = 1e9 bytes); binary only where the key says ``gib`` / ``mib``.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tokenomy.errors import CatalogError, SpecError, unknown_name_error
-from tokenomy.spec.hardware import HardwareSpec
+from tokenomy.spec.hardware import PRECISIONS, HardwareSpec
 from tokenomy.spec.limits import in_limits, limit_text
 
 from .files import check_name, parse_text, read_data, require_mapping, validation_text
@@ -56,6 +57,10 @@ FIGURES: dict[str, tuple[str, float, str]] = {
     "layer_fixed_us": ("layer_fixed_s", 1e-6, "us"),
     "hop_latency_us": ("hop_latency_s", 1e-6, "us"),
 }
+# catalog key -> (HardwareSpec field, the values it may take): sourced figures whose value is a word
+TEXT_FIGURES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "served_precision": ("served_precision", PRECISIONS),
+}
 PLAIN_KEYS = ("id", "name", "vendor", "kind", "year", "sram_is_cache", "form_factor")
 REQUIRED = ("id", "name", "vendor")
 _INT_FIELDS = {"scaleup_domain", "compute_units", "matmul_rows"}
@@ -78,6 +83,9 @@ def hardware_to_catalog(hw: HardwareSpec) -> dict[str, Any]:
             source = hw.sources.get(field) or hw.sources.get(field.split(".")[0]) or "no source recorded"
             v = value / factor
             out[key] = {"value": int(v) if field in _INT_FIELDS else float(f"{v:.6g}"), "source": source}
+    for key, (field, _) in TEXT_FIGURES.items():
+        if getattr(hw, field) is not None:
+            out[key] = {"value": getattr(hw, field), "source": hw.sources.get(field) or "no source recorded"}
     return out
 
 
@@ -161,9 +169,9 @@ def _read_file(path: str) -> tuple[str, dict[str, Any]]:
 
 def _figures(label: str, raw: dict[str, Any]) -> list[dict[str, Any]]:
     """Validated figures of one file (null figures skipped), in catalog units."""
-    unknown = sorted(set(raw) - set(PLAIN_KEYS) - set(FIGURES))
+    unknown = sorted(set(raw) - set(PLAIN_KEYS) - set(FIGURES) - set(TEXT_FIGURES))
     if unknown:
-        allowed = ", ".join([*PLAIN_KEYS, *FIGURES])
+        allowed = ", ".join([*PLAIN_KEYS, *FIGURES, *TEXT_FIGURES])
         raise CatalogError(f"{label}: unknown key(s) {', '.join(map(repr, unknown))}. Allowed keys: {allowed}.")
     missing = [k for k in REQUIRED if not raw.get(k)]
     if missing:
@@ -178,6 +186,9 @@ def _figures(label: str, raw: dict[str, Any]) -> list[dict[str, Any]]:
             raise CatalogError(f"{label}: keys {seen[field]!r} and {key!r} give the same figure; keep one.")
         seen[field] = key
         out.append({"key": key, "unit": unit, **_check_figure(label, key, fig)})
+    for key in TEXT_FIGURES:
+        if raw.get(key) is not None:
+            out.append({"key": key, "unit": "", **_check_figure(label, key, raw[key])})
     return out
 
 
@@ -193,6 +204,14 @@ def _check_figure(label: str, key: str, fig: Any) -> dict[str, Any]:
     if not isinstance(source, str) or not source.strip():
         raise CatalogError(f"{where} has no source: every figure names a URL or 'estimate: <reasoning>'.")
     value = fig.get("value")
+    note = fig.get("note")
+    if note is not None and not isinstance(note, str):
+        raise CatalogError(f"{where}: note must be text, got {note!r}.")
+    if key in TEXT_FIGURES:
+        allowed = TEXT_FIGURES[key][1]
+        if value not in allowed:
+            raise CatalogError(f"{where}: value must be one of {', '.join(allowed)}, got {value!r}.")
+        return {"value": value, "source": source.strip(), "note": note}
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise CatalogError(f"{where}: value must be a number, got {value!r}.")
     if value < 0:
@@ -201,9 +220,6 @@ def _check_figure(label: str, key: str, fig: Any) -> dict[str, Any]:
     if not in_limits(field.split(".")[0], value * factor):
         raise CatalogError(f"{where}: value {value!r} {unit} is not physical; it must be "
                            f"{limit_text(field.split('.')[0], factor, unit)} (write null when unknown).")
-    note = fig.get("note")
-    if note is not None and not isinstance(note, str):
-        raise CatalogError(f"{where}: note must be text, got {note!r}.")
     return {"value": value, "source": source.strip(), "note": note}
 
 
@@ -213,6 +229,10 @@ def _to_spec(label: str, raw: dict[str, Any]) -> HardwareSpec:
     peaks: dict[str, float] = {}
     sources: dict[str, str] = {}
     for fig in _figures(label, raw):
+        if fig["key"] in TEXT_FIGURES:
+            field = TEXT_FIGURES[fig["key"]][0]
+            fields[field], sources[field] = fig["value"], fig["source"]
+            continue
         field, factor, _ = FIGURES[fig["key"]]
         si = fig["value"] * factor
         if field.startswith("peak_flop_per_s."):

@@ -56,7 +56,7 @@ sliding-window layers hold at most ``window`` tokens per sequence, charged to ev
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -65,7 +65,7 @@ from ..api import resolve, resolve_spec
 from ..core.comms import p2p_time_s
 from ..core.energy import MIN_CLOCK_FRAC, idle_power_w
 from ..core.graph import build_recipe, parallel_error, stage_layers
-from ..core.memory import fast_tier_bytes, memory_use, sram_chunk_tokens
+from ..core.memory import fast_tier_bytes, memory_use, sram_chunk_tokens, sram_tables
 from ..core.precision import BYTES_PER_ELEMENT, engine_kv
 from ..core.predict import predict_core
 from ..core.speculative import _one_layer, speculative_core
@@ -193,7 +193,10 @@ def build_step_model(model, hardware, *, engine=None, precision=None, tp: int = 
         with_draft = speculative_core(m, hw, e, p0, sd, draft_model, **one)      # draft weights (core's rule)
         extra_w = float(np.asarray(with_draft.memory_bytes) - np.asarray(predict_core(
             m, hw, e, p0, phase="decode", queries=q, **one).memory_bytes))
-    chips = tp * pp
+    tables = sram_tables(m, hw, tp // D, pp, e.memory.reserve_frac)   # embedding, LM head on chips of their own
+    if tables is not None:                # (core/memory.py; their step time stays on the last stage here)
+        dec = replace(dec, weight_bytes=dec.weight_bytes - tables.moved_bytes)
+    chips = tp * pp + (tables.chips if tables else 0)
     # memory per chip (core/memory.py): weights + activations of a full step + reserve; the rest holds KV
     step_tokens = e.max_num_batched_tokens
     if weights_in_sram(hw):

@@ -67,6 +67,9 @@ class HardwareSpec(BaseModel):
     matmul_rows: int | None = None     # activation rows one pass of the matmul units takes without waste
     layer_fixed_s: float = 0.0         # fixed time per layer per step (schedule, synchronisation)
     hop_latency_s: float = 0.0         # one chip-to-chip hop; 0: the engine's link latency
+    # the weight format the vendor serves models in on this chip (Groq: 8-bit); None: the model's shipped
+    # format. A default only: an explicit precision wins (api.default_precision, core/precision.py)
+    served_precision: Precision | None = None
     sources: dict[str, str] = Field(default_factory=dict)   # field -> source URL / note
 
     def peak(self, precision: str) -> float | None:
@@ -99,4 +102,8 @@ class HardwareSpec(BaseModel):
         problem = hardware_problem(self)
         if problem:
             raise ValueError(problem)
+        if self.served_precision is not None and self.served_precision not in self.peak_flop_per_s:
+            have = ", ".join(sorted(self.peak_flop_per_s)) or "none"
+            raise ValueError(f"served_precision {self.served_precision!r} has no matrix rate on this chip "
+                             f"(it has {have})")
         return self
