@@ -100,13 +100,14 @@ def test_real_saturation_lines(res70):
         assert one["tokens_per_s_per_user"] == pytest.approx(res70.max_tokens_per_s_per_user[hw])
         assert x["line"] in res70.summary()
         assert np.isfinite([one["usd_per_mtok"], one["j_per_token"], top["usd_per_mtok"], top["j_per_token"]]).all()
-    # Groq at int8 on 1,280 chips (80 stages of 16): 16 users fit, 32 do not (SRAM full of KV cache)
+    # Groq at int8 on 664 chips (80 stages of 8, plus 24 for the embedding and LM head): 80 users fit, 160 do not
+    # (SRAM full of KV cache)
     g = sat["groq-lpu"]
-    assert g["points"][1]["chips"] == 1280 and g["points"][1]["batch"] == 16
-    assert "KV cache does not fit in SRAM at 32 users" in g["line"]
-    # every point of that deployment is in the result (JSON lists them all), batch 1 to 16
-    sel = (c["hardware"] == "groq-lpu") & (c["chips"] == 1280) & (c["tp"] == 16) & (c["precision"] == "int8")
-    assert sorted(c["batch"][sel].tolist()) == [1, 2, 4, 8, 16]
+    assert g["points"][1]["chips"] == 664 and g["points"][1]["batch"] == 80
+    assert "KV cache does not fit in SRAM at 160 users" in g["line"]
+    # every point of that deployment is in the result (JSON lists them all), batch 1 to 80
+    sel = (c["hardware"] == "groq-lpu") & (c["chips"] == 664) & (c["tp"] == 8) & (c["precision"] == "int8")
+    assert sorted(c["batch"][sel].tolist()) == [1, 2, 4, 8, 16, 32, 64, 80]
 
 
 def test_json_carries_summary_crossovers_and_saturation():

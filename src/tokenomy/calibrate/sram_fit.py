@@ -1,7 +1,8 @@
 """Fit the per-layer and per-hop times of SRAM dataflow systems (core/sram.py) to published speeds.
 
 One set of terms per system, fitted by least squares on log(predicted / measured) single-user
-output speeds (calibrate/fit.py's solver). A system with one row (or a single usable one) fits its
+output speeds (calibrate/fit.py's solver; a minimax fit was tried: it drives the Groq hop latency to
+0 and every other published speed further off). A system with one row (or a single usable one) fits its
 per-layer time only, keeping its catalog hop latency. The prediction of a row is the frontier's
 fastest single-user point (tokenomy.frontier.sweep at 1k/1k tokens, the row's precision, its
 published chip count where it names one), so the fit and the frontier answer the same question.
