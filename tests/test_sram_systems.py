@@ -26,6 +26,7 @@ from tokenomy.core.params import param_counts
 from tokenomy.core.precision import parse_precision
 from tokenomy.core.predict import predict_core
 from tokenomy.core.sram import collective_hops, is_dataflow_system
+from tokenomy.frontier import sweep
 from tokenomy.loaders.engines import load_engine
 from tokenomy.loaders.hardware import load_hardware
 from tokenomy.loaders.models import load_model
@@ -176,3 +177,17 @@ def test_gpu_prefill_attention_is_unchanged():
     p = predict("llama-3.1-8b", "h100-sxm", phase="prefill", batch=2, seq=3000)
     assert float(p.attention_s) == pytest.approx(0.009253629476643634, rel=1e-12)
     assert float(p.latency_s) == pytest.approx(0.15633034378058946, rel=1e-12)
+
+
+@pytest.mark.parametrize("model", ["llama-3.1-8b", "mixtral-8x7b", "llama-3.1-405b"])
+def test_no_frontier_point_implies_more_than_the_datasheet_bandwidth(model):
+    """Every frontier point (every batch and deployment) of the SRAM systems and a GPU: the bytes each chip reads
+    per second of its decode stage (memory_bytes_per_s_per_chip) stay below the datasheet bandwidth of the tier
+    that holds its weights (memory_bandwidth_frac <= 1), and the column is that ratio."""
+    res = sweep(model, ["groq-lpu", "cerebras-wse3", "sambanova-sn40l", "h100-sxm"], isl=1024, osl=1024)
+    c = res.columns
+    assert (c["memory_bandwidth_frac"] > 0).all() and (c["memory_bandwidth_frac"] <= 1.0).all()
+    for hw_id in ("groq-lpu", "sambanova-sn40l"):
+        sel = c["hardware"] == hw_id
+        np.testing.assert_allclose(c["memory_bytes_per_s_per_chip"][sel] / c["memory_bandwidth_frac"][sel],
+                                   load_hardware(hw_id).main_memory_bytes_per_s)

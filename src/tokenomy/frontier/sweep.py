@@ -240,7 +240,7 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                     part = {k: np.broadcast_to(np.asarray(v), fits.shape)[fits] for k, v in est.items()}
                     part["memory_bytes_per_chip"] = np.asarray(dec.memory_bytes)[fits]
                     # the bandwidth a decode step implies: bytes each chip reads per second of its stage
-                    bw = np.broadcast_to(np.asarray(dec.bytes_per_step) / (tp * pp) / np.asarray(dec.stage_s),
+                    bw = np.broadcast_to(np.asarray(dec.bytes_per_step) / dec.chips / np.asarray(dec.stage_s),
                                          fits.shape)[fits]
                     part["memory_bytes_per_s_per_chip"] = bw
                     part["memory_bandwidth_frac"] = bw / hw.main_memory_bytes_per_s
