@@ -16,9 +16,10 @@ A row the model cannot express (unknown chip or model, other speculative methods
 refuses) stays in the output with ``skipped`` saying why.
 Disaggregated rows (InferenceX Dynamo: prefill and decode pools, ``row.prefill``/``row.decode``) are predicted
 at their own pool sizes by core/disagg_serving.py with the profile of their workers' engine (dynamo-sglang:
-sglang, dynamo-trt: trtllm), their checks labelled source '<source> disagg <framework>' (disagg_source) so they are reported apart; per-GPU
-throughput over the row's own basis (``output_gpus``: the decode pool for InferenceX multinode rows). Nothing is
-fitted on them (``expressible`` leaves them out of the serving fit): they are held out for every profile.
+sglang, dynamo-trt: trtllm), their checks labelled source '<source> disagg <framework>' (disagg_source) so
+they are reported apart; per-GPU throughput over the row's own basis (``output_gpus``: the decode pool for
+InferenceX multinode rows). Nothing is fitted on them (``expressible`` leaves them out of the serving fit):
+they are held out for every profile. No request-level simulation for them (serving_sim.py is one pool).
 Attention data-parallel rows (``_parallel``): InferenceX ``dp_attention`` (tp = D chips, experts ep-wide) and
 ML.ENERGY tp=1, ep=N on N GPUs (vLLM's N attention replicas over N-way expert parallelism) are one replica of
 chips / pp chips per stage, D attention groups (core/graph.py); the row's concurrency is the replica's.

@@ -13,9 +13,11 @@ and per_token with speculative decoding, per emitted token), the prefill of one 
     C_P      = W_P / t_p                               prefill capacity, requests/s (t_p: worker time per request)
     T_kv     = kv / (B * paths) + alpha                the hand-off after the prefill (core/disagg.kv_transfer_s;
              ``layerwise``: streamed layer by layer, only what the prefill does not cover is exposed)
-    TTFT_0   = L_p + T_kv + t_step / 2 + o             prefill latency of the chunk the request rides in
+    TTFT_0   = L_p + T_kv + min(b, 1) t_step / 2 + o   prefill latency of the chunk the request rides in
              (steady_ttft_s, k = X / W_P * L_1 arrivals per chunk), the hand-off, joining the running decode step
-             (half a step on average) and the engine's request_overhead_s o (front end, outside the steps)
+             (half a step on average, when the worker is busy) and the engine's request_overhead_s o (front end,
+             outside the steps)
+    b < 1    fewer clients than decode workers: b is the share of workers busy, each at batch 1
     closed loop  Little's law over one client: conc = X * (TTFT + osl * t(b)), X = X_D(b). The decode batch b
              grows with conc until X_D(b) reaches C_P (prefill-bound) or b the largest batch whose KV fits
              (decode-bound); past that point b stays there, X = X_D(b*) and the extra clients wait in the queue:
@@ -30,8 +32,11 @@ and per_token with speculative decoding, per emitted token), the prefill of one 
 KV hand-off paths: MLA's latent (and any request under attention data-parallel) lives whole on one chip of each
 side, so one path per request; GQA KV is sharded over min(tp, n_kv_heads) chips a side, min of the two sides
 paths in parallel. The link: one scale-up domain when both pools are the same chip and fit in it, else the
-scale-out NICs (core/disagg.link_for). Assumptions: pp = 1 in both pools; the decode batch is continuous
-in b (interpolated over a log grid of integer batches); the prefill pool's chunks hold only prompts.
+scale-out NICs (core/disagg.link_for). By default the KV moves after the prefill (``layerwise`` False: SGLang's
+and TensorRT-LLM's disaggregated transfer sends a request's cache when its prefill completes; assumption).
+A replica wider than its chip's scale-up domain (tp 16 over two 8-GPU boards) runs its collectives over the NICs
+(replica_hardware, replica_engine). Assumptions: pp = 1 in both pools; the decode batch is continuous in b
+(interpolated over a log grid of integer batches); the prefill pool's chunks hold only prompts.
 """
 
 from __future__ import annotations
