@@ -69,8 +69,9 @@ def test_trtllm_row_mapping():
 def test_inferencex_row_mapping():
     rows = read_serving(DATA / FILES["inferencex"])[1]
     d = rows[0]                    # dynamo-sglang, disaggregated 16 prefill + 16 decode GPUs, MTP, conc 1
-    assert (d.engine, d.chip, d.chips, d.spec_method, d.concurrency, d.mode) == (
-        "dynamo", "h100-sxm", 32, "mtp", 1, "closed_loop")
+    assert (d.engine, d.runtime, d.chip, d.chips, d.spec_method, d.concurrency, d.mode) == (
+        "sglang", "dynamo", "h100-sxm", 32, "mtp", 1, "closed_loop")
+    assert d.output_gpus == 16     # multinode disagg: output tokens/s per decode GPU (shared README)
     assert d.prefill == Pool(tp=16, ep=1, dp_attention=False, workers=1, gpus=16)
     assert d.decode == Pool(tp=16, ep=16, dp_attention=True, workers=1, gpus=16)
     # ISL/OSL drawn uniformly from [0.8 L, L]: mean 0.9 * 1024 = 921.6 -> 922
@@ -127,7 +128,10 @@ def test_json_every_row_and_reasons(fmt, aliases):
 def test_skip_reasons(aliases):
     res = validate_serving(DATA / FILES["inferencex"])
     why = {c.file_row: c.skipped for c in res.checks}
-    assert why[0] == "disaggregated prefill/decode pools not modelled yet"
+    # disaggregated: core/disagg_serving.py, every metric but the TTFT tail (the steady state has no tails)
+    assert {c.metric: c.skipped for c in res.checks if c.file_row == 0 and c.skipped} == {
+        "ttft_p99_s": "not predicted for this row"}
+    assert {c.source for c in res.checks if c.file_row == 0} == {"inferencex disagg dynamo-sglang"}
     assert why[4] is None                               # aggregated MTP with DP attention (serving_check._parallel)
     assert why[5] is None                               # aggregated MTP: predicted at the mtp default
     assert why[1] is None and why[3] is None            # aggregated, no MTP: predicted

@@ -12,8 +12,14 @@ Metrics (spec/serving.py): itl_s is one decode step (L_d) when the source gives 
 prefill) and TPOT (prefill stalls averaged in) when it gives means; e2e_s = TTFT + osl * TPOT.
 Rows with spec_method 'mtp' (InferenceX DeepSeek-R1) are predicted with ``mtp`` speculative decoding at the
 documented default (core/speculative.py: K = 1, acceptance 0.85; the files give no K), per emitted token.
-A row the model cannot express (unknown chip or model, disaggregated pools, other speculative methods,
-a deployment the core refuses) stays in the output with ``skipped`` saying why.
+A row the model cannot express (unknown chip or model, other speculative methods, a deployment the core
+refuses) stays in the output with ``skipped`` saying why.
+Disaggregated rows (InferenceX Dynamo: prefill and decode pools, ``row.prefill``/``row.decode``) are predicted
+at their own pool sizes by core/disagg_serving.py with the profile of their workers' engine (dynamo-sglang:
+sglang, dynamo-trt: trtllm), their checks labelled source '<source> disagg <framework>' (disagg_source) so
+they are reported apart; per-GPU throughput over the row's own basis (``output_gpus``: the decode pool for
+InferenceX multinode rows). Nothing is fitted on them (``expressible`` leaves them out of the serving fit):
+they are held out for every profile. No request-level simulation for them (serving_sim.py is one pool).
 Attention data-parallel rows (``_parallel``): InferenceX ``dp_attention`` (tp = D chips, experts ep-wide) and
 ML.ENERGY tp=1, ep=N on N GPUs (vLLM's N attention replicas over N-way expert parallelism) are one replica of
 chips / pp chips per stage, D attention groups (core/graph.py); the row's concurrency is the replica's.
@@ -33,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from . import api
+from .core.disagg_serving import PoolSpec, disagg_estimate
 from .core.serving import chunked_prefill, serving_estimate
 from .core.speculative import per_token
 from .errors import CatalogError, SpecError, TokenomyError
@@ -42,7 +49,7 @@ from .loaders.models import load_model
 from .loaders.serving import read_serving
 from .serving_sim import needs_sim, predict_sim
 from .spec.engine import EngineProfile
-from .spec.serving import METRICS, ServingRow
+from .spec.serving import METRICS, Pool, ServingRow
 
 SPEC_METHODS = {"mtp": "mtp"}   # a row's spec_method -> tokenomy spec (core/speculative.py defaults: K=1, a=0.85)
 MAX_BATCH = 4096          # highest micro-batch a max-throughput row may reach (the frontier's largest)
@@ -89,8 +96,9 @@ class ServingValidation:
         return out
 
     def skipped_rows(self) -> dict[str, int]:
-        """Data rows skipped, per reason (each row counted once)."""
-        seen = {c.file_row: c.skipped for c in self.checks if c.skipped}
+        """Data rows skipped (no metric predicted), per reason (each row counted once)."""
+        predicted = {c.file_row for c in self.checks if c.skipped is None}
+        seen = {c.file_row: c.skipped for c in self.checks if c.skipped and c.file_row not in predicted}
         return dict(Counter(seen.values()).most_common())
 
     def summary(self) -> dict[str, Any]:
@@ -135,10 +143,10 @@ def _model(name: str, cache: dict[str, Any]) -> Any:
 def _deployment_reason(row: ServingRow) -> str | None:
     if row.chip is None:
         return f"chip not in the catalog: {row.chip_name}"
-    if row.disaggregated:
-        return "disaggregated prefill/decode pools not modelled yet"
     if row.spec_method and row.spec_method not in SPEC_METHODS:
         return f"speculative decoding ({row.spec_method}) not modelled yet"
+    if row.disaggregated:
+        return None if row.pp == 1 else "disaggregated pools with pipeline parallelism not modelled"
     if row.dp_attention > 1:
         return None if _parallel(row) else "attention data-parallel layout not recognised"
     if row.tp * row.pp * row.dp_attention != row.chips:
@@ -162,7 +170,7 @@ def expressible(row: ServingRow, cache: dict[str, Any]) -> bool:
     """Whether the row's deployment and model can be predicted at all (no prediction run; ``cache``: models).
     The serving fit (calibrate/serving_fit.py) uses it; attention data-parallel rows are predicted but left out
     of it until the shipped profiles are refitted with them."""
-    return (_deployment_reason(row) is None and row.dp_attention == 1
+    return (_deployment_reason(row) is None and row.dp_attention == 1 and not row.disaggregated
             and not isinstance(_model(row.model, cache), str))
 
 
@@ -234,6 +242,39 @@ def _predict(row: ServingRow, model: Any, engine: EngineProfile,
     return out
 
 
+def _predict_disagg(row: ServingRow, model: Any, engine: EngineProfile) -> dict[str, float] | str:
+    """Predicted metrics of a disaggregated ``row`` (core/disagg_serving.py), or the reason it cannot be."""
+    hw = load_hardware(row.chip or "")
+    engine = engine_for_chip(engine, hw)
+    assert row.prefill is not None and row.decode is not None
+    try:
+        m, _, e, p = api.resolve(model, hw, engine, row.precision or None)
+        sd, draft = api.resolve_spec(SPEC_METHODS.get(row.spec_method))
+
+        def pool(q: Pool) -> PoolSpec:
+            return PoolSpec(hardware=hw, engine=e, precision=p, tp=q.tp, ep=q.ep,
+                            dp_attention=q.tp if q.dp_attention else 1, workers=q.workers)
+        with np.errstate(all="ignore"):
+            est = disagg_estimate(m, pool(row.prefill), pool(row.decode), isl=row.isl, osl=row.osl, spec=sd,
+                                  draft=draft, conc=row.concurrency or 1)
+    except TokenomyError as err:
+        return f"deployment refused by the core: {str(err).split('. ')[0][:100]}"
+    tpot, ttft = float(est.tpot_s), float(est.ttft_s)
+    chips = est.prefill_chips + est.decode_chips
+    out = {"output_tok_s_per_gpu": float(est.tokens_per_s) / (row.output_gpus or row.chips),
+           "tok_s_per_user": float(est.tokens_per_s_per_user), "tpot_s": tpot, "ttft_s": ttft,
+           "itl_s": tpot * (sd.tokens_per_step if sd is not None else 1.0),     # one decode step, as aggregated
+           "e2e_s": ttft + row.osl * tpot, "power_w_per_gpu": float(est.power_w) / chips,
+           "j_per_token": float(est.j_per_token)}
+    return {k: v for k, v in out.items() if np.isfinite(v) and v > 0}
+
+
+def disagg_source(row: ServingRow) -> str:
+    """The source label of a disaggregated row's checks: reported apart, by framework ('inferencex disagg
+    dynamo-sglang')."""
+    return f"{row.source} disagg {row.runtime + '-' if row.runtime else ''}{row.engine}"
+
+
 def check_rows(rows: list[ServingRow], engine: EngineProfile, *, simulate: bool = False) -> list[Check]:
     """One Check per (row, measured metric), every row present. ``simulate``: latency metrics of the rows that
     need queueing from the request-level simulator (serving_sim.py); else every metric from the steady state."""
@@ -247,11 +288,17 @@ def check_rows(rows: list[ServingRow], engine: EngineProfile, *, simulate: bool 
             if reason is None:
                 model = _model(row.model, models)
                 reason = model if isinstance(model, str) else None
-            pred = reason if reason is not None else _predict(row, model, engine, steps)
+            if reason is not None:
+                pred: dict[str, float] | str = reason
+            elif row.disaggregated:
+                pred = _predict_disagg(row, model, engine)
+            else:
+                pred = _predict(row, model, engine, steps)
+            source = disagg_source(row) if row.disaggregated else row.source
             for metric, measured in row.metrics.items():
                 p = None if isinstance(pred, str) else pred.get(metric)
                 why = pred if isinstance(pred, str) else (None if p is not None else "not predicted for this row")
-                checks.append(Check(row.file_row, metric, measured, p, why, row.source, row.chip or row.chip_name))
+                checks.append(Check(row.file_row, metric, measured, p, why, source, row.chip or row.chip_name))
     return checks
 
 

@@ -22,7 +22,9 @@ from ..spec.serving import Pool, ServingRow
 from .files import read_text
 
 CHIPS = {"h100": "h100-sxm", "h200": "h200-sxm", "mi300x": "mi300x"}     # as written (any case) -> catalog id
-ENGINES: dict[str, Any] = {"sglang": "sglang", "trt": "trtllm", "dynamo-sglang": "dynamo", "dynamo-trt": "dynamo"}
+# framework -> the engine whose profile runs the row; Dynamo rows run on their workers' engine (runtime "dynamo")
+ENGINES: dict[str, Any] = {"sglang": "sglang", "trt": "trtllm", "dynamo-sglang": "sglang", "dynamo-trt": "trtllm"}
+RUNTIMES = {"dynamo-sglang": "dynamo", "dynamo-trt": "dynamo"}
 PRECISIONS = {"fp8": "fp8", "bfloat16": "bf16", "bf16": "bf16", "fp16": "bf16", "mxfp4": ""}   # fp16: bf16 rates
 MAX_VALUE = 1e12
 
@@ -144,6 +146,8 @@ def _inferencex(r: _Row) -> ServingRow:
     pre, dec = _pool(r, "prefill"), _pool(r, "decode")
     spec = r.text("spec_method").lower()
     isl_max, osl_max = r.count("isl"), r.count("osl")
+    # README: multinode disagg rows divide output tokens/s by the decode GPUs only
+    multinode = (r.rec.get("is_multinode") or "").strip().lower() == "true"
     return ServingRow(
         source="inferencex", file_row=r.i, chip_name=hw, chip=_chip(hw), model=r.text("model"),
         engine=r.choice("framework", ENGINES), chips=r.count("total_gpus"), tp=dec.tp, pp=1, ep=dec.ep,
@@ -152,6 +156,8 @@ def _inferencex(r: _Row) -> ServingRow:
         isl=round(0.9 * isl_max), osl=round(0.9 * osl_max),          # uniform in [0.8 L, L]: mean 0.9 L
         stat="median", concurrency=r.count("conc"),
         prefill=pre if disagg else None, decode=dec if disagg else None,
+        runtime=RUNTIMES.get(r.text("framework").lower(), ""),
+        output_gpus=dec.gpus if disagg and multinode else None,
         metrics=r.metrics({"output_tok_s_per_gpu": ("output_tput_per_gpu", 1.0),
                            "tok_s_per_user": ("median_intvty", 1.0), "tpot_s": ("median_tpot", 1.0),
                            "itl_s": ("median_itl", 1.0), "ttft_s": ("median_ttft", 1.0),

@@ -72,6 +72,8 @@ class ServingRow:
     max_batched_tokens: int | None = None   # engine's max_num_batched_tokens, when the source gives it
     prefill: Pool | None = None       # disaggregated rows only
     decode: Pool | None = None
+    runtime: str = ""                 # the runtime above the engine ('dynamo'), '' when the engine serves alone
+    output_gpus: int | None = None    # GPUs output_tok_s_per_gpu divides by, when not ``chips`` (decode pool)
     assumptions: tuple[str, ...] = field(default=())   # workload figures the file does not give
 
     @property
