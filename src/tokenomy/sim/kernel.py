@@ -128,6 +128,12 @@ def _check_fits(inp: np.ndarray, out: np.ndarray, step: StepCost, policy: Policy
             "request(s) can never run: shorten them, or use more chips per replica (tp/pp) or a smaller KV format.")
 
 
+def check_overhead(request_overhead_s: Any) -> None:
+    ok = isinstance(request_overhead_s, int | float) and not isinstance(request_overhead_s, bool)
+    if not (ok and 0 <= request_overhead_s < math.inf):
+        raise SpecError(f"request_overhead_s must be a number of seconds >= 0, got {request_overhead_s!r}.")
+
+
 def simulate_requests(workload: Workload, step: StepCost, *, policy: Policy | None = None, replicas: int = 1,
                       router: Literal["round-robin", "least-loaded"] = "round-robin",
                       prefix: PrefixCache | None = None, slo: Slo | None = None, duration_s: float | None = None,
@@ -142,9 +148,7 @@ def simulate_requests(workload: Workload, step: StepCost, *, policy: Policy | No
     policy = policy or Policy(max_num_seqs=int(step.max_num_seqs),
                               max_num_batched_tokens=int(step.max_num_batched_tokens))
     arrival, inp, out = _check_inputs(workload, step, policy, replicas, router, duration_s)
-    ok = isinstance(request_overhead_s, int | float) and not isinstance(request_overhead_s, bool)
-    if not (ok and 0 <= request_overhead_s < math.inf):
-        raise SpecError(f"request_overhead_s must be a number of seconds >= 0, got {request_overhead_s!r}.")
+    check_overhead(request_overhead_s)
     # a request uses at most input - 1 tokens of the shared prefix: a replica holds no more than that of it
     shared = min(int(getattr(prefix, "shared_prefix_tokens", 0) or 0), int(inp.max()) - 1)
     hit = float(getattr(prefix, "hit_frac", 0.0) or 0.0)

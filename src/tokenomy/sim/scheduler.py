@@ -312,7 +312,7 @@ class Replica:
             self.c += k
         else:
             ending, excess = self._ending(self.c + 1)
-            m = sum(1 for s, _ in p[3] if s.swapped) if self.swap_s_per_token else 0   # swapped in: decode too
+            m = sum(1 for s, _ in p[3] if s.swapped)   # swapped (or handed) in: decode too
             q = self._queued(t, p[2]) if self.arr_n else self.q0
             rec.step(t, p[2], q, len(self.running), n + m, kv.kv_frac(self.c), p[4],
                      n * self.tps - excess)
