@@ -45,7 +45,7 @@ import pandas as pd
 
 from tokenomy.core.disagg import Link, kv_transfer_s
 from tokenomy.errors import InfeasibleError, SpecError
-from tokenomy.sim.kernel import StepCost, _check_fits, _check_inputs, check_overhead
+from tokenomy.sim.kernel import StepCost, _check_fits, _check_inputs, check_overhead, latencies, route, wake
 from tokenomy.sim.metrics import Recorder, RequestLog, SimResult, _stats, emitted_tokens, summarize
 from tokenomy.sim.scheduler import Policy, Replica, Seq
 from tokenomy.spec import args
@@ -69,6 +69,8 @@ class PrefillReplica(Replica):
 class DecodeReplica(Replica):
     """A replica of the decode pool: requests arrive with their prompt's KV and first token."""
 
+    hands_in = True
+
     def hand_in(self, rid: int, t: float) -> None:
         inp = int(self.inp[rid])
         s = Seq(rid, inp, int(self.osl[rid]), 0, inp)
@@ -87,18 +89,6 @@ def _pool_fits(pool: str, inp: np.ndarray, out: np.ndarray, step: StepCost, poli
         _check_fits(inp, out, step, policy, shared)
     except (InfeasibleError, SpecError) as e:
         raise type(e)(f"{pool} pool ({getattr(step, 'description', 'its deployment')}): {e}") from None
-
-
-def _wake(rep: Replica, t: float, heap: list, tie: Any, key: int) -> None:
-    """A request was queued on ``rep`` at ``t``: wake it, or cut its decode run at the next step boundary."""
-    if rep.pending is None:
-        rep.pending = ("wake", t)
-        rep.version += 1
-        heapq.heappush(heap, (t, next(tie), key, rep.version))
-    else:
-        end = rep.truncate(t)
-        if end is not None:
-            heapq.heappush(heap, (end, next(tie), key, rep.version))
 
 
 def simulate_disagg(workload: Workload, prefill: StepCost, decode: StepCost, *, link: Link, kv_bytes: Any,
@@ -155,15 +145,11 @@ def simulate_disagg(workload: Workload, prefill: StepCost, decode: StepCost, *, 
     step_every = max(1, n // 100)
 
     def issue(rid: int, t: float) -> None:
-        if router == "round-robin":
-            r = state["rr"] % len(pre)
-            state["rr"] += 1
-        else:
-            r = min(range(len(pre)), key=inflight.__getitem__)
+        r = route(router, state, inflight, len(pre))
         log_p.arrival_s[rid], log_p.replica[rid] = t, r
         inflight[r] += 1
         pre[r].enqueue(rid, t)
-        _wake(pre[r], t, heap, tie, r)
+        wake(pre[r], t, heap, tie, r)
 
     def finished(rid: int, t: float) -> None:
         state["done"] += 1
@@ -204,7 +190,7 @@ def simulate_disagg(workload: Workload, prefill: StepCost, decode: StepCost, *, 
         rep = reps[r]
         assert isinstance(rep, DecodeReplica)
         rep.hand_in(rid, t)
-        _wake(rep, t, heap, tie, r)
+        wake(rep, t, heap, tie, r)
 
     if closed:
         for _ in range(min(int(workload.concurrency or 0), n)):
@@ -268,14 +254,7 @@ def _result(log_p: RequestLog, log_d: RequestLog, tables: tuple[np.ndarray, ...]
     issued = np.flatnonzero(np.isfinite(log_p.arrival_s))
     arr, first, fin = log_p.arrival_s[issued], log_d.first_token_s[issued], log_d.finish_s[issued]
     osl = out[issued]
-    ttft = first - arr + overhead_s
-    tpot = np.where(osl > 1, (fin - first) / np.maximum(osl - 1, 1), 0.0)
-    met = np.isfinite(fin)
-    ttft_slo, tpot_slo = getattr(slo, "ttft_s", None), getattr(slo, "tpot_s", None)
-    if ttft_slo is not None:
-        met &= ttft <= float(ttft_slo)
-    if tpot_slo is not None:
-        met &= tpot <= float(tpot_slo)
+    ttft, tpot, met = latencies(arr, first, fin, osl, overhead_s, slo)
     req = pd.DataFrame({"request_id": issued, "replica": log_p.replica[issued],
                         "decode_replica": log_d.replica[issued], "arrival_s": arr,
                         "input_tokens": inp[issued], "output_tokens": osl, "cached_tokens": log_p.cached[issued],

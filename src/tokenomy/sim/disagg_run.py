@@ -82,7 +82,11 @@ def run_disagg(model, hardware, pools: dict[str, Any], *, engine, precision, tp:
     (_, hp, e_p, prec_p, gp), (_, hd, ed, _, gd) = deploy["prefill"], deploy["decode"]
     chips = gp["replicas"] * step_p.chips + gd["replicas"] * step_d.chips
     same = {"auto": can_share_scaleup(hp, hd, chips), "scale-up": True, "scale-out": False}[kv_link]
-    link = link_for(hp, hd, same_scaleup_domain=same, chips=chips)
+    try:
+        link = link_for(hp, hd, same_scaleup_domain=same, chips=chips)
+    except SpecError as err:      # name the simulator's flag, not the core's keyword
+        raise SpecError(f"{str(err).rsplit('; use', 1)[0]}; use kv_link='scale-out' (CLI --kv-link "
+                        "scale-out).") from None
     kv = kv_bytes_per_request(m, prec_p, wl.input_tokens, engine=e_p)
     res = simulate_disagg(wl, step_p, step_d, link=link, kv_bytes=kv, layers=int(m.n_layers),
                           prefill_policy=policy_for(e_p, step_p), decode_policy=policy_for(ed, step_d),
