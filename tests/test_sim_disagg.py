@@ -16,6 +16,7 @@ from tokenomy.api import resolve
 from tokenomy.cli.main import app
 from tokenomy.core.disagg import Link
 from tokenomy.errors import InfeasibleError, NothingFitsError, SpecError
+from tokenomy.report.sim_plot import _series
 from tokenomy.sim.disagg import simulate_disagg
 
 LINK = Link(bytes_per_s=1e9, latency_s=0.0, label="test link")
@@ -70,6 +71,15 @@ def test_first_gap_waits_for_a_busy_decode_replica():
     assert q["tpot_s"].iloc[1] == pytest.approx(0.02)
 
 
+def test_closed_loop_issues_on_decode_finish():
+    # one client: request 0 finishes at 0.11 + 0.1 + 0.02 = 0.23; request 1 is issued then: 0.23 + 0.23 = 0.46
+    q = simulate_disagg(
+        work([0.0, 0.0], [100, 100], [2, 2], kind="closed", conc=1), Cost(base=0.01, per_new=0.001),
+        Cost(base=0.02), link=LINK, kv_bytes=[1e8, 1e8], layers=1).requests
+    assert q["arrival_s"].tolist() == pytest.approx([0.0, 0.23])
+    assert q["finish_s"].tolist() == pytest.approx([0.23, 0.46])
+
+
 def test_pools_cost_power_and_chips():
     pre, dec = Cost(base=0.01, per_new=0.001, chips=2, usd_per_hour=7.2), Cost(base=0.02, usd_per_hour=3.6)
     s = run([0.0], [100], [3], [1e8], prefill=pre, decode=dec, decode_replicas=2).summary
@@ -98,6 +108,7 @@ def test_slow_nic_vs_scaleup_on_a_real_model():
     gap = nic.requests["kv_transfer_s"] - up.requests["kv_transfer_s"]
     assert (nic.requests["ttft_s"] - up.requests["ttft_s"]).to_numpy() == pytest.approx(gap.to_numpy())
     assert nic.summary["kv_link"].startswith("scale-out") and up.summary["kv_link"].startswith("scale-up")
+    assert [r for r, _, _ in _series(nic)["batch"]] == ["D0", "P0"]     # the plot draws each pool's replica
 
 
 @pytest.mark.parametrize(("kw", "err", "text"), [
