@@ -28,6 +28,12 @@ SCALARS = (("output_tokens_per_s", "output tokens/s", ",.1f"), ("input_tokens_pe
            ("power_w", "power (W)", ",.0f"), ("j_per_token", "J per output token", ".4g"),
            ("usd_per_mtok", "$ per million output tokens", ".4g"), ("requests", "requests finished", ",d"),
            ("simulated_s", "simulated time (s)", ",.2f"), ("wall_s", "wall time (s)", ".3f"))
+DISAGG_UNITS = (("kv_transfer_s", "KV transfer after prefill (ms)"), ("kv_queue_s", "KV wait for the link (ms)"))
+DISAGG_SCALARS = (("chips", "chips (both pools)", ",d"), ("prefill_busy_frac", "prefill pool busy", ".1%"),
+                  ("decode_busy_frac", "decode pool busy", ".1%"), ("prefill_kv_peak_frac", "prefill KV peak", ".1%"),
+                  ("decode_kv_peak_frac", "decode KV peak", ".1%"), ("prefill_power_w", "prefill pool power (W)",
+                                                                     ",.0f"),
+                  ("decode_power_w", "decode pool power (W)", ",.0f"), ("kv_link", "KV link", "s"))
 SUFFIXES = {"--requests-out": (".parquet", ".csv"), "--event-log": (".csv", ".jsonl"), "--out": (".parquet", ".csv")}
 SWEEP_FLAGS = ("--model", "--hardware", "--workload", "--engine", "--precision", "--spec", "--requests", "--duration",
                "--prefix-cache", "--slo", "--plot", "--requests-out", "--event-log")
@@ -90,8 +96,9 @@ def _ms(stats: dict, scale: float) -> str:
 def render(sim) -> None:
     """The summary as a two-column table with units."""
     s = sim.summary
-    rows = [(f"{label} mean / p50 / p90 / p99", _ms(s[k], 1.0 if k == "e2e_s" else 1e3)) for k, label in TABLE_UNITS]
-    rows += [(label, format(s[k], spec)) for k, label, spec in SCALARS if k in s]
+    rows = [(f"{label} mean / p50 / p90 / p99", _ms(s[k], 1.0 if k == "e2e_s" else 1e3))
+            for k, label in TABLE_UNITS + DISAGG_UNITS if k in s]
+    rows += [(label, format(s[k], spec)) for k, label, spec in SCALARS + DISAGG_SCALARS if k in s]
     print_quantities("tokenomy simulate", rows)
     from rich.console import Console
 
@@ -108,6 +115,22 @@ def simulate_command(
     ep: int = typer.Option(1, "--ep", help="Expert-parallel degree (MoE; at most tp)."),
     dp_attention: int = typer.Option(1, "--dp-attention", help="Attention data-parallel groups (divides tp)."),
     replicas: int = typer.Option(1, "--replicas", help="Copies of the deployment behind the router."),
+    prefill_hardware: str = typer.Option(None, "--prefill-hardware", help="Disaggregated: the prefill pool's chip "
+                                         "(default --hardware)."),
+    decode_hardware: str = typer.Option(None, "--decode-hardware", help="Disaggregated: the decode pool's chip "
+                                        "(default --hardware)."),
+    prefill_tp: int = typer.Option(None, "--prefill-tp", help="Disaggregated: tp of a prefill replica (default --tp)."),
+    decode_tp: int = typer.Option(None, "--decode-tp", help="Disaggregated: tp of a decode replica (default --tp)."),
+    prefill_pp: int = typer.Option(None, "--prefill-pp", help="Disaggregated: pp of a prefill replica (default --pp)."),
+    decode_pp: int = typer.Option(None, "--decode-pp", help="Disaggregated: pp of a decode replica (default --pp)."),
+    prefill_ep: int = typer.Option(None, "--prefill-ep", help="Disaggregated: ep of a prefill replica (default --ep)."),
+    decode_ep: int = typer.Option(None, "--decode-ep", help="Disaggregated: ep of a decode replica (default --ep)."),
+    prefill_replicas: int = typer.Option(None, "--prefill-replicas", help="Disaggregated: prefill replicas (x of "
+                                         "xPyD; default 1)."),
+    decode_replicas: int = typer.Option(None, "--decode-replicas", help="Disaggregated: decode replicas (y of xPyD; "
+                                        "default 1)."),
+    kv_link: str = typer.Option(None, "--kv-link", help="Disaggregated: auto (scale-up when both pools fit one "
+                                "domain of one chip, else NICs), scale-up or scale-out."),
     router: str = typer.Option("round-robin", "--router", help="round-robin or least-loaded."),
     engine: str = engine_option(help="Engine profile: vllm, sglang, trtllm, ... "
                                      "(default: serving; dataflow on SRAM chips)."),
@@ -134,10 +157,15 @@ def simulate_command(
     ray: str = typer.Option(None, "--ray", help="--sweep: run on Ray, 'auto' or a cluster address."),
 ) -> None:
     """Simulate serving a workload request by request: latency percentiles, throughput, $ and J."""
+    pools = {"prefill_hardware": prefill_hardware, "decode_hardware": decode_hardware, "prefill_tp": prefill_tp,
+             "decode_tp": decode_tp, "prefill_pp": prefill_pp, "decode_pp": decode_pp, "prefill_ep": prefill_ep,
+             "decode_ep": decode_ep, "prefill_replicas": prefill_replicas, "decode_replicas": decode_replicas,
+             "kv_link": kv_link}
     if sweep is not None:
         given = dict(zip(SWEEP_FLAGS, (model, hardware, workload, engine, precision, spec, requests, duration,
                                        prefix_cache, slo, plot, requests_out, event_log), strict=True))
-        extra = [f for f, v in given.items() if v is not None]
+        extra = [f for f, v in given.items() if v is not None] + ["--" + k.replace("_", "-") for k, v in pools.items()
+                                                                  if v is not None]
         if extra:
             raise SpecError(f"--sweep takes the scenarios from its file; drop {', '.join(extra)} (put them in the "
                             "file's base or grid).")
@@ -146,7 +174,10 @@ def simulate_command(
     for flag, v in (("--out", out), ("--workers", workers), ("--ray", ray)):
         if v is not None:
             raise SpecError(f"{flag} applies to --sweep FILE.yaml; drop it for a single run.")
-    missing_flags((("--model", model), ("--hardware", hardware), ("--workload", workload)),
+    disagg = any(v is not None for v in pools.values())
+    if disagg and hardware is None and not (prefill_hardware and decode_hardware):
+        raise SpecError("a disaggregated run needs --prefill-hardware and --decode-hardware (or --hardware for both).")
+    missing_flags((("--model", model), ("--hardware", hardware or (disagg or None)), ("--workload", workload)),
                   "; e.g. tokenomy simulate --model llama-3.1-8b --hardware h100-sxm "
                   "--workload poisson:rate=4,isl=1000,osl=200.")
     from ..report.files import check_plot_target, write_files
@@ -167,7 +198,8 @@ def simulate_command(
         sim = simulate(model, hardware, workload=workload, engine=engine, precision=precision, tp=tp, pp=pp, ep=ep,
                        dp_attention=dp_attention, replicas=replicas, router=router, spec=spec, requests=requests,
                        duration_s=duration, prefix_cache=prefix_cache, slo=slo, seed=seed,
-                       event_log=event_log is not None, progress=bar, force=force, check_steps=check_steps)
+                       event_log=event_log is not None, progress=bar, force=force, check_steps=check_steps,
+                       **pools)
     finally:
         bar.close()
     files: dict = {}

@@ -41,7 +41,7 @@ def _series(sim):
         keep = _thin(len(part))
         t = part["t_s"].to_numpy()[keep]
         for k, _ in TIME_PANELS:
-            out[k].append((int(r), t, part[k].to_numpy()[keep]))
+            out[k].append((r if isinstance(r, str) else int(r), t, part[k].to_numpy()[keep]))  # P0, D0: disagg pools
     return out
 
 

@@ -128,6 +128,32 @@ def _check_fits(inp: np.ndarray, out: np.ndarray, step: StepCost, policy: Policy
             "request(s) can never run: shorten them, or use more chips per replica (tp/pp) or a smaller KV format.")
 
 
+def check_overhead(request_overhead_s: Any) -> None:
+    ok = isinstance(request_overhead_s, int | float) and not isinstance(request_overhead_s, bool)
+    if not (ok and 0 <= request_overhead_s < math.inf):
+        raise SpecError(f"request_overhead_s must be a number of seconds >= 0, got {request_overhead_s!r}.")
+
+
+def route(router: str, state: dict[str, int], inflight: list[int], n: int) -> int:
+    """The replica (of the first ``n`` in ``inflight``) an arrival goes to: round-robin, or the fewest in flight."""
+    if router == "round-robin":
+        state["rr"] += 1
+        return (state["rr"] - 1) % n
+    return min(range(n), key=inflight.__getitem__)
+
+
+def wake(rep: Replica, t: float, heap: list, tie: Any, key: int) -> None:
+    """A request was queued on ``rep`` at ``t``: wake it, or cut its decode run at the next step boundary."""
+    if rep.pending is None:
+        rep.pending = ("wake", t)
+        rep.version += 1
+        heapq.heappush(heap, (t, next(tie), key, rep.version))
+    else:
+        end = rep.truncate(t)
+        if end is not None:
+            heapq.heappush(heap, (end, next(tie), key, rep.version))
+
+
 def simulate_requests(workload: Workload, step: StepCost, *, policy: Policy | None = None, replicas: int = 1,
                       router: Literal["round-robin", "least-loaded"] = "round-robin",
                       prefix: PrefixCache | None = None, slo: Slo | None = None, duration_s: float | None = None,
@@ -142,9 +168,7 @@ def simulate_requests(workload: Workload, step: StepCost, *, policy: Policy | No
     policy = policy or Policy(max_num_seqs=int(step.max_num_seqs),
                               max_num_batched_tokens=int(step.max_num_batched_tokens))
     arrival, inp, out = _check_inputs(workload, step, policy, replicas, router, duration_s)
-    ok = isinstance(request_overhead_s, int | float) and not isinstance(request_overhead_s, bool)
-    if not (ok and 0 <= request_overhead_s < math.inf):
-        raise SpecError(f"request_overhead_s must be a number of seconds >= 0, got {request_overhead_s!r}.")
+    check_overhead(request_overhead_s)
     # a request uses at most input - 1 tokens of the shared prefix: a replica holds no more than that of it
     shared = min(int(getattr(prefix, "shared_prefix_tokens", 0) or 0), int(inp.max()) - 1)
     hit = float(getattr(prefix, "hit_frac", 0.0) or 0.0)
@@ -162,23 +186,12 @@ def simulate_requests(workload: Workload, step: StepCost, *, policy: Policy | No
     step_every = max(1, n // 100)
 
     def issue(rid: int, t: float) -> None:
-        if router == "round-robin":
-            r = state["rr"] % len(reps)
-            state["rr"] += 1
-        else:
-            r = min(range(len(reps)), key=inflight.__getitem__)
+        r = route(router, state, inflight, len(reps))
         rep = reps[r]
         log.arrival_s[rid], log.replica[rid] = t, r
         inflight[r] += 1
         rep.enqueue(rid, t)
-        if rep.pending is None:
-            rep.pending = ("wake", t)
-            rep.version += 1
-            heapq.heappush(heap, (t, next(tie), r, rep.version))
-        else:
-            end = rep.truncate(t)
-            if end is not None:
-                heapq.heappush(heap, (end, next(tie), r, rep.version))
+        wake(rep, t, heap, tie, r)
 
     if closed:
         for _ in range(min(int(workload.concurrency or 0), n)):
@@ -219,11 +232,9 @@ def simulate_requests(workload: Workload, step: StepCost, *, policy: Policy | No
     return _result(log, inp, out, reps, step, slo, events, t_wall, float(request_overhead_s))
 
 
-def _result(log: RequestLog, inp: np.ndarray, out: np.ndarray, reps: list[Replica], step: StepCost,
-            slo: Slo | None, events: list[tuple] | None, t_wall: float, overhead_s: float = 0.0) -> SimResult:
-    issued = np.flatnonzero(np.isfinite(log.arrival_s))
-    arr, first, fin = log.arrival_s[issued], log.first_token_s[issued], log.finish_s[issued]
-    osl = out[issued]
+def latencies(arr: np.ndarray, first: np.ndarray, fin: np.ndarray, osl: np.ndarray, overhead_s: float,
+              slo: Slo | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per request: TTFT, TPOT and whether it finished within the SLO."""
     ttft = first - arr + overhead_s
     tpot = np.where(osl > 1, (fin - first) / np.maximum(osl - 1, 1), 0.0)
     met = np.isfinite(fin)
@@ -232,6 +243,15 @@ def _result(log: RequestLog, inp: np.ndarray, out: np.ndarray, reps: list[Replic
         met &= ttft <= float(ttft_slo)
     if tpot_slo is not None:
         met &= tpot <= float(tpot_slo)
+    return ttft, tpot, met
+
+
+def _result(log: RequestLog, inp: np.ndarray, out: np.ndarray, reps: list[Replica], step: StepCost,
+            slo: Slo | None, events: list[tuple] | None, t_wall: float, overhead_s: float = 0.0) -> SimResult:
+    issued = np.flatnonzero(np.isfinite(log.arrival_s))
+    arr, first, fin = log.arrival_s[issued], log.first_token_s[issued], log.finish_s[issued]
+    osl = out[issued]
+    ttft, tpot, met = latencies(arr, first, fin, osl, overhead_s, slo)
     req = pd.DataFrame({"request_id": issued, "replica": log.replica[issued], "arrival_s": arr,
                         "input_tokens": inp[issued], "output_tokens": osl, "cached_tokens": log.cached[issued],
                         "first_token_s": first, "finish_s": fin, "ttft_s": ttft, "tpot_s": tpot,

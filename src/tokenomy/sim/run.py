@@ -74,11 +74,15 @@ class Simulation:
         return out
 
 
-def simulate(model, hardware, *, workload: str | Workload, engine=None, precision=None, tp: int = 1, pp: int = 1,
+def simulate(model, hardware=None, *, workload: str | Workload, engine=None, precision=None, tp: int = 1, pp: int = 1,
              ep: int = 1, dp_attention: int = 1, replicas: int = 1, router: str = "round-robin", spec=None,
              requests: int | None = None, duration_s: float | None = None, prefix_cache=None, slo=None,
              seed: int = 0, event_log: bool = False, progress: Callable[[int, int], None] | None = None,
-             force: bool = False, check_steps: bool = False, base_dir: str | Path | None = None) -> Simulation:
+             force: bool = False, check_steps: bool = False, base_dir: str | Path | None = None,
+             prefill_hardware=None, decode_hardware=None, prefill_tp: int | None = None, decode_tp: int | None = None,
+             prefill_pp: int | None = None, decode_pp: int | None = None, prefill_ep: int | None = None,
+             decode_ep: int | None = None, prefill_replicas: int | None = None, decode_replicas: int | None = None,
+             kv_link: str | None = None) -> Simulation:
     """Simulate serving ``workload`` on ``replicas`` copies of one deployment of ``model`` on ``hardware``.
 
     ``model``, ``hardware``, ``engine``, ``precision``, ``spec``, ``tp``/``pp``/``ep``/``dp_attention``: as
@@ -87,6 +91,11 @@ def simulate(model, hardware, *, workload: str | Workload, engine=None, precisio
     bound it. ``prefix_cache``: 'hit=F' | 'shared-prefix=TOKENS' (or a PrefixCache); ``slo``: 'ttft=S,tpot=S'
     (or a Slo). ``router``: 'round-robin' or 'least-loaded'. ``force`` allows requests longer than the model's
     context. ``progress(done, total)`` is called as requests finish. ``base_dir``: folder of relative trace paths.
+
+    Disaggregated serving (any ``prefill_*`` / ``decode_*`` / ``kv_link`` given; ``sim/disagg.py``): a prefill pool
+    of ``prefill_replicas`` x (``prefill_hardware``, ``prefill_tp``/``pp``/``ep``) and a decode pool likewise, each
+    defaulting to ``hardware``/``tp``/``pp``/``ep`` and 1 replica, the KV moved over ``kv_link`` ('auto',
+    'scale-up', 'scale-out').
     """
     import time
 
@@ -110,8 +119,10 @@ def simulate(model, hardware, *, workload: str | Workload, engine=None, precisio
     if duration_s is not None:
         duration_s = args.number("duration_s", duration_s, minimum=0.0, allow_minimum=False, maximum=MAX_DURATION_S)
     sd, _ = resolve_spec(spec)
-    m, h, e, p = resolve(model, hardware, engine, precision)
-    args.tp_in_domain(tp, h.scaleup_domain, h.id)
+    pools = {"prefill_hardware": prefill_hardware, "decode_hardware": decode_hardware, "prefill_tp": prefill_tp,
+             "decode_tp": decode_tp, "prefill_pp": prefill_pp, "decode_pp": decode_pp, "prefill_ep": prefill_ep,
+             "decode_ep": decode_ep, "prefill_replicas": prefill_replicas, "decode_replicas": decode_replicas,
+             "kv_link": kv_link}
 
     def work(client_tokens_per_s: float | None = None) -> Workload:
         if isinstance(workload, Workload):
@@ -125,6 +136,18 @@ def simulate(model, hardware, *, workload: str | Workload, engine=None, precisio
         return _parse(workload, requests=requests, duration_s=duration_s, seed=seed,
                       base_dir=None if base_dir is None else Path(base_dir), **extra)
 
+    if any(v is not None for v in pools.values()):
+        from .disagg_run import run_disagg
+
+        return run_disagg(model, hardware, pools, engine=engine, precision=precision, tp=tp, pp=pp, ep=ep, dp=dp,
+                          replicas=replicas, router=router, spec=sd, work=work,
+                          duration_s=duration_s, prefix=prefix, slo=slo_, event_log=event_log, progress=progress,
+                          force=force, check_steps=check_steps, fixed_workload=isinstance(workload, Workload))
+    if hardware is None:
+        raise SpecError("hardware is required (CLI --hardware), or prefill_hardware and decode_hardware for a "
+                        "disaggregated run.")
+    m, h, e, p = resolve(model, hardware, engine, precision)
+    args.tp_in_domain(tp, h.scaleup_domain, h.id)
     wl = work()
     longest = _in_context(wl, m, force)
     step = _step_model(m, h, e, p, tp=tp, pp=pp, ep=ep, dp=dp, spec=sd, max_context=longest)

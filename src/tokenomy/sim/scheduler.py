@@ -80,6 +80,8 @@ class Seq:
 class Replica:
     """One engine replica: waiting queue, running sequences, KV blocks, step planning and commit."""
 
+    hands_in = False      # True where requests arrive with their KV, as swapped-in sequences (sim/disagg.py)
+
     def __init__(self, idx: int, step: StepCost, policy: Policy, log: RequestLog, inp: np.ndarray,
                  osl: np.ndarray, shared_tokens: int, hit_frac: float, events: list[tuple] | None):
         self.idx, self.step, self.pol, self.log, self.inp, self.osl = idx, step, policy, log, inp, osl
@@ -312,7 +314,7 @@ class Replica:
             self.c += k
         else:
             ending, excess = self._ending(self.c + 1)
-            m = sum(1 for s, _ in p[3] if s.swapped) if self.swap_s_per_token else 0   # swapped in: decode too
+            m = sum(1 for s, _ in p[3] if s.swapped) if self.swap_s_per_token or self.hands_in else 0   # they decode
             q = self._queued(t, p[2]) if self.arr_n else self.q0
             rec.step(t, p[2], q, len(self.running), n + m, kv.kv_frac(self.c), p[4],
                      n * self.tps - excess)
