@@ -44,10 +44,10 @@ _FROM_DECODE = ("tp", "pp", "ep", "kv_cache", "model", "spec", "micro_batch", "m
                 "memory_bytes_per_s_per_chip", "memory_bandwidth_frac", "dataflow", "limit")
 
 
-def prefill_row(hw, prec_label: str, tp: int, pp: int, ep: int, pmean: dict, isl: float, price: float,
-                overhead_s: float) -> dict:
-    """One prefill deployment of the sweep as a row of the prefill table (PREFILL_KEYS)."""
-    chips = tp * pp
+def prefill_row(hw, prec_label: str, deployment: tuple[int, int, int], chips: int, pmean: dict, isl: float,
+                price: float, overhead_s: float) -> dict:
+    """One prefill deployment (tp, pp, ep) of the sweep on ``chips`` chips as a row of the prefill table."""
+    tp, pp, ep = deployment
     theta = isl / pmean["stage_s"]                       # input tokens/s one replica prefills at full chunks
     return {"hardware": hw.id, "precision": prec_label, "tp": tp, "pp": pp, "ep": ep, "chips": chips,
             "tokens_per_s": theta, "latency_s": pmean["latency_s"], "power_w": pmean["power_w"],

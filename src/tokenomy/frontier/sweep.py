@@ -219,8 +219,8 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                 pmean["latency_one_s"] += handoff
                 overhead = eng.for_vendor(hw.vendor).request_overhead_s
                 if disagg and bool(np.all(pre.pred.fits)):
-                    prefill_rows.append(_disagg.prefill_row(hw, prec.label, tp, pp, ep, pmean, isl_mean, price,
-                                                            overhead))
+                    prefill_rows.append(_disagg.prefill_row(hw, prec.label, (tp, pp, ep), pre.pred.chips, pmean,
+                                                            isl_mean, price, overhead))
                 # full pipeline (pp micro-batches of every b), and fewer sequences than stages (bubble)
                 limit = ""
                 ms = [(bs, None)] + ([(np.ones(len(_pow2_below(pp))), _pow2_below(pp))] if pp > 1 else [])
@@ -267,7 +267,7 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                     part["dataflow"] = np.full(n, is_dataflow_system(hw))
                     part["limit"] = np.full(n, own or limit, dtype=object)
                     part["prefill_hardware"] = part["decode_hardware"] = np.full(n, hw.id, dtype=object)
-                    part["prefill_chips"] = part["decode_chips"] = np.full(n, float(tp * pp))
+                    part["prefill_chips"] = part["decode_chips"] = part["chips"].astype(float)
                     part["kv_transfer_s"] = np.zeros(n)
                     if disagg:
                         part.update({k: np.broadcast_to(v, fits.shape)[fits] for k, v in
