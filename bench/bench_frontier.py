@@ -8,7 +8,9 @@ Prints three figures the issue asks for:
 2. wall time of ``tokenomy frontier`` for one model on ten chips, in a fresh process (Python
    start-up included), median of several runs;
 3. peak RSS of a 10-million-configuration sweep evaluated in 1M-point chunks (fresh process),
-   keeping only a running Pareto frontier.
+   keeping only a running Pareto frontier;
+4. wall time of ``tokenomy frontier --disagg`` (issue 12: Llama-3.1-70B and DeepSeek-R1 over h100-sxm, b200,
+   groq-lpu and rubin-cpx, every prefill/decode pair; target < 3 s). ``--disagg`` runs this case alone.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import time
 
 import numpy as np
 
+DISAGG_CHIPS = "h100-sxm,b200,groq-lpu,rubin-cpx"
+DISAGG_MODELS = ("llama-3.1-70b", "deepseek-r1")
 TEN = "h100-sxm,h200-sxm,b200,gb200,mi300x,mi355x,tpu-v6e,groq-lpu,cerebras-wse3,sambanova-sn40l"
 MODEL = "llama-3.1-70b"
 
@@ -78,9 +82,28 @@ def evals_per_second(quick: bool) -> None:
         print(f"{label} {pts:>10,} points in {dt:6.3f} s = {pts / dt:>12,.0f} evaluations/s (1 core, best of 3){tail}")
 
 
-def frontier_wall(runs: int) -> None:
+def _prefix() -> list[str]:
     exe = shutil.which("tokenomy")
-    prefix = [exe] if exe else [sys.executable, "-c", "from tokenomy.cli.main import main; main()"]
+    return [exe] if exe else [sys.executable, "-c", "from tokenomy.cli.main import main; main()"]
+
+
+def disagg_wall(runs: int) -> None:
+    for model in DISAGG_MODELS:
+        cmd = [*_prefix(), "frontier", "--model", model, "--hardware", DISAGG_CHIPS, "--isl", "1024", "--osl", "1024",
+               "--disagg", "--json"]
+        times, data = [], {}
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            times.append(time.perf_counter() - t0)
+            data = json.loads(out.stdout)
+        split = sum(p["kind"] == "disagg" for p in data["points"])
+        print(f"tokenomy frontier --disagg, {model}, 4 chips: median {statistics.median(times):.2f} s wall over "
+              f"{runs} runs ({len(data['points'])} points, {split} disaggregated)")
+
+
+def frontier_wall(runs: int) -> None:
+    prefix = _prefix()
     cmd = prefix + ["frontier", "--model", MODEL, "--hardware", TEN, "--isl", "1024", "--osl", "1024", "--json"]
     times, npts = [], 0
     for _ in range(runs):
@@ -119,11 +142,15 @@ def big_sweep(total: int) -> None:
 
 def main() -> None:
     quick = "--quick" in sys.argv
+    if "--disagg" in sys.argv:
+        disagg_wall(3)
+        return
     if "--child-big" in sys.argv:
         big_sweep(int(sys.argv[sys.argv.index("--child-big") + 1]))
         return
     evals_per_second(quick)
     frontier_wall(2 if quick else 5)
+    disagg_wall(2 if quick else 3)
     total = 2_000_000 if quick else 10_000_000
     subprocess.run([sys.executable, __file__, "--child-big", str(total)], check=True)
 

@@ -35,7 +35,7 @@ def _thin(res, k: int) -> np.ndarray:
     """Indices of up to ``k`` frontier points per chip, spread evenly in log tokens/s/user."""
     c = res.columns
     out = []
-    for _, sel in res.per_chip("on_frontier", order_by="tokens_per_s_per_user"):
+    for _, sel in res.per_chip("on_frontier", order_by="tokens_per_s_per_user", pairs=True):
         if sel.size > k:
             s = np.log(c["tokens_per_s_per_user"][sel])
             targets = np.linspace(s[0], s[-1], k)
@@ -46,6 +46,11 @@ def _thin(res, k: int) -> np.ndarray:
 
 def _fmt(v: float, spec: str) -> str:
     return "-" if v is None or not np.isfinite(v) else format(v, spec)
+
+
+def _chips(v: float) -> str:
+    """Chips per replica; a disaggregated point's fleet average is fractional (8 + 0.37 prefill chips)."""
+    return f"{v:,.0f}" if v >= 100 or float(v).is_integer() else f"{v:.3g}"
 
 
 def _render(res) -> None:
@@ -64,7 +69,7 @@ def _render(res) -> None:
         title += f", speculative {str(c['spec'][0]).split(' (')[0]}"
     heads = ("chip", "chips", "tp/pp/ep", "prec", "batch", "tok/s/user", "tok/s/chip", "tok/s", "TTFT (s)", "$/Mtok",
              "J/token", "tok/s/MW")
-    rows = [(str(c["hardware"][i]), str(c["chips"][i]), f"{c['tp'][i]}/{c['pp'][i]}/{c['ep'][i]}",
+    rows = [(str(c["hardware"][i]), _chips(c["chips"][i]), f"{c['tp'][i]}/{c['pp'][i]}/{c['ep'][i]}",
              str(c["precision"][i]), str(c["batch"][i]), _fmt(c["tokens_per_s_per_user"][i], ",.1f"),
              _fmt(c["tokens_per_s_per_chip"][i], ",.0f"), _fmt(c["tokens_per_s"][i], ",.0f"),
              _fmt(c["ttft_s"][i], ".3f"), _fmt(c["usd_per_mtok"][i], ".3g"), _fmt(c["j_per_token"][i], ".3g"),
@@ -121,6 +126,13 @@ def frontier_command(
     pp: int = deployment_option("--pp"),
     ep: int = deployment_option("--ep", "1 and tp"),
     spec: str = typer.Option(None, "--spec", help=SPEC_HELP),
+    disagg: bool = typer.Option(False, "--disagg",
+                                help="Add disaggregated points: prefill on one chip of --hardware, decode on another "
+                                     "(or the same), pools balanced, the KV transfer in TTFT (kind 'disagg')."),
+    prefill_hardware: str = typer.Option(None, "--prefill-hardware",
+                                         help="Pin the prefill chip of the disaggregated points (implies --disagg)."),
+    decode_hardware: str = typer.Option(None, "--decode-hardware",
+                                        help="Pin the decode chip of the disaggregated points (implies --disagg)."),
     *, scenario=None, overrides=None,
 ) -> None:
     """Sweep deployments of a model over chips: tokens/s/user vs tokens/s per chip, $/Mtok and J/token."""
@@ -134,7 +146,8 @@ def frontier_command(
         check_plot_target(plot, force=force)
     res = sweep(model, hardware, isl, osl, chips=chips, precision=precision, engine=profile or engine,
                 min_tokens_per_s_per_user=min_tps_user, max_ttft_s=max_ttft_s, force=force, spec=spec, tp=tp, pp=pp,
-                ep=ep, scenario=scenario, **(overrides or {}))
+                ep=ep, scenario=scenario, disagg=disagg, prefill_hardware=prefill_hardware,
+                decode_hardware=decode_hardware, **(overrides or {}))
     if not res.columns["meets_slo"].any():
         best = ", ".join(f"{k} {v:.0f} tok/s/user" for k, v in res.max_tokens_per_s_per_user.items())
         raise InfeasibleError("no configuration meets the SLO; fastest reachable: "

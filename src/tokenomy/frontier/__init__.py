@@ -2,7 +2,8 @@
 
 Modules: ``deployments`` (which tp x pp x ep each chip gets), ``sweep`` (the vectorized evaluation),
 ``result`` (the columns, tables and cost curves), ``summary`` (the plain-language reading),
-``crossover`` (SRAM systems against the other chips: crossover speeds; each chip's batch up to saturation).
+``crossover`` (SRAM systems against the other chips: crossover speeds; each chip's batch up to saturation),
+``disagg`` (``sweep(..., disagg=True)``: prefill on one chip, decode on another, and its summary lines).
 """
 
 from .deployments import MAX_REPLICA_CHIPS, max_replica_chips

@@ -132,11 +132,11 @@ def saturation(res) -> list[dict]:
         i1, top = d[0], d[k]
         pts = [_point(c, i) for i in (i1, top)]
         best = sel[np.argmax(c["tokens_per_s_per_chip"][sel])]
-        line = (f"{hw} ({c['precision'][i1]}, {c['chips'][i1]:,}-chip replica, tp {c['tp'][i1]} x pp "
+        line = (f"{hw} ({c['precision'][i1]}, {c['chips'][i1]:,.0f}-chip replica, tp {c['tp'][i1]} x pp "
                 f"{c['pp'][i1]}): {_said(pts[0])} -> {_said(pts[1])}; {stop}")
         if best not in (i1, top):
             line += (f". Most per chip on its frontier: {_n(c['tokens_per_s_per_chip'][best])} tok/s/chip on "
-                     f"{c['chips'][best]:,} chips ({c['precision'][best]}) at {c['batch'][best]:,} users")
+                     f"{c['chips'][best]:,.0f} chips ({c['precision'][best]}) at {c['batch'][best]:,} users")
         out.append({"hardware": hw, "points": pts, "stop": stop, "most_per_chip": _point(c, best), "line": line})
     return out
 

@@ -17,7 +17,8 @@ COLUMNS = ("hardware", "chips", "tp", "pp", "ep", "precision", "batch", "tokens_
            "usd_per_mtok_input", "usd_per_mtok_blended", "usd_per_chip_hour", "power_w", "memory_bytes_per_chip",
            "memory_bytes_per_s_per_chip", "memory_bandwidth_frac",
            "prefill_time_frac", "meets_slo", "on_frontier_usd", "on_frontier_j", "on_global_frontier_usd",
-           "on_global_frontier_j", "spec", "deployment")
+           "on_global_frontier_j", "spec", "deployment", "prefill_hardware", "decode_hardware", "prefill_chips",
+           "decode_chips", "kv_transfer_s")
 
 
 @dataclass
@@ -38,6 +39,8 @@ class FrontierResult:
     min_tokens_per_s_per_user: float | None = None
     max_ttft_s: float | None = None
     evaluated: int = 0                          # configurations evaluated (fitting or not)
+    pairs: list[str] = field(default_factory=list)   # disaggregated "P+D" groups (frontier/disagg.py)
+    prefill: dict[str, np.ndarray] | None = None     # disagg: each prefill deployment (disagg.PREFILL_KEYS)
     _cache: dict = field(default_factory=dict, repr=False)
 
     # -- tables
@@ -74,11 +77,16 @@ class FrontierResult:
         """Per chip, the cheapest point that meets the SLO (most tokens/s per chip when unpriced)."""
         return self._df("best", self.best_index())
 
-    def per_chip(self, flag: str, order_by: str | None = None):
-        """(chip, indices of its points where column ``flag`` is set, sorted by ``order_by`` if given),
-        for each chip with at least one such point."""
+    @property
+    def groups(self) -> list[str]:
+        """The chips, then the disaggregated "P+D" pairs: the values of the hardware column."""
+        return [*self.hardware, *self.pairs]
+
+    def per_chip(self, flag: str, order_by: str | None = None, pairs: bool = False):
+        """(chip, indices of its points where column ``flag`` is set, sorted by ``order_by`` if given), for each
+        chip (``pairs``: and each disaggregated "P+D" pair) with at least one such point."""
         c = self.columns
-        for hw in self.hardware:
+        for hw in (self.groups if pairs else self.hardware):
             sel = np.flatnonzero((c["hardware"] == hw) & c[flag])
             if sel.size:
                 yield hw, (sel if order_by is None else sel[np.argsort(c[order_by][sel])])
@@ -109,20 +117,22 @@ class FrontierResult:
         return out
 
     # -- cost curves and crossovers
-    def cost_curves(self, n: int = 240) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """(speeds, {chip: lowest $/Mtok at >= speed}) on a log grid of tokens/s/user (inf: unreachable)."""
+    def cost_curves(self, n: int = 240, key: str = "usd_per_mtok", pairs: bool = False
+                    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(speeds, {chip: lowest ``key`` ($/Mtok) at >= speed}) on a log grid of tokens/s/user (inf:
+        unreachable); ``pairs``: the disaggregated pairs too."""
         c = self.columns
-        ok = c["meets_slo"] & np.isfinite(c["usd_per_mtok"])
+        ok = c["meets_slo"] & np.isfinite(c[key])
         if not ok.any():
             return np.array([]), {}
         s = c["tokens_per_s_per_user"][ok]
         grid = np.geomspace(max(s.min(), 1e-3), s.max(), n)
         curves = {}
-        for hw in self.hardware:
+        for hw in (self.groups if pairs else self.hardware):
             sel = ok & (c["hardware"] == hw)
             if not sel.any():
                 continue
-            curves[hw] = best_at(c["tokens_per_s_per_user"][sel], c["usd_per_mtok"][sel], grid)  # cheapest at >= speed
+            curves[hw] = best_at(c["tokens_per_s_per_user"][sel], c[key][sel], grid)  # cheapest at >= speed
         return grid, curves
 
     @property
@@ -153,10 +163,17 @@ class FrontierResult:
 
     def to_dict(self) -> dict:
         """JSON-ready: the workload, every point (COLUMNS), the summary lines, crossovers and saturation."""
-        return {"model": self.model, "isl": self.isl, "osl": self.osl, "points": self.records(),
-                "summary": self.summary(), "sram_crossovers": self.sram_crossovers, "saturation": self.saturation,
-                "infeasible": self.infeasible, "dropped": self.dropped}
+        out = {"model": self.model, "isl": self.isl, "osl": self.osl, "points": self.records(),
+               "summary": self.summary(), "sram_crossovers": self.sram_crossovers, "saturation": self.saturation,
+               "infeasible": self.infeasible, "dropped": self.dropped}
+        if self.prefill is not None:          # disagg: the prefill deployments the pairs draw on
+            keys = list(self.prefill)
+            out["prefill_deployments"] = [dict(zip(keys, row, strict=True)) for row in
+                                          zip(*(self.prefill[k].tolist() for k in keys), strict=True)]
+        return out
 
     def summary(self) -> list[str]:
         """Plain-language lines: cheapest chip per speed band, where costs explode, top speeds."""
-        return _summary.summary_lines(self)
+        from .disagg import summary_lines as disagg_lines
+
+        return _summary.summary_lines(self) + disagg_lines(self, _summary.TIE_FRAC)

@@ -39,6 +39,7 @@ from ..loaders.engines import load_engine
 from ..spec import args
 from ..spec.engine import EngineProfile
 from ..spec.hardware import HardwareSpec
+from . import disagg as _disagg
 from .crossover import batch_limit_text
 from .deployments import DeploymentContext, candidates, fixed_candidates, fixed_error, memory_reason
 from .result import FrontierResult
@@ -125,7 +126,8 @@ def _precisions(precision, hw, model) -> list:
 def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = None, precision=None,
           engine=None, min_tokens_per_s_per_user: float | None = None, max_ttft_s: float | None = None,
           batches=None, force: bool = False, spec=None, tp: int | None = None, pp: int | None = None,
-          ep: int | None = None, scenario=None, **overrides) -> FrontierResult:
+          ep: int | None = None, scenario=None, disagg: bool = False, prefill_hardware=None, decode_hardware=None,
+          **overrides) -> FrontierResult:
     """Evaluate every deployment of ``model`` on each chip of ``hardware_list`` for a workload of
     ``isl`` input and ``osl`` output tokens (ints, or arrays of paired samples).
 
@@ -135,9 +137,14 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
     when the model fits on none of the chips. ``force`` allows isl + osl beyond the model's context.
     ``spec``: speculative decoding ('mtp:1,accept=0.85', ...; tokenomy.predict). ``tp``/``pp``/``ep`` fix
     those parts of every deployment. ``scenario`` and ``**overrides`` (Scenario fields) price the chip-hour.
+    ``disagg``: add prefill-on-P, decode-on-D points for every ordered pair of the chips (frontier/disagg.py);
+    ``prefill_hardware`` / ``decode_hardware`` pin P / D (implies ``disagg``; the chip joins the sweep).
     """
     hardware_list = args.names("hardware", hardware_list, HardwareSpec,
                                "Give at least one chip, e.g. --hardware h100-sxm,b200.")
+    pins = _disagg.pins(prefill_hardware, decode_hardware)
+    hardware_list = [*hardware_list, *(pin for pin in pins.values() if pin is not None)]
+    disagg = bool(disagg) or any(pin is not None for pin in pins.values())
     args.optional_text("engine", engine, args.ENGINE_HINT, spec_type=EngineProfile)
     args.precision_choice(precision, Precision)
     isl_a, osl_a = _as_lengths("isl", isl), _as_lengths("osl", osl)
@@ -176,6 +183,7 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
     dropped: dict[str, dict[str, int]] = {}
     infeasible: dict[str, str] = {}
     evaluated = 0
+    prefill_rows: list[dict] = []
     for m, hw, eng in specs:
         drop = dropped.setdefault(hw.id, {})
         price = usd_per_chip_hour(hw, sc)
@@ -208,6 +216,10 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                 handoff = float(np.mean(_crossdomain_p2p_s(m, hw, tp, pp, isl_a)))
                 pmean["latency_s"] += handoff
                 pmean["latency_one_s"] += handoff
+                overhead = eng.for_vendor(hw.vendor).request_overhead_s
+                if disagg and bool(np.all(pre.pred.fits)):
+                    prefill_rows.append(_disagg.prefill_row(hw, prec.label, (tp, pp, ep), pre.pred.chips, pmean,
+                                                            isl_mean, price, overhead))
                 # full pipeline (pp micro-batches of every b), and fewer sequences than stages (bubble)
                 limit = ""
                 ms = [(bs, None)] + ([(np.ones(len(_pow2_below(pp))), _pow2_below(pp))] if pp > 1 else [])
@@ -234,7 +246,7 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                                            isl=isl_mean, osl=osl_mean, usd_per_hour=price,
                                            prefill_latency_one_s=pmean["latency_one_s"],
                                            prefill_requests=pmean["requests"],
-                                           request_overhead_s=eng.for_vendor(hw.vendor).request_overhead_s,
+                                           request_overhead_s=overhead,
                                            extra_decode_s=_crossdomain_p2p_s(m, hw, tp, pp, b_i) / dec.tokens_per_step)
                     n = int(fits.sum())
                     part = {k: np.broadcast_to(np.asarray(v), fits.shape)[fits] for k, v in est.items()}
@@ -253,6 +265,12 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                     part["usd_per_chip_hour"] = np.full(n, price)
                     part["dataflow"] = np.full(n, is_dataflow_system(hw))
                     part["limit"] = np.full(n, own or limit, dtype=object)
+                    part["prefill_hardware"] = part["decode_hardware"] = np.full(n, hw.id, dtype=object)
+                    part["prefill_chips"] = part["decode_chips"] = part["chips"].astype(float)
+                    part["kv_transfer_s"] = np.zeros(n)
+                    if disagg:
+                        part.update({k: np.broadcast_to(v, fits.shape)[fits] for k, v in
+                                     _disagg.decode_extras(m, eng, prec, isl_a, dec).items()})
                     parts.append(part)
         if not any(p["hardware"][0] == hw.id for p in parts):
             infeasible[hw.id] = _join_reasons(reasons)
@@ -262,6 +280,17 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     cols["batch"] = cols["batch"].astype(np.int64)
     cols["micro_batch"] = cols["micro_batch"].astype(np.int64)
+    pre_cols, pairs = None, []
+    if disagg:
+        pre_cols = _disagg.prefill_table(prefill_rows)
+        ids = {k: None if pin is None else resolve(m, pin, default_engine, "bf16")[1].id for k, pin in pins.items()}
+        hws = [s[1] for s in specs if s[1].id not in infeasible]
+        pair_hw = _disagg.pair_list(hws, ids["prefill_hardware"], ids["decode_hardware"])
+        extra = _disagg.pair_parts(cols, pre_cols, pair_hw, isl_mean, osl_mean, dropped)
+        pairs = [f"{a.id}+{b.id}" for a, b in pair_hw]
+        if extra:
+            cols = {k: np.concatenate([cols[k], *(p[k] for p in extra)]) for k in extra[0]}
+    cols = {k: v for k, v in cols.items() if not k.startswith("_")}
     slo = np.ones(cols["tokens_per_s"].size, dtype=bool)
     if min_tokens_per_s_per_user is not None:
         slo &= cols["tokens_per_s_per_user"] >= min_tokens_per_s_per_user
@@ -272,7 +301,7 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
     return FrontierResult(model=m.name, hardware=[s[1].id for s in specs], isl=isl_mean, osl=osl_mean,
                           columns=cols, dropped={k: v for k, v in dropped.items() if v}, infeasible=infeasible,
                           min_tokens_per_s_per_user=min_tokens_per_s_per_user, max_ttft_s=max_ttft_s,
-                          evaluated=evaluated)
+                          evaluated=evaluated, pairs=pairs, prefill=pre_cols)
 
 
 def _mark_frontiers(cols: dict[str, np.ndarray]) -> None:

@@ -1,0 +1,160 @@
+"""Issue 12, ``tokenomy frontier --disagg``: prefill on one chip, decode on another, from the sweep's own numbers."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tokenomy.cli.main import app
+from tokenomy.errors import SpecError
+from tokenomy.frontier import COLUMNS, sweep
+
+runner = CliRunner()
+KV_70B_1024 = 2 * 80 * 8 * 128 * 2 * 1024     # Llama-3.1-70B bf16: 320 KiB a token x 1024 tokens = 335,544,320 B
+
+
+@pytest.fixture(scope="module")
+def h100_groq():
+    return sweep("llama-3.1-70b", "h100-sxm,groq-lpu", 1024, 256, disagg=True)
+
+
+def _prefill_row(res, i):
+    """The prefill-table row a disaggregated point draws on (its deployment text names tp, pp, precision)."""
+    tp, pp, prec = re.match(r"prefill \S+ tp (\d+) x pp (\d+) \((\S+)\)", res.columns["deployment"][i]).groups()
+    pre = res.prefill
+    row = np.flatnonzero((pre["hardware"] == res.columns["prefill_hardware"][i]) & (pre["tp"] == int(tp)) &
+                         (pre["pp"] == int(pp)) & (pre["precision"] == prec))
+    return {k: v[row[0]] for k, v in pre.items()}
+
+
+def _decode_twin(res, i):
+    """The aggregated point on the decode chip with the same deployment and batch."""
+    c = res.columns
+    j = np.flatnonzero((c["hardware"] == c["decode_hardware"][i]) & (c["tp"] == c["tp"][i]) & (c["pp"] == c["pp"][i])
+                       & (c["ep"] == c["ep"][i]) & (c["batch"] == c["batch"][i]) & (c["kind"] != "disagg"))
+    assert j.size == 1
+    return int(j[0])
+
+
+def test_pool_ratio_and_cost_by_hand_from_the_sweep(h100_groq):
+    res, c = h100_groq, h100_groq.columns
+    pair = np.flatnonzero(c["hardware"] == "h100-sxm+groq-lpu")
+    for i in (pair[0], pair[len(pair) // 2]):        # two points, recomputed from the sweep's own columns
+        j, p = _decode_twin(res, i), _prefill_row(res, i)
+        theta_d = c["tokens_per_s"][j] / (1 - c["prefill_time_frac"][j])        # pure decode, output tok/s
+        ratio = (1024 / p["tokens_per_s"]) / (256 / theta_d)                    # prefill replicas per decode one
+        usd_h = c["usd_per_chip_hour"][j] * c["chips"][j] + ratio * p["usd_per_chip_hour"] * p["chips"]
+        assert c["prefill_chips"][i] == pytest.approx(ratio * p["chips"], rel=1e-9)
+        assert c["decode_chips"][i] == c["chips"][j]
+        assert c["chips"][i] == pytest.approx(c["chips"][j] + ratio * p["chips"], rel=1e-9)
+        assert c["tokens_per_s"][i] == pytest.approx(theta_d, rel=1e-9)
+        assert c["tokens_per_s_per_user"][i] == pytest.approx(
+            c["tokens_per_s_per_user"][j] / (1 - c["prefill_time_frac"][j]), rel=1e-9)
+        assert c["usd_per_mtok"][i] == pytest.approx(usd_h / 3600 / theta_d * 1e6, rel=1e-9)
+        # input / output split: each pool's cost over its own tokens
+        assert c["usd_per_mtok_output"][i] == pytest.approx(
+            c["usd_per_chip_hour"][j] * c["chips"][j] / 3600 / theta_d * 1e6, rel=1e-9)
+        assert c["usd_per_mtok_input"][i] == pytest.approx(
+            ratio * p["usd_per_chip_hour"] * p["chips"] / 3600 / (theta_d * 1024 / 256) * 1e6, rel=1e-9)
+        assert c["prefill_time_frac"][i] == 0.0 and c["kind"][i] == "disagg"
+
+
+def test_prefill_rate_is_the_chunked_prefill_of_the_sweep():
+    from tokenomy.api import resolve
+    from tokenomy.core.serving import chunked_prefill
+
+    res = sweep("llama-3.1-8b", "h100-sxm", 1024, 256, disagg=True, tp=1, pp=1)
+    m, hw, eng, prec = resolve("llama-3.1-8b", "h100-sxm")
+    pre = chunked_prefill(m, hw, eng, prec, np.array([1024.0]))
+    # theta_P = isl / (replica time per request) = the chunk's tokens/s
+    assert res.prefill["tokens_per_s"][0] == pytest.approx(float(pre.pred.tokens_per_s[0]), rel=1e-9)
+
+
+def test_ttft_includes_the_kv_transfer_nic_vs_scaleup(h100_groq):
+    c = h100_groq.columns
+    # mixed pair: the scale-out NICs, the slower one: groq-lpu's 100 Gb/s = 12.5e9 B/s a path, min(c_P, c_D) paths,
+    # streamed behind the prefill: exposed = max(T - L (79/80), T / 80) + 20 us
+    i = np.flatnonzero(c["hardware"] == "h100-sxm+groq-lpu")[0]
+    p = _prefill_row(h100_groq, i)
+    t = KV_70B_1024 / (12.5e9 * min(p["chips"], c["decode_chips"][i]))
+    exposed = max(t - p["latency_s"] * 79 / 80, t / 80) + 20e-6
+    assert "scale-out NIC" in c["deployment"][i]
+    assert c["kv_transfer_s"][i] == pytest.approx(exposed, rel=1e-9)
+    assert c["ttft_s"][i] == pytest.approx(p["latency_s"] + exposed + p["request_overhead_s"], rel=1e-9)
+    # same chip, both pools in one 8-GPU NVLink domain: 450e9 B/s a path, alpha 8 us
+    same = np.flatnonzero((c["hardware"] == "h100-sxm+h100-sxm") & (c["chips"] <= 4))
+    k = same[0]
+    q = _prefill_row(h100_groq, k)
+    assert "scale-up" in c["deployment"][k]
+    t_up = KV_70B_1024 / (450e9 * min(q["chips"], c["decode_chips"][k]))
+    assert c["kv_transfer_s"][k] == pytest.approx(max(t_up - q["latency_s"] * 79 / 80, t_up / 80) + 8e-6, rel=1e-9)
+    # without the layer-wise overlap the NIC would add t in full: 335.5 MB / (12.5 GB/s x 2 paths) = 13.4 ms
+    assert t > c["kv_transfer_s"][i] > 0
+    assert np.all(c["kv_transfer_s"][c["kind"] != "disagg"] == 0)
+
+
+def test_same_chip_split_saves_at_most_the_prefill_interference():
+    # tiny prompts: f_p is small, so splitting the same chip's pools may save at most f_p of the $/Mtok:
+    # disagg = price (c_D / theta_D + c_P isl / (theta_P osl)) >= price c_D / theta_D = agg (1 - f_p)
+    res = sweep("llama-3.1-8b", "h100-sxm", 16, 256, disagg=True)
+    c = res.columns
+    for i in np.flatnonzero(c["kind"] == "disagg"):
+        j = _decode_twin(res, i)
+        f = c["prefill_time_frac"][j]
+        assert c["usd_per_mtok"][i] >= c["usd_per_mtok"][j] * (1 - f) * (1 - 1e-9)
+        assert c["j_per_token"][i] >= c["j_per_token"][j] * (1 - f) * (1 - 1e-6) - 1e-12
+    # and the cheapest prefill deployment makes the split no dearer than the aggregated point
+    for j in np.flatnonzero(c["kind"] != "disagg")[:20]:
+        twins = np.flatnonzero((c["kind"] == "disagg") & (c["tp"] == c["tp"][j]) & (c["pp"] == c["pp"][j]) &
+                               (c["batch"] == c["batch"][j]))
+        assert c["usd_per_mtok"][twins].min() <= c["usd_per_mtok"][j] * (1 + 1e-9)
+
+
+def test_pinning_flags_pick_the_pair():
+    res = sweep("llama-3.1-70b", "h100-sxm", 1024, 256, prefill_hardware="h100-sxm", decode_hardware="groq-lpu")
+    c = res.columns
+    assert res.pairs == ["h100-sxm+groq-lpu"]                  # pinning implies disagg and adds groq-lpu
+    assert set(c["hardware"]) == {"h100-sxm", "groq-lpu", "h100-sxm+groq-lpu"}
+    one = sweep("llama-3.1-70b", "h100-sxm,groq-lpu", 1024, 256, prefill_hardware="h100-sxm")
+    assert one.pairs == ["h100-sxm+h100-sxm", "h100-sxm+groq-lpu"]
+    plain = sweep("llama-3.1-70b", "h100-sxm", 1024, 256)
+    assert plain.pairs == [] and "disagg" not in set(plain.columns["kind"])
+
+
+@pytest.mark.parametrize("flags, needle", [
+    (["--prefill-hardware", "nosuchchip"], "nosuchchip"),
+    (["--decode-hardware", "h100-sxm,b200"], "pins one chip"),
+    (["--prefill-hardware", ""], "prefill_hardware"),
+])
+def test_bad_pin_flags_are_one_line_errors(flags, needle):
+    r = runner.invoke(app, ["frontier", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--isl", "512",
+                            "--osl", "128", "--json", *flags])
+    assert r.exit_code == 2, r.output
+    assert needle in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_api_bad_pin_is_spec_error():
+    with pytest.raises(SpecError, match="pins one chip"):
+        sweep("llama-3.1-8b", "h100-sxm", 512, 128, decode_hardware=["h100-sxm", "b200"])
+
+
+def test_json_has_every_key_and_no_nulls():
+    r = runner.invoke(app, ["frontier", "--model", "llama-3.1-70b", "--hardware", "h100-sxm,groq-lpu", "--isl", "1024",
+                            "--osl", "256", "--json", "--disagg"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert {"points", "summary", "prefill_deployments"} <= set(d)
+    split = [p for p in d["points"] if p["kind"] == "disagg"]
+    assert split and all(set(COLUMNS) <= set(p) for p in d["points"])
+    assert {p["hardware"] for p in split} == {"h100-sxm+h100-sxm", "h100-sxm+groq-lpu", "groq-lpu+h100-sxm",
+                                              "groq-lpu+groq-lpu"}
+    assert all(v is not None for p in d["points"] for v in p.values())
+    assert all(v is not None for p in d["prefill_deployments"] for v in p.values())
+    assert any("prefill + groq-lpu decode" in line for line in d["summary"])
+    table = runner.invoke(app, ["frontier", "--model", "llama-3.1-70b", "--hardware", "h100-sxm,groq-lpu", "--isl",
+                                "1024", "--osl", "256", "--disagg"])
+    assert table.exit_code == 0 and "h100-sxm+groq-lpu" in table.output
