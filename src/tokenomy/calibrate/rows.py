@@ -71,9 +71,13 @@ def predict_gemm_rows(rows: Sequence[dict], hw: HardwareSpec, engine: EngineProf
     """``gemm`` rows, one vectorized call per dtype; rows of a dtype the chip lacks are skipped (counted)."""
     out, skipped = [], 0
     gemms = [r for r in rows if r.get("kind") == "gemm"]
+    bad = [r.get("dtype") for r in gemms if not isinstance(r.get("dtype") or "bf16", str)]
+    if bad:
+        raise CalibrationError(f"gemm row dtype {bad[0]!r} is not a format name; use bf16, fp8, fp4 or int8 "
+                               "(or leave it out for bf16).")
     units = int(hw.compute_units or 128)
-    for dt in sorted({r.get("dtype", "bf16") for r in gemms}):
-        g = [r for r in gemms if r.get("dtype", "bf16") == dt]
+    for dt in sorted({r.get("dtype") or "bf16" for r in gemms}):
+        g = [r for r in gemms if (r.get("dtype") or "bf16") == dt]
         peak = hw.peak(dt)
         if peak is None:
             skipped += len(g)
