@@ -243,8 +243,9 @@ def cli_frontier(d) -> Case:
              "--osl": INT, "--chips": INT + ["1000000000"], "--precision": PRECISION, "--engine": ENGINE,
              "--profile": [profile_file, *CLI_TEXT], "--min-tokens-per-s-per-user": FLOAT + ["1e6"],
              "--max-ttft-s": FLOAT + ["1e-9"], "--spec": SPEC + CLI_TEXT, "--tp": INT + ["2", "3", "16"],
-             "--pp": INT + ["2", "200"], "--ep": INT + ["2"], **_econ_pools()}
-    return _with_plot(d, _cli(d, ["frontier"], base, pools))
+             "--pp": INT + ["2", "200"], "--ep": INT + ["2"], "--prefill-hardware": CHIP + ["rubin-cpx"],
+             "--decode-hardware": CHIP + ["rubin-cpx"], **_econ_pools()}
+    return _with_plot(d, _cli(d, ["frontier"], base, pools, bools=("--json", "--disagg")))
 
 
 WORKLOAD = ["poisson:rate=4,isl=uniform:100:300,osl=32", "closed:conc=4,isl=200,osl=16",
@@ -265,7 +266,9 @@ def cli_simulate(d) -> Case:
              "--replicas": INT, "--router": ["least-loaded", *CLI_TEXT], "--tp": INT + ["2", "3"], "--pp": INT,
              "--ep": INT, "--dp-attention": INT + ["2"], "--engine": ENGINE, "--precision": PRECISION,
              "--spec": SPEC + CLI_TEXT, "--slo": SLO, "--prefix-cache": PREFIX, "--seed": INT,
-             "--requests-out": SIM_OUT, "--event-log": SIM_OUT, "--sweep": SCENARIO, "--workers": INT}
+             "--requests-out": SIM_OUT, "--event-log": SIM_OUT, "--sweep": SCENARIO, "--workers": INT,
+             "--prefill-hardware": CHIP, "--decode-hardware": CHIP, "--prefill-tp": INT, "--decode-tp": INT,
+             "--prefill-replicas": INT, "--decode-replicas": INT, "--kv-link": ["auto", "scale-up", "scale-out", *CLI_TEXT]}
     return _with_plot(d, _cli(d, ["simulate"], base, pools))
 
 
@@ -290,7 +293,8 @@ def cli_economics(d) -> Case:
     cmd = d.one(["cost", "factory", "breakeven", "invest"])
     model, chip = d.one(_names("models", 2)), d.one(_names("chips", 5))
     work = {"--model": MODEL, "--tokens-per-s-per-user": FLOAT + ["1e6"], "--isl": INT, "--osl": INT,
-            "--tp": INT + ["2", "8"], "--precision": PRECISION, "--engine": ENGINE, **_econ_pools()}
+            "--tp": INT + ["2", "8"], "--pp": INT + ["2", "80", "200"], "--ep": INT + ["2"], "--chips": INT,
+            "--precision": PRECISION, "--engine": ENGINE, **_econ_pools()}
     if cmd == "cost":
         base = {"--hardware": d.one([chip, "h100-sxm,b200"])}
         pools = {"--hardware": CHIP + ["h100-sxm,nope", ",,"], **_econ_pools()}
