@@ -10,7 +10,7 @@ single-user speed at 1k/1k tokens, today (scripts/sram_fit.py; docs/sram.md):
     SambaNova   DeepSeek-R1 (fp8)        1.00        - (one row)
     SambaNova   Llama-3.1-405B + spec    0.59 (not fitted: the HBM bandwidth caps it, see below)
 Other published speeds, never fitted: Groq Llama-3-8B 0.79, Llama-3-70B 0.87, 70B speculative 0.36;
-Cerebras 8B 0.91, 70B 1.45, 70B speculative 0.83; SambaNova 70B speculative 0.46.
+Cerebras 8B 0.90, 70B 1.43, 70B speculative 0.82; SambaNova 70B speculative 0.46.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ def test_llama2_7b_on_groq_tables_by_hand():
     the SRAM)."""
     m, hw, e, p = api.resolve("llama-2-7b", "groq-lpu")
     assert p.weights == "int8" and e.memory.reserve_frac == 0.08
-    t = sram_tables(m, hw, 2, 32, e.memory.reserve_frac)
+    t = sram_tables(m, hw, 2, 32, e.memory.reserve_frac, stage_weight_bytes=232_259_584)
     assert t is not None and (t.chips, t.weight_bytes, t.moved_bytes) == (4, 131_072_000, 131_072_000)
     with_table = build_recipe(m, e, p, phase="decode", tp=2, pp=32).weight_bytes
     assert with_table == 232_259_584 and with_table - t.moved_bytes == 101_187_584
@@ -34,9 +34,28 @@ def test_llama2_7b_on_groq_tables_by_hand():
 
 def test_tables_stay_on_the_stage_off_pipelined_sram():
     m = load_model("llama-3.1-70b")
-    assert sram_tables(m, load_hardware("h100-sxm"), 8, 4, 0.08) is None         # HBM: graph.py's rule
-    assert sram_tables(m, load_hardware("sambanova-sn40l"), 8, 4, 0.08) is None   # weights in HBM
-    assert sram_tables(m, load_hardware("groq-lpu"), 16, 1, 0.08) is None         # one stage holds all
+    w = 1e12
+    assert sram_tables(m, load_hardware("h100-sxm"), 8, 4, 0.08, stage_weight_bytes=w) is None  # HBM: graph.py
+    assert sram_tables(m, load_hardware("sambanova-sn40l"), 8, 4, 0.08, stage_weight_bytes=w) is None  # HBM
+    assert sram_tables(m, load_hardware("groq-lpu"), 16, 1, 0.08, stage_weight_bytes=w) is None  # one stage
+
+
+def test_a_table_that_is_a_small_share_of_its_stage_stays_there():
+    """Llama-3.1-70B at 16-bit on Cerebras, tp 1 x pp 4 (20 layers a wafer): the LM head, 128,256 x 8,192 x 2 B =
+    2.10 GB, is 5.8% of its stage's 36.3 GB (<= TABLE_SHARE_MAX = 10%): it stays, and the replica is the 4 CS-3 the
+    reference names (sram-systems.md: "Llama-3.1-70B at 16-bit on 4 CS-3"). On Groq (int8, tp 8 x pp 80) the same
+    head is 263 MB a chip against a 107 MB layer: it gets chips of its own."""
+    m, hw, e, p = api.resolve("llama-3.1-70b", "cerebras-wse3")
+    stage = build_recipe(m, e, p, phase="decode", tp=1, pp=4).weight_bytes
+    assert 0.05 < 128_256 * 8_192 * 2 / stage < 0.1
+    assert sram_tables(m, hw, 1, 4, e.memory.reserve_frac, stage_weight_bytes=stage) is None
+    assert api.predict("llama-3.1-70b", "cerebras-wse3", tp=1, pp=4, context=1024).chips == 4
+    res = sweep("llama-3.1-70b", ["cerebras-wse3"], isl=1024, osl=1024)
+    fastest = int(np.argmax(res.columns["tokens_per_s_per_user"]))
+    assert res.columns["chips"][fastest] == 4 and res.columns["precision"][fastest] == "bf16"
+    mg, hg, eg, pg = api.resolve("llama-3.1-70b", "groq-lpu")
+    stage_g = build_recipe(mg, eg, pg, phase="decode", tp=8, pp=80).weight_bytes
+    assert sram_tables(mg, hg, 8, 80, eg.memory.reserve_frac, stage_weight_bytes=stage_g) is not None
 
 
 def test_table_stage_time_is_the_lm_head_split_over_its_chips():
@@ -55,4 +74,5 @@ def test_no_chip_exceeds_its_sram_on_the_groq_frontier():
     c = res.columns
     assert len(c["chips"]) and np.all(c["memory_bytes_per_chip"] <= hw.sram_bytes * (1 - 0.08))
     pipelined = c["pp"] > 1
-    assert np.all(c["chips"][pipelined] > (c["tp"] * c["pp"])[pipelined])   # the table chips are counted
+    extra = (c["chips"] - c["tp"] * c["pp"])[pipelined]
+    assert np.all(extra >= 0) and np.any(extra > 0)    # the table chips are counted where the tables have their own

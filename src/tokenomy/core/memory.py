@@ -59,27 +59,38 @@ def memory_use(recipe: StepRecipe, *, batch: npt.ArrayLike, tokens_in_cache: npt
                      memory_bytes=need, capacity_bytes=capacity_bytes, fits=need + reserve <= capacity_bytes)
 
 
+# A table up to this share of its stage's weights stays on the stage (assumption: it then adds at most about a
+# tenth to the stage's size and time; a larger one gets chips of its own, TableStages).
+TABLE_SHARE_MAX = 0.1
+
+
 @dataclass(frozen=True)
 class TableStages:
     """The embedding and LM head of a pipelined weights-in-SRAM deployment on chips of their own: one
     extra pipeline stage between the last layer stage and the first (the token loops through it: LM head,
     sampling, then the next token's embedding row) of tp x k chips, both tables split vocab-parallel over
-    them, k the fewest groups of tp chips whose SRAM (after the reserve) holds both. The 16-bit tables
-    (2.1 GB each for Llama-3.1's 128,256 x 8,192) weigh more than a decoder layer, so a layer stage that
-    also held one would set the chip count and the stage time."""
+    them, k the fewest groups of tp chips whose SRAM (after the reserve) holds both. Only where a table
+    would be more than ``TABLE_SHARE_MAX`` of the weights of the stage that holds it: the 16-bit tables
+    (2.1 GB each for Llama-3.1's 128,256 x 8,192) weigh more than a decoder layer, so on Groq (a few layers
+    per stage) a stage holding one would set the chip count and the stage time; on a wafer holding 20
+    layers (35 GB) a table is 6% and stays on its stage (Llama-3.1-70B at 16-bit on 4 CS-3, sram-systems.md)."""
 
     chips: int                    # extra chips in the replica: tp x k
     weight_bytes: float           # table weights on one table chip
     moved_bytes: float            # what the busiest layer stage no longer holds, per chip
 
 
-def sram_tables(model, hw: HardwareSpec, tp: int, pp: int, reserve_frac: float) -> TableStages | None:
+def sram_tables(model, hw: HardwareSpec, tp: int, pp: int, reserve_frac: float, *,
+                stage_weight_bytes: float) -> TableStages | None:
     """Where the tables go on ``hw`` at (tp, pp): chips of their own (``TableStages``) when the weights live
-    in SRAM and the model is pipelined (pp > 1); None elsewhere (HBM chips and one-stage deployments keep
-    them on the stage, core/graph.py)."""
+    in SRAM, the model is pipelined (pp > 1) and the table is more than TABLE_SHARE_MAX of the busiest stage's
+    weights (``stage_weight_bytes``: per chip with the table, core/graph.py build_recipe); None elsewhere
+    (HBM chips, one-stage deployments and stages of many layers keep them on the stage)."""
     if pp <= 1 or not weights_in_sram(hw):
         return None
     emb, head = table_bytes(model, tp)                  # per chip of a tp-way stage
+    if max(emb, head) <= TABLE_SHARE_MAX * stage_weight_bytes:     # a small share of its stage: it stays there
+        return None
     k = max(math.ceil((emb + head) / (hw.sram_bytes * (1.0 - reserve_frac))), 1)
     return TableStages(chips=tp * k, weight_bytes=(emb + head) / k, moved_bytes=max(emb, head or emb))
 

@@ -152,7 +152,8 @@ def predict_core(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, prec
     pw = chip_power(st.flop, st.bytes, st.latency_s, st.compute_bound_s, st.active_s, peak_flop_per_s=peak,
                     mem_bytes_per_s=bw, power_limit_w=limit, idle_w=hw.idle_power_w, params=engine.power)
     stage = np.where(np.isfinite(pw.latency_s), pw.latency_s, st.latency_s)
-    tables = sram_tables(model, hw, tp // dp_attention, pp, engine.memory.reserve_frac)
+    tables = sram_tables(model, hw, tp // dp_attention, pp, engine.memory.reserve_frac,
+                         stage_weight_bytes=recipe.weight_bytes)
     layer_stage, head_s, handoffs = stage, st.once_s, pp - 1
     if tables is not None:                # embedding and LM head on chips of their own (module docstring)
         recipe = replace(recipe, weight_bytes=recipe.weight_bytes - tables.moved_bytes)

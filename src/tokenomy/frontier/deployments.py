@@ -75,7 +75,7 @@ class DeploymentContext:
         key = (tp, pp, ep)
         if key not in self._w:
             w = build_recipe(self.model, self.engine, self.prec, phase="decode", tp=tp, pp=pp, ep=ep).weight_bytes
-            tables = sram_tables(self.model, self.hw, tp, pp, self.reserve_frac)   # on chips of their own
+            tables = sram_tables(self.model, self.hw, tp, pp, self.reserve_frac, stage_weight_bytes=w)
             self._w[key] = w if tables is None else max(w - tables.moved_bytes, tables.weight_bytes)
         return self._w[key]
 

@@ -193,7 +193,8 @@ def build_step_model(model, hardware, *, engine=None, precision=None, tp: int = 
         with_draft = speculative_core(m, hw, e, p0, sd, draft_model, **one)      # draft weights (core's rule)
         extra_w = float(np.asarray(with_draft.memory_bytes) - np.asarray(predict_core(
             m, hw, e, p0, phase="decode", queries=q, **one).memory_bytes))
-    tables = sram_tables(m, hw, tp // D, pp, e.memory.reserve_frac)   # embedding, LM head on chips of their own
+    tables = sram_tables(m, hw, tp // D, pp, e.memory.reserve_frac,    # embedding, LM head on chips of their own
+                         stage_weight_bytes=dec.weight_bytes)
     if tables is not None:                # (core/memory.py; their step time stays on the last stage here)
         dec = replace(dec, weight_bytes=dec.weight_bytes - tables.moved_bytes)
     chips = tp * pp + (tables.chips if tables else 0)
