@@ -136,3 +136,14 @@ def test_factory_takes_one_pp_per_chip():
     # tp x pp layer chips plus the table chips: Groq 64 x 16 + 64 (one tp group), Cerebras 1 x 8 + 1 wafer
     assert [x.chips_per_replica for x in r.rows] == [1088, 9] and all(x.feasible for x in r.rows)
     assert load_model(M70).n_layers == 80
+
+
+def test_one_chip_that_holds_the_weights_but_is_too_slow_gets_more_chips():
+    """Llama-3.1-70B bf16 fits one b200 (141 GB of 180 GB), but one chip reads them at most 8 TB/s / 141 GB = 57
+    times a second, below 100 tok/s/user: the operating point searches more chips, as the frontier does (which
+    has tp 8 at 152 tok/s/user) instead of calling the chip infeasible."""
+    op = E.operating_point(M70, "b200", 100)
+    assert op.feasible and op.chips > 1 and op.tokens_per_s_per_user >= 100
+    assert E.operating_point(M70, "b200", 20).chips == 1          # one chip is enough at 20 tok/s/user
+    r = E.factory(10, M70, ["b200"], 100)
+    assert r.rows[0].feasible
