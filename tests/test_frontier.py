@@ -244,6 +244,75 @@ def test_plots(res, tmp_path):
     assert "groq-lpu" in text and "plotly" in text.lower()
 
 
+def _plotly_figure(path) -> tuple[list[dict], dict]:
+    """(traces, layout) of the Plotly page: the JSON arguments after the div id of ``Plotly.newPlot(``."""
+    text, dec = Path(path).read_text(), json.JSONDecoder()
+    i = text.index(",", text.index("Plotly.newPlot(")) + 1
+    traces, end = dec.raw_decode(text, i + len(text[i:]) - len(text[i:].lstrip()))
+    return traces, dec.raw_decode(text, text.index("{", end))[0]
+
+
+@pytest.fixture(scope="module")
+def split_plots(tmp_path_factory):
+    """The same sweep (8B, h100-sxm + groq-lpu) plotted without and with --disagg, HTML and PNG."""
+    from tokenomy.report.frontier_plot import write_frontier_plot
+    d = tmp_path_factory.mktemp("plots")
+    out = {}
+    for tag, disagg in (("agg", False), ("split", True)):
+        res = sweep("llama-3.1-8b", "h100-sxm,groq-lpu", 512, 128, disagg=disagg)
+        out[tag] = (res, *_plotly_figure(write_frontier_plot(res, d / f"{tag}.html")),
+                    write_frontier_plot(res, d / f"{tag}.png").read_bytes())
+    return out
+
+
+def test_plot_draws_the_shown_pairs_dashed_with_both_pools_in_the_hover(split_plots):
+    from tokenomy.report.frontier_plot import pairs_shown
+    res, traces, layout, png = split_plots["split"]
+    shown = pairs_shown(res)
+    assert shown and set(shown) <= set(res.pairs)
+    names = {t["name"] for t in traces}
+    assert names == {"h100-sxm", "groq-lpu"} | {f"{p} prefill + {d} decode" for p, d in (s.split("+") for s in shown)}
+    assert f"{len(shown)} of 4 disaggregated pairs" in layout["title"]["text"]
+    c = res.columns
+    for t in traces:
+        assert (t["line"].get("dash") == "dash") == ("prefill" in t["name"])
+        if "prefill" not in t["name"]:
+            continue
+        for text in t["text"]:      # the point named by its pools; its chips, ratio, TTFT, KV time from the columns
+            pc, dc, ttft, kv = map(float, re.search(
+                r"pools: (\S+) .* prefill chips \+ (\d+) .*TTFT (\S+) s, KV transfer (\S+) ms", text).groups())
+            i = np.flatnonzero((c["hardware"] == t["legendgroup"]) & np.isclose(c["prefill_chips"], pc, rtol=5e-3)
+                               & (c["decode_chips"] == dc) & np.isclose(c["ttft_s"], ttft, rtol=5e-3))
+            assert i.size, text
+            assert f"pool ratio {c['prefill_chips'][i[0]] / dc:.3g} prefill chips per decode chip" in text
+            assert np.isclose(c["kv_transfer_s"][i] * 1e3, kv, rtol=5e-3).any()
+    assert png[:4] == b"\x89PNG" and png != split_plots["agg"][3]       # matplotlib draws the pairs too
+
+
+def test_plot_pair_choice_and_unchanged_single_chips(split_plots):
+    """Pairs drawn: every pair on a global frontier and each decode chip's cheapest; the single chips' traces
+    are those of the plot without --disagg, which has no pair and the plain title."""
+    from tokenomy.report.frontier_plot import pairs_shown
+    res, traces, _, _ = split_plots["split"]
+    c, shown = res.columns, pairs_shown(res)
+    assert set(c["hardware"][(c["kind"] == "disagg") & c["on_global_frontier_usd"]]) <= set(shown)
+    for d in ("h100-sxm", "groq-lpu"):
+        sel = np.flatnonzero((c["decode_hardware"] == d) & c["meets_slo"])
+        assert c["hardware"][sel[np.argmin(c["usd_per_mtok"][sel])]] in shown
+    agg, agg_traces, agg_layout, _ = split_plots["agg"]
+    assert pairs_shown(agg) == [] and not agg.pairs
+    assert [t for t in traces if "prefill" not in t["name"]] == agg_traces
+    assert agg_layout["title"]["text"] == "llama-3.1-8b: isl 512, osl 128"
+
+
+def test_plot_keeps_16_pairs_readable():
+    from tokenomy.report.frontier_plot import _curves, pairs_shown
+    res = sweep(MODEL, "h100-sxm,b200,groq-lpu,cerebras-wse3", 1024, 256, disagg=True)
+    shown = pairs_shown(res)
+    assert len(res.pairs) == 16 and 1 <= len(shown) <= 4 + 3       # cheapest per decode chip + a few on the frontier
+    assert {hw for hw, *_ in _curves(res)["usd_per_mtok"]} <= set(res.hardware) | set(shown)
+
+
 # ---------------------------------------------------------------- CLI
 
 runner = CliRunner()
