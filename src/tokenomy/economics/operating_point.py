@@ -112,7 +112,7 @@ def operating_point(model: Any, hardware: Any, tokens_per_s_per_user: float = 0.
     chips, fixed = args.fixed_deployment(chips, tp, pp, ep)
     m, hw, e, p = _api.resolve(model, hardware, engine, precision)
     args.request_in_context(isl, osl, m.max_position_embeddings, m.name, force=False)
-    cands, why = deployments(m, hw, e, p, chips=chips, **fixed)
+    cands, why = deployments(m, hw, e, p, fixed["tp"], fixed["pp"], fixed["ep"], chips)
     if not cands:
         t, q = fixed["tp"] or 1, fixed["pp"] or 1
         return OperatingPoint(m.name, hw.id, p.label, t, q, fixed["ep"] or 1, chips or t * q, isl, osl,
