@@ -207,3 +207,32 @@ def test_json_has_every_key_and_no_nulls():
     table = runner.invoke(app, ["frontier", "--model", "llama-3.1-70b", "--hardware", "h100-sxm,groq-lpu", "--isl",
                                 "1024", "--osl", "256", "--disagg"])
     assert table.exit_code == 0 and "h100-sxm+groq-lpu" in table.output
+
+
+def test_kv_crosses_in_the_senders_format():
+    # prefill at fp8 KV, decode at bf16 KV: the wire carries the prefill cache as it is, 1 byte a value:
+    # 2 * 80 * 8 * 128 * 1 * 1024 = 167,772,160 B (the decode side's format would be twice that)
+    res = sweep("llama-3.1-70b", "h100-sxm", 1024, 256, precision=["bf16", "w=fp8,a=fp8,kv=fp8"],
+                prefill_hardware="h100-sxm", decode_hardware="h100-sxm")
+    c = res.columns
+    i = int(np.flatnonzero(c["precision"] == "fp8+bf16")[0])
+    assert c["kv_cache"][i].startswith("bf16")
+    p = _prefill_row(res, i)
+    assert p["kv_bytes"] == KV_70B_1024 // 2
+    k, lk = _steady_prefill(p)
+    up = "scale-up" in c["deployment"][i]
+    bw, alpha = (450e9, 8e-6) if up else (50e9, 20e-6)
+    t = k * KV_70B_1024 / 2 / (bw * min(min(p["tp"], 8) * p["pp"], min(c["tp"][i], 8) * c["pp"][i]))
+    assert c["kv_transfer_s"][i] == pytest.approx(max(t - lk * 79 / 80, t / 80) + alpha, rel=1e-9)
+
+
+def test_cli_pair_lines_say_which_pool():
+    r = runner.invoke(app, ["frontier", "--model", "llama-3.1-70b", "--hardware", "h100-sxm,groq-lpu", "--isl", "1024",
+                            "--osl", "256", "--prefill-hardware", "h100-sxm", "--decode-hardware", "groq-lpu"])
+    assert r.exit_code == 0, r.output
+    fastest = [ln for ln in r.output.splitlines() if ln.startswith("h100-sxm+groq-lpu, fastest point")]
+    assert fastest and "; decode groq-lpu tp " in fastest[0]
+    assert "each chip of the decode pool (groq-lpu) reads" in fastest[0]
+    # the "x the $/Mtok of the best single chip" line says what that chip runs to reach the speed
+    assert re.search(r"best single chip \(groq-lpu\) at \d+ tok/s/user \(where groq-lpu alone runs 1 user a replica",
+                     r.output)
