@@ -13,8 +13,10 @@ from tokenomy.core.disagg import (
     balanced_rate_per_s,
     can_share_scaleup,
     kv_bytes_per_request,
+    kv_paths,
     kv_transfer_s,
     link_for,
+    link_utilization,
     pool_ratio,
     required_link_bytes_per_s,
     xpyd,
@@ -87,9 +89,31 @@ def test_nvlink_versus_a_400g_nic_for_the_same_bytes():
     assert kv_transfer_s(kv, up) == pytest.approx(0.745654e-3 + SCALEUP_LATENCY_S, rel=1e-6)
     assert kv_transfer_s(kv, out) == pytest.approx(6.710886e-3 + SCALEOUT_LATENCY_S, rel=1e-6)
     # tp=8 prefill ranks each send their shard to 8 decode chips: 8 paths, 6.710886 / 8 = 0.838861 ms
-    assert kv_transfer_s(kv, out, senders=8, receivers=8) == pytest.approx(0.838861e-3 + 20e-6, rel=1e-6)
-    # as many paths as the side with fewer chips: 8 senders into 2 receivers is 2 paths
-    assert kv_transfer_s(kv, out, senders=8, receivers=2) == pytest.approx(6.710886e-3 / 2 + 20e-6, rel=1e-6)
+    assert kv_transfer_s(kv, out, paths=8) == pytest.approx(0.838861e-3 + 20e-6, rel=1e-6)
+    assert kv_transfer_s(kv, out, paths=2) == pytest.approx(6.710886e-3 / 2 + 20e-6, rel=1e-6)
+
+
+def test_kv_paths_by_hand():
+    # one rule for all three disaggregated models: min over the two sides of pp * shards per stage
+    llama, r1 = tokenomy.load_model("llama-3.1-70b"), tokenomy.load_model("deepseek-r1")   # GQA 8 KV heads; MLA
+    assert kv_paths(llama, 8, 8) == 8                          # a tp rank holds one KV head
+    assert kv_paths(llama, 8, 2) == 2                          # 8 senders into 2 receivers: 2 paths
+    assert kv_paths(llama, 16, 16) == 8                        # tp 16 > 8 heads replicates them: 8 distinct shards
+    assert kv_paths(llama, 8, 8, decode_pp=80) == 8            # Groq tp 8 x pp 80: 640 shards, h100 tp 8 sends 8
+    assert kv_paths(llama, 2, 4, prefill_pp=4) == 4            # tp 2 x pp 4 = 8 shards into tp 4 = 4
+    assert kv_paths(llama, 8, 8, decode_dp_attention=8) == 1   # dp-attention: one rank holds the request
+    assert kv_paths(llama, 8, 8, decode_dp_attention=2) == 4   # groups of 4 ranks: 4 shards
+    assert kv_paths(r1, 8, 8) == 1                             # MLA: the latent is replicated, one shard a stage
+    assert kv_paths(r1, 8, 8, prefill_pp=4, decode_pp=2) == 2  # ... and each stage sends its own layers
+    with pytest.raises(SpecError, match="must divide"):
+        kv_paths(llama, 8, 8, decode_dp_attention=3)
+
+
+def test_link_utilization_by_hand():
+    # 10 requests/s x 335,544,320 B = 3.355 GB/s over 8 paths of a 100 Gb/s NIC (12.5 GB/s): 3.355 / 100 = 0.0336
+    kv = 320 * MIB
+    assert link_utilization(10.0, kv, link_for(GROQ, H100, same_scaleup_domain=False), 8) == pytest.approx(
+        0.033554432, rel=1e-9)
 
 
 def test_mixed_pair_uses_the_slower_nic_and_cannot_share_a_domain():

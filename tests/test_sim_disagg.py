@@ -134,3 +134,10 @@ def test_cli_one_line_errors_and_a_run():
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     assert out["chips"] == 3 and out["decode_replicas"] == 2 and out["kv_transfer_s"]["p50"] > 0
+
+
+def test_cli_kv_link_alone_is_an_error_not_a_two_pool_run():
+    r = CliRunner().invoke(app, ["simulate", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--workload",
+                                 "poisson:rate=1,isl=500,osl=20", "--requests", "5", "--kv-link", "scale-out"])
+    assert r.exit_code == 2 and "--kv-link applies to a disaggregated run" in r.output
+    assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1

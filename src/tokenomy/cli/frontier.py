@@ -90,7 +90,8 @@ def _render(res) -> None:
         sel = np.flatnonzero((c["hardware"] == hw) & c["on_frontier"])
         if sel.size and c["deployment"][sel[0]]:
             i = sel[np.argmax(c["tokens_per_s_per_user"][sel])]
-            bw = (f"; each chip reads {c['memory_bytes_per_s_per_chip'][i] / 1e12:.3g} TB/s "
+            pool = f" of the decode pool ({c['decode_hardware'][i]})" if c["kind"][i] == "disagg" else ""
+            bw = (f"; each chip{pool} reads {c['memory_bytes_per_s_per_chip'][i] / 1e12:.3g} TB/s "
                   f"({c['memory_bandwidth_frac'][i]:.1%} of its weight memory's datasheet bandwidth)")
             con.print(f"{hw}, fastest point: {c['deployment'][i]}{bw}", soft_wrap=True, markup=False)
     for line in res.summary():

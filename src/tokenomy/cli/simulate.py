@@ -174,7 +174,10 @@ def simulate_command(
     for flag, v in (("--out", out), ("--workers", workers), ("--ray", ray)):
         if v is not None:
             raise SpecError(f"{flag} applies to --sweep FILE.yaml; drop it for a single run.")
-    disagg = any(v is not None for v in pools.values())
+    disagg = any(v is not None for k, v in pools.items() if k != "kv_link")
+    if kv_link is not None and not disagg:
+        raise SpecError("--kv-link applies to a disaggregated run; give a pool flag too (e.g. --prefill-hardware, "
+                        "--decode-hardware, --prefill-replicas), or drop it.")
     if disagg and hardware is None and not (prefill_hardware and decode_hardware):
         raise SpecError("a disaggregated run needs --prefill-hardware and --decode-hardware (or --hardware for both).")
     missing_flags((("--model", model), ("--hardware", hardware or (disagg or None)), ("--workload", workload)),

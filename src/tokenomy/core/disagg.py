@@ -8,10 +8,9 @@ DistServe, Splitwise; shared/reference/shapes-and-disaggregation.md Part B.1, th
         format of the precision, from core/graph.py build_recipe (GQA: 2 * L * n_kv * d_head * e;
         MLA: L * (kv_lora_rank + qk_rope_head_dim) * e, the latent cache). Llama-3.1-70B in bf16:
         2 * 80 * 8 * 128 * 2 = 320 KiB per token (Mooncake's 40 GiB at 128k tokens).
-    transfer               T_kv = kv / (B * min(senders, receivers))                       (+ alpha)
-        B: one chip-to-chip path, bytes/s one way (link_for); each prefill chip sends its own shard
-        of the KV (a tp rank holds its KV heads, a pp stage its layers), so ``senders`` paths run in
-        parallel, as many as the decode side has chips to take them.
+    transfer               T_kv = kv / (B * paths) (+ alpha),  paths = kv_paths(...) = min(S_P, S_D)
+        B: one chip-to-chip path, bytes/s one way (link_for). S: chips of a replica holding distinct
+        shards of one request's KV, each sending (receiving) its shard over its own port (kv_paths).
     layer-wise streaming   exposed = max(T_kv - T_pre * (L - 1) / L, T_kv / L) + alpha
         a layer's KV is sent while the next layers prefill (Splitwise, Dynamo): only what the
         prefill time T_pre cannot cover, and at least the last layer's share, is added to TTFT.
@@ -71,8 +70,12 @@ def kv_bytes_per_request(model: ModelSpec, precision: Precision | str | None, is
                          engine: EngineProfile | None = None) -> np.ndarray:
     """KV bytes a prefill pool hands to decode for prompts of ``isl`` tokens: every layer of the whole model
     (not per chip), in the KV format of ``precision`` (``engine`` given: with its KV convention, engine_kv),
-    sliding-window layers capped at their window. A tensor-parallel decode replica that replicates KV
-    heads (tp > n_kv_heads) or MLA's latent (attention without dp_attention) receives more copies."""
+    sliding-window layers capped at their window. What crosses the wire is the SENDER's cache as it sits in
+    the prefill pool's memory (NIXL / Mooncake copy KV blocks as they are, no conversion on the way): every
+    caller passes the prefill pool's precision and engine (frontier/disagg.py, core/disagg_serving.py,
+    sim/disagg_run.py); a decode pool keeping another KV format converts on arrival, outside the transfer.
+    A decode replica that replicates KV heads (tp > n_kv_heads) or MLA's latent keeps copies of these bytes
+    (copied among its own chips, not over the hand-off's paths: kv_paths)."""
     p = parse_precision(precision)
     if engine is not None:
         p = engine_kv(p, engine.kv_cache_format)
@@ -81,6 +84,37 @@ def kv_bytes_per_request(model: ModelSpec, precision: Precision | str | None, is
     window = recipe.window or 0
     capped = np.minimum(tokens, window) if window else tokens
     return tokens * recipe.kv_bytes_per_token + capped * recipe.kv_bytes_per_token_windowed
+
+
+def kv_paths(model: ModelSpec, prefill_tp: int, decode_tp: int, *, prefill_pp: int = 1, decode_pp: int = 1,
+             prefill_dp_attention: int = 1, decode_dp_attention: int = 1) -> int:
+    """Chip-to-chip paths one request's KV crosses in parallel: min(S_P, S_D), S = pp * shards per stage.
+
+    A replica holds a request's KV in S distinct shards, each on its own chip with its own port (NIC or
+    scale-up link), and each shard's bytes leave one chip and enter one chip, so the hand-off of ``kv``
+    bytes takes at least kv / (B S_P) to leave and kv / (B S_D) to arrive: kv / (B min(S_P, S_D)).
+      tp        a tensor-parallel rank holds its KV heads' share: min(tp, n_kv_heads) distinct shards
+                per stage (tp > n_kv_heads replicates heads: the copies hold no new bytes).
+      MLA       the latent (kv_lora_rank + rope dims) is one vector per token, replicated on every tp rank
+                of the stage: 1 shard per stage.
+      dp-attention  a request lives in one attention group of tp / dp_attention ranks: min(tp / D,
+                n_kv_heads) shards per stage (MLA: 1); D = tp: one rank holds the request's whole KV.
+      pp        a stage holds only its own layers, disjoint from the other stages' and on its own chips,
+                so the stages send (receive) at the same time: S = pp * shards per stage. Decided so,
+                rather than one stage at a time, because layer-wise streaming (Splitwise, Dynamo/NIXL)
+                pushes each layer's KV as soon as its stage has computed it, from the chips that hold it.
+    Chips that hold no KV (an SRAM system's embedding or table chips) are no paths."""
+    sides = []
+    for side, tp, pp, dp in (("prefill", prefill_tp, prefill_pp, prefill_dp_attention),
+                             ("decode", decode_tp, decode_pp, decode_dp_attention)):
+        t = args.positive_int(f"{side}_tp", tp, maximum=MAX_COUNT)
+        p = args.positive_int(f"{side}_pp", pp, maximum=MAX_COUNT)
+        d = args.positive_int(f"{side}_dp_attention", dp, maximum=MAX_COUNT)
+        if t % d:
+            raise SpecError(f"{side}_dp_attention ({d}) must divide {side}_tp ({t}).")
+        per_stage = 1 if model.attention == "mla" else min(t // d, model.n_kv_heads)
+        sides.append(p * max(per_stage, 1))
+    return min(sides)
 
 
 def can_share_scaleup(prefill_hw: HardwareSpec, decode_hw: HardwareSpec, chips: int | None = None) -> bool:
@@ -118,13 +152,11 @@ def link_for(prefill_hw: HardwareSpec, decode_hw: HardwareSpec, *, same_scaleup_
 
 
 def kv_transfer_s(kv_bytes: npt.ArrayLike, link: Link, *, prefill_s: npt.ArrayLike | None = None,
-                  layers: int | None = None, senders: int = 1, receivers: int = 1) -> np.ndarray:
-    """Seconds the hand-off adds to TTFT: kv_bytes / (B * min(senders, receivers)) + alpha, or with layer-wise
+                  layers: int | None = None, paths: npt.ArrayLike = 1) -> np.ndarray:
+    """Seconds the hand-off adds to TTFT: kv_bytes / (B * paths) + alpha (``paths``: kv_paths), or with layer-wise
     streaming (``prefill_s`` and ``layers`` given) max(T_kv - prefill_s (L-1)/L, T_kv / L) + alpha."""
     kv = _non_negative("kv_bytes", kv_bytes)
-    paths = min(args.positive_int("senders", senders, maximum=MAX_COUNT),
-                args.positive_int("receivers", receivers, maximum=MAX_COUNT))
-    t = kv / (link.bytes_per_s * paths)
+    t = kv / (link.bytes_per_s * _positive("paths", paths))
     if (prefill_s is None) != (layers is None):
         raise SpecError("layer-wise streaming needs both prefill_s and layers; give both, or neither for a "
                         "transfer after the prefill.")
@@ -138,6 +170,13 @@ def kv_transfer_s(kv_bytes: npt.ArrayLike, link: Link, *, prefill_s: npt.ArrayLi
 def required_link_bytes_per_s(rate_per_s: npt.ArrayLike, kv_bytes: npt.ArrayLike) -> np.ndarray:
     """Link bandwidth the hand-off needs at ``rate_per_s`` requests/s: B_req = rate * kv bytes per request."""
     return _non_negative("rate_per_s", rate_per_s) * _non_negative("kv_bytes", kv_bytes)
+
+
+def link_utilization(rate_per_s: npt.ArrayLike, kv_bytes: npt.ArrayLike, link: Link,
+                     paths: npt.ArrayLike = 1) -> np.ndarray:
+    """Share of the hand-off's link busy at ``rate_per_s`` requests/s into one decode replica:
+    B_req / (B * paths) (above 1 the link cannot keep up and the KV queue grows without bound)."""
+    return required_link_bytes_per_s(rate_per_s, kv_bytes) / (link.bytes_per_s * _positive("paths", paths))
 
 
 def pool_ratio(isl: npt.ArrayLike, osl: npt.ArrayLike, prefill_tokens_per_s: npt.ArrayLike,

@@ -29,9 +29,9 @@ and per_token with speculative decoding, per emitted token), the prefill of one 
              (``tokens_per_s_per_chip``), over the decode pool only (``tokens_per_s_per_decode_chip``: InferenceX's
              multinode basis) and input over the prefill pool; j_per_token = power / tokens_per_s
 
-KV hand-off paths: MLA's latent (and any request under attention data-parallel) lives whole on one chip of each
-side, so one path per request; GQA KV is sharded over min(tp, n_kv_heads) chips a side, min of the two sides
-paths in parallel. The link: one scale-up domain when both pools are the same chip and fit in it, else the
+KV hand-off: the prefill pool's cache format (core/disagg.kv_bytes_per_request, the sender's), over
+core/disagg.kv_paths paths in parallel (GQA: min(tp / dp_attention, n_kv_heads) shards a side; MLA: 1).
+The link: one scale-up domain when both pools are the same chip and fit in it, else the
 scale-out NICs (core/disagg.link_for). By default the KV moves after the prefill (``layerwise`` False: SGLang's
 and TensorRT-LLM's disaggregated transfer sends a request's cache when its prefill completes; assumption).
 A replica wider than its chip's scale-up domain (tp 16 over two 8-GPU boards) runs its collectives over the NICs
@@ -52,7 +52,7 @@ from ..spec.engine import EngineProfile
 from ..spec.hardware import HardwareSpec
 from ..spec.limits import MAX_COUNT
 from ..spec.model import ModelSpec
-from .disagg import SCALEOUT_LATENCY_S, can_share_scaleup, kv_bytes_per_request, kv_transfer_s, link_for
+from .disagg import SCALEOUT_LATENCY_S, can_share_scaleup, kv_bytes_per_request, kv_paths, kv_transfer_s, link_for
 from .energy import idle_power_w
 from .precision import Precision
 from .predict import decode_cycle_s, predict_core
@@ -139,13 +139,6 @@ def replica_engine(pool: PoolSpec) -> EngineProfile:
     return e.model_copy(update={"comm": e.comm.model_copy(update={"latency_s": SCALEOUT_LATENCY_S})})
 
 
-def _paths(model: ModelSpec, pool: PoolSpec) -> int:
-    """Chips of one replica holding distinct shards of a request's KV (module docstring)."""
-    if model.attention == "mla" or pool.dp_attention > 1:
-        return 1
-    return min(pool.tp, model.n_kv_heads)
-
-
 def disagg_estimate(model: ModelSpec, prefill: PoolSpec, decode: PoolSpec, *, isl: int, osl: int,
                     spec: Speculative | None = None, draft: ModelSpec | None = None,
                     conc: npt.ArrayLike | None = None, rate_per_s: npt.ArrayLike | None = None,
@@ -204,8 +197,9 @@ def disagg_estimate(model: ModelSpec, prefill: PoolSpec, decode: PoolSpec, *, is
     link = link_for(hw_p, hw_d, same_scaleup_domain=share, chips=prefill.chips + decode.chips, link_frac=link_frac)
     kv = float(kv_bytes_per_request(model, prefill.precision, i, engine=e_p))
     t_kv = float(kv_transfer_s(kv, link, prefill_s=float(chunk.latency_one_s) if layerwise else None,
-                               layers=model.n_layers if layerwise else None, senders=_paths(model, prefill),
-                               receivers=_paths(model, decode)))
+                               layers=model.n_layers if layerwise else None,
+                               paths=kv_paths(model, prefill.tp, decode.tp, prefill_dp_attention=prefill.dp_attention,
+                                              decode_dp_attention=decode.dp_attention)))
 
     def ttft0(x: np.ndarray, b: np.ndarray) -> np.ndarray:
         arrivals = x / prefill.workers * float(chunk.latency_one_s)

@@ -15,12 +15,20 @@ always among them, and faster-but-dearer ones stay for TTFT limits), NumPy over 
     $/h          = price_D c_D + r price_P c_P;   power = P_D + r P_P (both pools busy at balance)
     $/Mtok       = $/h / (3600 theta_D) 1e6   (all-in, per output token, as the aggregated points)
     _output / _input: the decode pool's cost per output token, the prefill pool's per input token
-    TTFT         = L_P + exposed KV transfer + request overhead of P's engine
-        L_P: the full chunk's latency on P (the pool is sized at full chunks, so a request waits for its chunk);
-        the transfer: core/disagg.kv_transfer_s of the request's KV (in D's KV format) over link_for: the
-        scale-up fabric when P and D are the same chip and one decode replica with the ceil(r) prefill replicas
-        feeding it fits in one domain, else the scale-out NICs; min(c_P, c_D) paths in parallel, streamed
-        layer by layer behind the prefill (exposed = max(T - L_P (L-1)/L, T/L) + alpha).
+    TTFT         = L_k + exposed KV transfer + request overhead of D's engine
+        L_k: core/serving.steady_ttft_s, the rule of the aggregated points: the prefill pool runs at its
+        balanced load (each replica takes theta_P / isl requests/s, its full capacity), so the chunk that
+        carries a new request holds the prompts that arrive while one request's chunk runs,
+        k = clip(L_1 theta_P / isl, 1, r) of the r a full chunk takes, between one request's chunk L_1 and
+        the full chunk. The transfer (core/disagg.kv_transfer_s) moves that chunk's k requests' KV (they end
+        together and share the ports; a request waits for the chunk's last layer), in the prefill side's
+        KV format (the sender's, kv_bytes_per_request), over link_for: the scale-up fabric when P and D are
+        the same chip and one decode replica with the ceil(r) prefill replicas feeding it fits in one domain,
+        else the scale-out NICs; core/disagg.kv_paths paths in parallel (tp shards by KV heads, pp stages,
+        MLA one per stage), streamed layer by layer behind the chunk (max(T - L_k (L-1)/L, T/L) + alpha).
+        The first token reaches the client with its KV through the decode server (as sim/disagg.py).
+    kv_link_utilization = (theta_D / osl) kv / (B paths)   requests/s into one decode replica times KV bytes
+        over the link (core/disagg.link_utilization); points above 1 are dropped (the KV queue would grow).
 Aggregated points charge prefill through f_p on the same chips (core/serving.py); with the same deployment on
 both sides r = f_p / (1 - f_p) and the disaggregated $/Mtok equals the aggregated one, while the per-user speed
 rises by 1 / (1 - f_p): what splitting gains is that speed, plus a cheaper prefill chip where there is one.
@@ -32,37 +40,44 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import economics as ce
-from ..core.disagg import kv_bytes_per_request, kv_transfer_s, link_for
+from ..core.disagg import kv_bytes_per_request, kv_paths, kv_transfer_s, link_for, link_utilization
+from ..core.serving import steady_ttft_s
 from ..errors import SpecError
 from ..spec import args
 from ..spec.hardware import HardwareSpec
 
-PREFILL_KEYS = ("hardware", "precision", "tp", "pp", "ep", "chips", "tokens_per_s", "latency_s", "power_w",
-                "usd_per_chip_hour", "request_overhead_s", "usd_per_mtok_input", "j_per_input_token")
+PREFILL_KEYS = ("hardware", "precision", "tp", "pp", "ep", "chips", "tokens_per_s", "latency_s", "latency_one_s",
+                "requests", "kv_bytes", "power_w", "usd_per_chip_hour", "usd_per_mtok_input", "j_per_input_token")
 # decode-point columns a disaggregated point takes from its decode side unchanged
 _FROM_DECODE = ("tp", "pp", "ep", "kv_cache", "model", "spec", "micro_batch", "memory_bytes_per_chip",
                 "memory_bytes_per_s_per_chip", "memory_bandwidth_frac", "dataflow", "limit")
 
 
 def prefill_row(hw, prec_label: str, deployment: tuple[int, int, int], chips: int, pmean: dict, isl: float,
-                price: float, overhead_s: float) -> dict:
-    """One prefill deployment (tp, pp, ep) of the sweep on ``chips`` chips as a row of the prefill table."""
+                price: float, kv_bytes: float) -> dict:
+    """One prefill deployment (tp, pp, ep) of the sweep on ``chips`` chips as a row of the prefill table;
+    ``kv_bytes``: a mean request's KV in this deployment's cache format (handoff_kv_bytes)."""
     tp, pp, ep = deployment
     theta = isl / pmean["stage_s"]                       # input tokens/s one replica prefills at full chunks
     return {"hardware": hw.id, "precision": prec_label, "tp": tp, "pp": pp, "ep": ep, "chips": chips,
-            "tokens_per_s": theta, "latency_s": pmean["latency_s"], "power_w": pmean["power_w"],
-            "usd_per_chip_hour": price, "request_overhead_s": overhead_s,
+            "tokens_per_s": theta, "latency_s": pmean["latency_s"], "latency_one_s": pmean["latency_one_s"],
+            "requests": pmean["requests"], "kv_bytes": kv_bytes, "power_w": pmean["power_w"],
+            "usd_per_chip_hour": price,
             "usd_per_mtok_input": float(ce.usd_per_mtok(price * chips, theta)),
             "j_per_input_token": float(ce.j_per_token(pmean["power_w"], theta))}
 
 
-def decode_extras(model, engine, prec, isl_samples: np.ndarray, dec) -> dict:
-    """Hidden columns a decode part carries for pairing (shaped like ``dec.fits``): its decode power, the KV
-    bytes of a mean request in its KV format, the model's layers."""
-    kv = float(np.mean(kv_bytes_per_request(model, prec, isl_samples, engine=engine)))
+def handoff_kv_bytes(model, engine, prec, isl_samples: np.ndarray) -> float:
+    """KV bytes of a mean request as a prefill deployment sends it: its own cache format (the sender's)."""
+    return float(np.mean(kv_bytes_per_request(model, prec, isl_samples, engine=engine)))
+
+
+def decode_extras(dec, overhead_s: float) -> dict:
+    """Hidden columns a decode part carries for pairing (shaped like ``dec.fits``): its decode power and its
+    engine's request overhead (the client's stream comes from the decode server)."""
     shape = np.shape(dec.fits)
     return {"_decode_power_w": np.broadcast_to(np.asarray(dec.power_w, dtype=float), shape),
-            "_kv_bytes": np.full(shape, kv), "_layers": np.full(shape, model.n_layers)}
+            "_request_overhead_s": np.full(shape, float(overhead_s))}
 
 
 def prefill_table(rows: list[dict]) -> dict[str, np.ndarray]:
@@ -92,10 +107,23 @@ def _links(hw_p, hw_d):
     return up, out
 
 
-def pair_parts(cols: dict[str, np.ndarray], pre: dict[str, np.ndarray], pairs: list[tuple], isl: float,
+def _paths(model, pre: dict[str, np.ndarray], p: np.ndarray, cols: dict[str, np.ndarray], d: np.ndarray) -> np.ndarray:
+    """core/disagg.kv_paths for every (prefill row p, decode point d), shaped (p, d); one call per distinct pair."""
+    memo: dict[tuple, int] = {}
+    out = np.empty((p.size, d.size))
+    for a, i in enumerate(p):
+        for b, j in enumerate(d):
+            key = (int(pre["tp"][i]), int(pre["pp"][i]), int(cols["tp"][j]), int(cols["pp"][j]))
+            if key not in memo:
+                memo[key] = kv_paths(model, key[0], key[2], prefill_pp=key[1], decode_pp=key[3])
+            out[a, b] = memo[key]
+    return out
+
+
+def pair_parts(model, cols: dict[str, np.ndarray], pre: dict[str, np.ndarray], pairs: list[tuple], isl: float,
                osl: float, dropped: dict) -> list[dict[str, np.ndarray]]:
-    """Disaggregated points (module docstring) for each (prefill HardwareSpec, decode HardwareSpec) in ``pairs``,
-    from the aggregated columns ``cols`` (hidden columns included) and the prefill table ``pre``."""
+    """Disaggregated points (module docstring) of ``model`` for each (prefill HardwareSpec, decode HardwareSpec) in
+    ``pairs``, from the aggregated columns ``cols`` (hidden columns included) and the prefill table ``pre``."""
     parts = []
     for hw_p, hw_d in pairs:
         d = np.flatnonzero(cols["hardware"] == hw_d.id)
@@ -120,29 +148,39 @@ def pair_parts(cols: dict[str, np.ndarray], pre: dict[str, np.ndarray], pairs: l
         in_domain = (c_p * np.ceil(ratio) + c_d <= hw_p.scaleup_domain) if up is not None else np.zeros_like(chips,
                                                                                                           dtype=bool)
         ok = in_domain | (out is not None)
-        lat_p = np.broadcast_to(pre["latency_s"][p].astype(float)[:, None], chips.shape)
-        kv = cols["_kv_bytes"][d][None, :] / np.minimum(c_p, c_d)            # per path: min(c_P, c_D) in parallel
-        layers = int(cols["_layers"][d][0])
-        t_kv = np.zeros_like(chips)
+        col = {k: np.broadcast_to(pre[k][p].astype(float)[:, None], chips.shape)
+               for k in ("latency_s", "latency_one_s", "requests", "kv_bytes")}
+        # steady-state TTFT at the balanced load: k prompts share the chunk (core/serving.steady_ttft_s)
+        k_req = np.clip(col["latency_one_s"] * theta_p / isl, 1.0, col["requests"])
+        lat_p = steady_ttft_s(col["latency_one_s"], col["latency_s"], col["requests"], k_req)
+        paths = _paths(model, pre, p, cols, d)
+        t_kv, util = np.zeros_like(chips), np.zeros_like(chips)
+        rate = np.broadcast_to(theta_d / osl, chips.shape)             # requests/s into one decode replica
         for link, m in ((up, in_domain), (out, ~in_domain)):
             if link is not None and m.any():
-                t_kv[m] = kv_transfer_s(np.broadcast_to(kv, chips.shape)[m], link, prefill_s=lat_p[m], layers=layers)
+                t_kv[m] = kv_transfer_s(k_req[m] * col["kv_bytes"][m], link, prefill_s=lat_p[m],
+                                        layers=model.n_layers, paths=paths[m])
+                util[m] = link_utilization(rate[m], col["kv_bytes"][m], link, paths[m])
         if not ok.all():
             dropped.setdefault(name, {})["no KV link (no scale-out NIC)"] = int((~ok).sum())
+        over = ok & (util > 1.0)
+        if over.any():
+            dropped.setdefault(name, {})["KV link over capacity (kv_link_utilization > 1)"] = int(over.sum())
+        ok &= ~over
         ok = ok.ravel()
         tps = np.broadcast_to(theta_d, chips.shape)
         in_tps = tps * isl / osl
         part = {
             "batch": cols["batch"][d], "tokens_per_s_per_user": speed, "tokens_per_s": tps,
-            "tokens_per_s_per_chip": tps / chips, "ttft_s": lat_p + t_kv + pre["request_overhead_s"][p].astype(
-                float)[:, None], "tpot_s": 1.0 / speed, "input_tokens_per_s": in_tps,
+            "tokens_per_s_per_chip": tps / chips, "ttft_s": lat_p + t_kv + cols["_request_overhead_s"][d][None, :],
+            "tpot_s": 1.0 / speed, "input_tokens_per_s": in_tps,
             "usd_per_mtok": ce.usd_per_mtok(usd_d + usd_p, tps), "usd_per_mtok_output": ce.usd_per_mtok(usd_d, tps),
             "usd_per_mtok_input": ce.usd_per_mtok(usd_p, in_tps),
             "usd_per_mtok_blended": ce.usd_per_mtok(usd_d + usd_p, tps + in_tps),
             "power_w": power, "j_per_token": ce.j_per_token(power, tps),
             "tokens_per_s_per_mw": ce.tokens_per_s_per_mw(tps, power), "prefill_time_frac": 0.0,
             "usd_per_chip_hour": (usd_d + usd_p) / chips, "chips": chips, "prefill_chips": ratio * c_p,
-            "decode_chips": c_d, "kv_transfer_s": t_kv,
+            "decode_chips": c_d, "kv_transfer_s": t_kv, "kv_link_utilization": util,
         }
         part = {k: np.broadcast_to(np.asarray(v, dtype=float), chips.shape).ravel()[ok] for k, v in part.items()}
         n = int(ok.sum())
@@ -156,8 +194,10 @@ def pair_parts(cols: dict[str, np.ndarray], pre: dict[str, np.ndarray], pairs: l
         link_txt = np.where(in_domain, up.label if up is not None else "", out.label if out is not None else "")
         dep = [f"prefill {pre['hardware'][i]} tp {pre['tp'][i]} x pp {pre['pp'][i]} ({pre['precision'][i]})"
                for i in p]
-        part["deployment"] = (np.repeat(np.asarray(dep, dtype=object), d.size) + ", KV over " +
-                              link_txt.ravel().astype(object))[ok]
+        dec_dep = np.asarray([f"; decode {hw_d.id} tp {cols['tp'][j]} x pp {cols['pp'][j]} ({cols['precision'][j]})"
+                              for j in d], dtype=object)
+        part["deployment"] = (np.repeat(np.asarray(dep, dtype=object), d.size) + np.tile(dec_dep, k) + ", KV over "
+                              + link_txt.ravel().astype(object))[ok]
         for key, txt in (("hardware", name), ("kind", "disagg"), ("prefill_hardware", hw_p.id),
                          ("decode_hardware", hw_d.id)):
             part[key] = np.full(n, txt, dtype=object)
@@ -219,6 +259,16 @@ def _vs_single(grid, curves, hardware, pairs, tie: float) -> list[dict]:
     return out
 
 
+def _alone(res, chip: str, key: str, unit: str, speed: float) -> str:
+    """What the single chip compared against runs to reach ``speed``: its cheapest such point's batch and cost."""
+    i = _cheapest_at(res, chip, key, speed)
+    if i is None:
+        return ""
+    c = res.columns
+    return (f" (where {chip} alone runs {c['batch'][i]} user{'s' if c['batch'][i] != 1 else ''} a replica "
+            f"at {c[key][i]:.3g} {unit})")
+
+
 def summary_lines(res, tie: float = 0.05) -> list[str]:
     """Whether a split (which pair) beats the best single-chip deployment on $/Mtok and on J/token, by how much
     and at which speeds; where GPU-prefill + SRAM-decode sits against both homogeneous deployments; what the KV
@@ -235,7 +285,8 @@ def summary_lines(res, tie: float = 0.05) -> list[str]:
             head = f"{p} prefill + {d} decode ({'split' if p != d else 'same chip, split pools'}): "
             if w["ratio"] is not None:
                 head += (f"{w['ratio']:.2f}x the {unit} of the best single chip ({w['single']}) at "
-                         f"{w['speed']:.0f} tok/s/user, {w['cheap_ratio']:.2f}x ({w['cheap_single']}) at its "
+                         f"{w['speed']:.0f} tok/s/user{_alone(res, w['single'], key, unit, w['speed'])}, "
+                         f"{w['cheap_ratio']:.2f}x ({w['cheap_single']}) at its "
                          f"cheapest (>= {w['cheap_speed']:.0f} tok/s/user); beats it at {w['lo']:.0f}-{w['hi']:.0f} "
                          "tok/s/user")
             else:

@@ -18,7 +18,7 @@ COLUMNS = ("hardware", "chips", "tp", "pp", "ep", "precision", "batch", "tokens_
            "memory_bytes_per_s_per_chip", "memory_bandwidth_frac",
            "prefill_time_frac", "meets_slo", "on_frontier_usd", "on_frontier_j", "on_global_frontier_usd",
            "on_global_frontier_j", "spec", "deployment", "prefill_hardware", "decode_hardware", "prefill_chips",
-           "decode_chips", "kv_transfer_s")
+           "decode_chips", "kv_transfer_s", "kv_link_utilization")
 
 
 @dataclass

@@ -219,7 +219,8 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                 overhead = eng.for_vendor(hw.vendor).request_overhead_s
                 if disagg and bool(np.all(pre.pred.fits)):
                     prefill_rows.append(_disagg.prefill_row(hw, prec.label, (tp, pp, ep), pre.pred.chips, pmean,
-                                                            isl_mean, price, overhead))
+                                                            isl_mean, price, _disagg.handoff_kv_bytes(m, eng, prec,
+                                                                                                      isl_a)))
                 # full pipeline (pp micro-batches of every b), and fewer sequences than stages (bubble)
                 limit = ""
                 ms = [(bs, None)] + ([(np.ones(len(_pow2_below(pp))), _pow2_below(pp))] if pp > 1 else [])
@@ -267,10 +268,10 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                     part["limit"] = np.full(n, own or limit, dtype=object)
                     part["prefill_hardware"] = part["decode_hardware"] = np.full(n, hw.id, dtype=object)
                     part["prefill_chips"] = part["decode_chips"] = part["chips"].astype(float)
-                    part["kv_transfer_s"] = np.zeros(n)
+                    part["kv_transfer_s"] = part["kv_link_utilization"] = np.zeros(n)
                     if disagg:
                         part.update({k: np.broadcast_to(v, fits.shape)[fits] for k, v in
-                                     _disagg.decode_extras(m, eng, prec, isl_a, dec).items()})
+                                     _disagg.decode_extras(dec, overhead).items()})
                     parts.append(part)
         if not any(p["hardware"][0] == hw.id for p in parts):
             infeasible[hw.id] = _join_reasons(reasons)
@@ -286,7 +287,7 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
         ids = {k: None if pin is None else resolve(m, pin, default_engine, "bf16")[1].id for k, pin in pins.items()}
         hws = [s[1] for s in specs if s[1].id not in infeasible]
         pair_hw = _disagg.pair_list(hws, ids["prefill_hardware"], ids["decode_hardware"])
-        extra = _disagg.pair_parts(cols, pre_cols, pair_hw, isl_mean, osl_mean, dropped)
+        extra = _disagg.pair_parts(m, cols, pre_cols, pair_hw, isl_mean, osl_mean, dropped)
         pairs = [f"{a.id}+{b.id}" for a, b in pair_hw]
         if extra:
             cols = {k: np.concatenate([cols[k], *(p[k] for p in extra)]) for k in extra[0]}

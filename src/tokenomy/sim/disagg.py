@@ -9,8 +9,8 @@ The link: one FIFO queue per prefill replica. Each prefill chip sends its own sh
 them while requests on different replicas do not (Mooncake/NIXL: each prefill instance pushes its KV). A
 request's KV (``core/disagg.kv_bytes_per_request`` at its prompt length, every layer) is streamed layer by layer
 while it prefills (Splitwise, Dynamo): with the link free from the request's first prefill step, only
-``core/disagg.kv_transfer_s(kv, link, prefill_s=its prefill time, layers=L, senders=prefill chips,
-receivers=decode chips)`` is left after its prefill ends (``kv_transfer_s`` in the requests table). When the link
+``core/disagg.kv_transfer_s(kv, link, prefill_s=its prefill time, layers=L, paths=P)`` (P: core/disagg.kv_paths
+of the two deployments) is left after its prefill ends (``kv_transfer_s`` in the requests table). When the link
 is still busy with earlier requests, the streaming starts when it frees: the overlap window shrinks to what
 remains of the prefill (none once the prefill has ended) and the transfer ends at
 max(link free, prefill end) + kv_transfer_s(kv, prefill_s=window). ``kv_queue_s``: how much later than
@@ -92,13 +92,15 @@ def _pool_fits(pool: str, inp: np.ndarray, out: np.ndarray, step: StepCost, poli
 
 
 def simulate_disagg(workload: Workload, prefill: StepCost, decode: StepCost, *, link: Link, kv_bytes: Any,
-                    layers: int, prefill_policy: Policy | None = None, decode_policy: Policy | None = None,
+                    layers: int, paths: int = 1, prefill_policy: Policy | None = None,
+                    decode_policy: Policy | None = None,
                     prefill_replicas: int = 1, decode_replicas: int = 1, router: str = "round-robin",
                     prefix: PrefixCache | None = None, slo: Slo | None = None, duration_s: float | None = None,
                     event_log: bool = False, progress: Callable[[int, int], None] | None = None,
                     request_overhead_s: float = 0.0) -> SimResult:
     """Simulate ``workload`` on a prefill pool and a decode pool joined by ``link`` (module docstring).
-    ``kv_bytes``: KV bytes each request hands over (one per request); ``layers``: the model's layers (streaming)."""
+    ``kv_bytes``: KV bytes each request hands over (one per request); ``layers``: the model's layers (streaming);
+    ``paths``: chip-to-chip paths a request's KV crosses in parallel (core/disagg.kv_paths)."""
     t_wall = time.perf_counter()
     pp = prefill_policy or Policy(int(prefill.max_num_seqs), int(prefill.max_num_batched_tokens))
     dp = decode_policy or Policy(int(decode.max_num_seqs), int(decode.max_num_batched_tokens))
@@ -109,6 +111,7 @@ def simulate_disagg(workload: Workload, prefill: StepCost, decode: StepCost, *, 
     _check_inputs(workload, decode, dp, 1, router, duration_s)
     n_dec = args.positive_int("decode_replicas", decode_replicas, maximum=MAX_REPLICAS)
     n_layers = args.positive_int("layers", layers, maximum=1 << 20)
+    n_paths = args.positive_int("paths", paths, maximum=1 << 20)
     check_overhead(request_overhead_s)
     kv = np.asarray(kv_bytes, dtype=np.float64)
     if kv.shape != inp.shape or not np.all(np.isfinite(kv)) or np.any(kv < 0):
@@ -134,7 +137,6 @@ def simulate_disagg(workload: Workload, prefill: StepCost, decode: StepCost, *, 
     reps = pre + dec                       # heap key: index in reps (prefill first)
     inflight = [0] * len(reps)
     link_free = [0.0] * len(pre)
-    senders, receivers = int(prefill.chips), int(decode.chips)
     heap: list[tuple[float, int, int, int]] = []
     xfers: list[tuple[float, int, int]] = []     # (KV arrival, tie, request)
     kv_events: list[tuple] = []
@@ -162,14 +164,13 @@ def simulate_disagg(workload: Workload, prefill: StepCost, decode: StepCost, *, 
     def send(rid: int, r: int, end: float) -> None:
         """The prefill of ``rid`` ended on prefill replica ``r`` at ``end``: queue its KV on the replica's link."""
         start, free = float(start_s[rid]), link_free[r]
-        own = float(kv_transfer_s(kv[rid], link, prefill_s=end - start, layers=n_layers, senders=senders,
-                                  receivers=receivers)[()])
+        own = float(kv_transfer_s(kv[rid], link, prefill_s=end - start, layers=n_layers, paths=n_paths)[()])
         if free <= start:                  # the link was free for the whole prefill: no queue
             arrive = q = end + own
         else:
             window = max(end - free, 0.0)
             arrive = max(free, end) + float(kv_transfer_s(kv[rid], link, prefill_s=window, layers=n_layers,
-                                                          senders=senders, receivers=receivers)[()])
+                                                          paths=n_paths)[()])
             q = max(arrive, end + own)
         link_free[r] = arrive
         wait = q - end - own

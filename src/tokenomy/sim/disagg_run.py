@@ -34,7 +34,7 @@ def run_disagg(model, hardware, pools: dict[str, Any], *, engine, precision, tp:
     """The disaggregated run of ``tokenomy.simulate`` (its arguments, already checked, plus ``pools``: the
     prefill_*/decode_* keywords and kv_link)."""
     from ..api import resolve
-    from ..core.disagg import can_share_scaleup, kv_bytes_per_request, link_for
+    from ..core.disagg import can_share_scaleup, kv_bytes_per_request, kv_paths, link_for
     from .disagg import simulate_disagg
     from .run import Simulation, _checked, _in_context, _step_model
     from .scheduler import policy_for
@@ -87,8 +87,10 @@ def run_disagg(model, hardware, pools: dict[str, Any], *, engine, precision, tp:
     except SpecError as err:      # name the simulator's flag, not the core's keyword
         raise SpecError(f"{str(err).rsplit('; use', 1)[0]}; use kv_link='scale-out' (CLI --kv-link "
                         "scale-out).") from None
-    kv = kv_bytes_per_request(m, prec_p, wl.input_tokens, engine=e_p)
-    res = simulate_disagg(wl, step_p, step_d, link=link, kv_bytes=kv, layers=int(m.n_layers),
+    kv = kv_bytes_per_request(m, prec_p, wl.input_tokens, engine=e_p)     # the sender's cache format
+    paths = kv_paths(m, gp["tp"], gd["tp"], prefill_pp=gp["pp"], decode_pp=gd["pp"], prefill_dp_attention=gp["dp"],
+                     decode_dp_attention=gd["dp"])
+    res = simulate_disagg(wl, step_p, step_d, link=link, kv_bytes=kv, layers=int(m.n_layers), paths=paths,
                           prefill_policy=policy_for(e_p, step_p), decode_policy=policy_for(ed, step_d),
                           prefill_replicas=gp["replicas"], decode_replicas=gd["replicas"], router=router,
                           prefix=prefix, slo=slo, duration_s=duration_s, event_log=event_log, progress=progress,
