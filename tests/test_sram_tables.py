@@ -76,3 +76,21 @@ def test_no_chip_exceeds_its_sram_on_the_groq_frontier():
     pipelined = c["pp"] > 1
     extra = (c["chips"] - c["tp"] * c["pp"])[pipelined]
     assert np.all(extra >= 0) and np.any(extra > 0)    # the table chips are counted where the tables have their own
+
+
+def test_sram_pipeline_prefill_keeps_its_stages_busy():
+    """Groq, Llama-3.1-70B int8, tp 8 x pp 80, 1k-token prompts: a chunk of 8 prompts does not fit SRAM, so each
+    micro-batch carries one request and 80 of them keep the 80 stages busy (core/serving.chunked_prefill): a request
+    costs the busiest stage's time for its prompt, 1/80 of pushing it through an otherwise empty pipeline. An HBM
+    GPU pipeline keeps the conservative rule (one request, pipeline empty)."""
+    from tokenomy.core.predict import predict_core
+    from tokenomy.core.serving import chunked_prefill
+
+    m, hw, e, p = api.resolve("llama-3.1-70b", "groq-lpu")
+    c = chunked_prefill(m, hw, e, p, 1024.0, tp=8, pp=80)
+    assert float(c.requests) == 1.0
+    full = predict_core(m, hw, e, p, phase="prefill", batch=1.0, length=1024.0, tp=8, pp=80)
+    empty = predict_core(m, hw, e, p, phase="prefill", batch=1.0, length=1024.0, tp=8, pp=80, micro_batches=1.0)
+    assert bool(full.fits)
+    np.testing.assert_allclose(float(c.stage_s), float(full.stage_s), rtol=1e-9)
+    np.testing.assert_allclose(1024.0 / float(empty.tokens_per_s), 80 * float(full.stage_s), rtol=1e-9)

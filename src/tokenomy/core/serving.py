@@ -22,8 +22,11 @@ max_num_batched_tokens (engine profile; vLLM V1 serves with 8192 on GPUs of 70 G
 from several requests, so it reads the weights (all experts) once per chunk; a request of isl
 tokens costs the chunk's time * isl / chunk tokens, its attention stays its own (causal over isl).
 Longer prompts take one step of their own (chunking them would reread weights in steps that are
-already compute-bound). Where a chunk does not fit (SRAM pipelines), requests prefill one at a time
-with one micro-batch in flight.
+already compute-bound). Where a chunk does not fit, requests prefill one at a time. On chips whose SRAM
+holds the weights (pipelines of many stages) each micro-batch carries one request: pp of them keep the
+stages busy (each stage holds its own layers' KV and one request's activations), so a request costs the
+busiest stage's time for its prompt; elsewhere, or where even that does not fit, one request goes
+through with the pipeline otherwise empty (pp times that; conservative, as before).
 Queueing is ignored: this is the saturated steady state. ``tokenomy.frontier`` sweeps it over
 deployments; ``tokenomy.economics.operating_point`` picks one concurrency from it.
 """
@@ -41,6 +44,7 @@ from ..spec.model import ModelSpec
 from . import economics as ce
 from .precision import Precision
 from .predict import Prediction, decode_cycle_s, predict_core
+from .sram import weights_in_sram
 
 
 @dataclass(frozen=True)
@@ -68,10 +72,13 @@ def chunked_prefill(model: ModelSpec, hw: HardwareSpec, engine: EngineProfile, p
     one = run(1.0, 1.0)
     stage, lat, power = n / pred.tokens_per_s, pred.latency_s, pred.power_w
     ok = np.asarray(pred.fits, dtype=bool)
-    if not ok.all():      # memory-bound pipelines (SRAM chips): one request at a time, one micro-batch in flight
-        stage, lat, power = (np.where(ok, a, b) for a, b in ((stage, n / one.tokens_per_s),
-                                                             (lat, one.latency_s), (power, one.power_w)))
-        r, pred = np.where(ok, r, 1.0), one
+    if not ok.all():      # memory-bound pipelines (SRAM chips): one request a micro-batch (module docstring)
+        single = run(1.0, None)
+        fit1 = np.asarray(single.fits, dtype=bool) & weights_in_sram(hw)
+        alt = {k: np.where(fit1, getattr(single, k), getattr(one, k)) for k in ("tokens_per_s", "power_w")}
+        stage, lat, power = (np.where(ok, a, b) for a, b in ((stage, n / alt["tokens_per_s"]),
+                                                             (lat, one.latency_s), (power, alt["power_w"])))
+        r, pred = np.where(ok, r, 1.0), (single if fit1.all() else one)
     return PrefillCost(pred=pred, requests=r, stage_s=stage, latency_s=lat, power_w=power,
                        latency_one_s=np.minimum(one.latency_s, lat))
 
