@@ -155,7 +155,7 @@ def test_row_gpu_basis(monkeypatch):
 
 
 # (chip, engine, metric): median predicted / measured on the 65 disaggregated rows, shipped profiles (nothing fitted
-# on them). H100 rows run TP16 across two 8-GPU boards (collective latency over InfiniBand not modelled: x1.6-1.8
+# on them). H100 rows run TP16 across two 8-GPU boards (collective latency over InfiniBand not modelled: x1.5-1.7
 # too fast); dynamo-sglang's MTP runs gain less than the mtp default (K = 1, acceptance 0.85).
 # Moved when an MoE layer's expert all-to-all became two collectives (dispatch in fp8, combine in bf16; core/graph.py)
 # and trtllm was refitted on it (kernel_fixed_s 11.21 -> 10.03 us): were H200 trt 1.020 / 1.088, sglang 1.210 / 1.256,
