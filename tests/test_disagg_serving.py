@@ -155,13 +155,16 @@ def test_row_gpu_basis(monkeypatch):
 
 
 # (chip, engine, metric): median predicted / measured on the 65 disaggregated rows, shipped profiles (nothing fitted
-# on them). H100 rows run TP16 across two 8-GPU boards (collective latency over InfiniBand not modelled: x1.6-1.8
+# on them). H100 rows run TP16 across two 8-GPU boards (collective latency over InfiniBand not modelled: x1.5-1.7
 # too fast); dynamo-sglang's MTP runs gain less than the mtp default (K = 1, acceptance 0.85).
+# Moved when an MoE layer's expert all-to-all became two collectives (dispatch in fp8, combine in bf16; core/graph.py)
+# and trtllm was refitted on it (kernel_fixed_s 11.21 -> 10.03 us): were H200 trt 1.020 / 1.088, sglang 1.210 / 1.256,
+# H100 trt 1.091 / 1.706, sglang 1.837 / 1.561.
 GOLDEN = {
-    ("h200-sxm", "trtllm", "tok_s_per_user"): 1.020, ("h200-sxm", "trtllm", "output_tok_s_per_gpu"): 1.088,
-    ("h200-sxm", "sglang", "tok_s_per_user"): 1.210, ("h200-sxm", "sglang", "output_tok_s_per_gpu"): 1.256,
-    ("h100-sxm", "trtllm", "tok_s_per_user"): 1.091, ("h100-sxm", "trtllm", "output_tok_s_per_gpu"): 1.706,
-    ("h100-sxm", "sglang", "tok_s_per_user"): 1.837, ("h100-sxm", "sglang", "output_tok_s_per_gpu"): 1.561,
+    ("h200-sxm", "trtllm", "tok_s_per_user"): 1.040, ("h200-sxm", "trtllm", "output_tok_s_per_gpu"): 1.068,
+    ("h200-sxm", "sglang", "tok_s_per_user"): 1.198, ("h200-sxm", "sglang", "output_tok_s_per_gpu"): 1.244,
+    ("h100-sxm", "trtllm", "tok_s_per_user"): 1.020, ("h100-sxm", "trtllm", "output_tok_s_per_gpu"): 1.522,
+    ("h100-sxm", "sglang", "tok_s_per_user"): 1.701, ("h100-sxm", "sglang", "output_tok_s_per_gpu"): 1.561,
 }
 
 

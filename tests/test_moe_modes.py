@@ -35,9 +35,10 @@ def test_mla_kv_bytes_per_chip_with_and_without_dp_attention():
 
 
 def test_alltoall_bytes_and_time_per_token():
-    # dispatch + combine of one token: 2 x top-k 8 x hidden 7168 x 1 B (fp8 activations) = 114,688 B.
-    # dp_attention=8: each chip dispatches the tokens of its own group (tp / D = 1 chip): 114,688 B per token;
-    # dp_attention=2: a group of 4 chips splits its tokens: 114,688 / 4 = 28,672 B per token of the group.
+    # an MoE layer is two all-to-alls (core/graph.py): dispatch top-k 8 x hidden 7168 x 1 B (fp8) = 57,344 B and
+    # combine 8 x 7168 x 2 B (bf16) = 114,688 B per token; the recipe charges 2 per layer of their mean, 86,016 B.
+    # dp_attention=8: each chip dispatches the tokens of its own group (tp / D = 1 chip): 86,016 B per token;
+    # dp_attention=2: a group of 4 chips splits its tokens: 86,016 / 4 = 21,504 B per token of the group.
     # Under tp attention (D = 1) every chip is still charged for all T tokens (the shipped fits assume it).
     m, e = load_model("deepseek-v3"), load_engine("serving")
     from tokenomy.api import default_precision
@@ -46,13 +47,34 @@ def test_alltoall_bytes_and_time_per_token():
     r_dp = build_recipe(m, e, p, phase="decode", tp=8, ep=8, dp_attention=8)
     r_dp2 = build_recipe(m, e, p, phase="decode", tp=8, ep=8, dp_attention=2)
     r_tp = build_recipe(m, e, p, phase="decode", tp=8, ep=8)
-    assert r_dp.alltoall_bytes_per_token == 114_688
-    assert r_dp2.alltoall_bytes_per_token == 28_672
-    assert r_tp.alltoall_bytes_per_token == 114_688
-    # comm of the dp step: 58 MoE layers x (8 us + 7/8 x 8 tokens x 114,688 B / (450 GB/s x 0.75))
-    #   = 58 x (8e-6 + 2.37872e-6) = 6.01966e-4 s; no all-reduce (attention groups of one chip)
+    assert r_dp.alltoall_bytes_per_token == 86_016 and r_dp.alltoall_count == 2 * 58
+    assert r_dp2.alltoall_bytes_per_token == 21_504
+    assert r_tp.alltoall_bytes_per_token == 86_016
+    # comm of the dp step: 58 MoE layers x 2 x (8 us + 7/8 x 8 tokens x 86,016 B / (450 GB/s x 0.75))
+    #   = 58 x 2 x (8e-6 + 1.78404e-6) = 1.13495e-3 s; no all-reduce (attention groups of one chip)
     pred = tokenomy.predict("deepseek-v3", "h200-sxm", **DSV3, dp_attention=8)
-    assert float(pred.comm_s) == pytest.approx(58 * (8e-6 + 7 / 8 * 8 * 114_688 / (450e9 * 0.75)), rel=1e-12)
+    assert float(pred.comm_s) == pytest.approx(58 * 2 * (8e-6 + 7 / 8 * 8 * 86_016 / (450e9 * 0.75)), rel=1e-12)
+    assert float(pred.comm_s) == pytest.approx(1.13495e-3, rel=1e-5)
+
+
+def test_one_moe_layer_dispatch_and_combine_by_hand():
+    # DeepSeek-R1 fp8 on H200, ep 8, dp_attention 8 (no all-reduce), decode of 1 token. Per MoE layer (DeepEP:
+    # "FP8 dispatching and BF16 combining"), two collectives, each with its own 8 us latency (serving engine):
+    #   dispatch: k 8 x D 7168 x 1 B = 57,344 B;  combine: 8 x 7168 x 2 B = 114,688 B
+    #   each all-to-all sends 7/8 of its bytes off the chip at 450 GB/s x 0.75 = 337.5 GB/s:
+    #   dispatch 8e-6 + 7/8 x 57,344 / 337.5e9 = 8.14867e-6 s; combine 8e-6 + 7/8 x 114,688 / 337.5e9 = 8.29734e-6 s
+    #   one layer 1.644601e-5 s; 58 MoE layers 9.53869e-4 s (one latency and fp8 combine gave 58 x 8.29734e-6
+    #   = 4.81246e-4 s before)
+    from tokenomy.core.comms import alltoall_time_s
+    from tokenomy.spec.engine import CommParams
+    pred = tokenomy.predict("deepseek-r1", "h200-sxm", phase="decode", batch=1, context=1024, tp=8, ep=8,
+                            dp_attention=8)
+    params = CommParams(latency_s=8e-6, link_frac=0.75)
+    layer = float(alltoall_time_s(57_344, 8, 450e9, params) + alltoall_time_s(114_688, 8, 450e9, params))
+    assert layer == pytest.approx(8e-6 + 7 / 8 * 57_344 / 337.5e9 + 8e-6 + 7 / 8 * 114_688 / 337.5e9, rel=1e-12)
+    assert layer == pytest.approx(1.644601e-5, rel=1e-6)
+    assert float(pred.comm_s) == pytest.approx(58 * layer, rel=1e-12)
+    assert float(pred.comm_s) == pytest.approx(9.53869e-4, rel=1e-5)
 
 
 def test_expert_gemm_rows_at_small_per_expert_batch():

@@ -7,7 +7,9 @@ chunks in a step to the step model: one LM-head row per chunk). Re-recorded afte
 preempt_swap moved because a swapped-in sequence now decodes in its swap-in step and that token's gap (the
 time swapped out included) reaches ITL (itl p99 0.0500 -> 0.0517 s, 76 -> 79 preemptions, rates within 0.01%);
 dp_spec moved because a request's last speculative step now emits only the tokens it still needs (emitted
-tokens 72155.85 -> 71876 = the output tokens; itl mean -0.016%).
+tokens 72155.85 -> 71876 = the output tokens; itl mean -0.016%). dp_spec re-recorded when an MoE layer's expert
+all-to-all became two collectives, dispatch (fp8) and combine (bf16), each with its latency (core/graph.py):
+tpot mean 19.80 -> 21.41 ms, e2e mean 4.740 -> 5.120 s; the other runs (ep 1) did not move.
 Each run must give the same numbers to 1e-12 relative. Runs cover a dense model, an MoE
 model, pipeline parallelism, attention data-parallel with speculative decoding, KV-bound preemption (recompute
 and swap), prefix caching, a closed loop and three replicas. Sliding-window models are left out on purpose:

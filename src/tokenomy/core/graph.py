@@ -17,6 +17,14 @@ Kernel styles:
 - ``fused``: a serving engine (vLLM / TensorRT-LLM class). Per layer: fused add+RMSNorm, QKV
   GEMM, fused rotary+KV-cache write, one attention kernel, O GEMM, fused add+RMSNorm, gate+up
   GEMM, fused SiLU-and-multiply, down GEMM; fp8 quantization is fused into the norms.
+
+Expert-parallel all-to-all (ep > 1), per MoE layer: two collectives, each paying its own latency. Dispatch
+sends each token's activations to its top-k experts' chips (k D elements in the experts' activation format:
+fp8 under fp8 recipes); combine returns the k expert outputs (k D elements in bf16) to be weighted and summed.
+Source: DeepEP (github.com/deepseek-ai/DeepEP, README: "FP8 dispatching and BF16 combining", separate dispatch
+and combine kernels), as in SGLang's and TensorRT-LLM's wide-EP. Before this, one latency per layer and both legs
+in the dispatch format were charged. On dataflow chips (core/sram.py) each leg is one all-to-all of
+ceil(log2 ep) hops, so a layer pays 2 ceil(log2 ep), like an all-reduce's reduce then broadcast.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from .precision import BYTES_PER_ELEMENT, Precision
 F32 = 4.0   # bytes of an fp32 element
 B16 = 2.0   # bytes of a bf16 element
 FP8_ROW_MULTIPLE = 16   # torch._scaled_mm: rows of an fp8 operand in multiples of 16
+A2A_LEGS = 2            # expert-parallel all-to-alls per MoE layer: dispatch and combine (module docstring)
 
 
 @dataclass(frozen=True)
@@ -90,10 +99,11 @@ class StepRecipe:
     gemm_row_multiple: int            # token rows of the linear layers are padded to a multiple of this
     allreduce_count: float            # tensor-parallel all-reduces per step
     allreduce_bytes_per_token: float
-    alltoall_count: float             # expert-parallel dispatch+combine per step
-    alltoall_bytes_per_token: float   # per token of the step, per chip: 2 k D format bytes (dispatch + combine);
-    # under attention DP (D > 1) per token of the group, / (tp/D): each chip dispatches its share (comms.py:
-    # (ep-1)/ep of it leaves the chip). D = 1 keeps every chip charged for all T tokens, as the shipped fits assume.
+    alltoall_count: float             # expert-parallel all-to-alls per step: 2 per MoE layer (dispatch, combine)
+    alltoall_bytes_per_token: float   # per token of the step, per chip, per all-to-all: the mean of the two legs,
+    # k D (dispatch format + bf16) / 2 (build_recipe, "expert-parallel all-to-all"); under attention DP (D > 1) per
+    # token of the group, / (tp/D): each chip dispatches its share (comms.py: (ep-1)/ep of it leaves the chip).
+    # D = 1 keeps every chip charged for all T tokens, as the shipped fits assume.
     p2p_bytes_per_token: float        # pipeline hand-off per stage boundary
     weight_bytes: float               # weights stored on this chip
     kv_bytes_per_token: float         # KV cache per cached token per sequence on this chip (full-attention layers)
@@ -308,7 +318,7 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
     ar_count = 0.0 if tp == 1 else 2.0 * L
     a2a_count = 0.0
     if ep > 1:
-        a2a_count = model.n_moe_layers * share
+        a2a_count = A2A_LEGS * model.n_moe_layers * share
         ar_count = (1.0 * L + model.n_dense_layers * share) if tp > 1 else 0.0
     weight_bytes = sum(g.weight_bytes for g in gemms if g.name not in ("uk_absorb", "uv_absorb"))
     if model.attention == "mla" and phase == "decode":   # absorbed GEMMs use the stored kv_b weights
@@ -321,13 +331,15 @@ def build_recipe(model: ModelSpec, engine: EngineProfile, precision: Precision, 
     kv_full = sum(a.count * a.kv_elements_per_token * kvb for a in attns if a.window is None)
     kv_win = sum(a.count * a.kv_elements_per_token * kvb for a in attns if a.window is not None)
     impl = engine.attention.decode_impl if (eager and phase == "decode") else ("flash" if not eager else "sdpa")
-    a2a_bytes = BYTES_PER_ELEMENT[precision.formats("down_expert")[1]]   # dispatched activations, per element
+    # expert-parallel all-to-all (module docstring): k D elements per token each way; dispatch in the experts'
+    # activation format, combine in bf16. Charged as A2A_LEGS collectives of the mean bytes: same total bytes.
+    a2a_bytes = (BYTES_PER_ELEMENT[precision.formats("down_expert")[1]] + B16) / A2A_LEGS   # per element, per leg
     a2a_split = tp if dp_attention > 1 else 1     # chips of a group sharing its tokens' dispatch (StepRecipe)
     return StepRecipe(
         phase=phase, gemms=tuple(gemms), attns=attns, attention_impl=impl,
         ew_kernels=ew_k, ew_bytes_per_token=ew_t, ew_bytes_per_seq=ew_s, gemm_row_multiple=row_multiple,
         allreduce_count=ar_count, allreduce_bytes_per_token=D * B16,
-        alltoall_count=a2a_count, alltoall_bytes_per_token=2.0 * model.n_experts_active * D * a2a_bytes / a2a_split,
+        alltoall_count=a2a_count, alltoall_bytes_per_token=model.n_experts_active * D * a2a_bytes / a2a_split,
         p2p_bytes_per_token=D * B16 if pp > 1 else 0.0,
         weight_bytes=weight_bytes, kv_bytes_per_token=kv_full, kv_bytes_per_token_windowed=kv_win,
         window=model.sliding_window if model.n_sliding_layers else None, layers=L,
