@@ -138,12 +138,19 @@ def test_factory_takes_one_pp_per_chip():
     assert load_model(M70).n_layers == 80
 
 
-def test_one_chip_that_holds_the_weights_but_is_too_slow_gets_more_chips():
+def test_one_chip_that_holds_the_weights_still_gets_the_deployment_search():
     """Llama-3.1-70B bf16 fits one b200 (141 GB of 180 GB), but one chip reads them at most 8 TB/s / 141 GB = 57
     times a second, below 100 tok/s/user: the operating point searches more chips, as the frontier does (which
     has tp 8 at 152 tok/s/user) instead of calling the chip infeasible."""
     op = E.operating_point(M70, "b200", 100)
     assert op.feasible and op.chips > 1 and op.tokens_per_s_per_user >= 100
-    assert E.operating_point(M70, "b200", 20).chips == 1          # one chip is enough at 20 tok/s/user
     r = E.factory(10, M70, ["b200"], 100)
     assert r.rows[0].feasible
+    # where one chip does reach the speed, but only at a small batch, the search still runs and the cheapest is
+    # kept: Mixtral-8x7B on one b200 reaches 100 tok/s/user at batch 3 ($2.5/Mtok), tp 4 at batch 125 (~$0.24)
+    one = E.operating_point("mixtral-8x7b", "b200", 100, tp=1)
+    best = E.operating_point("mixtral-8x7b", "b200", 100)
+    assert one.feasible and one.batch < 8
+    assert best.chips > 1 and best.usd_per_mtok_all_in < 0.2 * one.usd_per_mtok_all_in
+    low = E.operating_point(M70, "b200", 20)                     # never dearer than the one-chip point
+    assert low.usd_per_mtok_all_in <= E.operating_point(M70, "b200", 20, tp=1).usd_per_mtok_all_in

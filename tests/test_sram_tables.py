@@ -94,3 +94,18 @@ def test_sram_pipeline_prefill_keeps_its_stages_busy():
     assert bool(full.fits)
     np.testing.assert_allclose(float(c.stage_s), float(full.stage_s), rtol=1e-9)
     np.testing.assert_allclose(1024.0 / float(empty.tokens_per_s), 80 * float(full.stage_s), rtol=1e-9)
+
+
+def test_hbm_gpu_pipeline_keeps_the_conservative_prefill_rule():
+    """Llama-3.1-70B bf16 on two H100s as tp 1 x pp 2: the 8-prompt chunk does not fit beside 70.6 GB of weights a
+    chip, and on an HBM GPU a request still goes through with the pipeline otherwise empty: pp = 2 times the
+    busiest stage's time for its prompt (core/serving.chunked_prefill)."""
+    from tokenomy.core.predict import predict_core
+    from tokenomy.core.serving import chunked_prefill
+
+    m, hw, e, p = api.resolve("llama-3.1-70b", "h100-sxm")
+    c = chunked_prefill(m, hw, e, p, 1024.0, tp=1, pp=2)
+    assert float(c.requests) == 1.0
+    empty = predict_core(m, hw, e, p, phase="prefill", batch=1.0, length=1024.0, tp=1, pp=2, micro_batches=1.0)
+    np.testing.assert_allclose(float(c.stage_s), 1024.0 / float(empty.tokens_per_s), rtol=1e-9)
+    np.testing.assert_allclose(float(c.stage_s), 2 * float(empty.stage_s), rtol=1e-9)

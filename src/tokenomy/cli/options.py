@@ -86,8 +86,8 @@ def plot_option(help: str):
 DEPLOYMENT_PARTS = {"--tp": "tensor parallelism", "--pp": "pipeline stages",
                     "--ep": "expert parallelism, MoE, at most tp", "--chips": "the chips per replica"}
 SWEEP_CHOOSES = "the sweep chooses"
-ECONOMICS_CHOOSES = ("1 where the weights then fit, else the cheapest that serves the speed of the deployments "
-                     "tokenomy frontier proposes")
+ECONOMICS_CHOOSES = ("the cheapest that serves the speed of 1 (where the weights fit one chip) and the "
+                     "deployments tokenomy frontier proposes")
 
 
 def deployment_option(flag: str, chooses: str = SWEEP_CHOOSES, suffix: str = "", of: str = ""):

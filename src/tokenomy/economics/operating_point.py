@@ -84,9 +84,10 @@ def phase_costs(hw: HardwareSpec, sc: Scenario, dec_w_chip: float, pre_w_chip: f
 def deployments(m: Any, hw: HardwareSpec, e: Any, p: Any, tp: int | None, pp: int | None, ep: int | None,
                 chips: int | None, *, search: bool = False) -> tuple[list[tuple[int, int, int]], str]:
     """(tp, pp, ep) to evaluate, and why there are none. Given parts are fixed (frontier's rules and one-line
-    errors, frontier/deployments.fixed_error); free parts are 1 where the weights then fit the fast tier (unless
-    ``search``), else every deployment the frontier's search proposes (deployments.candidates /
-    fixed_candidates), as on an SRAM-first chip, where one chip never holds a model."""
+    errors, frontier/deployments.fixed_error); free parts are 1 where the weights then fit the fast tier
+    (unless ``search``; operating_point then adds the search and keeps the cheapest), else every deployment
+    the frontier's search proposes (deployments.candidates / fixed_candidates), as on an SRAM-first chip,
+    where one chip never holds a model."""
     if chips is not None or tp or pp or ep:
         fixed_error(m, hw, chips, tp, pp, ep)
     cx = DeploymentContext(m, e, p, hw, e.memory.reserve_frac)
@@ -119,8 +120,9 @@ def operating_point(model: Any, hardware: Any, tokens_per_s_per_user: float = 0.
                               float(tokens_per_s_per_user), sc.input_per_output_tokens, reason=why)
     pts = [_point(m, hw, e, p, sc, tokens_per_s_per_user, isl, osl, *d, max_batch, spec) for d in cands]
     ok = [o for o in pts if o.feasible]
-    if not ok and chips is None and not any(fixed.values()) and cands == [(1, 1, 1)]:
-        # one chip holds the weights but is too slow: the frontier's search (more chips) as where it does not
+    if chips is None and not any(fixed.values()) and cands == [(1, 1, 1)]:
+        # one chip holds the weights; more chips may still be cheaper (KV room for a larger batch at the speed) or
+        # the only way to the speed: the frontier's search as where one chip does not hold them, cheapest kept
         more = [d for d in deployments(m, hw, e, p, None, None, None, None, search=True)[0] if d not in cands]
         pts += [_point(m, hw, e, p, sc, tokens_per_s_per_user, isl, osl, *d, max_batch, spec) for d in more]
         ok = [o for o in pts if o.feasible]
