@@ -45,7 +45,17 @@ import pandas as pd
 
 from tokenomy.core.disagg import Link, kv_transfer_s
 from tokenomy.errors import InfeasibleError, SpecError
-from tokenomy.sim.kernel import StepCost, _check_fits, _check_inputs, check_overhead, latencies, route, wake
+from tokenomy.sim.kernel import (
+    StepCost,
+    _check_fits,
+    _check_inputs,
+    check_overhead,
+    latencies,
+    replan,
+    route,
+    step_end,
+    wake,
+)
 from tokenomy.sim.metrics import Recorder, RequestLog, SimResult, _stats, emitted_tokens, summarize
 from tokenomy.sim.scheduler import Policy, Replica, Seq
 from tokenomy.spec import args
@@ -213,23 +223,18 @@ def simulate_disagg(workload: Workload, prefill: StepCost, decode: StepCost, *, 
             continue
         if not heap:
             break
-        t, _, r, ver = heapq.heappop(heap)
-        rep = reps[r]
-        if ver != rep.version:
+        ended = step_end(heap, reps)
+        if ended is None:
             continue
-        if rep.pending is not None and rep.pending[0] == "wake":
-            rep.pending = None
-        for rid in rep.finish_pending(t):
+        t, r, done = ended
+        for rid in done:
             inflight[r] -= 1
             if r < len(pre):
                 send(rid, r, t)
             else:
                 finished(rid, t)
         horizon = (arrivals[a] if a < n_open else math.inf) if r < len(pre) else (xfers[0][0] if xfers else math.inf)
-        end = rep.plan(t, horizon)
-        if end is not None:
-            rep.version += 1
-            heapq.heappush(heap, (end, next(tie), r, rep.version))
+        replan(reps[r], t, horizon, heap, tie, r)
     if progress is not None:
         progress(state["done"], n)
     events = None

@@ -154,6 +154,26 @@ def wake(rep: Replica, t: float, heap: list, tie: Any, key: int) -> None:
             heapq.heappush(heap, (end, next(tie), key, rep.version))
 
 
+def step_end(heap: list, reps: list) -> tuple[float, int, list[int]] | None:
+    """Pop the earliest planned step end: (time, replica, request ids it finished), or None when the plan was
+    replaced since (stale entry). A pending wake is consumed here: the replica plans afresh."""
+    t, _, r, ver = heapq.heappop(heap)
+    rep = reps[r]
+    if ver != rep.version:
+        return None
+    if rep.pending is not None and rep.pending[0] == "wake":
+        rep.pending = None
+    return t, r, rep.finish_pending(t)
+
+
+def replan(rep: Replica, t: float, horizon: float, heap: list, tie: Any, key: int) -> None:
+    """Plan ``rep``'s next step (or decode run up to ``horizon``, the next outside event) from ``t``."""
+    end = rep.plan(t, horizon)
+    if end is not None:
+        rep.version += 1
+        heapq.heappush(heap, (end, next(tie), key, rep.version))
+
+
 def simulate_requests(workload: Workload, step: StepCost, *, policy: Policy | None = None, replicas: int = 1,
                       router: Literal["round-robin", "least-loaded"] = "round-robin",
                       prefix: PrefixCache | None = None, slo: Slo | None = None, duration_s: float | None = None,
@@ -208,13 +228,10 @@ def simulate_requests(workload: Workload, step: StepCost, *, policy: Policy | No
             continue
         if not heap:
             break
-        t, _, r, ver = heapq.heappop(heap)
-        rep = reps[r]
-        if ver != rep.version:
+        ended = step_end(heap, reps)
+        if ended is None:
             continue
-        if rep.pending is not None and rep.pending[0] == "wake":
-            rep.pending = None
-        done = rep.finish_pending(t)
+        t, r, done = ended
         for _rid in done:
             inflight[r] -= 1
             state["done"] += 1
@@ -223,10 +240,7 @@ def simulate_requests(workload: Workload, step: StepCost, *, policy: Policy | No
             if closed and state["next"] < n and t < stop_s:
                 issue(state["next"], t)
                 state["next"] += 1
-        end = rep.plan(t, arrivals[a] if a < n_open else math.inf)
-        if end is not None:
-            rep.version += 1
-            heapq.heappush(heap, (end, next(tie), r, rep.version))
+        replan(reps[r], t, arrivals[a] if a < n_open else math.inf, heap, tie, r)
     if progress is not None:
         progress(state["done"], n)
     return _result(log, inp, out, reps, step, slo, events, t_wall, float(request_overhead_s))
