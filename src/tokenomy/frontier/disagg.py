@@ -40,7 +40,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import economics as ce
-from ..core.disagg import kv_bytes_per_request, kv_paths, kv_transfer_s, link_for, link_utilization
+from ..core.disagg import kv_bytes_per_request, kv_paths, kv_transfer_s, link_for, link_utilization, pool_ratio
 from ..core.serving import steady_ttft_s
 from ..errors import SpecError
 from ..spec import args
@@ -91,10 +91,10 @@ def _pareto_prefill(pre: dict[str, np.ndarray], sel: np.ndarray) -> np.ndarray:
     cost = np.where(np.isnan(pre["usd_per_mtok_input"][sel].astype(float)), np.inf,
                     pre["usd_per_mtok_input"][sel].astype(float))
     obj = np.stack([cost, pre["j_per_input_token"][sel].astype(float), pre["latency_s"][sel].astype(float)], 1)
-    keep = [i for i in range(sel.size)
-            if not np.any(np.all(obj <= obj[i], 1) & np.any(obj < obj[i], 1))]
+    a, b = obj[None, :, :], obj[:, None, :]            # [i, j]: does row j dominate row i
+    keep = np.flatnonzero(~np.any(np.all(a <= b, 2) & np.any(a < b, 2), 1))
     _, first = np.unique(obj[keep], axis=0, return_index=True)       # identical rows: keep one
-    return sel[np.asarray(keep)[np.sort(first)]]
+    return sel[keep[np.sort(first)]]
 
 
 def _links(hw_p, hw_d):
@@ -138,7 +138,7 @@ def pair_parts(model, cols: dict[str, np.ndarray], pre: dict[str, np.ndarray], p
         c_d = cols["chips"][d].astype(float)[None, :]
         theta_p = pre["tokens_per_s"][p].astype(float)[:, None]
         c_p = pre["chips"][p].astype(float)[:, None]
-        ratio = (isl / theta_p) / (osl / theta_d)                       # core/disagg.pool_ratio, broadcast
+        ratio = pool_ratio(isl, osl, theta_p, theta_d)                  # prefill replicas per decode replica
         usd_d = cols["usd_per_chip_hour"][d][None, :] * c_d
         usd_p = ratio * pre["usd_per_chip_hour"][p].astype(float)[:, None] * c_p
         power = cols["_decode_power_w"][d][None, :] + ratio * pre["power_w"][p].astype(float)[:, None]
