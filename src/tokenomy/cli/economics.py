@@ -5,8 +5,6 @@ Every command takes ``--scenario FILE`` (YAML or TOML) and one flag per Scenario
 """
 
 # no ``from __future__ import annotations``: Typer reads the real annotation objects added below
-import functools
-import inspect
 import itertools
 from typing import Any
 
@@ -16,12 +14,9 @@ from rich.table import Table
 
 from .. import economics as E
 from ..errors import SpecError
-from ..loaders.economics import default_sources
-from ..spec.economics import RANGES, Scenario, range_text
 from .common import print_json
 from .options import (
     ECONOMICS_CHOOSES,
-    FINITE,
     POSITIVE,
     deployment_list_option,
     deployment_option,
@@ -29,38 +24,10 @@ from .options import (
     hardware_option,
     json_option,
     model_option,
+    scenario_options,
     speed_option,
     tokens_option,
 )
-
-
-def _scenario_options(func):
-    """Add ``--scenario`` and one ``--<field>`` option per Scenario field; pass them as ``scenario, overrides``."""
-    sources = default_sources()
-    scenario_help = "Scenario file (YAML or TOML) over the defaults."
-    extra = [inspect.Parameter("scenario", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
-                               default=typer.Option(None, "--scenario", help=scenario_help))]
-    for name, field in Scenario.model_fields.items():
-        typ = str | None if name == "mode" else float | None
-        rng = f" Range {range_text(name)}." if name in RANGES else " owned or rented."
-        default = field.default if field.default is not None else "from the hardware catalog"
-        help_ = f"Default {default}.{rng} Source: {sources.get(name, 'hardware catalog')}"
-        parser = None if name == "mode" else FINITE      # NaN / inf are usage errors; ranges: Scenario
-        extra.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=typ,
-                                       default=typer.Option(None, "--" + name.replace("_", "-"), help=help_,
-                                                            parser=parser)))
-    sig = inspect.signature(func)
-    own = [p for p in sig.parameters.values() if p.name not in ("overrides", "scenario")]
-
-    @functools.wraps(func)
-    def wrapper(**kwargs):
-        overrides = {k: kwargs.pop(k) for k in list(kwargs) if k in Scenario.model_fields}
-        return func(**kwargs, overrides={k: v for k, v in overrides.items() if v is not None})
-
-    wrapper.__signature__ = sig.replace(parameters=own + extra)  # type: ignore[attr-defined]  # read by inspect
-    wrapper.__annotations__ = {p.name: p.annotation for p in own + extra}
-    del wrapper.__wrapped__
-    return wrapper
 
 
 def _money(x) -> str:
@@ -87,7 +54,7 @@ def _one(vals: list):
     return vals[0] if len(vals) == 1 else vals
 
 
-@_scenario_options
+@scenario_options
 def cost_command(
     hardware: str = hardware_option("Chip id(s), comma-separated.", required=True),
     json_out: bool = json_option(),
@@ -106,7 +73,7 @@ def cost_command(
     Console().print(_table("tokenomy cost (per chip-hour)", heads, rows))
 
 
-@_scenario_options
+@scenario_options
 def factory_command(
     power_mw: float = typer.Option(..., "--power-mw", parser=POSITIVE,
                                    help="Facility power budget, MW (chips + host, times PUE)."),
@@ -149,7 +116,7 @@ def factory_command(
         Console().print(f"largest margin: {r.best_margin}{note}")
 
 
-@_scenario_options
+@scenario_options
 def break_even_command(
     model: str = model_option("Model name.", required=True),
     hardware: str = hardware_option("Chip X, whose break-even price is solved for.", required=True),
@@ -188,7 +155,7 @@ def break_even_command(
     Console().print(r.reason, markup=False)
 
 
-@_scenario_options
+@scenario_options
 def invest_command(
     model: str = model_option("Model name.", required=True),
     hardware: str = hardware_option("Chip id.", required=True),

@@ -10,7 +10,6 @@ import typer
 
 from ..errors import InfeasibleError
 from .common import err_console, make_table, missing_flags, print_json
-from .economics import _scenario_options
 from .options import (
     POSITIVE,
     deployment_option,
@@ -21,6 +20,7 @@ from .options import (
     model_option,
     plot_option,
     profile_option,
+    scenario_options,
     tokens_option,
 )
 
@@ -103,7 +103,7 @@ SPEC_HELP = ("Speculative decoding: mtp, eagle or draft:MODEL, with :K draft tok
              "Defaults: mtp K=1 a=0.85 (DeepSeek-V3 report), eagle K=3 a=0.78, draft K=4 a=0.7 (assumptions).")
 
 
-@_scenario_options
+@scenario_options
 def frontier_command(
     model: str = model_option(),
     hardware: str = hardware_option("Comma-separated chip ids, e.g. h100-sxm,b200,groq-lpu."),

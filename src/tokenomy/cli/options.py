@@ -6,6 +6,8 @@ below the bound are usage errors (one line, exit 2) before any work starts.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 
 import typer
@@ -101,3 +103,43 @@ def deployment_list_option(flag: str, chooses: str = ECONOMICS_CHOOSES):
     """``flag`` as one value or a comma list of one per chip (factory)."""
     return typer.Option(None, flag, help=f"Fix {DEPLOYMENT_PARTS[flag]}: one value or one per chip "
                                          f"(default: {chooses}).")
+
+
+def csv_option():
+    return typer.Option(None, "--csv", help="Also write the rows to this CSV file (the rows of --json).")
+
+
+def parquet_option():
+    return typer.Option(None, "--parquet", help="Also write the rows to this Parquet file (the rows of --json).")
+
+
+def scenario_options(func):
+    """Add ``--scenario`` and one ``--<field>`` option per Scenario field; pass them as ``scenario, overrides``."""
+    from ..loaders.economics import default_sources
+    from ..spec.economics import RANGES, Scenario, range_text
+
+    sources = default_sources()
+    scenario_help = "Scenario file (YAML or TOML) over the defaults."
+    extra = [inspect.Parameter("scenario", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
+                               default=typer.Option(None, "--scenario", help=scenario_help))]
+    for name, field in Scenario.model_fields.items():
+        typ = str | None if name == "mode" else float | None
+        rng = f" Range {range_text(name)}." if name in RANGES else " owned or rented."
+        default = field.default if field.default is not None else "from the hardware catalog"
+        help_ = f"Default {default}.{rng} Source: {sources.get(name, 'hardware catalog')}"
+        parser = None if name == "mode" else FINITE      # NaN / inf are usage errors; ranges: Scenario
+        extra.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=typ,
+                                       default=typer.Option(None, "--" + name.replace("_", "-"), help=help_,
+                                                            parser=parser)))
+    sig = inspect.signature(func)
+    own = [p for p in sig.parameters.values() if p.name not in ("overrides", "scenario")]
+
+    @functools.wraps(func)
+    def wrapper(**kwargs):
+        overrides = {k: kwargs.pop(k) for k in list(kwargs) if k in Scenario.model_fields}
+        return func(**kwargs, overrides={k: v for k, v in overrides.items() if v is not None})
+
+    wrapper.__signature__ = sig.replace(parameters=own + extra)  # type: ignore[attr-defined]  # read by inspect
+    wrapper.__annotations__ = {p.name: p.annotation for p in own + extra}
+    del wrapper.__wrapped__
+    return wrapper

@@ -1,0 +1,84 @@
+"""One result shape for every command: ``{command, query, rows, summary, warnings}``, printed as JSON,
+written as CSV or Parquet, or shown as a table that fits the terminal.
+
+- ``command``: the sub-command (``predict``, ``frontier``, ...).
+- ``query``: what was asked, resolved: every input with the value used (defaults filled in), keyed by
+  the flag name with ``_`` for ``-`` (``tokens_per_s_per_user``, ``isl``).
+- ``rows``: flat objects (scalar values only), one per thing the command answers for (a case, a point,
+  a chip, a year); every key is in ``tokenomy.glossary``. ``--csv`` / ``--parquet`` write these rows.
+- ``summary``: an object of command-level results (empty when there are none).
+- ``warnings``: sentences the reader must see (assumptions that bind, rows skipped).
+
+The JSON Schema of this shape is ``tokenomy.schema.ENVELOPE``; docs/json.md documents it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from ..errors import SpecError
+
+ROW_FILE_SUFFIXES = {"--csv": (".csv",), "--parquet": (".parquet",)}
+
+
+def envelope(command: str, query: Mapping[str, Any], rows: Iterable[Mapping[str, Any]],
+             summary: Mapping[str, Any] | None = None, warnings: Iterable[str] = ()) -> dict[str, Any]:
+    """The result object of one command (see the module docstring)."""
+    return {"command": command, "query": dict(query), "rows": [dict(r) for r in rows],
+            "summary": dict(summary or {}), "warnings": [str(w) for w in warnings]}
+
+
+def rows_frame(rows: list[dict[str, Any]]):
+    """``rows`` as a pandas DataFrame, columns in first-seen order (rows may lack some keys)."""
+    import pandas as pd
+
+    cols: dict[str, None] = {}
+    for r in rows:
+        cols.update(dict.fromkeys(r))
+    return pd.DataFrame.from_records(rows, columns=list(cols))
+
+
+def check_row_files(csv: str | None, parquet: str | None, force: bool) -> None:
+    """Refuse unwritable ``--csv`` / ``--parquet`` targets before any work starts."""
+    from ..report.files import check_target
+
+    for flag, path in (("--csv", csv), ("--parquet", parquet)):
+        if path is not None:
+            check_target(path, flag=flag, force=force, suffixes=ROW_FILE_SUFFIXES[flag])
+
+
+def write_row_files(result: Mapping[str, Any], csv: str | None, parquet: str | None, force: bool) -> list[str]:
+    """Write ``result['rows']`` to the ``--csv`` and ``--parquet`` files given (all or nothing); the paths written."""
+    from ..report.files import write_files
+
+    if csv is None and parquet is None:
+        return []
+    rows = result["rows"]
+    if not rows:
+        raise SpecError(f"tokenomy {result['command']} returned no rows to write; nothing was written.")
+    df = rows_frame(rows)
+    contents: dict[str, Any] = {}
+    if csv is not None:
+        contents[csv] = df.to_csv(index=False)
+    if parquet is not None:
+        contents[parquet] = lambda p: df.to_parquet(p, index=False)
+    flag = "--csv" if parquet is None else "--parquet" if csv is None else "--csv/--parquet"
+    write_files(contents, flag=flag, force=force)
+    return [p for p in (csv, parquet) if p is not None]
+
+
+def emit(result: Mapping[str, Any], *, json_out: bool, show: Callable[[Mapping[str, Any]], None],
+         csv: str | None = None, parquet: str | None = None, force: bool = False) -> None:
+    """Print ``result`` as one JSON line (``--json``) or through ``show`` (human tables), then write the
+    row files asked for and say so on stderr. Warnings go to stderr in human mode (JSON carries them)."""
+    from .common import err_console, print_json
+
+    if json_out:
+        print_json(dict(result))
+    else:
+        show(result)
+        for w in result.get("warnings", ()):
+            err_console.print(f"warning: {w}", markup=False, soft_wrap=True)
+    for path in write_row_files(result, csv, parquet, force):
+        err_console.print(f"wrote {path} ({len(result['rows']):,} rows)", markup=False)
