@@ -333,8 +333,9 @@ def validate_serving(path: str | Path, profile: str | Path | EngineProfile | Non
         if fit_dir is None and has_all(Path(path).parent):
             fit_dir = Path(path).parent          # the file sits beside the other shared files: fit on them
         if holdout_chip is not None and fit_dir is None:
-            raise SpecError(f"--holdout-chip refits on the four serving files of shared/data/serving; {path} is "
-                            "not beside them. Pass a file from that folder (or fit_dir=).")
+            raise SpecError(f"--holdout-chip refits on the four public serving benchmark files (TensorRT-LLM perf "
+                            f"overview, InferenceX, ML.ENERGY v3, BLIS vLLM); {path} is not beside them. Pass a file "
+                            "from the folder that holds all four (or fit_dir=).")
         engines = row_engines(rows, holdout_chip, fit_dir)
         checks = sorted((c for e, prof in engines.items() for c in check_rows([r for r in rows if r.engine == e],
                                                                                 prof, simulate=simulate)),

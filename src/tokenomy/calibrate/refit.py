@@ -19,7 +19,8 @@ from .fit import fit_profile, round_profile
 TORCH_EAGER_BASE = {
     "name": "torch-eager",
     "description": ("Plain PyTorch, no kernel fusion, whole step replayed as one CUDA graph: the implementation "
-                    "measured in shared/data/h100 (measure.py). Fitted from those rows by tokenomy.calibrate.fit."),
+                    "measured on an H100 SXM 80GB (the tokenomy microbenchmarks). Fitted from those rows by "
+                    "tokenomy.calibrate.fit."),
     "assumptions": [
         "Kernel list mirrors measure.py (core/graph.py, style 'eager'); RMSNorm in fp32 as 8 kernels.",
         "Decode attention takes the faster of SDPA and batched matmuls, as measure.py keeps the faster.",
@@ -36,7 +37,7 @@ def refit_torch_eager(data_dir: str | Path) -> tuple[dict, dict]:
     d = Path(data_dir)
     rows = read_measurements([d / "microbench.jsonl", d / "llama-3.1-8b.jsonl"])
     prof, errs = fit_profile(rows, load_hardware("h100-sxm"), engine_from_dict(TORCH_EAGER_BASE),
-                             source="shared/data/h100 (microbench.jsonl, llama-3.1-8b.jsonl), H100 SXM 80GB")
+                             source="H100 microbenchmarks (microbench.jsonl, llama-3.1-8b.jsonl), H100 SXM 80GB")
     return round_profile(prof), errs
 
 

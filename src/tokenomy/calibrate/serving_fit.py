@@ -173,9 +173,9 @@ def fit_engine(rows: Sequence[ServingRow], engine: str, base: EngineProfile) -> 
     prof, overhead = fit_overhead(rows, engine, prof)
     prof = prof.model_copy(update={"calibrated_hardware": sorted({r.chip or "" for r in fit}),
                                    "fitted_on": f"{', '.join(terms)} fitted on {', '.join(FIT_METRICS)} of "
-                                                f"shared/data/serving ({_where(fit)}); {overhead}; gemm, attention, "
-                                                "power and elementwise_hbm_frac: the torch-eager kernel fit "
-                                                "(shared/data/h100); everything else sourced or assumed "
+                                                f"the public serving benchmarks ({_where(fit)}); {overhead}; "
+                                                "gemm, attention, power and elementwise_hbm_frac: the torch-eager "
+                                                "kernel fit (H100 microbenchmarks); everything else sourced or assumed "
                                                 "(assumptions)"})
     return prof, {"rows": len(fit), "fit_mape": err, "terms": terms,
                   "request_overhead_s": prof.request_overhead_s}

@@ -28,6 +28,7 @@ from tokenomy.spec.model import ModelSpec
 
 from .architectures import model_from_config
 from .files import check_name, parse_text, read_data, require_mapping
+from .hub import hub_config_path
 
 __all__ = ["load_model", "model_aliases", "model_from_config", "model_names", "resolve_model_name"]
 
@@ -56,7 +57,7 @@ def model_names() -> list[str]:
 def _catalog_entry(name: str) -> dict[str, Any]:
     """The parsed and checked YAML mapping of catalog model ``name``."""
     path = _catalog_files()[name]
-    where = f"catalog/models/{path.name}"
+    where = f"the built-in model {path.name[:-len('.yaml')]!r}"
     entry = require_mapping(parse_text(path.read_text(encoding="utf-8"), where, "yaml", CatalogError), where,
                             CatalogError, "a mapping with a 'config:' mapping (the config.json fields)")
     if "config" not in entry:
@@ -70,7 +71,7 @@ def _catalog_entry(name: str) -> dict[str, Any]:
 
 def _aliases(name: str) -> list[tuple[str, dict[str, Any] | None]]:
     """(alias, quantization_config or None) for each alias of catalog model ``name``."""
-    where = f"catalog/models/{name}.yaml"
+    where = f"the built-in model {name!r}"
     raw = _catalog_entry(name).get("aliases") or []
     if not isinstance(raw, list):
         raise CatalogError(f"{where}: 'aliases' must be a list of names, got {raw!r}.")
@@ -129,7 +130,7 @@ def resolve_model_name(text: str) -> tuple[str, dict[str, Any] | None] | None:
 @cache
 def _load_catalog_model(name: str) -> ModelSpec:
     entry = _catalog_entry(name)
-    where = f"catalog/models/{name}.yaml"
+    where = f"the built-in model {name!r}"
     spec = model_from_config(entry["config"], name, entry.get("source", ""))
     published: dict[str, float] = {}
     for k in ("published_params", "published_active_params"):
@@ -156,19 +157,8 @@ def _load_config_file(path: Path, name: str) -> ModelSpec:
 
 
 def _load_hub(repo_id: str) -> ModelSpec:
-    """Fetch config.json from the Hugging Face hub (cached by huggingface_hub)."""
-    def fail(reason: str) -> CatalogError:
-        return unknown_name_error("model", repo_id, _known_names(),
-                                  f"It is not a local path and {reason}. {LIST_HINT}")
-    try:
-        from huggingface_hub import hf_hub_download
-    except ImportError:
-        raise fail("huggingface_hub is not installed (pip install 'tokenomy[hub]')") from None
-    try:
-        path = hf_hub_download(repo_id, "config.json")
-    except Exception as e:  # offline, unknown or gated repo: all mean "pass a local file instead"
-        raise fail(f"the Hugging Face hub could not serve its config.json ({type(e).__name__})") from None
-    return _load_config_file(Path(path), repo_id)
+    """config.json from the Hugging Face hub (cached by huggingface_hub; fails fast offline: loaders/hub.py)."""
+    return _load_config_file(Path(hub_config_path(repo_id, _known_names())), repo_id)
 
 
 def _known_names() -> list[str]:

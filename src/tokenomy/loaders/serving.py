@@ -45,7 +45,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
 
 # mlenergy: mean input tokens per task (the file gives only output lengths)
 TASK_ISL = {
-    "gpqa": (200, "GPQA input ~200 tokens (shared/data/serving/README.md)"),
+    "gpqa": (200, "GPQA input ~200 tokens (GPQA questions)"),
     "lm-arena-chat": (200, "LM-Arena chat input assumed 200 tokens (README: short prompts)"),
     "sourcegraph-fim": (2048, "sourcegraph-fim input assumed 2048 tokens (README: long code context)"),
 }
