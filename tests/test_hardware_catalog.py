@@ -59,7 +59,7 @@ def test_every_chip_loads_with_a_source_for_every_figure(hw_id):
     figures = hardware_figures(hw_id)
     assert figures
     for fig in figures:
-        assert fig["source"].startswith(("http", "estimate:", "shared/")), (hw_id, fig)
+        assert fig["source"].startswith(("http", "estimate:", "measured:")), (hw_id, fig)
     # every SI figure that was set came with a source
     assert len(hw.sources) == len(figures)
 

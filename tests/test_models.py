@@ -160,7 +160,7 @@ def test_hub_download(monkeypatch, tmp_path):
 
     path = tmp_path / "config.json"
     path.write_text(json.dumps(CONFIGS["llama"]))
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda repo_id, filename: str(path))
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda repo_id, filename, **kw: str(path))
     assert load_model("org/tiny").name == "org/tiny"
 
 
