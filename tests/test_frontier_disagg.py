@@ -54,7 +54,7 @@ def test_pool_ratio_and_cost_by_hand_from_the_sweep(h100_groq):
         assert c["tokens_per_s"][i] == pytest.approx(theta_d, rel=1e-9)
         assert c["tokens_per_s_per_user"][i] == pytest.approx(
             c["tokens_per_s_per_user"][j] / (1 - c["prefill_time_frac"][j]), rel=1e-9)
-        assert c["usd_per_mtok"][i] == pytest.approx(usd_h / 3600 / theta_d * 1e6, rel=1e-9)
+        assert c["usd_per_mtok_all_in"][i] == pytest.approx(usd_h / 3600 / theta_d * 1e6, rel=1e-9)
         # input / output split: each pool's cost over its own tokens
         assert c["usd_per_mtok_output"][i] == pytest.approx(
             c["usd_per_chip_hour"][j] * c["chips"][j] / 3600 / theta_d * 1e6, rel=1e-9)
@@ -154,13 +154,13 @@ def test_same_chip_split_saves_at_most_the_prefill_interference():
     for i in np.flatnonzero(c["kind"] == "disagg"):
         j = _decode_twin(res, i)
         f = c["prefill_time_frac"][j]
-        assert c["usd_per_mtok"][i] >= c["usd_per_mtok"][j] * (1 - f) * (1 - 1e-9)
-        assert c["j_per_token"][i] >= c["j_per_token"][j] * (1 - f) * (1 - 1e-6) - 1e-12
+        assert c["usd_per_mtok_all_in"][i] >= c["usd_per_mtok_all_in"][j] * (1 - f) * (1 - 1e-9)
+        assert c["j_per_token_chip"][i] >= c["j_per_token_chip"][j] * (1 - f) * (1 - 1e-6) - 1e-12
     # and the cheapest prefill deployment makes the split no dearer than the aggregated point
     for j in np.flatnonzero(c["kind"] != "disagg")[:20]:
         twins = np.flatnonzero((c["kind"] == "disagg") & (c["tp"] == c["tp"][j]) & (c["pp"] == c["pp"][j]) &
                                (c["batch"] == c["batch"][j]))
-        assert c["usd_per_mtok"][twins].min() <= c["usd_per_mtok"][j] * (1 + 1e-9)
+        assert c["usd_per_mtok_all_in"][twins].min() <= c["usd_per_mtok_all_in"][j] * (1 + 1e-9)
 
 
 def test_pinning_flags_pick_the_pair():

@@ -68,7 +68,7 @@ def test_rented_price_from_flags_scenario_file_and_api(tmp_path):
     assert np.all(res.columns["usd_per_chip_hour"] == pytest.approx(3.0, rel=1e-12))
     # $/Mtok = chips * 3.0 USD/h / 3600 s/h / tokens/s * 1e6
     c = res.columns
-    np.testing.assert_allclose(c["usd_per_mtok"], c["chips"] * 3.0 / 3600 / c["tokens_per_s"] * 1e6, rtol=1e-9)
+    np.testing.assert_allclose(c["usd_per_mtok_all_in"], c["chips"] * 3.0 / 3600 / c["tokens_per_s"] * 1e6, rtol=1e-9)
     owned = sweep("llama-3.1-8b", "h100-sxm", 512, 128)
     assert owned.columns["usd_per_chip_hour"][0] == pytest.approx(effective_usd_per_chip_hour("h100-sxm"))
     f = tmp_path / "rent.yaml"
