@@ -13,13 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from tokenomy.cli.frontier import JSON_KEYS
 from tokenomy.cli.main import app
 from tokenomy.core.params import param_counts
 from tokenomy.core.pareto import dominates, pareto_mask, pareto_mask_grouped
 from tokenomy.frontier import NothingFitsError, sweep, usd_per_chip_hour
 from tokenomy.loaders.hardware import load_hardware
 from tokenomy.loaders.models import load_model
+from tokenomy.schema import ROW_KEYS
 
 MODEL = "llama-3.1-70b"
 CHIPS = ["h100-sxm", "b200", "mi300x", "groq-lpu", "cerebras-wse3", "sambanova-sn40l"]
@@ -71,7 +71,7 @@ def test_pareto_ignores_nan():
 def test_points_fit_and_drops_are_counted(res):
     df = res.points
     assert len(df) == len(res) > 100
-    assert set(JSON_KEYS) <= set(df.columns)
+    assert set(ROW_KEYS["frontier"]) <= set(df.columns)
     assert res.dropped_total > 0                       # large batches overflow memory
     assert res.evaluated == len(res) + res.dropped_total
     assert set(df["hardware"]) == set(CHIPS)
@@ -326,10 +326,11 @@ def test_cli_json_contract():
     r = runner.invoke(app, BASE + ["--hardware", "h100-sxm,groq-lpu", "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    pts = out["points"]
-    assert isinstance(pts, list) and pts and out["summary"] and out["model"]
+    pts = out["rows"]
+    assert isinstance(pts, list) and pts and out["summary"]["lines"] and out["query"]["model"] == "llama-3.1-8b"
+    assert (out["command"], out["query"]["isl"], out["query"]["osl"]) == ("frontier", 512, 128)
     for p in pts:
-        assert set(JSON_KEYS) <= set(p)
+        assert set(ROW_KEYS["frontier"]) <= set(p)
         assert isinstance(p["on_frontier"], bool)
         # pipelined on groq-lpu the embedding and LM head add a stage of tp x k chips (core/memory.sram_tables)
         assert p["chips"] == p["tp"] * p["pp"] if p["hardware"] == "h100-sxm" or p["pp"] == 1 else \

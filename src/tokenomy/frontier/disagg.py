@@ -92,7 +92,8 @@ def _pareto_prefill(pre: dict[str, np.ndarray], sel: np.ndarray) -> np.ndarray:
     """Prefill rows of one chip not dominated on ($ per input token, J per input token, latency)."""
     cost = np.where(np.isnan(pre["usd_per_mtok_input"][sel].astype(float)), np.inf,
                     pre["usd_per_mtok_input"][sel].astype(float))
-    obj = np.stack([cost, pre["prefill_j_per_token_chip"][sel].astype(float), pre["prefill_latency_s"][sel].astype(float)], 1)
+    obj = np.stack([cost, pre["prefill_j_per_token_chip"][sel].astype(float),
+                    pre["prefill_latency_s"][sel].astype(float)], 1)
     a, b = obj[None, :, :], obj[:, None, :]            # [i, j]: does row j dominate row i
     keep = np.flatnonzero(~np.any(np.all(a <= b, 2) & np.any(a < b, 2), 1))
     _, first = np.unique(obj[keep], axis=0, return_index=True)       # identical rows: keep one
@@ -177,7 +178,8 @@ def pair_parts(model, cols: dict[str, np.ndarray], pre: dict[str, np.ndarray], p
             "batch": cols["batch"][d], "tokens_per_s_per_user": speed, "tokens_per_s": tps,
             "tokens_per_s_per_chip": tps / chips, "ttft_s": lat_p + t_kv + cols["_request_overhead_s"][d][None, :],
             "tpot_s": 1.0 / speed, "input_tokens_per_s": in_tps,
-            "usd_per_mtok_all_in": ce.usd_per_mtok(usd_d + usd_p, tps), "usd_per_mtok_output": ce.usd_per_mtok(usd_d, tps),
+            "usd_per_mtok_all_in": ce.usd_per_mtok(usd_d + usd_p, tps),
+            "usd_per_mtok_output": ce.usd_per_mtok(usd_d, tps),
             "usd_per_mtok_input": ce.usd_per_mtok(usd_p, in_tps),
             "usd_per_mtok_blended": ce.usd_per_mtok(usd_d + usd_p, tps + in_tps),
             "power_w": power, "j_per_token_chip": ce.j_per_token(power, tps),

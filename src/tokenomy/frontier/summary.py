@@ -51,7 +51,8 @@ def cheapest_changes(grid: np.ndarray, curves: dict[str, np.ndarray]) -> list[di
             # the change lies between the last clear lead and this clear loss: the geometric midpoint,
             # as ``crossovers`` reports it
             out.append({"tokens_per_s_per_user": float(np.sqrt(grid[j] * grid[clear_j])),
-                        "cheaper_below": names[cur], "cheaper_above": names[best], "usd_per_mtok_all_in": float(col[best])})
+                        "cheaper_below": names[cur], "cheaper_above": names[best],
+                        "usd_per_mtok_all_in": float(col[best])})
             cur, clear_j = best, j
         elif best == cur and np.all(np.delete(col, cur) > (1 + TIE_FRAC) * col[cur]):
             clear_j = j
