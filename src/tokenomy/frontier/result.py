@@ -1,4 +1,9 @@
-"""``FrontierResult``: every evaluated point of a sweep as NumPy columns, with tables and cost curves."""
+"""``FrontierResult``: every evaluated point of a sweep as NumPy columns, with tables and cost curves.
+
+What it exposes uses the glossary's names (tokenomy/glossary.py): ``records()``, ``to_pandas()`` and the rows of
+``to_dict()`` (the one result shape of ``tokenomy frontier --json``) carry COLUMNS; ``columns`` holds those plus
+the sweep's bookkeeping (``dataflow``, ``limit``, ``kv_cache``) that the summaries read.
+"""
 
 from __future__ import annotations
 
@@ -91,8 +96,8 @@ class FrontierResult:
         return [dict(zip(COLUMNS, row, strict=True)) for row in zip(*(cols[k] for k in COLUMNS), strict=True)]
 
     def to_pandas(self):
-        """Every point as a pandas DataFrame (COLUMNS: the rows of ``frontier --json``)."""
-        return self.points
+        """Every point as a new pandas DataFrame (COLUMNS: the rows of ``frontier --json``)."""
+        return self.points.copy()
 
     @property
     def tokens_per_s_per_user_required(self) -> float | None:
