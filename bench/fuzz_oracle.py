@@ -38,7 +38,8 @@ INF_OK = {"payback_years"}                  # inf (JSON null) means "never pays 
 # A chip without a power limit has unknown power (tokenomy.api.POWER_FIELDS are NaN, JSON null), and so do the
 # figures made from it; allowed only in a record whose power_w itself is unknown.
 POWER_DERIVED = {"energy_j_per_token", "power_w", "power_w_per_chip", "clock_frac", "j_per_token_facility",
-                 "facility_power_w", "tokens_per_s_per_mw", "usd_per_hour", "usd_per_mtok"}
+                 "facility_power_w", "tokens_per_s_per_mw", "usd_per_hour", "usd_per_mtok",
+                 "j_per_token_chip", "tokens_per_s_per_mw_chip", "tokens_per_s_per_mw_facility", "usd_per_mtok_all_in"}
 
 
 def _power_unknown(obj) -> bool:
@@ -207,7 +208,8 @@ def _nulls(obj, key: str = ""):
             return
         unknown = _power_unknown(obj)
         for k, v in obj.items():
-            if k != "scenario" and not (unknown and k in POWER_DERIVED):   # scenario: null = "from the catalog"
+            # scenario: null = "from the catalog"; query (the envelope's inputs): null = not given, the command chose
+            if k not in ("scenario", "query") and not (unknown and k in POWER_DERIVED):
                 yield from _nulls(v, str(k))
     elif isinstance(obj, list):
         for v in obj:

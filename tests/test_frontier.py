@@ -13,13 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from tokenomy.cli.frontier import JSON_KEYS
 from tokenomy.cli.main import app
 from tokenomy.core.params import param_counts
 from tokenomy.core.pareto import dominates, pareto_mask, pareto_mask_grouped
 from tokenomy.frontier import NothingFitsError, sweep, usd_per_chip_hour
 from tokenomy.loaders.hardware import load_hardware
 from tokenomy.loaders.models import load_model
+from tokenomy.schema import ROW_KEYS
 
 MODEL = "llama-3.1-70b"
 CHIPS = ["h100-sxm", "b200", "mi300x", "groq-lpu", "cerebras-wse3", "sambanova-sn40l"]
@@ -71,7 +71,7 @@ def test_pareto_ignores_nan():
 def test_points_fit_and_drops_are_counted(res):
     df = res.points
     assert len(df) == len(res) > 100
-    assert set(JSON_KEYS) <= set(df.columns)
+    assert set(ROW_KEYS["frontier"]) <= set(df.columns)
     assert res.dropped_total > 0                       # large batches overflow memory
     assert res.evaluated == len(res) + res.dropped_total
     assert set(df["hardware"]) == set(CHIPS)
@@ -89,9 +89,9 @@ def test_gpu_frontier_falls_as_speed_rises(res, hw):
     assert sel.sum() >= 5
     assert np.all(np.diff(tpc) <= 0)
     assert tpc[0] > 5 * tpc[-1]                         # batching buys a lot of throughput on a GPU
-    sel = (c["hardware"] == hw) & c["on_frontier_usd"]
+    sel = (c["hardware"] == hw) & c["on_frontier_cost"]
     order = np.argsort(c["tokens_per_s_per_user"][sel])
-    usd = c["usd_per_mtok"][sel][order]
+    usd = c["usd_per_mtok_all_in"][sel][order]
     assert np.all(np.diff(usd) >= 0)                    # $/Mtok falls as tokens/s/user falls
     assert usd[-1] > 3 * usd[0]
 
@@ -172,7 +172,7 @@ def test_sram_chips_on_same_frontier(res):
     for hw in ("groq-lpu", "cerebras-wse3"):
         sel = c["hardware"] == hw
         assert (sel & c["on_frontier"]).any()
-        assert np.all(np.isfinite(c["usd_per_mtok"][sel])) and np.all(np.isfinite(c["j_per_token"][sel]))
+        assert np.all(np.isfinite(c["usd_per_mtok_all_in"][sel])) and np.all(np.isfinite(c["j_per_token_chip"][sel]))
         assert np.all(c["power_w"][sel] > 0)
     # Groq: no HBM, so the chip count follows from the weights over the SRAM
     groq = load_hardware("groq-lpu")
@@ -194,7 +194,7 @@ def test_slo_filters_and_best_per_chip():
     assert (best["tokens_per_s_per_user"] >= 40).all()
     for _, row in best.iterrows():
         ok = c["meets_slo"] & (c["hardware"] == row["hardware"])
-        assert row["usd_per_mtok"] == pytest.approx(c["usd_per_mtok"][ok].min())
+        assert row["usd_per_mtok_all_in"] == pytest.approx(c["usd_per_mtok_all_in"][ok].min())
 
 
 def test_crossovers_are_consistent(res):
@@ -298,10 +298,10 @@ def test_plot_pair_choice_and_unchanged_single_chips(split_plots):
     from tokenomy.report.frontier_plot import pairs_shown
     res, traces, _, _ = split_plots["split"]
     c, shown = res.columns, pairs_shown(res)
-    assert set(c["hardware"][(c["kind"] == "disagg") & c["on_global_frontier_usd"]]) <= set(shown)
+    assert set(c["hardware"][(c["kind"] == "disagg") & c["on_global_frontier_cost"]]) <= set(shown)
     for d in ("h100-sxm", "groq-lpu"):
         sel = np.flatnonzero((c["decode_hardware"] == d) & c["meets_slo"])
-        assert c["hardware"][sel[np.argmin(c["usd_per_mtok"][sel])]] in shown
+        assert c["hardware"][sel[np.argmin(c["usd_per_mtok_all_in"][sel])]] in shown
     agg, agg_traces, agg_layout, _ = split_plots["agg"]
     assert pairs_shown(agg) == [] and not agg.pairs
     assert [t for t in traces if "prefill" not in t["name"]] == agg_traces
@@ -313,7 +313,7 @@ def test_plot_keeps_16_pairs_readable():
     res = sweep(MODEL, "h100-sxm,b200,groq-lpu,cerebras-wse3", 1024, 256, disagg=True)
     shown = pairs_shown(res)
     assert len(res.pairs) == 16 and 1 <= len(shown) <= 4 + 3       # cheapest per decode chip + a few on the frontier
-    assert {hw for hw, *_ in _curves(res)["usd_per_mtok"]} <= set(res.hardware) | set(shown)
+    assert {hw for hw, *_ in _curves(res)["usd_per_mtok_all_in"]} <= set(res.hardware) | set(shown)
 
 
 # ---------------------------------------------------------------- CLI
@@ -326,10 +326,11 @@ def test_cli_json_contract():
     r = runner.invoke(app, BASE + ["--hardware", "h100-sxm,groq-lpu", "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    pts = out["points"]
-    assert isinstance(pts, list) and pts and out["summary"] and out["model"]
+    pts = out["rows"]
+    assert isinstance(pts, list) and pts and out["summary"]["lines"] and out["query"]["model"] == "llama-3.1-8b"
+    assert (out["command"], out["query"]["isl"], out["query"]["osl"]) == ("frontier", 512, 128)
     for p in pts:
-        assert set(JSON_KEYS) <= set(p)
+        assert set(ROW_KEYS["frontier"]) <= set(p)
         assert isinstance(p["on_frontier"], bool)
         # pipelined on groq-lpu the embedding and LM head add a stage of tp x k chips (core/memory.sram_tables)
         assert p["chips"] == p["tp"] * p["pp"] if p["hardware"] == "h100-sxm" or p["pp"] == 1 else \

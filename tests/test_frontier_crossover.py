@@ -26,7 +26,7 @@ def test_crossover_above_inside_the_gpu_range():
     # SRAM: (40, $5), (200, $8) -> best_S = 5 on (0,40], 8 on (40,200].
     # S < G: (0,10] 5<1 no; (10,40] 5<4 no; (40,50] 8<4 no; (50,100] 8<20 yes; (100,200] 8<inf yes -> above 50.
     x = crossover(A([40.0, 200.0]), A([5.0, 8.0]), A([10.0, 50.0, 100.0]), A([1.0, 4.0, 20.0]))
-    assert x["kind"] == "above" and x["speed"] == 50.0
+    assert x["direction"] == "above" and x["speed"] == 50.0
     assert (x["a_value"], x["b_value"]) == (8.0, 20.0)
     assert x["a_fastest"] == 200.0 and x["b_fastest"] == 100.0
 
@@ -35,25 +35,25 @@ def test_crossover_only_beyond_the_gpu_and_never_and_always():
     gpu_s, gpu_c = A([10.0, 50.0, 100.0]), A([1.0, 4.0, 20.0])
     # SRAM at $30 everywhere up to 150: loses wherever G has a point, wins on (100, 150] -> beyond G's fastest (100)
     x = crossover(A([150.0]), A([30.0]), gpu_s, gpu_c)
-    assert x["kind"] == "beyond" and x["speed"] == 100.0
+    assert x["direction"] == "beyond" and x["speed"] == 100.0
     # SRAM at $30 up to 80 only: loses everywhere it reaches -> never, no window
     x = crossover(A([80.0]), A([30.0]), gpu_s, gpu_c)
-    assert x["kind"] == "never" and "speed" not in x and x["windows"] == []
+    assert x["direction"] == "never" and "speed" not in x and x["windows"] == []
     # SRAM at $0.5 up to 120: below G's 1, 4, 20 and inf -> every speed
     x = crossover(A([120.0]), A([0.5]), gpu_s, gpu_c)
-    assert x["kind"] == "always" and x["speed"] == 0.0
+    assert x["direction"] == "always" and x["speed"] == 0.0
     # SRAM: (60, $3), (90, $25): best_S = 3 on (0,60], 25 on (60,90]; G = 1, 4, 20 -> wins only on (10,50] and
     # (50,60] (3 < 4 and 3 < 20), loses on (60,90] (25 > 20): never at its fastest, one window 10-60
     x = crossover(A([60.0, 90.0]), A([3.0, 25.0]), gpu_s, gpu_c)
-    assert x["kind"] == "never" and x["windows"] == [[10.0, 60.0]]
+    assert x["direction"] == "never" and x["windows"] == [[10.0, 60.0]]
 
 
 def test_a_tie_is_not_a_win():
     # equal $ at every speed G reaches -> S wins only beyond G's fastest
     x = crossover(A([10.0, 20.0]), A([1.0, 2.0]), A([10.0, 20.0]), A([1.0, 2.0]))
-    assert x["kind"] == "never"
+    assert x["direction"] == "never"
     x = crossover(A([10.0, 30.0]), A([1.0, 2.0]), A([10.0, 20.0]), A([1.0, 2.0]))
-    assert x["kind"] == "beyond" and x["speed"] == 20.0
+    assert x["direction"] == "beyond" and x["speed"] == 20.0
 
 
 @pytest.fixture(scope="module")
@@ -73,20 +73,22 @@ def test_real_crossovers_agree_with_the_points(res70):
     lines = res70.summary()
     for (s, g), x in xs.items():
         assert x["line"] in lines
-        for key in ("usd_per_mtok", "j_per_token"):
-            v = x[key]["speed"]
+        for key, name in (("usd_per_mtok_all_in", "cost_crossover"), ("j_per_token_chip", "energy_crossover")):
+            v = x[name]["speed"]
             assert v is not None, (s, g, key)          # both SRAM systems outrun both GPUs at 1 user
             eps = 1e-6 * v
             assert _best(res70, s, key, v + eps) < _best(res70, g, key, v + eps)      # just above: the SRAM wins
-            if x[key]["kind"] != "always":
+            # the values just above are named by system and metric
+            assert x[name][f"sram_{key}"] == pytest.approx(_best(res70, s, key, v + eps))
+            if x[name]["direction"] != "always":
                 assert _best(res70, s, key, v) >= _best(res70, g, key, v)            # at it: it does not
     # the sentence states the number: "cerebras-wse3 vs b200: cheaper per token above ~N tok/s/user"
     cb = xs[("cerebras-wse3", "b200")]
     m = re.search(r"cheaper per token above ~([\d,]+) tok/s/user", cb["line"])
-    assert m and float(m.group(1).replace(",", "")) == pytest.approx(cb["usd_per_mtok"]["speed"], abs=0.5)
+    assert m and float(m.group(1).replace(",", "")) == pytest.approx(cb["cost_crossover"]["speed"], abs=0.5)
     gb = xs[("groq-lpu", "b200")]
-    if gb["usd_per_mtok"]["kind"] == "beyond":
-        assert f"only beyond b200's fastest point ({gb['usd_per_mtok']['b_fastest']:,.0f} tok/s/user)" in gb["line"]
+    if gb["cost_crossover"]["direction"] == "beyond":
+        assert f"only beyond b200's fastest point ({gb['cost_crossover']['b_fastest']:,.0f} tok/s/user)" in gb["line"]
 
 
 def test_real_saturation_lines(res70):
@@ -99,7 +101,7 @@ def test_real_saturation_lines(res70):
         assert one["on_frontier"]                     # the batch-1 point of the fastest deployment is kept
         assert one["tokens_per_s_per_user"] == pytest.approx(res70.max_tokens_per_s_per_user[hw])
         assert x["line"] in res70.summary()
-        assert np.isfinite([one["usd_per_mtok"], one["j_per_token"], top["usd_per_mtok"], top["j_per_token"]]).all()
+        assert np.isfinite([p[k] for p in (one, top) for k in ("usd_per_mtok_all_in", "j_per_token_chip")]).all()
     # Groq at int8 on 664 chips (80 stages of 8, plus 24 for the embedding and LM head): 80 users fit, 160 do not
     # (SRAM full of KV cache)
     g = sat["groq-lpu"]
@@ -115,6 +117,8 @@ def test_json_carries_summary_crossovers_and_saturation():
                                  "--isl", "1024", "--osl", "1024", "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    assert out["points"] and out["sram_crossovers"][0]["sram"] == "cerebras-wse3"
-    assert out["sram_crossovers"][0]["line"] in out["summary"]
-    assert {x["hardware"] for x in out["saturation"]} == {"b200", "cerebras-wse3"}
+    s = out["summary"]
+    assert out["rows"] and s["sram_crossovers"][0]["sram"] == "cerebras-wse3"
+    assert s["sram_crossovers"][0]["line"] in s["lines"]
+    assert "a_value" not in s["sram_crossovers"][0]["cost_crossover"]
+    assert {x["hardware"] for x in s["saturation"]} == {"b200", "cerebras-wse3"}

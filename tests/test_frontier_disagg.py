@@ -46,7 +46,7 @@ def test_pool_ratio_and_cost_by_hand_from_the_sweep(h100_groq):
     for i in (pair[0], pair[len(pair) // 2]):        # two points, recomputed from the sweep's own columns
         j, p = _decode_twin(res, i), _prefill_row(res, i)
         theta_d = c["tokens_per_s"][j] / (1 - c["prefill_time_frac"][j])        # pure decode, output tok/s
-        ratio = (1024 / p["tokens_per_s"]) / (256 / theta_d)                    # prefill replicas per decode one
+        ratio = (1024 / p["prefill_tokens_per_s"]) / (256 / theta_d)          # prefill replicas per decode one
         usd_h = c["usd_per_chip_hour"][j] * c["chips"][j] + ratio * p["usd_per_chip_hour"] * p["chips"]
         assert c["prefill_chips"][i] == pytest.approx(ratio * p["chips"], rel=1e-9)
         assert c["decode_chips"][i] == c["chips"][j]
@@ -54,7 +54,7 @@ def test_pool_ratio_and_cost_by_hand_from_the_sweep(h100_groq):
         assert c["tokens_per_s"][i] == pytest.approx(theta_d, rel=1e-9)
         assert c["tokens_per_s_per_user"][i] == pytest.approx(
             c["tokens_per_s_per_user"][j] / (1 - c["prefill_time_frac"][j]), rel=1e-9)
-        assert c["usd_per_mtok"][i] == pytest.approx(usd_h / 3600 / theta_d * 1e6, rel=1e-9)
+        assert c["usd_per_mtok_all_in"][i] == pytest.approx(usd_h / 3600 / theta_d * 1e6, rel=1e-9)
         # input / output split: each pool's cost over its own tokens
         assert c["usd_per_mtok_output"][i] == pytest.approx(
             c["usd_per_chip_hour"][j] * c["chips"][j] / 3600 / theta_d * 1e6, rel=1e-9)
@@ -71,15 +71,15 @@ def test_prefill_rate_is_the_chunked_prefill_of_the_sweep():
     m, hw, eng, prec = resolve("llama-3.1-8b", "h100-sxm")
     pre = chunked_prefill(m, hw, eng, prec, np.array([1024.0]))
     # theta_P = isl / (replica time per request) = the chunk's tokens/s
-    assert res.prefill["tokens_per_s"][0] == pytest.approx(float(pre.pred.tokens_per_s[0]), rel=1e-9)
+    assert res.prefill["prefill_tokens_per_s"][0] == pytest.approx(float(pre.pred.tokens_per_s[0]), rel=1e-9)
 
 
 def _steady_prefill(p):
     """The prefill part of TTFT at the pool's balanced load and the prompts sharing its chunk (core/serving.py):
     k = clip(L_1 theta_P / isl, 1, r) prompts arrive while one request's chunk runs; L_k interpolates L_1..L_r."""
-    k = min(max(p["latency_one_s"] * p["tokens_per_s"] / 1024, 1.0), p["requests"])
-    frac = (k - 1) / (p["requests"] - 1) if p["requests"] > 1 else 1.0
-    return k, p["latency_one_s"] + frac * (p["latency_s"] - p["latency_one_s"])
+    k = min(max(p["prefill_latency_alone_s"] * p["prefill_tokens_per_s"] / 1024, 1.0), p["prefill_batch"])
+    frac = (k - 1) / (p["prefill_batch"] - 1) if p["prefill_batch"] > 1 else 1.0
+    return k, p["prefill_latency_alone_s"] + frac * (p["prefill_latency_s"] - p["prefill_latency_alone_s"])
 
 
 def test_ttft_includes_the_kv_transfer_nic_vs_scaleup(h100_groq):
@@ -154,13 +154,13 @@ def test_same_chip_split_saves_at_most_the_prefill_interference():
     for i in np.flatnonzero(c["kind"] == "disagg"):
         j = _decode_twin(res, i)
         f = c["prefill_time_frac"][j]
-        assert c["usd_per_mtok"][i] >= c["usd_per_mtok"][j] * (1 - f) * (1 - 1e-9)
-        assert c["j_per_token"][i] >= c["j_per_token"][j] * (1 - f) * (1 - 1e-6) - 1e-12
+        assert c["usd_per_mtok_all_in"][i] >= c["usd_per_mtok_all_in"][j] * (1 - f) * (1 - 1e-9)
+        assert c["j_per_token_chip"][i] >= c["j_per_token_chip"][j] * (1 - f) * (1 - 1e-6) - 1e-12
     # and the cheapest prefill deployment makes the split no dearer than the aggregated point
     for j in np.flatnonzero(c["kind"] != "disagg")[:20]:
         twins = np.flatnonzero((c["kind"] == "disagg") & (c["tp"] == c["tp"][j]) & (c["pp"] == c["pp"][j]) &
                                (c["batch"] == c["batch"][j]))
-        assert c["usd_per_mtok"][twins].min() <= c["usd_per_mtok"][j] * (1 + 1e-9)
+        assert c["usd_per_mtok_all_in"][twins].min() <= c["usd_per_mtok_all_in"][j] * (1 + 1e-9)
 
 
 def test_pinning_flags_pick_the_pair():
@@ -196,14 +196,17 @@ def test_json_has_every_key_and_no_nulls():
                             "--osl", "256", "--json", "--disagg"])
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
-    assert {"points", "summary", "prefill_deployments"} <= set(d)
-    split = [p for p in d["points"] if p["kind"] == "disagg"]
-    assert split and all(set(COLUMNS) <= set(p) for p in d["points"])
+    assert {"rows", "summary", "query"} <= set(d) and "prefill_deployments" in d["summary"]
+    split = [p for p in d["rows"] if p["kind"] == "disagg"]
+    assert split and all(set(COLUMNS) <= set(p) for p in d["rows"])
     assert {p["hardware"] for p in split} == {"h100-sxm+h100-sxm", "h100-sxm+groq-lpu", "groq-lpu+h100-sxm",
                                               "groq-lpu+groq-lpu"}
-    assert all(v is not None for p in d["points"] for v in p.values())
-    assert all(v is not None for p in d["prefill_deployments"] for v in p.values())
-    assert any("prefill + groq-lpu decode" in line for line in d["summary"])
+    assert all(v is not None for p in d["rows"] for v in p.values())
+    pre = d["summary"]["prefill_deployments"]
+    assert all(v is not None for p in pre for v in p.values())
+    assert {"prefill_latency_s", "prefill_latency_alone_s", "prefill_batch", "prefill_tokens_per_s",
+            "prefill_j_per_token_chip"} <= set(pre[0])
+    assert any("prefill + groq-lpu decode" in line for line in d["summary"]["lines"])
     table = runner.invoke(app, ["frontier", "--model", "llama-3.1-70b", "--hardware", "h100-sxm,groq-lpu", "--isl",
                                 "1024", "--osl", "256", "--disagg"])
     assert table.exit_code == 0 and "h100-sxm+groq-lpu" in table.output
@@ -228,7 +231,8 @@ def test_kv_crosses_in_the_senders_format():
 
 def test_cli_pair_lines_say_which_pool():
     r = runner.invoke(app, ["frontier", "--model", "llama-3.1-70b", "--hardware", "h100-sxm,groq-lpu", "--isl", "1024",
-                            "--osl", "256", "--prefill-hardware", "h100-sxm", "--decode-hardware", "groq-lpu"])
+                            "--osl", "256", "--prefill-hardware", "h100-sxm", "--decode-hardware", "groq-lpu"],
+                      env={"COLUMNS": "400"})          # wide: one sentence a line
     assert r.exit_code == 0, r.output
     fastest = [ln for ln in r.output.splitlines() if ln.startswith("h100-sxm+groq-lpu, fastest point")]
     assert fastest and "; decode groq-lpu tp " in fastest[0]

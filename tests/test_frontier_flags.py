@@ -68,18 +68,18 @@ def test_rented_price_from_flags_scenario_file_and_api(tmp_path):
     assert np.all(res.columns["usd_per_chip_hour"] == pytest.approx(3.0, rel=1e-12))
     # $/Mtok = chips * 3.0 USD/h / 3600 s/h / tokens/s * 1e6
     c = res.columns
-    np.testing.assert_allclose(c["usd_per_mtok"], c["chips"] * 3.0 / 3600 / c["tokens_per_s"] * 1e6, rtol=1e-9)
+    np.testing.assert_allclose(c["usd_per_mtok_all_in"], c["chips"] * 3.0 / 3600 / c["tokens_per_s"] * 1e6, rtol=1e-9)
     owned = sweep("llama-3.1-8b", "h100-sxm", 512, 128)
     assert owned.columns["usd_per_chip_hour"][0] == pytest.approx(effective_usd_per_chip_hour("h100-sxm"))
     f = tmp_path / "rent.yaml"
     f.write_text("mode: rented\nrent_usd_per_hour: 2.1\nutilization_frac: 0.7\n")
     r = runner.invoke(app, BASE + ["--scenario", str(f)])
     assert r.exit_code == 0, r.output
-    assert [p["usd_per_chip_hour"] for p in json.loads(r.stdout)["points"]] == pytest.approx([3.0] * len(json.loads(r.stdout)["points"]))
+    assert [p["usd_per_chip_hour"] for p in json.loads(r.stdout)["rows"]] == pytest.approx([3.0] * len(json.loads(r.stdout)["rows"]))
     r = runner.invoke(app, BASE + ["--mode", "rented"])
     assert r.exit_code == 0, r.output
     rent = effective_usd_per_chip_hour("h100-sxm", mode="rented")
-    prices = [p["usd_per_chip_hour"] for p in json.loads(r.stdout)["points"]]
+    prices = [p["usd_per_chip_hour"] for p in json.loads(r.stdout)["rows"]]
     assert prices == pytest.approx([rent] * len(prices))
     assert rent != pytest.approx(owned.columns["usd_per_chip_hour"][0])
 
@@ -87,7 +87,7 @@ def test_rented_price_from_flags_scenario_file_and_api(tmp_path):
 def test_cli_engine_tp_spec_flags():
     r = runner.invoke(app, BASE + ["--engine", "torch-eager", "--tp", "2", "--spec", "eagle:3,accepted=2"])
     assert r.exit_code == 0, r.output
-    pts = json.loads(r.stdout)["points"]
+    pts = json.loads(r.stdout)["rows"]
     assert {p["tp"] for p in pts} == {2} and {p["spec"] for p in pts} == {"eagle:3,accept=0.811 (given as accepted=2)"}
 
 

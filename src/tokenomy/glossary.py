@@ -273,6 +273,18 @@ GLOSSARY: dict[str, Term] = {
     "warnings": _T("Sentences the reader must see (assumptions that bind, rows skipped).", "1"),
     # --- added by helper: predict, gemm, shape, hardware/models/engines
     # --- added by helper: frontier
+    "max_ttft_s": _T("frontier: the longest time to first token asked for (--max-ttft-s; null: none).", "s", "request"),
+    "disagg": _T("frontier: whether disaggregated (prefill on one chip, decode on another) points were added.", "1"),
+    "cost_crossover": _T("frontier sram_crossovers: where the SRAM system becomes cheaper per output token.", "1"),
+    "energy_crossover": _T("frontier sram_crossovers: where the SRAM system becomes lower in J/token.", "1"),
+    "sram_usd_per_mtok_all_in": _T("frontier sram_crossovers: the SRAM system's best usd_per_mtok_all_in just above "
+                                   "the crossover speed.", "$/Mtok", "replica"),
+    "gpu_usd_per_mtok_all_in": _T("frontier sram_crossovers: the GPU's best usd_per_mtok_all_in just above the "
+                                  "crossover speed.", "$/Mtok", "replica"),
+    "sram_j_per_token_chip": _T("frontier sram_crossovers: the SRAM system's best j_per_token_chip just above the "
+                                "crossover speed.", "J/token", "replica"),
+    "gpu_j_per_token_chip": _T("frontier sram_crossovers: the GPU's best j_per_token_chip just above the crossover "
+                               "speed.", "J/token", "replica"),
     # --- added by helper: economics (cost, factory, breakeven, invest)
     # --- added by helper: simulate, validate
     # --- added by helper: readme, errors

@@ -17,7 +17,11 @@ SCALAR = {"type": ["string", "number", "integer", "boolean", "null"]}
 # row keys every row of the command carries (more may appear; all are glossary names)
 ROW_KEYS: dict[str, tuple[str, ...]] = {
     "predict": (),
-    "frontier": (),
+    "frontier": ("hardware", "kind", "chips", "tp", "pp", "ep", "precision", "batch", "tokens_per_s_per_user",
+                 "tokens_per_s", "tokens_per_s_per_chip", "ttft_s", "usd_per_mtok_all_in", "j_per_token_chip",
+                 "tokens_per_s_per_mw_chip", "j_per_token_facility", "tokens_per_s_per_mw_facility", "meets_slo",
+                 "on_frontier", "on_frontier_cost", "on_frontier_energy", "on_global_frontier_cost",
+                 "on_global_frontier_energy"),
     "simulate": (),
     "cost": (),
     "factory": (),
@@ -37,7 +41,8 @@ ROW_KEYS: dict[str, tuple[str, ...]] = {
 # query keys the command always echoes (the inputs as used, defaults filled in)
 QUERY_KEYS: dict[str, tuple[str, ...]] = {
     "predict": (),
-    "frontier": (),
+    "frontier": ("model", "hardware", "isl", "osl", "tokens_per_s_per_user_required", "max_ttft_s", "chips", "tp",
+                 "pp", "ep", "precision", "engine", "spec", "disagg", "mode", "pue"),
     "simulate": (),
     "cost": (),
     "factory": (),

@@ -8,25 +8,25 @@ Scenario field (``--mode rented``, ``--rent-usd-per-hour 2.5``, ``--chip-price-u
 import numpy as np
 import typer
 
-from ..errors import InfeasibleError
-from .common import err_console, make_table, missing_flags, print_json
+from ..errors import InfeasibleError, SpecError
+from .common import err_console
 from .options import (
     POSITIVE,
+    csv_option,
     deployment_option,
     engine_option,
     force_option,
     hardware_option,
     json_option,
     model_option,
+    parquet_option,
     plot_option,
     profile_option,
     scenario_options,
+    speed_option,
     tokens_option,
 )
-
-JSON_KEYS = ("hardware", "chips", "tp", "pp", "ep", "precision", "batch", "tokens_per_s_per_user", "tokens_per_s",
-             "tokens_per_s_per_chip", "ttft_s", "usd_per_mtok", "j_per_token", "tokens_per_s_per_mw", "on_frontier")
-
+from .tables import Col, ms, num, text, whole
 
 ROWS_PER_CHIP = 8   # frontier rows shown per chip in the table (--json has them all)
 
@@ -44,21 +44,24 @@ def _thin(res, k: int) -> np.ndarray:
     return np.concatenate(out) if out else np.array([], dtype=int)
 
 
-def _fmt(v: float, spec: str) -> str:
-    return "-" if v is None or not np.isfinite(v) else format(v, spec)
-
-
-def _chips(v: float) -> str:
+def _chips(v) -> str:
     """Chips per replica; a disaggregated point's fleet average is fractional (8 + 0.37 prefill chips)."""
-    return f"{v:,.0f}" if v >= 100 or float(v).is_integer() else f"{v:.3g}"
+    return whole(v) if v >= 100 or float(v).is_integer() else num(v)
 
 
-def _render(res) -> None:
-    from rich.console import Console
+# the table's columns, most read first (cli/tables.py keeps those that fit the width and names the rest)
+TABLE = (Col("hardware", "chip", left=True, fmt=text), Col("tokens_per_s_per_user", "speed", "tok/s/user"),
+         Col("usd_per_mtok_all_in", "cost", "$/Mtok"), Col("tokens_per_s_per_chip", "per chip", "tok/s"),
+         Col("ttft_s", "TTFT", "ms", ms), Col("j_per_token_chip", "energy", "J/token"),
+         Col("chips", "chips", fmt=_chips), Col("tp", "tp/pp/ep", fmt=text), Col("precision", "prec", left=True,
+                                                                               fmt=text),
+         Col("batch", "users", fmt=whole), Col("tokens_per_s", "replica", "tok/s", whole),
+         Col("j_per_token_facility", "facility", "J/token"),
+         Col("tokens_per_s_per_mw_chip", "chip W", "tok/s/MW", whole))
 
+
+def _title(res) -> str:
     c = res.columns
-    idx = _thin(res, ROWS_PER_CHIP)
-    total = int(np.count_nonzero(c["on_frontier"]))
     slo = []
     if res.min_tokens_per_s_per_user is not None:
         slo.append(f">= {res.min_tokens_per_s_per_user:g} tok/s/user")
@@ -67,25 +70,28 @@ def _render(res) -> None:
     title = f"tokenomy frontier: {res.model}, isl {res.isl:g}, osl {res.osl:g}"
     if c["spec"].size and c["spec"][0] != "off":
         title += f", speculative {str(c['spec'][0]).split(' (')[0]}"
-    heads = ("chip", "chips", "tp/pp/ep", "prec", "batch", "tok/s/user", "tok/s/chip", "tok/s", "TTFT (s)", "$/Mtok",
-             "J/token", "tok/s/MW")
-    rows = [(str(c["hardware"][i]), _chips(c["chips"][i]), f"{c['tp'][i]}/{c['pp'][i]}/{c['ep'][i]}",
-             str(c["precision"][i]), str(c["batch"][i]), _fmt(c["tokens_per_s_per_user"][i], ",.1f"),
-             _fmt(c["tokens_per_s_per_chip"][i], ",.0f"), _fmt(c["tokens_per_s"][i], ",.0f"),
-             _fmt(c["ttft_s"][i], ".3f"), _fmt(c["usd_per_mtok"][i], ".3g"), _fmt(c["j_per_token"][i], ".3g"),
-             _fmt(c["tokens_per_s_per_mw"][i], ",.0f")) for i in idx]
-    t = make_table(title + (f" ({', '.join(slo)})" if slo else ""), heads, rows, left=("chip", "prec"))
+    return title + (f" ({', '.join(slo)})" if slo else "")
+
+
+def _render(res) -> None:
+    from rich.console import Console
+
+    from .tables import show_rows
+
+    c = res.columns
+    idx = _thin(res, ROWS_PER_CHIP)
+    total = int(np.count_nonzero(c["on_frontier"]))
+    rows = res.records(idx)
+    for r in rows:
+        r["tp"] = f"{r['tp']}/{r['pp']}/{r['ep']}"
     con = Console()
-    if not con.is_terminal:
-        con = Console(width=max(con.width, 150))
-    con.print(t)
-    if idx.size < total:
-        con.print(f"showing {idx.size} of {total} frontier points, spread over each chip's speed range "
-                  "(--json lists every point).", markup=False, soft_wrap=True)
+    shown = "" if idx.size >= total else (f"showing {idx.size} of {total} frontier points, spread over each chip's "
+                                          "speed range (--json or --csv lists every point)")
+    show_rows(_title(res), rows, TABLE, caption=shown or None, console=con)
     con.print(f"{len(res)} configurations fit and were evaluated; {res.dropped_total} dropped "
-              f"(do not fit in memory or lack the precision).", soft_wrap=True, markup=False)
+              f"(do not fit in memory or lack the precision).", markup=False)
     for hw, why in res.infeasible.items():
-        con.print(f"{hw}: nothing fits: {why}", soft_wrap=True, markup=False)
+        con.print(f"{hw}: nothing fits: {why}", markup=False)
     for hw in dict.fromkeys(c["hardware"].tolist()):           # dataflow systems: how the fastest point runs
         sel = np.flatnonzero((c["hardware"] == hw) & c["on_frontier"])
         if sel.size and c["deployment"][sel[0]]:
@@ -93,9 +99,9 @@ def _render(res) -> None:
             pool = f" of the decode pool ({c['decode_hardware'][i]})" if c["kind"][i] == "disagg" else ""
             bw = (f"; each chip{pool} reads {c['memory_bytes_per_s_per_chip'][i] / 1e12:.3g} TB/s "
                   f"({c['memory_bandwidth_frac'][i]:.1%} of its weight memory's datasheet bandwidth)")
-            con.print(f"{hw}, fastest point: {c['deployment'][i]}{bw}", soft_wrap=True, markup=False)
+            con.print(f"{hw}, fastest point: {c['deployment'][i]}{bw}", markup=False)
     for line in res.summary():
-        con.print("- " + line, soft_wrap=True, markup=False)
+        con.print("- " + line, markup=False)
 
 
 SPEC_HELP = ("Speculative decoding: mtp, eagle or draft:MODEL, with :K draft tokens and ,accept=A (per token) or "
@@ -111,18 +117,23 @@ def frontier_command(
     precision: str = typer.Option(None, "--precision",
                                   help="bf16, fp8, fp4, int8, a comma list, 'auto' (all the chip supports), "
                                        "or w=..,a=..,kv=.."),
-    isl: int = tokens_option("--isl", None, "Input (prompt) tokens per request."),
-    osl: int = tokens_option("--osl", None, "Output tokens per request."),
+    isl: int = tokens_option("--isl", 1024, "Input (prompt) tokens per request."),
+    osl: int = tokens_option("--osl", 1024, "Output tokens per request."),
     engine: str = engine_option(help="Engine profile (default: serving; dataflow on SRAM chips)."),
     profile: str = profile_option(),
-    min_tps_user: float = typer.Option(None, "--min-tokens-per-s-per-user", parser=POSITIVE,
-                                       help="SLO: slowest decode speed per user."),
+    speed: float = speed_option(required=False, help="Speed target: decode tokens/s per user; points below it "
+                                                     "get meets_slo false and leave the frontiers."),
+    min_tps_user: float = typer.Option(None, "--min-tokens-per-s-per-user", parser=POSITIVE, hidden=True,
+                                       help="Older name of --tokens-per-s-per-user."),
     max_ttft_s: float = typer.Option(None, "--max-ttft-s", parser=POSITIVE,
                                      help="SLO: longest time to first token, seconds."),
-    json_out: bool = json_option("Print JSON: every point that fits (points), the summary lines, SRAM "
-                                 "crossovers and saturation."),
+    json_out: bool = json_option("Print JSON: {command, query, rows (every point that fits), summary (lines, SRAM "
+                                 "crossovers, saturation, ...), warnings}."),
+    csv: str = csv_option(),
+    parquet: str = parquet_option(),
     plot: str = plot_option("Write the frontier chart: FILE.png (matplotlib) or FILE.html (Plotly)."),
-    force: bool = force_option("Overwrite the --plot file; allow isl + osl beyond the model's context."),
+    force: bool = force_option("Overwrite the --plot, --csv and --parquet files; allow isl + osl beyond the "
+                               "model's context."),
     tp: int = deployment_option("--tp"),
     pp: int = deployment_option("--pp"),
     ep: int = deployment_option("--ep", "1 and tp"),
@@ -140,24 +151,27 @@ def frontier_command(
     from ..frontier import sweep
     from ..report.files import check_plot_target, write_files
     from ..report.frontier_plot import write_frontier_plot
+    from .common import missing_flags
+    from .output import check_row_files, emit
 
-    missing_flags((("--model", model), ("--hardware", hardware), ("--isl", isl), ("--osl", osl)),
-                  "; e.g. tokenomy frontier --model llama-3.1-70b --hardware h100-sxm,b200 --isl 1024 --osl 1024.")
+    missing_flags((("--model", model), ("--hardware", hardware)),
+                  "; e.g. tokenomy frontier --model llama-3.1-70b --hardware h100-sxm,b200.")
+    if speed is not None and min_tps_user is not None:
+        raise SpecError("give --tokens-per-s-per-user (--min-tokens-per-s-per-user is its older name), not both.")
     if plot is not None:
         check_plot_target(plot, force=force)
-    res = sweep(model, hardware, isl, osl, chips=chips, precision=precision, engine=profile or engine,
-                min_tokens_per_s_per_user=min_tps_user, max_ttft_s=max_ttft_s, force=force, spec=spec, tp=tp, pp=pp,
-                ep=ep, scenario=scenario, disagg=disagg, prefill_hardware=prefill_hardware,
-                decode_hardware=decode_hardware, **(overrides or {}))
+    check_row_files(csv, parquet, force)
+    with err_console.status("sweeping deployments ...", spinner="dots"):
+        res = sweep(model, hardware, isl, osl, chips=chips, precision=precision, engine=profile or engine,
+                    tokens_per_s_per_user=speed if speed is not None else min_tps_user, max_ttft_s=max_ttft_s,
+                    force=force, spec=spec, tp=tp, pp=pp, ep=ep, scenario=scenario, disagg=disagg,
+                    prefill_hardware=prefill_hardware, decode_hardware=decode_hardware, **(overrides or {}))
     if not res.columns["meets_slo"].any():
         best = ", ".join(f"{k} {v:.0f} tok/s/user" for k, v in res.max_tokens_per_s_per_user.items())
         raise InfeasibleError("no configuration meets the SLO; fastest reachable: "
                               f"{best or 'none within the TTFT limit'}.")
     if plot is not None:
         write_files({plot: lambda p: write_frontier_plot(res, p)}, flag="--plot", force=force)
-    if json_out:
-        print_json(res.to_dict())
-    else:
-        _render(res)
+    emit(res.to_dict(), json_out=json_out, show=lambda _: _render(res), csv=csv, parquet=parquet, force=force)
     if plot is not None:
         err_console.print(f"wrote {plot}", markup=False)

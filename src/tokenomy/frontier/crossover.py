@@ -20,7 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 MIN_GAIN = 0.05      # a batch step that adds < 5% tokens/s per replica reads as compute-bound (reading rule)
-METRICS = (("usd_per_mtok", "cheaper per token", "$/Mtok"), ("j_per_token", "lower J/token", "J/token"))
+# (column, the key of its crossover in sram_crossovers, the phrase, the unit)
+METRICS = (("usd_per_mtok_all_in", "cost_crossover", "cheaper per token", "$/Mtok"),
+           ("j_per_token_chip", "energy_crossover", "lower J/token", "J/token"))
 
 
 def best_at(speeds: np.ndarray, values: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -33,7 +35,7 @@ def best_at(speeds: np.ndarray, values: np.ndarray, v: np.ndarray) -> np.ndarray
 
 def crossover(s_a: np.ndarray, y_a: np.ndarray, s_b: np.ndarray, y_b: np.ndarray) -> dict:
     """Where system a's best (lowest) y at >= speed beats system b's (module docstring), exact on the
-    step functions: {kind, a_fastest, b_fastest, windows} and, where a wins from some speed on, speed and the two
+    step functions: {direction, a_fastest, b_fastest, windows} and, where a wins from some speed on, speed and the two
     values there (b_value only while b reaches that speed: no key rather than a null)."""
     top_a, top_b = float(s_a.max()), float(s_b.max())
     bp = np.unique(np.concatenate([s_a, s_b]))
@@ -44,23 +46,23 @@ def crossover(s_a: np.ndarray, y_a: np.ndarray, s_b: np.ndarray, y_b: np.ndarray
     edges = np.diff(np.concatenate([[0], win.astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
     windows = [[float(lo[i]), float(bp[j])] for i, j in zip(starts, ends, strict=True)]
-    out: dict = {"kind": "never", "a_fastest": top_a, "b_fastest": top_b, "windows": windows}
+    out: dict = {"direction": "never", "a_fastest": top_a, "b_fastest": top_b, "windows": windows}
     if win[-1]:
         i = int(starts[-1])
         speed = float(lo[i])
-        kind = "always" if i == 0 else ("beyond" if speed >= top_b else "above")
-        out.update(kind=kind, speed=speed, a_value=float(ya[i]))
+        direction = "always" if i == 0 else ("beyond" if speed >= top_b else "above")
+        out.update(direction=direction, speed=speed, a_value=float(ya[i]))
         if np.isfinite(yb[i]):
             out["b_value"] = float(yb[i])
     return out
 
 
 def _phrase(x: dict, good: str, unit: str, gpu: str) -> str:
-    if x["kind"] == "always":
+    if x["direction"] == "always":
         return f"{good} at every speed"
-    if x["kind"] == "beyond":
+    if x["direction"] == "beyond":
         return f"{good} only beyond {gpu}'s fastest point ({x['b_fastest']:,.0f} tok/s/user)"
-    if x["kind"] == "above":
+    if x["direction"] == "above":
         return (f"{good} above ~{x['speed']:,.0f} tok/s/user ({x['a_value']:.3g} vs {x['b_value']:.3g} "
                 f"{unit} just above)")
     tail = "; ".join(f"{a:,.0f}-{b:,.0f}" for a, b in x["windows"])
@@ -69,7 +71,9 @@ def _phrase(x: dict, good: str, unit: str, gpu: str) -> str:
 
 
 def sram_crossovers(res) -> list[dict]:
-    """Every (SRAM system, other chip) pair of a FrontierResult: the crossover per metric and a sentence."""
+    """Every (SRAM system, other chip) pair of a FrontierResult: the crossover per metric (``cost_crossover``,
+    ``energy_crossover``: ``crossover``'s dict with the two values named by system and metric, e.g.
+    ``sram_usd_per_mtok_all_in`` / ``gpu_usd_per_mtok_all_in``) and a sentence under "line"."""
     c = res.columns
     hw = c["hardware"]
     flow = set(hw[c["dataflow"]].tolist()) if "dataflow" in c else set()
@@ -78,18 +82,24 @@ def sram_crossovers(res) -> list[dict]:
         for b in (h for h in res.hardware if h not in flow):
             row: dict = {"sram": a, "gpu": b}
             parts = []
-            for key, good, unit in METRICS:
+            for key, name, good, unit in METRICS:
                 ok = c["meets_slo"] & np.isfinite(c[key])
                 sa, sb = ok & (hw == a), ok & (hw == b)
                 if not (sa.any() and sb.any()):
                     continue
                 x = crossover(c["tokens_per_s_per_user"][sa], c[key][sa], c["tokens_per_s_per_user"][sb], c[key][sb])
-                row[key] = x
                 parts.append(_phrase(x, good, unit, b))
+                row[name] = _named(x, key)
             if parts:
                 row["line"] = f"{a} vs {b}: " + "; ".join(parts)
                 out.append(row)
     return out
+
+
+def _named(x: dict, key: str) -> dict:
+    """``crossover``'s a_value / b_value named by system and metric (sram_<key>, gpu_<key>)."""
+    names = {"a_value": f"sram_{key}", "b_value": f"gpu_{key}"}
+    return {names.get(k, k): v for k, v in x.items()}
 
 
 def batch_limit_text(pred, j: int, users: float, tier: str) -> str:
@@ -142,15 +152,15 @@ def saturation(res) -> list[dict]:
 
 
 def _point(c: dict, i: int) -> dict:
-    keys = ("batch", "chips", "tokens_per_s", "tokens_per_s_per_chip", "tokens_per_s_per_user", "usd_per_mtok",
-            "j_per_token", "on_frontier")
+    keys = ("batch", "chips", "tokens_per_s", "tokens_per_s_per_chip", "tokens_per_s_per_user", "usd_per_mtok_all_in",
+            "j_per_token_chip", "on_frontier")
     return {k: c[k][i].item() for k in keys}
 
 
 def _said(p: dict) -> str:
-    usd = "" if not np.isfinite(p["usd_per_mtok"]) else f"${_n(p['usd_per_mtok'])}/Mtok, "
+    usd = "" if not np.isfinite(p["usd_per_mtok_all_in"]) else f"${_n(p['usd_per_mtok_all_in'])}/Mtok, "
     return (f"{p['tokens_per_s']:,.0f} tok/s ({_n(p['tokens_per_s_per_chip'])} per chip, "
-            f"{p['tokens_per_s_per_user']:,.0f} tok/s/user, {usd}{p['j_per_token']:.3g} J/token) at "
+            f"{p['tokens_per_s_per_user']:,.0f} tok/s/user, {usd}{p['j_per_token_chip']:.3g} J/token) at "
             f"{p['batch']:,} user{'s' if p['batch'] > 1 else ''}")
 
 

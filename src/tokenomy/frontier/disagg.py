@@ -46,8 +46,9 @@ from ..errors import SpecError
 from ..spec import args
 from ..spec.hardware import HardwareSpec
 
-PREFILL_KEYS = ("hardware", "precision", "tp", "pp", "ep", "chips", "tokens_per_s", "latency_s", "latency_one_s",
-                "requests", "kv_bytes", "power_w", "usd_per_chip_hour", "usd_per_mtok_input", "j_per_input_token")
+PREFILL_KEYS = ("hardware", "precision", "tp", "pp", "ep", "chips", "prefill_tokens_per_s", "prefill_latency_s",
+                "prefill_latency_alone_s", "prefill_batch", "kv_bytes", "prefill_power_w", "usd_per_chip_hour",
+                "usd_per_mtok_input", "prefill_j_per_token_chip")
 # decode-point columns a disaggregated point takes from its decode side unchanged
 _FROM_DECODE = ("tp", "pp", "ep", "kv_cache", "model", "spec", "micro_batch", "memory_bytes_per_chip",
                 "memory_bytes_per_s_per_chip", "memory_bandwidth_frac", "dataflow", "limit")
@@ -60,11 +61,12 @@ def prefill_row(hw, prec_label: str, deployment: tuple[int, int, int], chips: in
     tp, pp, ep = deployment
     theta = isl / pmean["stage_s"]                       # input tokens/s one replica prefills at full chunks
     return {"hardware": hw.id, "precision": prec_label, "tp": tp, "pp": pp, "ep": ep, "chips": chips,
-            "tokens_per_s": theta, "latency_s": pmean["latency_s"], "latency_one_s": pmean["latency_one_s"],
-            "requests": pmean["requests"], "kv_bytes": kv_bytes, "power_w": pmean["power_w"],
+            "prefill_tokens_per_s": theta, "prefill_latency_s": pmean["latency_s"],
+            "prefill_latency_alone_s": pmean["latency_one_s"], "prefill_batch": pmean["requests"],
+            "kv_bytes": kv_bytes, "prefill_power_w": pmean["power_w"],
             "usd_per_chip_hour": price,
             "usd_per_mtok_input": float(ce.usd_per_mtok(price * chips, theta)),
-            "j_per_input_token": float(ce.j_per_token(pmean["power_w"], theta))}
+            "prefill_j_per_token_chip": float(ce.j_per_token(pmean["power_w"], theta))}
 
 
 def handoff_kv_bytes(model, engine, prec, isl_samples: np.ndarray) -> float:
@@ -90,7 +92,8 @@ def _pareto_prefill(pre: dict[str, np.ndarray], sel: np.ndarray) -> np.ndarray:
     """Prefill rows of one chip not dominated on ($ per input token, J per input token, latency)."""
     cost = np.where(np.isnan(pre["usd_per_mtok_input"][sel].astype(float)), np.inf,
                     pre["usd_per_mtok_input"][sel].astype(float))
-    obj = np.stack([cost, pre["j_per_input_token"][sel].astype(float), pre["latency_s"][sel].astype(float)], 1)
+    obj = np.stack([cost, pre["prefill_j_per_token_chip"][sel].astype(float),
+                    pre["prefill_latency_s"][sel].astype(float)], 1)
     a, b = obj[None, :, :], obj[:, None, :]            # [i, j]: does row j dominate row i
     keep = np.flatnonzero(~np.any(np.all(a <= b, 2) & np.any(a < b, 2), 1))
     _, first = np.unique(obj[keep], axis=0, return_index=True)       # identical rows: keep one
@@ -136,20 +139,21 @@ def pair_parts(model, cols: dict[str, np.ndarray], pre: dict[str, np.ndarray], p
         theta_d = (cols["tokens_per_s"][d] / (1.0 - f))[None, :]            # pure decode, tokens/s per replica
         speed = (cols["tokens_per_s_per_user"][d] / (1.0 - f))[None, :]
         c_d = cols["chips"][d].astype(float)[None, :]
-        theta_p = pre["tokens_per_s"][p].astype(float)[:, None]
+        theta_p = pre["prefill_tokens_per_s"][p].astype(float)[:, None]
         c_p = pre["chips"][p].astype(float)[:, None]
         ratio = pool_ratio(isl, osl, theta_p, theta_d)                  # prefill replicas per decode replica
         usd_d = cols["usd_per_chip_hour"][d][None, :] * c_d
         usd_p = ratio * pre["usd_per_chip_hour"][p].astype(float)[:, None] * c_p
-        power = cols["_decode_power_w"][d][None, :] + ratio * pre["power_w"][p].astype(float)[:, None]
+        power = cols["_decode_power_w"][d][None, :] + ratio * pre["prefill_power_w"][p].astype(float)[:, None]
         chips = c_d + ratio * c_p
         # the KV link: scale-up when one decode replica and the prefill replicas feeding it fit one domain
         up, out = _links(hw_p, hw_d)
         in_domain = (c_p * np.ceil(ratio) + c_d <= hw_p.scaleup_domain) if up is not None else np.zeros_like(chips,
                                                                                                           dtype=bool)
         ok = in_domain | (out is not None)
-        col = {k: np.broadcast_to(pre[k][p].astype(float)[:, None], chips.shape)
-               for k in ("latency_s", "latency_one_s", "requests", "kv_bytes")}
+        col = {k: np.broadcast_to(pre[key][p].astype(float)[:, None], chips.shape)
+               for k, key in (("latency_s", "prefill_latency_s"), ("latency_one_s", "prefill_latency_alone_s"),
+                              ("requests", "prefill_batch"), ("kv_bytes", "kv_bytes"))}
         # steady-state TTFT at the balanced load: k prompts share the chunk (core/serving.steady_ttft_s)
         k_req = np.clip(col["latency_one_s"] * theta_p / isl, 1.0, col["requests"])
         lat_p = steady_ttft_s(col["latency_one_s"], col["latency_s"], col["requests"], k_req)
@@ -174,11 +178,12 @@ def pair_parts(model, cols: dict[str, np.ndarray], pre: dict[str, np.ndarray], p
             "batch": cols["batch"][d], "tokens_per_s_per_user": speed, "tokens_per_s": tps,
             "tokens_per_s_per_chip": tps / chips, "ttft_s": lat_p + t_kv + cols["_request_overhead_s"][d][None, :],
             "tpot_s": 1.0 / speed, "input_tokens_per_s": in_tps,
-            "usd_per_mtok": ce.usd_per_mtok(usd_d + usd_p, tps), "usd_per_mtok_output": ce.usd_per_mtok(usd_d, tps),
+            "usd_per_mtok_all_in": ce.usd_per_mtok(usd_d + usd_p, tps),
+            "usd_per_mtok_output": ce.usd_per_mtok(usd_d, tps),
             "usd_per_mtok_input": ce.usd_per_mtok(usd_p, in_tps),
             "usd_per_mtok_blended": ce.usd_per_mtok(usd_d + usd_p, tps + in_tps),
-            "power_w": power, "j_per_token": ce.j_per_token(power, tps),
-            "tokens_per_s_per_mw": ce.tokens_per_s_per_mw(tps, power), "prefill_time_frac": 0.0,
+            "power_w": power, "j_per_token_chip": ce.j_per_token(power, tps),
+            "tokens_per_s_per_mw_chip": ce.tokens_per_s_per_mw(tps, power), "prefill_time_frac": 0.0,
             "usd_per_chip_hour": (usd_d + usd_p) / chips, "chips": chips, "prefill_chips": ratio * c_p,
             "decode_chips": c_d, "kv_transfer_s": t_kv, "kv_link_utilization": util,
         }
@@ -276,7 +281,7 @@ def summary_lines(res, tie: float = 0.05) -> list[str]:
     if not res.pairs:
         return []
     c, lines, shown = res.columns, [], set()
-    for key, unit in (("usd_per_mtok", "$/Mtok"), ("j_per_token", "J/token")):
+    for key, unit in (("usd_per_mtok_all_in", "$/Mtok"), ("j_per_token_chip", "J/token")):
         grid, curves = res.cost_curves(key=key, pairs=True)
         wins = _vs_single(grid, curves, res.hardware, res.pairs, tie)
         for w in wins:
@@ -303,17 +308,17 @@ def summary_lines(res, tie: float = 0.05) -> list[str]:
         if p == d or name not in curves:
             continue
         j = int(np.nanargmin(np.where(np.isfinite(curves[name]), curves[name], np.nan)))
-        i = _cheapest_at(res, name, "usd_per_mtok", float(grid[j]))
+        i = _cheapest_at(res, name, "usd_per_mtok_all_in", float(grid[j]))
         if i is None:
             continue
         s = c["tokens_per_s_per_user"][i]
         alone = []
         for h in (d, p):
-            k = _cheapest_at(res, h, "usd_per_mtok", s)
-            alone.append(f"{h} alone ${c['usd_per_mtok'][k]:.3g}, {c['j_per_token'][k]:.3g} J, TTFT "
+            k = _cheapest_at(res, h, "usd_per_mtok_all_in", s)
+            alone.append(f"{h} alone ${c['usd_per_mtok_all_in'][k]:.3g}, {c['j_per_token_chip'][k]:.3g} J, TTFT "
                          f"{c['ttft_s'][k]:.2f} s" if k is not None else f"{h} alone does not reach it")
-        lines.append(f"{p} prefill + {d} decode at >= {s:.0f} tok/s/user: ${c['usd_per_mtok'][i]:.3g}/Mtok, "
-                     f"{c['j_per_token'][i]:.3g} J/token, {c['prefill_chips'][i]:.3g} prefill chips per "
+        lines.append(f"{p} prefill + {d} decode at >= {s:.0f} tok/s/user: ${c['usd_per_mtok_all_in'][i]:.3g}/Mtok, "
+                     f"{c['j_per_token_chip'][i]:.3g} J/token, {c['prefill_chips'][i]:.3g} prefill chips per "
                      f"{c['decode_chips'][i]:.0f} decode, TTFT {c['ttft_s'][i]:.2f} s of which KV transfer "
                      f"{c['kv_transfer_s'][i] * 1e3:.1f} ms; vs " + "; ".join(alone))
     if res.max_ttft_s is not None:

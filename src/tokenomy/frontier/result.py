@@ -1,8 +1,14 @@
-"""``FrontierResult``: every evaluated point of a sweep as NumPy columns, with tables and cost curves."""
+"""``FrontierResult``: every evaluated point of a sweep as NumPy columns, with tables and cost curves.
+
+What it exposes uses the glossary's names (tokenomy/glossary.py): ``records()``, ``to_pandas()`` and the rows of
+``to_dict()`` (the one result shape of ``tokenomy frontier --json``) carry COLUMNS; ``columns`` holds those plus
+the sweep's bookkeeping (``dataflow``, ``limit``, ``kv_cache``) that the summaries read.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -10,15 +16,46 @@ from . import crossover as _crossover
 from . import summary as _summary
 from .crossover import best_at
 
-#: Columns of every point, in output order; the first ones are the CLI's JSON contract.
-COLUMNS = ("hardware", "chips", "tp", "pp", "ep", "precision", "batch", "tokens_per_s_per_user", "tokens_per_s",
-           "tokens_per_s_per_chip", "ttft_s", "usd_per_mtok", "j_per_token", "tokens_per_s_per_mw", "on_frontier",
-           "model", "kind", "micro_batch", "tpot_s", "input_tokens_per_s", "usd_per_mtok_output",
+#: Columns of every point (the rows of ``frontier --json``, ``records()`` and ``to_pandas()``), glossary names, the
+#: most read first.
+COLUMNS = ("hardware", "kind", "chips", "tp", "pp", "ep", "precision", "batch", "tokens_per_s_per_user",
+           "tokens_per_s", "tokens_per_s_per_chip", "ttft_s", "usd_per_mtok_all_in", "j_per_token_chip",
+           "tokens_per_s_per_mw_chip", "j_per_token_facility", "tokens_per_s_per_mw_facility", "meets_slo",
+           "on_frontier", "on_frontier_cost", "on_frontier_energy", "on_global_frontier_cost",
+           "on_global_frontier_energy", "model", "micro_batch", "tpot_s", "input_tokens_per_s", "usd_per_mtok_output",
            "usd_per_mtok_input", "usd_per_mtok_blended", "usd_per_chip_hour", "power_w", "memory_bytes_per_chip",
-           "memory_bytes_per_s_per_chip", "memory_bandwidth_frac",
-           "prefill_time_frac", "meets_slo", "on_frontier_usd", "on_frontier_j", "on_global_frontier_usd",
-           "on_global_frontier_j", "spec", "deployment", "prefill_hardware", "decode_hardware", "prefill_chips",
-           "decode_chips", "kv_transfer_s", "kv_link_utilization")
+           "memory_bytes_per_s_per_chip", "memory_bandwidth_frac", "prefill_time_frac", "spec", "deployment",
+           "prefill_hardware", "decode_hardware", "prefill_chips", "decode_chips", "kv_transfer_s",
+           "kv_link_utilization")
+
+#: core/serving.serving_estimate's short names -> the glossary names the result exposes
+ESTIMATE_NAMES = {"usd_per_mtok": "usd_per_mtok_all_in", "j_per_token": "j_per_token_chip",
+                  "tokens_per_s_per_mw": "tokens_per_s_per_mw_chip"}
+
+#: Scenario fields that set a frontier's figures (chip-hour price, host power, PUE); echoed in the query
+SCENARIO_USED = ("mode", "chip_price_usd", "rent_usd_per_hour", "chip_power_w", "server_multiplier",
+                 "network_multiplier", "facility_usd_per_mw", "depreciation_years", "facility_life_years",
+                 "cost_of_capital_frac", "electricity_usd_per_kwh", "pue", "host_power_w_per_chip", "ops_frac",
+                 "utilization_frac")
+
+
+def _whole(x: float) -> float | int:
+    return int(x) if float(x).is_integer() else float(x)
+
+
+def frontier_query(*, model: str, hardware: list[str], isl: float, osl: float, speed: float | None,
+                   max_ttft_s: float | None, chips: int | None, fixed: dict, precision: str, engine: str, spec: str,
+                   disagg: bool, pins: dict, scenario) -> dict[str, Any]:
+    """The envelope's query: the inputs as the sweep used them (None: the sweep chose), the Scenario fields that
+    priced it (SCENARIO_USED, those with a glossary name)."""
+    from ..glossary import GLOSSARY
+
+    q: dict[str, Any] = {"model": model, "hardware": ",".join(hardware), "isl": _whole(isl), "osl": _whole(osl),
+                         "tokens_per_s_per_user_required": speed, "max_ttft_s": max_ttft_s, "chips": chips,
+                         **fixed, "precision": precision, "engine": engine, "spec": spec, "disagg": disagg, **pins}
+    if scenario is not None:
+        q.update({k: getattr(scenario, k) for k in SCENARIO_USED if k in GLOSSARY and hasattr(scenario, k)})
+    return q
 
 
 @dataclass
@@ -41,6 +78,8 @@ class FrontierResult:
     evaluated: int = 0                          # configurations evaluated (fitting or not)
     pairs: list[str] = field(default_factory=list)   # disaggregated "P+D" groups (frontier/disagg.py)
     prefill: dict[str, np.ndarray] | None = None     # disagg: each prefill deployment (disagg.PREFILL_KEYS)
+    scenario: Any = None                             # the economics Scenario that priced the chip-hours
+    query: dict[str, Any] = field(default_factory=dict)   # the inputs as used (the envelope's query)
     _cache: dict = field(default_factory=dict, repr=False)
 
     # -- tables
@@ -55,6 +94,15 @@ class FrontierResult:
         """Plain dicts (JSON-ready) of the points, COLUMNS order."""
         cols = {k: (self.columns[k] if mask is None else self.columns[k][mask]).tolist() for k in COLUMNS}
         return [dict(zip(COLUMNS, row, strict=True)) for row in zip(*(cols[k] for k in COLUMNS), strict=True)]
+
+    def to_pandas(self):
+        """Every point as a new pandas DataFrame (COLUMNS: the rows of ``frontier --json``)."""
+        return self.points.copy()
+
+    @property
+    def tokens_per_s_per_user_required(self) -> float | None:
+        """The speed target (points below it have ``meets_slo`` False)."""
+        return self.min_tokens_per_s_per_user
 
     def _df(self, key, mask):
         if key not in self._cache:
@@ -95,7 +143,7 @@ class FrontierResult:
         c = self.columns
         idx = []
         for _, sel in self.per_chip("meets_slo"):
-            usd = c["usd_per_mtok"][sel]
+            usd = c["usd_per_mtok_all_in"][sel]
             if np.all(np.isnan(usd)):
                 idx.append(sel[np.argmax(c["tokens_per_s_per_chip"][sel])])
             else:
@@ -117,7 +165,7 @@ class FrontierResult:
         return out
 
     # -- cost curves and crossovers
-    def cost_curves(self, n: int = 240, key: str = "usd_per_mtok", pairs: bool = False
+    def cost_curves(self, n: int = 240, key: str = "usd_per_mtok_all_in", pairs: bool = False
                     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(speeds, {chip: lowest ``key`` ($/Mtok) at >= speed}) on a log grid of tokens/s/user (inf:
         unreachable); ``pairs``: the disaggregated pairs too."""
@@ -161,16 +209,22 @@ class FrontierResult:
             self._cache["saturation"] = _crossover.saturation(self)
         return self._cache["saturation"]
 
-    def to_dict(self) -> dict:
-        """JSON-ready: the workload, every point (COLUMNS), the summary lines, crossovers and saturation."""
-        out = {"model": self.model, "isl": self.isl, "osl": self.osl, "points": self.records(),
-               "summary": self.summary(), "sram_crossovers": self.sram_crossovers, "saturation": self.saturation,
+    def summary_dict(self) -> dict:
+        """The envelope's summary: the lines, SRAM crossovers, saturation, what was infeasible or dropped, and
+        (disagg) the prefill deployments the pairs draw on."""
+        out = {"lines": self.summary(), "sram_crossovers": self.sram_crossovers, "saturation": self.saturation,
                "infeasible": self.infeasible, "dropped": self.dropped}
-        if self.prefill is not None:          # disagg: the prefill deployments the pairs draw on
+        if self.prefill is not None:
             keys = list(self.prefill)
             out["prefill_deployments"] = [dict(zip(keys, row, strict=True)) for row in
                                           zip(*(self.prefill[k].tolist() for k in keys), strict=True)]
         return out
+
+    def to_dict(self) -> dict:
+        """JSON-ready, the one result shape of every command (cli/output.envelope): ``query`` (the inputs as used),
+        ``rows`` (every point, COLUMNS), ``summary`` (summary_dict) and ``warnings``."""
+        return {"command": "frontier", "query": dict(self.query), "rows": self.records(),
+                "summary": self.summary_dict(), "warnings": []}
 
     def summary(self) -> list[str]:
         """Plain-language lines: cheapest chip per speed band, where costs explode, top speeds."""

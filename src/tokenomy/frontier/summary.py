@@ -27,7 +27,7 @@ def crossovers(grid: np.ndarray, curves: dict[str, np.ndarray]) -> list[dict]:
                     below, above = (b_, a) if last > 0 else (a, b_)
                     s = float(np.sqrt(grid[j] * grid[last_j]))
                     out.append({"tokens_per_s_per_user": s, "cheaper_below": below, "cheaper_above": above,
-                                "usd_per_mtok": float(min(ca[j], cb[j]))})
+                                "usd_per_mtok_all_in": float(min(ca[j], cb[j]))})
                 last, last_j = sign[j], j
     return sorted(out, key=lambda d: d["tokens_per_s_per_user"])
 
@@ -51,7 +51,8 @@ def cheapest_changes(grid: np.ndarray, curves: dict[str, np.ndarray]) -> list[di
             # the change lies between the last clear lead and this clear loss: the geometric midpoint,
             # as ``crossovers`` reports it
             out.append({"tokens_per_s_per_user": float(np.sqrt(grid[j] * grid[clear_j])),
-                        "cheaper_below": names[cur], "cheaper_above": names[best], "usd_per_mtok": float(col[best])})
+                        "cheaper_below": names[cur], "cheaper_above": names[best],
+                        "usd_per_mtok_all_in": float(col[best])})
             cur, clear_j = best, j
         elif best == cur and np.all(np.delete(col, cur) > (1 + TIE_FRAC) * col[cur]):
             clear_j = j
@@ -75,7 +76,7 @@ def summary_lines(res) -> list[str]:
             others = sorted((v, k) for k, v in costs.items() if k != best)
             tail = f" (next: {others[0][1]} ${others[0][0]:.3g})" if others else ""
             at = "at any speed" if lo == 0 else f"at >= {lo:g} tok/s/user"
-            lines.append(f"{at} the cheapest is {best} at ${costs[best]:.3g}/Mtok output{tail}")
+            lines.append(f"{at} the cheapest is {best} at ${costs[best]:.3g}/Mtok all-in{tail}")
         for hw, cur in curves.items():
             fin = np.isfinite(cur)
             if not fin.any():

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..api import default_precision, resolve, resolve_spec
+from ..core import economics as ce
 from ..core.pareto import pareto_mask, pareto_mask_grouped
 from ..core.precision import Precision, parse_precision
 from ..core.predict import predict_core
@@ -42,7 +43,7 @@ from ..spec.hardware import HardwareSpec
 from . import disagg as _disagg
 from .crossover import batch_limit_text
 from .deployments import DeploymentContext, candidates, fixed_candidates, fixed_error, memory_reason
-from .result import FrontierResult
+from .result import ESTIMATE_NAMES, FrontierResult, frontier_query
 
 # Concurrency per micro-batch: 1, 2, 3, 4, 6, 8, 12, ... 4096 (powers of two and 1.5x steps).
 BATCHES = np.unique(np.concatenate([2.0 ** np.arange(13), np.round(1.5 * 2.0 ** np.arange(1, 12))]))
@@ -127,7 +128,7 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
           engine=None, min_tokens_per_s_per_user: float | None = None, max_ttft_s: float | None = None,
           batches=None, force: bool = False, spec=None, tp: int | None = None, pp: int | None = None,
           ep: int | None = None, scenario=None, disagg: bool = False, prefill_hardware=None, decode_hardware=None,
-          **overrides) -> FrontierResult:
+          tokens_per_s_per_user: float | None = None, **overrides) -> FrontierResult:
     """Evaluate every deployment of ``model`` on each chip of ``hardware_list`` for a workload of
     ``isl`` input and ``osl`` output tokens (ints, or arrays of paired samples).
 
@@ -139,7 +140,13 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
     those parts of every deployment. ``scenario`` and ``**overrides`` (Scenario fields) price the chip-hour.
     ``disagg``: add prefill-on-P, decode-on-D points for every ordered pair of the chips (frontier/disagg.py);
     ``prefill_hardware`` / ``decode_hardware`` pin P / D (implies ``disagg``; the chip joins the sweep).
+    ``tokens_per_s_per_user``: the speed target (points below it get ``meets_slo`` False);
+    ``min_tokens_per_s_per_user`` is its older name.
     """
+    if tokens_per_s_per_user is not None and min_tokens_per_s_per_user is not None:
+        raise SpecError("give tokens_per_s_per_user or its older name min_tokens_per_s_per_user, not both.")
+    if tokens_per_s_per_user is not None:
+        min_tokens_per_s_per_user = tokens_per_s_per_user
     hardware_list = args.names("hardware", hardware_list, HardwareSpec,
                                "Give at least one chip, e.g. --hardware h100-sxm,b200.")
     pins = _disagg.pins(prefill_hardware, decode_hardware)
@@ -153,9 +160,10 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
     chips, fixed = args.fixed_deployment(chips, tp, pp, ep)
     sd, draft = resolve_spec(spec)
     from ..economics import get_scenario
+    from ..economics.chip_hour import host_power_w
 
     sc = get_scenario(scenario, **overrides)
-    for name, v in (("min_tokens_per_s_per_user", min_tokens_per_s_per_user), ("max_ttft_s", max_ttft_s)):
+    for name, v in (("tokens_per_s_per_user", min_tokens_per_s_per_user), ("max_ttft_s", max_ttft_s)):
         if v is not None:
             args.number(name, v, allow_minimum=False)
     isl_mean, osl_mean = float(isl_a.mean()), float(osl_a.mean())
@@ -250,7 +258,8 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                                            request_overhead_s=overhead,
                                            extra_decode_s=_crossdomain_p2p_s(m, hw, tp, pp, b_i) / dec.tokens_per_step)
                     n = int(fits.sum())
-                    part = {k: np.broadcast_to(np.asarray(v), fits.shape)[fits] for k, v in est.items()}
+                    part = {ESTIMATE_NAMES.get(k, k): np.broadcast_to(np.asarray(v), fits.shape)[fits]
+                            for k, v in est.items()}
                     part["memory_bytes_per_chip"] = np.asarray(dec.memory_bytes)[fits]
                     # the bandwidth a decode step implies: bytes each chip reads per second of its stage
                     bw = np.broadcast_to(np.asarray(dec.bytes_per_step) / dec.chips / np.asarray(dec.stage_s),
@@ -298,11 +307,35 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
     if max_ttft_s is not None:
         slo &= cols["ttft_s"] <= max_ttft_s
     cols["meets_slo"] = slo
+    _facility_columns(cols, {s[1].id: host_power_w(s[1], sc) for s in specs}, sc.pue)
     _mark_frontiers(cols)
     return FrontierResult(model=m.name, hardware=[s[1].id for s in specs], isl=isl_mean, osl=osl_mean,
                           columns=cols, dropped={k: v for k, v in dropped.items() if v}, infeasible=infeasible,
                           min_tokens_per_s_per_user=min_tokens_per_s_per_user, max_ttft_s=max_ttft_s,
-                          evaluated=evaluated, pairs=pairs, prefill=pre_cols)
+                          evaluated=evaluated, pairs=pairs, prefill=pre_cols, scenario=sc,
+                          query=frontier_query(
+                              model=m.name, hardware=[s[1].id for s in specs], isl=isl_mean, osl=osl_mean,
+                              speed=min_tokens_per_s_per_user, max_ttft_s=max_ttft_s, chips=chips, fixed=fixed,
+                              precision=precision if isinstance(precision, str) else ",".join(
+                                  dict.fromkeys(cols["precision"][cols["kind"] != "disagg"].tolist())),
+                              engine=",".join(dict.fromkeys(s[2].name for s in specs)), spec=spec or "off",
+                              disagg=disagg, pins={k: None if v is None else str(getattr(v, "id", v))
+                                                   for k, v in pins.items()}, scenario=sc))
+
+
+def _facility_columns(cols: dict[str, np.ndarray], host_w: dict[str, float], pue: float) -> None:
+    """j_per_token_facility and tokens_per_s_per_mw_facility of every point: the replica's accelerator power plus
+    the host power of each of its chips (a disagg point: both pools' chips, each at its own chip's host power),
+    times PUE (core/economics.facility_power_w, as the economics commands compute it)."""
+    def host(col: str) -> np.ndarray:
+        return np.array([host_w[h] for h in cols[col].tolist()], dtype=float)
+
+    split = cols["kind"] == "disagg"
+    host_total = host("decode_hardware") * cols["decode_chips"] + np.where(split, host("prefill_hardware")
+                                                                           * cols["prefill_chips"], 0.0)
+    fac_w = ce.facility_power_w(cols["power_w"], 1.0, host_total, pue)
+    cols["j_per_token_facility"] = ce.j_per_token(fac_w, cols["tokens_per_s"])
+    cols["tokens_per_s_per_mw_facility"] = ce.tokens_per_s_per_mw(cols["tokens_per_s"], fac_w)
 
 
 def _mark_frontiers(cols: dict[str, np.ndarray]) -> None:
@@ -311,10 +344,10 @@ def _mark_frontiers(cols: dict[str, np.ndarray]) -> None:
     hw = cols["hardware"]
     x = np.where(slo, cols["tokens_per_s_per_user"], np.nan)
     cols["on_frontier"] = pareto_mask_grouped(hw, x, cols["tokens_per_s_per_chip"], (True, True))
-    cols["on_frontier_usd"] = pareto_mask_grouped(hw, x, cols["usd_per_mtok"], (True, False))
-    cols["on_frontier_j"] = pareto_mask_grouped(hw, x, cols["j_per_token"], (True, False))
-    cols["on_global_frontier_usd"] = pareto_mask(x, cols["usd_per_mtok"], (True, False))
-    cols["on_global_frontier_j"] = pareto_mask(x, cols["j_per_token"], (True, False))
+    cols["on_frontier_cost"] = pareto_mask_grouped(hw, x, cols["usd_per_mtok_all_in"], (True, False))
+    cols["on_frontier_energy"] = pareto_mask_grouped(hw, x, cols["j_per_token_chip"], (True, False))
+    cols["on_global_frontier_cost"] = pareto_mask(x, cols["usd_per_mtok_all_in"], (True, False))
+    cols["on_global_frontier_energy"] = pareto_mask(x, cols["j_per_token_chip"], (True, False))
 
 
 __all__ = ["AUTO_PRECISIONS", "BATCHES", "SCALEOUT_BYTES_PER_S", "NothingFitsError", "sweep", "usd_per_chip_hour"]

@@ -1,8 +1,8 @@
 """Frontier charts from a ``FrontierResult``: one curve per chip, no new math.
 
 Three panels against tokens/s/user (log x): tokens/s per chip, $/Mtok (log) and J/token (log),
-each drawn from that chip's own Pareto points (``on_frontier``, ``on_frontier_usd``,
-``on_frontier_j``). PNG uses matplotlib (Agg), HTML a self-contained Plotly page; both are
+each drawn from that chip's own Pareto points (``on_frontier``, ``on_frontier_cost``,
+``on_frontier_energy``). PNG uses matplotlib (Agg), HTML a self-contained Plotly page; both are
 imported only when a chart is asked for.
 
 Disaggregated pairs (``sweep(..., disagg=True)``, kind "disagg") are drawn dashed, in their decode chip's
@@ -25,8 +25,8 @@ from ..core.pareto import pareto_mask
 from .files import render_plot
 
 PANELS = (("tokens_per_s_per_chip", "on_frontier", "output tokens/s per chip", False),
-          ("usd_per_mtok", "on_frontier_usd", "$ per million output tokens", True),
-          ("j_per_token", "on_frontier_j", "J per output token", True))
+          ("usd_per_mtok_all_in", "on_frontier_cost", "$ per million output tokens", True),
+          ("j_per_token_chip", "on_frontier_energy", "J per output token", True))
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")
 # one marker per prefill chip (index in res.hardware, cycled): Plotly symbol names, matplotlib marker codes
@@ -41,13 +41,13 @@ def pairs_shown(res) -> list[str]:
     if not res.pairs or not is_pair.any():
         return []
     x = np.where(c["meets_slo"], c["tokens_per_s_per_user"], np.nan)
-    on_global = (c["on_global_frontier_usd"] | c["on_global_frontier_j"] |
+    on_global = (c["on_global_frontier_cost"] | c["on_global_frontier_energy"] |
                  pareto_mask(x, c["tokens_per_s_per_chip"], (True, True)))
     keep = set(c["hardware"][is_pair & on_global].tolist())
     ok = is_pair & c["meets_slo"]
     for d in dict.fromkeys(c["decode_hardware"][ok].tolist()):
         sel = np.flatnonzero(ok & (c["decode_hardware"] == d))
-        for key in ("usd_per_mtok", "j_per_token"):
+        for key in ("usd_per_mtok_all_in", "j_per_token_chip"):
             v = c[key][sel].astype(float)
             if np.isfinite(v).any():
                 keep.add(str(c["hardware"][sel[np.nanargmin(np.where(np.isfinite(v), v, np.nan))]]))
