@@ -64,7 +64,7 @@ class Scenario(BaseModel):
     facility_usd_per_mw: float = 19.5e6                  # AI builds: Bernstein $2.5M per ~130 kW rack
     depreciation_years: float = 5.0                      # Amazon AI servers 5 y (2025); Meta 5-5.5
     facility_life_years: float = 20.0                    # estimate: buildings 15-25 y
-    cost_of_capital_frac: float = 0.08                   # estimate: no citable WACC (economics.md)
+    cost_of_capital_frac: float = 0.08                   # estimate: no citable WACC for AI data centres
     electricity_usd_per_kwh: float = 0.0806              # EIA US industrial 2023
     pue: float = 1.3                                     # Uptime: new large builds ~1.3 (avg 1.58)
     host_power_w_per_chip: float | None = None           # None: catalog host_power_w of the chip's platform
