@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import math
 from dataclasses import dataclass
@@ -560,3 +561,31 @@ def test_economics_point_is_frontiers_point(tp, pp):
     # the decode-only and facility figures are the same steady state seen otherwise
     assert op.decode_tokens_per_s * (1 - op.prefill_time_frac) == pytest.approx(op.tokens_per_s)
     assert op.j_per_token_facility > op.j_per_token_chip > op.decode_j_per_token_chip
+
+
+def test_old_decline_key_names_the_new_one(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("token_price_decline_per_year: 10\n")
+    res = runner.invoke(app, ["cost", "--hardware", "h100-sxm", "--scenario", str(p)])
+    assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1
+    assert "token_price_decline_frac_per_year" in res.output and "10x -> 0.9" in res.output
+    with pytest.raises(SpecError, match="token_price_decline_frac_per_year"):
+        E.get_scenario(token_price_decline_per_year=10)
+    # 0.9 a year is the old 10x: the mean price of year 1 is (1 - 1/10) / ln 10 of today's
+    assert ce.yearly_price_factor(0.9, 1)[0] == pytest.approx(0.9 / math.log(10))
+
+
+def test_cli_cost_rows_to_csv_and_parquet(tmp_path):
+    pd = pytest.importorskip("pandas")
+    c, q = tmp_path / "c.csv", tmp_path / "c.parquet"
+    engine = importlib.util.find_spec("pyarrow") or importlib.util.find_spec("fastparquet")
+    res = runner.invoke(app, ["cost", "--hardware", "h100-sxm,b200", "--csv", str(c), "--json",
+                              *(["--parquet", str(q)] if engine else [])])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)["rows"]
+    df = pd.read_csv(c)
+    assert list(df.columns) == list(rows[0]) and df["usd_per_chip_hour"].tolist() == pytest.approx(
+        [r["usd_per_chip_hour"] for r in rows])
+    if engine:
+        assert pd.read_parquet(q)["hardware"].tolist() == ["h100-sxm", "b200"]
+    assert E.chip_hour_cost("b200").to_pandas().columns.tolist() == list(rows[0])
