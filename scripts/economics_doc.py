@@ -15,15 +15,15 @@ HEAD = '''# Token economics
 
 `tokenomy` turns a predicted operating point (tokens/s, watts, chips) into dollars and joules per token.
 Formulas live in `src/tokenomy/core/economics.py`; the Python API in `tokenomy.economics`; the CLI
-commands are `tokenomy cost | factory | breakeven | invest` (all take `--json`). Every number on this
+commands are `tokenomy cost | factory | breakeven | invest` (all take `--json`, `--csv FILE`, `--parquet FILE`;
+the JSON is `{command, query, rows, summary, warnings}`, every key defined in docs/metrics.md). Every number on this
 page is computed by `python scripts/economics_doc.py` (a test checks the page is current).
 
 ## Inputs: the scenario
 
 Every input has a default with its source in `src/tokenomy/catalog/economics/defaults.yaml`
-(from `shared/reference/economics.md` and `catalog-corrections.md`; "estimate:" marks the three
-without a citable figure: cost of capital (8%, range 6-15%), facility life and the 3:1 input:output
-blend). Per chip, the hardware catalog gives the price, the rent, what the price buys (`form_factor`)
+("estimate:" marks the three without a citable figure: cost of capital (8%, range 6-15%), facility
+life and the 3:1 input:output blend). Per chip, the hardware catalog gives the price, the rent, what the price buys (`form_factor`)
 and the host power of its platform (`host_power_w`). Override any of them:
 
 - on the command line: one flag per field, e.g. `--pue 1.1 --electricity-usd-per-kwh 0.05 --mode rented`;
@@ -41,8 +41,8 @@ Bad input exits 2 naming the field and the allowed range, e.g.
     facility $/h = facility_usd_per_mw x (chip W + host W) / 1e6 x CRF(r, facility_life_years) / 8760
     energy $/h   = (chip W + host W) x PUE / 1000 x electricity_usd_per_kwh
     ops $/h      = ops_frac / (1 - ops_frac) x (capex + facility + energy)
-    total        = capex + facility + energy + ops        per CALENDAR hour (what a TCO survey quotes)
-    effective    = total / utilization_frac               per BUSY hour (what the tokens must pay)
+    usd_per_chip_calendar_hour = capex + facility + energy + ops    per CALENDAR hour (what a TCO survey quotes)
+    usd_per_chip_hour          = calendar / utilization_frac        per BUSY hour (what the tokens must pay)
 
 Host W is the catalog's `host_power_w` of the chip's platform: all-in kW per GPU minus TDP for the
 8-GPU servers and NVL72 racks (640-720 W, SemiAnalysis InferenceX TCO constants), far less per chip
@@ -54,15 +54,20 @@ OP_TEXT = '''
 
 `E.operating_point(model, hardware, tokens_per_s_per_user, isl, osl, ...)` predicts decode at every batch
 1..4096 in one vectorized call (context = isl + osl/2) and the prefill of one request, runs them through
-the steady-state serving model of `core/serving.py` (the one `tokenomy frontier` uses: the per-user speed
-includes the prefills interleaved with decode steps), keeps the batches that fit and reach the per-user
-speed, and takes the one with the highest output throughput (speed 0 = the highest-throughput point).
-Each phase is charged its own chip time:
+the steady-state serving model of `core/serving.py` with the same inputs as `tokenomy frontier` (the
+per-user speed includes the prefills interleaved with decode steps), keeps the batches that fit and reach
+the per-user speed, and takes the one with the highest output throughput (speed 0 = the highest-throughput
+point). The point is frontier's point at that deployment and batch: every key they share has the same value
+(a test checks it). A replica's chips are priced at `usd_per_chip_hour` (per busy hour, at the chip's power
+limit, as frontier prices them); f_p is the share of replica time spent prefilling:
 
-    usd_per_mtok_output = replica $/h (decode power) / (3600 x decode tokens/s) x 1e6
-    usd_per_mtok_input  = replica $/h (prefill power) / (3600 x prefill tokens/s) x 1e6
-    usd_per_mtok_blended = (3 x input + output) / 4;   all_in (per output token) = output + input x isl / osl
-    j_per_token_facility = (replica W + chips x host W) x PUE / tokens/s;   tokens_per_s_per_mw = 1e6 / that
+    tokens_per_s         = output tokens/s of the replica, prefill time included = (1 - f_p) x decode_tokens_per_s
+    usd_per_mtok_all_in  = chips x usd_per_chip_hour / (3600 x tokens_per_s) x 1e6      (per output token)
+    usd_per_mtok_output  = all_in x (1 - f_p);   usd_per_mtok_input = chips x $/h x f_p / input tokens/s
+    usd_per_mtok_blended = chips x $/h / (input + output tokens/s)                     (at the row's isl/osl)
+    power_w              = (1 - f_p) x decode_power_w + f_p x prefill_power_w         (chips, time-weighted)
+    j_per_token_chip     = power_w / tokens_per_s;   tokens_per_s_per_mw_chip = tokens_per_s / power_w x 1e6
+    j_per_token_facility = (power_w + chips x host W) x PUE / tokens_per_s;   tokens_per_s_per_mw_facility = 1e6 / that
 
 ### Example: Llama-3.1-70B on H100, interactive vs bulk
 
@@ -104,9 +109,9 @@ def _survey_table(E) -> list[str]:
             continue
         c = E.chip_hour_cost(hw)
         hy, ne = float(r["usd_per_gpu_hr_hyperscaler"]), float(r["usd_per_gpu_hr_neocloud"])
-        rent = E.chip_hour_cost(hw, mode="rented").usd_per_calendar_hour
-        out.append(f"| {hw} | {c.usd_per_calendar_hour:.2f} | {hy:.2f} | {ne:.2f} | {c.usd_per_calendar_hour / hy:.2f} | "
-                   f"{c.usd_per_calendar_hour / ne:.2f} | {rent:.2f} |")
+        rent = E.chip_hour_cost(hw, mode="rented").usd_per_chip_calendar_hour
+        cal = c.usd_per_chip_calendar_hour
+        out.append(f"| {hw} | {cal:.2f} | {hy:.2f} | {ne:.2f} | {cal / hy:.2f} | {cal / ne:.2f} | {rent:.2f} |")
     return out
 
 
@@ -119,32 +124,32 @@ def render() -> str:
 
     out = [HEAD]
     costs = [E.chip_hour_cost(h) for h in ("h100-sxm", "b200", "gb200", "mi300x")]
-    h = costs[0].breakdown
-    out.append(f"\nWorked example: an H100 at ${costs[0].chip_price_usd:,.0f} costs "
-               f"${float(h.capex_usd_per_hour):.2f} + ${float(h.facility_usd_per_hour):.2f} + "
-               f"${float(h.energy_usd_per_hour):.2f} + ${float(h.ops_usd_per_hour):.2f} = "
-               f"**${float(h.total_usd_per_hour):.2f} per calendar hour** (per chip), **${float(h.effective_usd_per_hour):.2f} "
-               f"per busy hour** at {costs[0].scenario['utilization_frac']:.0%} utilization "
+    h = costs[0]
+    out.append(f"\nWorked example: an H100 at ${h.chip_price_usd:,.0f} costs "
+               f"${h.capex_usd_per_chip_hour:.2f} + ${h.facility_usd_per_chip_hour:.2f} + "
+               f"${h.energy_usd_per_chip_hour:.2f} + ${h.ops_usd_per_chip_hour:.2f} = "
+               f"**${h.usd_per_chip_calendar_hour:.2f} per calendar hour** (per chip), **${h.usd_per_chip_hour:.2f} "
+               f"per busy hour** at {E.get_scenario().utilization_frac:.0%} utilization "
                "(`tokenomy cost --hardware h100-sxm,b200,gb200,mi300x`):\n")
-    keys = ("capex", "facility", "energy", "ops", "total", "effective")
-    out.append("| chip | " + " | ".join(f"{k} ($/h)" for k in keys) + " |")
+    keys = ("capex_usd_per_chip_hour", "facility_usd_per_chip_hour", "energy_usd_per_chip_hour",
+            "ops_usd_per_chip_hour", "usd_per_chip_calendar_hour", "usd_per_chip_hour")
+    out.append("| chip | capex ($/h) | facility ($/h) | energy ($/h) | ops ($/h) | calendar ($/h) | busy ($/h) |")
     out.append("|---" * (len(keys) + 1) + "|")
     for c in costs:
-        out.append(f"| {c.hardware} | " + " | ".join(f"{float(getattr(c.breakdown, k + '_usd_per_hour')):.3f}"
-                                                    for k in keys) + " |")
+        out.append(f"| {c.hardware} | " + " | ".join(f"{getattr(c, k):.3f}" for k in keys) + " |")
     out.append(SURVEY_TEXT)
     out.extend(_survey_table(E))
     out.append(OP_TEXT)
     pts = [("100 tok/s/user", E.operating_point("llama-3.1-70b", "h100-sxm", 100, precision="fp8", tp=8)),
            ("highest throughput", E.operating_point("llama-3.1-70b", "h100-sxm", 0, precision="fp8", tp=8)),
            ("highest throughput", E.operating_point("llama-3.1-70b", "h100-sxm", 0, precision="fp8", tp=4))]
-    out.append("| point | tp | batch | tok/s/user | output tokens/s (replica) | $/Mtok output | $/Mtok input | "
+    out.append("| point | tp | batch | tok/s/user | tokens_per_s (replica) | $/Mtok output | $/Mtok input | "
                "$/Mtok all-in | J/token (chips) | J/token (facility) |")
     out.append("|---" * 10 + "|")
     for name, o in pts:
-        out.append(f"| {name} | {o.tp} | {o.batch} | {o.tokens_per_s_per_user:.1f} | {o.output_tokens_per_s:,.0f} | "
+        out.append(f"| {name} | {o.tp} | {o.batch} | {o.tokens_per_s_per_user:.1f} | {o.tokens_per_s:,.0f} | "
                    f"{o.usd_per_mtok_output:.3f} | {o.usd_per_mtok_input:.3f} | {o.usd_per_mtok_all_in:.3f} | "
-                   f"{o.j_per_token:.3f} | {o.j_per_token_facility:.3f} |")
+                   f"{o.j_per_token_chip:.3f} | {o.j_per_token_facility:.3f} |")
     fast, b8, b4 = (o for _, o in pts)
     bf16 = E.operating_point("llama-3.1-70b", "h100-sxm", 100, precision="bf16", tp=8)
     out.append(f"\nOutput tokens at 100 tokens/s/user cost **{fast.usd_per_mtok_output / b4.usd_per_mtok_output:.1f}x** "
@@ -160,17 +165,17 @@ def render() -> str:
                "Tokens are output tokens with prefill time included; revenue at the scenario's token price "
                "and utilization.\n")
     f = E.factory(100, "llama-3.1-70b", ["h100-sxm", "b200"], 100, precision="fp8", tp=8)
-    out.append("| chip | chips | batch | Mtok/s per MW | Ttok/yr | capex ($M) | cost ($M/yr) | revenue ($M/yr) | "
-               "margin ($M/yr) | $/Mtok all-in | chip price ($) |")
+    out.append("| chip | fleet chips | batch | Mtok/s per MW provisioned | Ttok/yr | capex ($M) | cost ($M/yr) | "
+               "revenue ($M/yr) | margin ($M/yr) | $/Mtok all-in | chip price ($) |")
     out.append("|---" * 11 + "|")
     for r in f.rows:
-        out.append(f"| {r.hardware} | {r.chips:,} | {r.batch} | {r.tokens_per_s_per_mw / 1e6:.2f} | "
-                   f"{r.tokens_per_year / 1e12:,.0f} | {r.capex_usd / 1e6:,.0f} | {r.cost_usd_per_year / 1e6:,.0f} | "
+        out.append(f"| {r.hardware} | {r.fleet_chips:,} | {r.point.batch} | {r.tokens_per_s_per_mw_provisioned / 1e6:.2f} | "
+                   f"{r.tokens_per_year / 1e12:,.0f} | {r.fleet_capex_usd / 1e6:,.0f} | {r.cost_usd_per_year / 1e6:,.0f} | "
                    f"{r.revenue_usd_per_year / 1e6:,.0f} | {r.margin_usd_per_year / 1e6:,.0f} | "
-                   f"{r.usd_per_mtok:.3f} | {r.chip_price_usd:,.0f} |")
+                   f"{r.point.usd_per_mtok_all_in:.3f} | {r.chip_price_usd:,.0f} |")
     h1, b2 = f.rows
     out.append(f"\nThe B200 costs ${b2.chip_price_usd - h1.chip_price_usd:,.0f} more per chip, makes "
-               f"{b2.tokens_per_s_per_mw / h1.tokens_per_s_per_mw:.1f}x the tokens per megawatt, and in a "
+               f"{b2.tokens_per_s_per_mw_provisioned / h1.tokens_per_s_per_mw_provisioned:.1f}x the tokens per megawatt, and in a "
                f"power-limited factory earns {b2.margin_usd_per_year / h1.margin_usd_per_year:.1f}x the margin "
                f"(largest margin: {f.best_margin}).\n")
 
@@ -186,9 +191,9 @@ def render() -> str:
     out.append("| X | Y | Y precision | tok/s/user | Y $/Mtok | X $/Mtok (free) | X $/Mtok (list) | X list ($) | break-even ($) |")
     out.append("|---" * 9 + "|")
     for b, yp in zip(be, ("fp4", "fp8", "fp8")):
-        lst = "-" if b.usd_per_mtok_x_list is None else f"{b.usd_per_mtok_x_list:.3f}"
-        out.append(f"| {b.hardware_x} | {b.hardware_y} | {yp} | {b.tokens_per_s_per_user:g} | {b.usd_per_mtok_y:.3f} | "
-                   f"{b.usd_per_mtok_x_free:.3f} | {lst} | {b.list_price_usd_x:,.0f} | **{b.break_even_price_usd:,.0f}** |")
+        lst = "-" if b.usd_per_mtok_all_in_x_list is None else f"{b.usd_per_mtok_all_in_x_list:.3f}"
+        out.append(f"| {b.hardware_x} | {b.hardware_y} | {yp} | {b.tokens_per_s_per_user_required:g} | "
+                   f"{b.usd_per_mtok_all_in_y:.3f} | {b.usd_per_mtok_all_in_x_free:.3f} | {lst} | {b.list_price_usd_x:,.0f} | **{b.break_even_price_usd:,.0f}** |")
     out.append("")
     for b in be:
         out.append(f"> {b.reason}\n")
@@ -199,7 +204,8 @@ def render() -> str:
     out.append("`tokenomy invest --model llama-3.1-70b --hardware h100-sxm --tokens-per-s-per-user 100 --tp 8 "
                "--precision fp8 --power-mw 100 --tokens-multiplier 20`\n")
     out.append("Capex (IT only) is paid in year 0. Facility, energy and operations are paid each year. Revenue is "
-               "the output tokens at the mean market price of each year; the price falls 10x per year, so the mean "
+               "the output tokens at the mean market price of each year; the price falls 90% a year "
+               "(`token_price_decline_frac_per_year` 0.9, i.e. 10x cheaper a year), so the mean "
                "of year y is `p0 x 10^-(y-1) x 0.9 / ln 10`. Cash is discounted at `cost_of_capital_frac`.\n")
     inv = E.invest("llama-3.1-70b", "h100-sxm", 100, power_mw=100, tokens_multiplier=20, precision="fp8", tp=8)
     out.append("| year | price ($/Mtok) | cash flow ($M) | cumulative ($M) | price per answer ($) |")
@@ -211,11 +217,11 @@ def render() -> str:
         pa = "-" if y == 0 else f"{inv.price_usd_per_answer_by_year[y - 1]:.4g}"
         out.append(f"| {y} | {p} | {c / 1e6:,.0f} | {cum / 1e6:,.0f} | {pa} |")
     flat = E.invest("llama-3.1-70b", "h100-sxm", 100, power_mw=100, tokens_multiplier=20, precision="fp8", tp=8,
-                    token_price_decline_per_year=1.0)
+                    token_price_decline_frac_per_year=0.0)
     pay = "never paid back" if inv.payback_years == float("inf") else f"paid back in {inv.payback_years:.2f} years"
     out.append(f"\nNPV ${inv.npv_usd / 1e6:,.0f}M; {pay}; ${inv.unrecovered_usd / 1e6:,.0f}M of capital unrecovered. "
                f"A 20x reasoning answer ({inv.tokens_per_answer:,.0f} tokens) costs ${inv.cost_usd_per_answer:.4f} "
-               f"to serve. At a flat price (`--token-price-decline-per-year 1`) the same fleet has an NPV of "
+               f"to serve. At a flat price (`--token-price-decline-frac-per-year 0`) the same fleet has an NPV of "
                f"${flat.npv_usd / 1e6:,.0f}M and pays back in {flat.payback_years:.2f} years.")
     return "\n".join(out) + "\n"
 

@@ -82,7 +82,7 @@ def test_pp_given_is_kept_and_chosen_otherwise():
     # Llama-3.1-70B int8 on Groq at 1k/1k: the cheapest deployment at >= 50 tok/s/user is tp 8 x pp 80 (one
     # layer per stage) plus 24 chips for the embedding and LM head (2 x 1.05 GB over 8 x 3 chips): 664 per replica
     chosen = E.invest(M70, "groq-lpu", 50, precision="int8")
-    assert (chosen.point.tp, chosen.point.pp, chosen.chips % 664) == (8, 80, 0)
+    assert (chosen.point.tp, chosen.point.pp, chosen.fleet_chips % 664) == (8, 80, 0)
     given = E.invest(M70, "groq-lpu", 50, precision="int8", pp=80)          # tp chosen for the given pp
     assert given.point == chosen.point
     eight = E.operating_point(M70, "groq-lpu", 50, precision="int8", pp=8)   # tp 64 x pp 8: KV does not fit
@@ -100,7 +100,7 @@ def test_cerebras_operating_point_equals_frontier_at_the_same_deployment():
     op = E.operating_point(M70, "cerebras-wse3", float(c["tokens_per_s_per_user"][i]) * (1 - 1e-12), tp=1, pp=8)
     assert op.batch == 8
     assert op.tokens_per_s_per_user == pytest.approx(float(c["tokens_per_s_per_user"][i]), rel=1e-9)
-    assert op.output_tokens_per_s == pytest.approx(float(c["tokens_per_s"][i]), rel=1e-9)
+    assert op.tokens_per_s == pytest.approx(float(c["tokens_per_s"][i]), rel=1e-9)
 
 
 @pytest.mark.parametrize("cmd", [
@@ -134,7 +134,7 @@ def test_bad_deployment_is_frontiers_one_line_error(flags, needle):
 def test_factory_takes_one_pp_per_chip():
     r = E.factory(10, M70, ["groq-lpu", "cerebras-wse3"], 50, precision=["int8", "bf16"], tp=[64, 1], pp=[16, 8])
     # tp x pp layer chips plus the table chips: Groq 64 x 16 + 64 (one tp group), Cerebras 1 x 8 + 1 wafer
-    assert [x.chips_per_replica for x in r.rows] == [1088, 9] and all(x.feasible for x in r.rows)
+    assert [x.chips for x in r.rows] == [1088, 9] and all(x.feasible for x in r.rows)
     assert load_model(M70).n_layers == 80
 
 

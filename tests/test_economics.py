@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import math
 from dataclasses import dataclass
@@ -61,8 +62,11 @@ def test_chip_hour_worked_example_h100_defaults():
     # the API with catalog defaults (price, host power, form factor) gives the same chip-hour
     api = E.chip_hour_cost("h100-sxm")
     assert api.chip_price_usd == 18_000 and api.host_power_w == 670 and api.form_factor == "hgx-server"
-    assert api.usd_per_calendar_hour == pytest.approx(float(c.total_usd_per_hour))
-    assert api.usd_per_busy_hour == pytest.approx(float(c.effective_usd_per_hour))
+    assert api.usd_per_chip_calendar_hour == pytest.approx(float(c.total_usd_per_hour))
+    assert api.usd_per_chip_hour == pytest.approx(float(c.effective_usd_per_hour))
+    assert api.capex_usd_per_chip_hour == pytest.approx(float(c.capex_usd_per_hour))
+    assert api.capex_usd_per_chip_hour + api.facility_usd_per_chip_hour + api.energy_usd_per_chip_hour + \
+        api.ops_usd_per_chip_hour + api.rent_usd_per_chip_hour == pytest.approx(api.usd_per_chip_calendar_hour)
 
 
 def test_rack_share_and_wafer_system_pay_no_server_multiplier():
@@ -70,12 +74,12 @@ def test_rack_share_and_wafer_system_pay_no_server_multiplier():
     # rack; only the scale-out network multiplier applies: 47,200 * 1.07 = $50,504 (not 47,200 * 1.4 * 1.07)
     gb = E.chip_hour_cost("gb200")
     assert gb.form_factor == "rack-share" and gb.chip_price_usd == 47_200
-    assert float(gb.breakdown.capex_usd) == pytest.approx(50_504.0)
+    assert gb.capex_usd_per_chip == pytest.approx(50_504.0)
     cs3 = E.chip_hour_cost("cerebras-wse3")
     assert cs3.form_factor == "wafer-system"
-    assert float(cs3.breakdown.capex_usd) == pytest.approx(2_500_000 * 1.07)
+    assert cs3.capex_usd_per_chip == pytest.approx(2_500_000 * 1.07)
     # an HGX chip pays both: B200 $30,000 * 1.4 * 1.07 = $44,940
-    assert float(E.chip_hour_cost("b200").breakdown.capex_usd) == pytest.approx(44_940.0)
+    assert E.chip_hour_cost("b200").capex_usd_per_chip == pytest.approx(44_940.0)
 
 
 def test_host_power_comes_from_the_platform_and_the_scenario_overrides_it():
@@ -83,9 +87,9 @@ def test_host_power_comes_from_the_platform_and_the_scenario_overrides_it():
     assert E.chip_hour_cost("h100-sxm").host_power_w == 670
     tpu = E.chip_hour_cost("tpu-v6e", mode="rented")
     assert tpu.host_power_w < 200
-    assert float(tpu.breakdown.it_power_w) == pytest.approx(550 + tpu.host_power_w)
+    assert tpu.it_power_w_per_chip == pytest.approx(550 + tpu.host_power_w)
     over = E.chip_hour_cost("h100-sxm", host_power_w_per_chip=100)
-    assert over.host_power_w == 100 and float(over.breakdown.it_power_w) == 800
+    assert over.host_power_w == 100 and over.it_power_w_per_chip == 800
 
 
 def test_chip_hour_simple_round_numbers():
@@ -139,14 +143,14 @@ def test_npv_worked_example():
     # capex $1000; $600/yr of revenue at today's price; $100/yr of costs; 3 years; 10%
     # flat price: flows [-1000, 500, 500, 500]; NPV = -1000 + 500 * (1/1.1 + 1/1.21 + 1/1.331)
     #   = -1000 + 500 * 2.486852 = $243.43; payback after exactly 2 years
-    flat = ce.fleet_cash_flows_usd(1000, 600, 100, 3, 1.0)
+    flat = ce.fleet_cash_flows_usd(1000, 600, 100, 3, 0.0)
     assert flat.tolist() == [-1000, 500, 500, 500]
     assert round(ce.npv_usd(flat, 0.10), 2) == 243.43
     assert ce.payback_years(flat) == 2.0
-    # price falling 10x/yr: mean of year y is 10^-(y-1) * (1 - 1/10) / ln 10 = 0.390865 * 10^-(y-1)
+    # price falling 90% a year (10x): mean of year y is 10^-(y-1) * (1 - 1/10) / ln 10 = 0.390865 * 10^-(y-1)
     #   revenue 234.52, 23.45, 2.35 -> flows [-1000, 134.52, -76.55, -97.65]
     #   NPV = -1000 + 134.52/1.1 - 76.55/1.21 - 97.65/1.331 = -$1,014.34; never paid back
-    falling = ce.fleet_cash_flows_usd(1000, 600, 100, 3, 10.0)
+    falling = ce.fleet_cash_flows_usd(1000, 600, 100, 3, 0.9)
     assert round(ce.npv_usd(falling, 0.10), 2) == -1014.34
     assert ce.payback_years(falling) == math.inf
 
@@ -258,7 +262,7 @@ def test_operating_point_uses_the_frontier_serving_model():
     op = E.operating_point("llama-3.1-8b", "h100-sxm", 50, precision="bf16", tp=1)
     res = sweep("llama-3.1-8b", ["h100-sxm"], isl=1024, osl=1024, chips=1, precision="bf16", batches=[op.batch])
     assert res.columns["tokens_per_s_per_user"][0] == pytest.approx(op.tokens_per_s_per_user, rel=1e-9)
-    assert res.columns["tokens_per_s"][0] == pytest.approx(op.output_tokens_per_s, rel=1e-9)
+    assert res.columns["tokens_per_s"][0] == pytest.approx(op.tokens_per_s, rel=1e-9)
 
 
 def test_70b_h100_interactive_costs_several_times_max_throughput():
@@ -281,14 +285,15 @@ def test_factory_more_tokens_per_mw_wins_although_it_costs_more():
     r = E.factory(100, "llama-3.1-70b", ["h100-sxm", "b200"], 100, precision="fp8", tp=8)
     h100, b200 = r.rows
     assert b200.chip_price_usd > h100.chip_price_usd
-    assert b200.tokens_per_s_per_mw > h100.tokens_per_s_per_mw
+    assert b200.tokens_per_s_per_mw_provisioned > h100.tokens_per_s_per_mw_provisioned
     assert b200.margin_usd_per_year > h100.margin_usd_per_year
     assert r.best_margin == "b200" and r.cheapest_chip == "h100-sxm"
     # sized at limit + host, times PUE: (700 + 670) W x 1.3 = 1781 W a chip, 14,248 W per 8-chip replica;
     # 100e6 / 14,248 = 7018.5 -> 7018 replicas, 56,144 chips
-    assert (h100.provisioned_w_per_chip, h100.replicas, h100.chips) == (pytest.approx(1781.0), 7018, 56_144)
+    assert (h100.provisioned_w_per_chip, h100.replicas, h100.fleet_chips, h100.chips) == (
+        pytest.approx(1781.0), 7018, 56_144, 8)
     # cost per year (calendar) / tokens per year (at utilization) is the all-in $/Mtok (per busy hour)
-    assert h100.cost_usd_per_year / (h100.tokens_per_year / 1e6) == pytest.approx(h100.usd_per_mtok)
+    assert h100.cost_usd_per_year / (h100.tokens_per_year / 1e6) == pytest.approx(h100.point.usd_per_mtok_all_in)
 
 
 def test_break_even_negative_when_non_chip_costs_exceed_target():
@@ -296,13 +301,13 @@ def test_break_even_negative_when_non_chip_costs_exceed_target():
     r = E.break_even_price("llama-3.1-70b", "h100-sxm", "b200", 100, precision="fp8", tp_x=8, tp_y=8,
                            electricity_usd_per_kwh=2.0)
     assert r.break_even_price_usd < 0 and not r.is_free_enough
-    assert "even free" in r.reason and "energy (power)" in r.reason
+    assert "even free" in r.reason and "energy" in r.reason
     ok = E.break_even_price("llama-3.1-70b", "h100-sxm", "b200", 100, precision="fp8", tp_x=8, tp_y=8)
     assert 0 < ok.break_even_price_usd < 30_000 and ok.is_free_enough
 
 
 def test_invest_deflation_strands_capital_and_token_inflation_raises_answer_cost():
-    flat = E.invest("llama-3.1-70b", "h100-sxm", 100, precision="fp8", tp=8, token_price_decline_per_year=1.0)
+    flat = E.invest("llama-3.1-70b", "h100-sxm", 100, precision="fp8", tp=8, token_price_decline_frac_per_year=0.0)
     falling = E.invest("llama-3.1-70b", "h100-sxm", 100, precision="fp8", tp=8)
     assert flat.npv_usd > 0 and falling.npv_usd < flat.npv_usd
     assert falling.unrecovered_usd > 0 and falling.payback_years == math.inf
@@ -329,7 +334,7 @@ def test_scenario_files_yaml_and_toml(tmp_path):
     for p in (y, t):
         s = load_scenario(p)
         assert s.pue == 1.1 and s.electricity_usd_per_kwh == 0.05 and s.utilization_frac == 0.7
-    assert E.chip_hour_cost("h100-sxm", y).scenario["pue"] == 1.1
+    assert E.chip_hour_cost("h100-sxm", y).facility_power_w_per_chip == pytest.approx(1370 * 1.1)
     bad = tmp_path / "bad.toml"
     bad.write_text("pue = 1.2\npeu = 1.3\n")
     with pytest.raises(SpecError, match="peu"):
@@ -342,7 +347,7 @@ def test_scenario_files_yaml_and_toml(tmp_path):
     ({"pue": 0.9}, "pue", "[1, 3]"),
     ({"depreciation_years": 1e9}, "depreciation_years", "[0.1, 50]"),
     ({"facility_life_years": 1e9}, "facility_life_years", "[0.1, 100]"),
-    ({"token_price_decline_per_year": 1e6}, "token_price_decline_per_year", "[1, 1000]"),
+    ({"token_price_decline_frac_per_year": 1.0}, "token_price_decline_frac_per_year", "[0, 0.999]"),
     ({"pue": float("nan")}, "pue", "[1, 3]"),
     ({"server_multiplier": float("inf")}, "server_multiplier", "[1, 10]"),
     ({"ops_frac": True}, "ops_frac", "[0, 0.9]"),
@@ -383,26 +388,34 @@ def test_cli_cost_json_and_table():
     res = runner.invoke(app, ["cost", "--hardware", "h100-sxm", "--json"])
     assert res.exit_code == 0, res.output
     d = json.loads(res.stdout)
-    assert round(d["breakdown"]["total_usd_per_hour"], 4) == 1.3612      # the worked example above
-    assert d["usd_per_calendar_hour"] == d["breakdown"]["total_usd_per_hour"]
-    assert d["usd_per_busy_hour"] == d["breakdown"]["effective_usd_per_hour"]
-    assert "per calendar hour" in d["per_hour_note"] and "per busy hour" in d["per_hour_note"]
+    (row,) = d["rows"]
+    assert round(row["usd_per_chip_calendar_hour"], 4) == 1.3612      # the worked example above
+    assert row["usd_per_chip_hour"] == pytest.approx(row["usd_per_chip_calendar_hour"] / d["query"]["utilization_frac"])
+    note = d["summary"]["per_hour_note"]
+    assert "per calendar hour" in note and "per busy hour" in note
     res = runner.invoke(app, ["cost", "--hardware", "h100-sxm", "--mode", "rented"])
-    assert res.exit_code == 0 and "($/h)" in res.output
+    assert res.exit_code == 0 and "$/h" in res.output and "rented" in res.output
 
 
 def test_cli_factory_breakeven_invest_json():
     common = ["--model", "llama-3.1-70b", "--tokens-per-s-per-user", "100", "--precision", "fp8", "--json"]
     res = runner.invoke(app, ["factory", "--power-mw", "10", "--hardware", "h100-sxm,b200", "--tp", "8", *common])
     assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout)["best_margin"] == "b200"
+    d = json.loads(res.stdout)
+    assert d["summary"]["best_margin"] == "b200" and [r["chips"] for r in d["rows"]] == [8, 8]
+    assert all(r["fleet_chips"] == r["replicas"] * 8 for r in d["rows"])
     res = runner.invoke(app, ["breakeven", "--hardware", "h100-sxm", "--versus", "b200", "--tp", "8",
                               "--tp-versus", "8", *common])
     assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout)["break_even_price_usd"] > 0
+    d = json.loads(res.stdout)
+    assert d["summary"]["break_even_price_usd"] > 0 and [r["role"] for r in d["rows"]] == ["x", "y"]
+    assert d["summary"]["usd_per_mtok_all_in_y"] == d["rows"][1]["usd_per_mtok_all_in"]
+    assert set(d["summary"]["non_chip_usd_per_mtok"]) == {"energy", "facility", "operations"}
     res = runner.invoke(app, ["invest", "--hardware", "h100-sxm", "--tp", "8", "--tokens-multiplier", "20", *common])
     assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout)["payback_years"] is None          # inf -> null: never paid back
+    d = json.loads(res.stdout)
+    assert d["summary"]["payback_years"] is None          # inf -> null: never paid back
+    assert (d["query"]["isl"], d["query"]["osl"], d["query"]["token_price_decline_frac_per_year"]) == (1024, 1024, 0.9)
 
 
 # --- owned and rented chip-hours against a published TCO survey ------------------------------------------
@@ -433,7 +446,7 @@ def test_owned_chip_hour_is_within_25pct_of_both_survey_tiers(hw):
     PARTLY IN-SAMPLE: host power comes from this survey, and the H100, H200, MI325X, MI355X and B300 prices are
     2026 estimates chosen in its range; GB200, B200, MI300X and GB300 prices are independent public figures."""
     row = _survey()[hw]
-    owned = E.chip_hour_cost(hw).usd_per_calendar_hour
+    owned = E.chip_hour_cost(hw).usd_per_chip_calendar_hour
     for tier in ("usd_per_gpu_hr_hyperscaler", "usd_per_gpu_hr_neocloud"):
         ratio = owned / row[tier]
         assert 1 / 1.25 <= ratio <= 1.25, (hw, tier, round(owned, 3), row[tier], round(ratio, 3))
@@ -443,18 +456,20 @@ def test_cli_cost_gb200_b200_h100_json_meets_the_survey():
     res = runner.invoke(app, ["cost", "--hardware", "gb200,b200,h100-sxm", "--json"])
     assert res.exit_code == 0, res.output
     survey = _survey()
-    for d in json.loads(res.stdout):
+    out = json.loads(res.stdout)
+    for d in out["rows"]:
         row = survey[d["hardware"]]
         for tier in ("usd_per_gpu_hr_hyperscaler", "usd_per_gpu_hr_neocloud"):
-            assert abs(d["usd_per_calendar_hour"] / row[tier] - 1) <= 0.25
-        assert d["usd_per_busy_hour"] == pytest.approx(d["usd_per_calendar_hour"] / d["scenario"]["utilization_frac"])
+            assert abs(d["usd_per_chip_calendar_hour"] / row[tier] - 1) <= 0.25
+        assert d["usd_per_chip_hour"] == pytest.approx(d["usd_per_chip_calendar_hour"]
+                                                       / out["query"]["utilization_frac"])
 
 
 def test_rented_prices_keep_the_survey_retail_order():
     """PROVENANCE, not a finding: catalog rents and host power of the surveyed chips are copied from the survey;
     this checks the copy (and that the economics model passes rents through unchanged)."""
     survey = _survey()
-    rent = {hw: E.chip_hour_cost(hw, mode="rented").usd_per_calendar_hour for hw in survey}
+    rent = {hw: E.chip_hour_cost(hw, mode="rented").usd_per_chip_calendar_hour for hw in survey}
     for a in survey:
         for b in survey:
             if survey[a]["usd_per_gpu_hr_retail"] < survey[b]["usd_per_gpu_hr_retail"]:
@@ -467,7 +482,8 @@ def test_rented_prices_keep_the_survey_retail_order():
 
 def test_rent_over_owned_is_one_market_tier_for_every_family():
     """Rented/owned must not penalise one family (it was 2.5x for HGX Blackwell, 1.3-1.6x elsewhere)."""
-    ratios = {hw: E.chip_hour_cost(hw, mode="rented").usd_per_calendar_hour / E.chip_hour_cost(hw).usd_per_calendar_hour
+    ratios = {hw: E.chip_hour_cost(hw, mode="rented").usd_per_chip_calendar_hour
+              / E.chip_hour_cost(hw).usd_per_chip_calendar_hour
               for hw in hardware_ids() if load_hardware(hw).price_usd and load_hardware(hw).rent_usd_per_hour}
     assert max(ratios.values()) / min(ratios.values()) < 1.6, ratios
     assert all(0.9 < r < 1.7 for r in ratios.values()), ratios
@@ -495,7 +511,8 @@ def test_every_scenario_field_rejects_non_finite_and_out_of_range(field, value):
     (["--power-mw", "nan"], "power_mw"),
     (["--tokens-per-query", "-5"], "tokens_per_query"),
     (["--tokens-multiplier", "inf"], "tokens_multiplier"),
-    (["--token-price-decline-per-year", "1e9"], "token_price_decline_per_year"),
+    (["--token-price-decline-frac-per-year", "1"], "token_price_decline_frac_per_year"),
+    (["--token-price-decline-per-year", "10"], "token_price_decline_frac_per_year"),   # the old flag names the new
 ])
 def test_cli_invest_bad_numbers_exit_2_with_one_line(args, needle):
     base = ["invest", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--tokens-per-s-per-user", "20"]
@@ -511,3 +528,64 @@ def test_invest_at_the_depreciation_bound_answers_with_bounded_cash_flows():
     inv = E.invest("llama-3.1-8b", "h100-sxm", 20, depreciation_years=50, power_mw=1)
     assert inv.years == 50 and len(inv.cash_flows_usd) == 51
     assert all(math.isfinite(c) for c in inv.cash_flows_usd) and inv.cost_usd_per_answer > 0
+
+
+# --- one operating point, one value: the economics point is frontier's point at the same deployment and batch ---
+
+# glossary key -> frontier's column before issue 13's rename (either name is accepted while both exist)
+FRONTIER_OLD = {"j_per_token_chip": "j_per_token", "usd_per_mtok_all_in": "usd_per_mtok",
+                "tokens_per_s_per_mw_chip": "tokens_per_s_per_mw"}
+SHARED = ("batch", "chips", "tokens_per_s", "tokens_per_s_per_user", "tokens_per_s_per_chip", "input_tokens_per_s",
+          "ttft_s", "prefill_time_frac", "power_w", "j_per_token_chip", "tokens_per_s_per_mw_chip",
+          "usd_per_chip_hour", "usd_per_mtok_all_in", "usd_per_mtok_output", "usd_per_mtok_input",
+          "usd_per_mtok_blended")
+
+
+@pytest.mark.parametrize("tp,pp", [(8, 1), (8, 2)])        # pp 2: 16 chips, the hand-off crosses the NVLink domain
+def test_economics_point_is_frontiers_point(tp, pp):
+    """Llama-3.1-70B on H100, isl = osl = 1024, the batch invest picks at 50 tok/s/user: invest's, factory's and
+    operating_point's point agree with frontier.sweep's point at that deployment and batch on every shared key."""
+    from tokenomy.frontier import sweep
+    inv = E.invest("llama-3.1-70b", "h100-sxm", 50, tp=tp, pp=pp)
+    op = inv.point
+    assert op == E.operating_point("llama-3.1-70b", "h100-sxm", 50, tp=tp, pp=pp)
+    assert op == E.factory(10, "llama-3.1-70b", "h100-sxm", 50, tp=tp, pp=pp).rows[0].point
+    res = sweep("llama-3.1-70b", ["h100-sxm"], 1024, 1024, tp=tp, pp=pp, precision=op.precision,
+                batches=[op.batch // pp])                   # frontier's batches are per micro-batch (pp of them)
+    c = res.columns
+    (i,) = np.flatnonzero((c["batch"] == op.batch) & (c["micro_batch"] * pp == op.batch))
+    got = {k: float(c[k if k in c else FRONTIER_OLD[k]][i]) for k in SHARED}
+    mine = op.to_dict()
+    assert {k: mine[k] for k in SHARED} == pytest.approx(got, rel=1e-9)
+    assert op.usd_per_hour == pytest.approx(got["chips"] * got["usd_per_chip_hour"], rel=1e-12)
+    # the decode-only and facility figures are the same steady state seen otherwise
+    assert op.decode_tokens_per_s * (1 - op.prefill_time_frac) == pytest.approx(op.tokens_per_s)
+    assert op.j_per_token_facility > op.j_per_token_chip > op.decode_j_per_token_chip
+
+
+def test_old_decline_key_names_the_new_one(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("token_price_decline_per_year: 10\n")
+    res = runner.invoke(app, ["cost", "--hardware", "h100-sxm", "--scenario", str(p)])
+    assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1
+    assert "token_price_decline_frac_per_year" in res.output and "10x -> 0.9" in res.output
+    with pytest.raises(SpecError, match="token_price_decline_frac_per_year"):
+        E.get_scenario(token_price_decline_per_year=10)
+    # 0.9 a year is the old 10x: the mean price of year 1 is (1 - 1/10) / ln 10 of today's
+    assert ce.yearly_price_factor(0.9, 1)[0] == pytest.approx(0.9 / math.log(10))
+
+
+def test_cli_cost_rows_to_csv_and_parquet(tmp_path):
+    pd = pytest.importorskip("pandas")
+    c, q = tmp_path / "c.csv", tmp_path / "c.parquet"
+    engine = importlib.util.find_spec("pyarrow") or importlib.util.find_spec("fastparquet")
+    res = runner.invoke(app, ["cost", "--hardware", "h100-sxm,b200", "--csv", str(c), "--json",
+                              *(["--parquet", str(q)] if engine else [])])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)["rows"]
+    df = pd.read_csv(c)
+    assert list(df.columns) == list(rows[0]) and df["usd_per_chip_hour"].tolist() == pytest.approx(
+        [r["usd_per_chip_hour"] for r in rows])
+    if engine:
+        assert pd.read_parquet(q)["hardware"].tolist() == ["h100-sxm", "b200"]
+    assert E.chip_hour_cost("b200").to_pandas().columns.tolist() == list(rows[0])

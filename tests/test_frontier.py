@@ -226,9 +226,9 @@ def test_fixed_chips_and_length_distribution():
 def test_chip_hour_comes_from_the_economics_model():
     from tokenomy.economics import chip_hour_cost
     h = load_hardware("h100-sxm")
-    assert usd_per_chip_hour(h) == pytest.approx(float(chip_hour_cost(h).breakdown.effective_usd_per_hour))
+    assert usd_per_chip_hour(h) == pytest.approx(chip_hour_cost(h).usd_per_chip_hour)
     rented = h.model_copy(update={"price_usd": None})          # no price: pay the catalog rent
-    assert usd_per_chip_hour(rented) == pytest.approx(float(chip_hour_cost(rented, mode="rented").breakdown.effective_usd_per_hour))
+    assert usd_per_chip_hour(rented) == pytest.approx(chip_hour_cost(rented, mode="rented").usd_per_chip_hour)
     assert np.isnan(usd_per_chip_hour(h.model_copy(update={"price_usd": None, "rent_usd_per_hour": None})))
 
 

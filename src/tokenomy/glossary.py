@@ -286,6 +286,16 @@ GLOSSARY: dict[str, Term] = {
     "gpu_j_per_token_chip": _T("frontier sram_crossovers: the GPU's best j_per_token_chip just above the crossover "
                                "speed.", "J/token", "replica"),
     # --- added by helper: economics (cost, factory, breakeven, invest)
+    "role": _T("breakeven rows: x (the chip whose break-even price is solved for) or y (the reference chip).", "1"),
+    "rent_usd_per_hour": _T("Scenario: rent of one chip per calendar hour (null = from the catalog).", "$/h", "chip"),
+    "tp_versus": _T("breakeven: tensor parallelism of chip Y asked (null: chosen).", "1", "replica"),
+    "pp_versus": _T("breakeven: pipeline stages of chip Y asked (null: chosen).", "1", "replica"),
+    "ep_versus": _T("breakeven: expert parallelism of chip Y asked (null: chosen).", "1", "replica"),
+    "chips_versus": _T("breakeven: chips per replica of chip Y asked (null: chosen).", "chips", "replica"),
+    "precision_versus": _T("breakeven: precision of chip Y asked (null: as chip X's).", "1"),
+    "tokens_per_query": _T("invest: output tokens per answer asked (null: osl), before token inflation.",
+                           "tokens", "request"),
+    "tokens_multiplier": _T("invest: token inflation, x more tokens per answer.", "1"),
     # --- added by helper: simulate, validate
     # --- added by helper: readme, errors
 }

@@ -116,7 +116,7 @@ def parquet_option():
 def scenario_options(func):
     """Add ``--scenario`` and one ``--<field>`` option per Scenario field; pass them as ``scenario, overrides``."""
     from ..loaders.economics import default_sources
-    from ..spec.economics import RANGES, Scenario, range_text
+    from ..spec.economics import RANGES, RENAMED, Scenario, range_text, renamed_error
 
     sources = default_sources()
     scenario_help = "Scenario file (YAML or TOML) over the defaults."
@@ -131,11 +131,17 @@ def scenario_options(func):
         extra.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=typ,
                                        default=typer.Option(None, "--" + name.replace("_", "-"), help=help_,
                                                             parser=parser)))
+    for name in RENAMED:          # an old flag: one line naming the new one (hidden from --help)
+        extra.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
+                                       default=typer.Option(None, "--" + name.replace("_", "-"), hidden=True)))
     sig = inspect.signature(func)
     own = [p for p in sig.parameters.values() if p.name not in ("overrides", "scenario")]
 
     @functools.wraps(func)
     def wrapper(**kwargs):
+        old = [k for k in RENAMED if kwargs.pop(k, None) is not None]
+        if old:
+            renamed_error(old, "--" + old[0].replace("_", "-"))
         overrides = {k: kwargs.pop(k) for k in list(kwargs) if k in Scenario.model_fields}
         return func(**kwargs, overrides={k: v for k, v in overrides.items() if v is not None})
 

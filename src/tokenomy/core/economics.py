@@ -150,21 +150,22 @@ def break_even_chip_price_usd(target_usd_per_mtok, tokens_per_s_per_chip, slope_
     return (budget - np.asarray(intercept_usd_per_hour, dtype=float)) / slope
 
 
-def yearly_price_factor(decline_per_year, years: int) -> np.ndarray:
-    """Mean price in each year 1..years relative to today's, for a price falling ``decline_per_year``x/yr.
+def yearly_price_factor(decline_frac_per_year, years: int) -> np.ndarray:
+    """Mean price in each year 1..years relative to today's, for a price falling ``decline_frac_per_year`` of
+    itself a year (0.9: to a tenth, i.e. d = 1 / (1 - 0.9) = 10x cheaper a year).
 
     price(t) = p0 * d^-t (t in years), so the mean over year y is d^-(y-1) * (1 - 1/d) / ln d; 1 at d = 1.
     """
-    d = float(decline_per_year)
+    d = 1.0 / (1.0 - float(decline_frac_per_year))
     y = np.arange(1, years + 1, dtype=float)
     mean = 1.0 if d == 1.0 else (1.0 - 1.0 / d) / np.log(d)
     return d ** -(y - 1.0) * mean
 
 
 def fleet_cash_flows_usd(capex_usd, revenue_usd_per_year_today, cost_usd_per_year, years: int,
-                         decline_per_year) -> np.ndarray:
+                         decline_frac_per_year) -> np.ndarray:
     """Cash flow of years 0..years: -capex, then revenue at the declining price minus yearly costs."""
-    rev = float(revenue_usd_per_year_today) * yearly_price_factor(decline_per_year, years)
+    rev = float(revenue_usd_per_year_today) * yearly_price_factor(decline_frac_per_year, years)
     return np.concatenate([[-float(capex_usd)], rev - float(cost_usd_per_year)])
 
 

@@ -3,7 +3,10 @@ power-limited AI factory, the free-chip break-even price, and fleet NPV under to
 
 Every function takes ``scenario`` (a Scenario, a path to a YAML/TOML scenario file, or None for the
 defaults in catalog/economics/defaults.yaml) and keyword ``**overrides`` of Scenario fields.
-Formulas: tokenomy/core/economics.py. Results are frozen dataclasses with ``to_dict()``.
+Formulas: tokenomy/core/economics.py. Results are frozen dataclasses with ``to_dict()``, ``records()``
+(exactly the rows of the command's ``--json``, glossary keys), ``summary()`` (its summary) and
+``to_pandas()`` (the rows as a DataFrame). An operating point is frontier's point at the same deployment
+and batch: every key they share has the same value.
 
 One module per concept: chip_hour (a chip-hour, and per-token figures of any prediction),
 operating_point (one concurrency at a per-user speed), factory (a power budget), break_even (the

@@ -20,6 +20,7 @@ MAX_POWER_MW = args.MAX_POWER_MW
 MAX_BATCH = 65_536          # operating points sweep batch 1..max_batch in one vectorized call
 MAX_TOKENS = args.MAX_TOKENS   # per request or per answer
 MAX_CHIPS_COMPARED = 64     # chips in one factory comparison
+NAN = float("nan")          # a figure an infeasible point does not have (null in JSON)
 
 
 def _plain(x: Any) -> Any:
@@ -38,6 +39,20 @@ class _Dict:
     def to_dict(self) -> dict:
         """JSON-ready dict (NumPy values as Python numbers or lists)."""
         return _plain(self)
+
+    def records(self) -> list[dict]:
+        """The rows of the command's ``--json`` (flat dicts, glossary keys): here, this one result."""
+        return [self.to_dict()]
+
+    def summary(self) -> dict:
+        """The ``summary`` of the command's ``--json`` (command-level results; empty here)."""
+        return {}
+
+    def to_pandas(self):
+        """``records()`` as a pandas DataFrame (the columns of ``--csv``)."""
+        import pandas as pd
+
+        return pd.DataFrame.from_records(self.records())
 
 
 def get_scenario(scenario: ScenarioLike = None, **overrides: Any) -> Scenario:

@@ -8,27 +8,37 @@ from typing import Any
 from ..core import economics as ce
 from ..errors import InfeasibleError
 from .base import ScenarioLike, _Dict, get_scenario, hw_spec
-from .chip_hour import chip_price_usd
-from .operating_point import OperatingPoint, operating_point, phase_costs
+from .chip_hour import chip_price_usd, cost
+from .operating_point import OperatingPoint, operating_point, pricing_power_w
 
 
 @dataclass(frozen=True)
 class BreakEven(_Dict):
-    """Chip price of X at which X's all-in $/Mtok equals Y's, at the same per-user speed."""
+    """Chip price of X at which X's all-in $/Mtok equals Y's, at the same per-user speed.
+
+    ``records()``: X's and Y's operating points (``role`` x / y); ``summary()``: the verdict."""
 
     hardware_x: str
     hardware_y: str
-    tokens_per_s_per_user: float
-    usd_per_mtok_y: float
-    usd_per_mtok_x_free: float          # X at price 0: its non-chip costs per output Mtok
-    usd_per_mtok_x_list: float | None   # X at its catalog price (None without one)
+    tokens_per_s_per_user_required: float
+    usd_per_mtok_all_in_y: float
+    usd_per_mtok_all_in_x_free: float           # X at price 0: its non-chip costs per output Mtok
+    usd_per_mtok_all_in_x_list: float | None    # X at its catalog price (None without one)
     list_price_usd_x: float | None
-    break_even_price_usd: float         # negative: even free, X is not cheap enough
+    break_even_price_usd: float                 # negative: even free, X is not cheap enough
     is_free_enough: bool
-    non_chip_usd_per_mtok: dict         # X at price 0: energy (power), facility (space, cooling), ops
+    non_chip_usd_per_mtok: dict                 # X at price 0: energy, facility (space, cooling, power), operations
     reason: str
     x: OperatingPoint
     y: OperatingPoint
+
+    def records(self) -> list[dict]:
+        """X's and Y's operating points, flat, ``role`` saying which."""
+        return [{"role": "x", **self.x.to_dict()}, {"role": "y", **self.y.to_dict()}]
+
+    def summary(self) -> dict:
+        """The verdict (every field but the two points)."""
+        return {k: v for k, v in self.to_dict().items() if k not in ("x", "y")}
 
 
 def break_even_price(model: Any, hardware_x: Any, hardware_y: Any, tokens_per_s_per_user: float, isl: int = 1024,
@@ -54,23 +64,21 @@ def break_even_price(model: Any, hardware_x: Any, hardware_y: Any, tokens_per_s_
     if not ox.feasible:
         raise InfeasibleError(f"{hx.id} cannot serve {tokens_per_s_per_user:g} tokens/s/user at any price, so it "
                               f"has no break-even price: {ox.reason}")
-    # recover time per request and per-phase power from the operating point
-    t_d, t_p = osl / ox.tokens_per_s, isl / ox.prefill_tokens_per_s
-    dec_w, pre_w = ox.power_w / ox.chips, ox.prefill_power_w / ox.chips
-    at0, cd, cp, w = phase_costs(hx, sc, dec_w, pre_w, t_d, t_p, ox.chips, price=0.0)
-    at1 = phase_costs(hx, sc, dec_w, pre_w, t_d, t_p, ox.chips, price=1.0)[0]
-    u, tps = sc.utilization_frac, ox.output_tokens_per_s
+    # X owned at price 0 and 1, per chip and calendar hour, priced as its operating point is (pricing_power_w)
+    chip_w = pricing_power_w(hx, sc, ox.power_w / ox.chips)
+    c0 = cost(hx, sc, chip_w, chip_price=0.0, mode="owned")
+    at0 = ox.chips * float(c0.total_usd_per_hour)
+    at1 = ox.chips * float(cost(hx, sc, chip_w, chip_price=1.0, mode="owned").total_usd_per_hour)
+    u, tps = sc.utilization_frac, ox.tokens_per_s
     p = float(ce.break_even_chip_price_usd(target, tps, at1 - at0, at0, u))
 
-    def per_mtok(usd_h: Any) -> float:
-        return float(ce.usd_per_mtok(usd_h / u, tps))
+    def per_mtok(usd_per_chip_calendar_hour: Any) -> float:
+        return float(ce.usd_per_mtok(ox.chips * usd_per_chip_calendar_hour / u, tps))
 
-    parts = {"energy (power)": per_mtok(w(cd.energy_usd_per_hour, cp.energy_usd_per_hour)),
-             "facility (space, cooling, power delivery)": per_mtok(w(cd.facility_usd_per_hour,
-                                                                     cp.facility_usd_per_hour)),
-             "operations": per_mtok(w(cd.ops_usd_per_hour, cp.ops_usd_per_hour))}
-    free = per_mtok(float(at0))
-    x_list = None if list_price is None else per_mtok(float(at0 + (at1 - at0) * list_price))
+    parts = {"energy": per_mtok(c0.energy_usd_per_hour), "facility": per_mtok(c0.facility_usd_per_hour),
+             "operations": per_mtok(c0.ops_usd_per_hour)}
+    free = per_mtok(float(c0.total_usd_per_hour))
+    x_list = None if list_price is None else float(ce.usd_per_mtok((at0 + (at1 - at0) * list_price) / u, tps))
     top = max(parts, key=lambda k: parts[k])
     if p < 0:
         reason = (f"even free, {hx.id} costs ${free:.3f}/Mtok in non-chip costs, "

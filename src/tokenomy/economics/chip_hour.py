@@ -19,9 +19,9 @@ from .base import ScenarioLike, _Dict, get_scenario, hw_spec
 # the 8-GPU servers in the SemiAnalysis InferenceX TCO constants (2026-07; 640-720 W)
 FALLBACK_HOST_POWER_W = 680.0
 
-PER_HOUR_NOTE = ("total_usd_per_hour and usd_per_calendar_hour: per calendar hour (every hour of the year, "
-                 "what a TCO survey quotes per GPU-hour); effective_usd_per_hour and usd_per_busy_hour: per "
-                 "busy hour (total / utilization_frac), what the tokens of a busy hour must pay")
+PER_HOUR_NOTE = ("usd_per_chip_calendar_hour and the *_usd_per_chip_hour parts: per calendar hour (every hour of "
+                 "the year, what a TCO survey quotes per GPU-hour); usd_per_chip_hour: per busy hour "
+                 "(calendar / utilization_frac), what the tokens of a busy hour must pay")
 
 
 def host_power_w(hw: HardwareSpec, sc: Scenario) -> float:
@@ -90,31 +90,38 @@ def effective_usd_per_chip_hour(hardware: str | HardwareSpec, scenario: Scenario
 
 @dataclass(frozen=True)
 class ChipCost(_Dict):
-    """Cost of one chip-hour, USD per hour, with the inputs that set it."""
+    """Cost of one chip-hour, USD per hour, by component, with the inputs that set it (one flat row)."""
 
     hardware: str
     mode: str
     form_factor: str
-    chip_price_usd: float | None
-    rent_usd_per_hour_input: float | None
+    chip_price_usd: float | None        # owned: the price used; rented: None
     chip_power_w: float
     host_power_w: float
-    usd_per_calendar_hour: float        # = breakdown.total_usd_per_hour
-    usd_per_busy_hour: float            # = breakdown.effective_usd_per_hour (total / utilization)
-    per_hour_note: str
-    breakdown: ce.ChipHourCost
-    scenario: dict
+    usd_per_chip_hour: float            # per busy hour (calendar / utilization)
+    usd_per_chip_calendar_hour: float   # per calendar hour: the sum of the parts below
+    capex_usd_per_chip_hour: float
+    facility_usd_per_chip_hour: float
+    energy_usd_per_chip_hour: float
+    ops_usd_per_chip_hour: float
+    rent_usd_per_chip_hour: float
+    capex_usd_per_chip: float           # upfront (0 when rented)
+    facility_capex_usd_per_chip: float
+    it_power_w_per_chip: float          # chip + host
+    facility_power_w_per_chip: float    # (chip + host) x PUE
 
 
 def chip_hour_cost(hardware: str | HardwareSpec, scenario: ScenarioLike = None, **overrides: Any) -> ChipCost:
     """Cost per chip-hour (capex, facility, energy, ops or rent; per calendar hour and per busy hour)."""
     hw, sc = hw_spec(hardware), get_scenario(scenario, **overrides)
     c = cost(hw, sc)
-    owned = sc.mode == "owned"
-    return ChipCost(hw.id, sc.mode, hw.form_factor, chip_price_usd(hw, sc) if owned else None,
-                    None if owned else rent_usd_per_hour(hw, sc), float(sc.chip_power_w or hw.power_limit_w or 0.0),
-                    host_power_w(hw, sc), float(c.total_usd_per_hour), float(c.effective_usd_per_hour),
-                    PER_HOUR_NOTE, c, sc.model_dump())
+    f = lambda x: float(x)  # noqa: E731
+    return ChipCost(hw.id, sc.mode, hw.form_factor, chip_price_usd(hw, sc) if sc.mode == "owned" else None,
+                    float(sc.chip_power_w or hw.power_limit_w or 0.0), host_power_w(hw, sc),
+                    f(c.effective_usd_per_hour), f(c.total_usd_per_hour), f(c.capex_usd_per_hour),
+                    f(c.facility_usd_per_hour), f(c.energy_usd_per_hour), f(c.ops_usd_per_hour),
+                    f(c.rent_usd_per_hour), f(c.capex_usd), f(c.facility_capex_usd), f(c.it_power_w),
+                    f(c.facility_power_w))
 
 
 @dataclass(frozen=True)

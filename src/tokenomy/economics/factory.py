@@ -22,43 +22,55 @@ from .base import (
     hw_spec,
 )
 from .chip_hour import chip_price_usd, cost, host_power_w
-from .operating_point import OperatingPoint, operating_point
+from .operating_point import OperatingPoint, operating_point, pricing_power_w
 
 
 @dataclass(frozen=True)
 class FactoryRow(_Dict):
-    """One chip filling the power budget. Tokens are output tokens (prefill time included)."""
+    """One chip filling the power budget: replicas of ``point`` (one replica's operating point). Tokens are
+    output tokens (prefill time included); ``fleet_`` figures are every replica's together."""
 
     hardware: str
     feasible: bool
     reason: str
-    chips_per_replica: int
+    chips: int                          # one replica's
     replicas: int
-    chips: int
+    fleet_chips: int
     provisioned_w_per_chip: float       # chip power limit + host, times PUE: what the budget is sized by
-    batch: int
-    tokens_per_s_per_user: float
-    tokens_per_s: float                 # fleet output tokens/s when busy
-    tokens_per_s_per_mw: float          # per MW of the budget
+    fleet_tokens_per_s: float           # when busy
+    tokens_per_s_per_mw_provisioned: float  # fleet tokens/s per MW of the budget
     tokens_per_year: float              # at utilization
-    capex_usd: float                    # upfront: IT (owned) plus facility
+    fleet_capex_usd: float              # upfront: IT (owned) plus facility
     cost_usd_per_year: float
     revenue_usd_per_year: float
     margin_usd_per_year: float
     margin_frac: float
-    usd_per_mtok: float                 # all-in cost per output Mtok
     chip_price_usd: float | None
+    point: OperatingPoint
+
+    def record(self) -> dict:
+        """The flat row: the fleet figures, then the replica's operating point (hardware, feasible, reason and
+        chips from the fleet)."""
+        own = {k: v for k, v in self.to_dict().items() if k != "point"}
+        return {**own, **{k: v for k, v in self.point.to_dict().items() if k not in own}}
 
 
 @dataclass(frozen=True)
 class FactoryResult(_Dict):
     power_mw: float
     model: str
-    tokens_per_s_per_user: float
+    tokens_per_s_per_user_required: float
     token_price_usd_per_mtok: float
     rows: tuple[FactoryRow, ...]
     best_margin: str                    # hardware id with the largest margin ("" if none feasible)
     cheapest_chip: str                  # hardware id with the lowest chip price (owned)
+
+    def records(self) -> list[dict]:
+        """One flat row per chip (FactoryRow.record)."""
+        return [r.record() for r in self.rows]
+
+    def summary(self) -> dict:
+        return {"best_margin": self.best_margin, "cheapest_chip": self.cheapest_chip}
 
 
 def per_chip(value: Any, hardware: list[str], name: str) -> list:
@@ -69,33 +81,27 @@ def per_chip(value: Any, hardware: list[str], name: str) -> list:
     return vals
 
 
-def fleet_chip_power_w(op: OperatingPoint, hw: HardwareSpec, sc: Scenario) -> float:
-    """Per-chip power a fleet is provisioned for: scenario, catalog limit, else the predicted draw."""
-    return float(sc.chip_power_w or hw.power_limit_w or op.power_w / op.chips)
-
-
 def factory_row(op: OperatingPoint, hw: HardwareSpec, sc: Scenario, power_mw: float, price: float) -> FactoryRow:
     """``op`` replicated to fill ``power_mw`` (sized at power limit + host, times PUE)."""
     nan = float("nan")
     chip_price = chip_price_usd(hw, sc) if sc.mode == "owned" else None
     if not op.feasible:
-        return FactoryRow(hw.id, False, op.reason, op.chips, 0, 0, nan, 0, nan, nan, nan, nan, nan, nan, nan, nan,
-                          nan, nan, chip_price)
-    chip_w = fleet_chip_power_w(op, hw, sc)
+        return FactoryRow(hw.id, False, op.reason, op.chips, 0, 0, nan, nan, nan, nan, nan, nan, nan, nan, nan,
+                          chip_price, op)
+    chip_w = pricing_power_w(hw, sc, op.power_w / op.chips)
     prov_w = float(ce.facility_power_w(chip_w, 1, host_power_w(hw, sc), sc.pue))
     replicas = math.floor(power_mw * 1e6 / (prov_w * op.chips) + 1e-9)
     c = cost(hw, sc, chip_w)
     capex_chip = float(c.capex_usd + c.facility_capex_usd)
     chips = replicas * op.chips
-    tps = replicas * op.output_tokens_per_s
+    tps = replicas * op.tokens_per_s
     tokens_year = tps * ce.S_PER_HOUR * ce.HOURS_PER_YEAR * sc.utilization_frac
-    cost_year = replicas * op.total_usd_per_hour * ce.HOURS_PER_YEAR
+    cost_year = replicas * op.usd_per_calendar_hour * ce.HOURS_PER_YEAR
     revenue = tokens_year / ce.TOKENS_PER_MTOK * price
     reason = "" if replicas else f"one replica needs {prov_w * op.chips / 1e6:.3f} MW > {power_mw:g} MW"
-    return FactoryRow(hw.id, replicas > 0, reason, op.chips, replicas, chips, prov_w, op.batch,
-                      op.tokens_per_s_per_user, tps, tps / power_mw, tokens_year, chips * capex_chip, cost_year,
-                      revenue, revenue - cost_year,
-                      (revenue - cost_year) / revenue if revenue > 0 else nan, op.usd_per_mtok_all_in, chip_price)
+    return FactoryRow(hw.id, replicas > 0, reason, op.chips, replicas, chips, prov_w, tps, tps / power_mw,
+                      tokens_year, chips * capex_chip, cost_year, revenue, revenue - cost_year,
+                      (revenue - cost_year) / revenue if revenue > 0 else nan, chip_price, op)
 
 
 def factory(power_mw: float, model: Any, hardware: list[str] | str, tokens_per_s_per_user: float, isl: int = 1024,

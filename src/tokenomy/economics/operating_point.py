@@ -3,7 +3,6 @@ input and output tokens cost, on the steady-state serving model of core/serving.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -15,21 +14,26 @@ from ..core.memory import fast_tier_bytes
 from ..core.serving import chunked_prefill, serving_estimate
 from ..core.speculative import per_token
 from ..frontier.deployments import DeploymentContext, candidates, fixed_candidates, fixed_error
+from ..frontier.sweep import _crossdomain_p2p_s as crossdomain_p2p_s
 from ..spec import args
 from ..spec.economics import Scenario
 from ..spec.hardware import HardwareSpec
-from .base import MAX_BATCH, ScenarioLike, _Dict, check_request, get_scenario
+from .base import MAX_BATCH, NAN, ScenarioLike, _Dict, check_request, get_scenario
 from .chip_hour import cost, host_power_w
 
 
 @dataclass(frozen=True)
 class OperatingPoint(_Dict):
     """The highest-throughput concurrency that meets ``tokens_per_s_per_user_required``, and what its
-    tokens cost, on the steady-state serving model of core/serving.py (the frontier's): the per-user
-    speed includes the prefills interleaved with decode steps.
+    tokens cost, on the steady-state serving model of core/serving.py, computed by the same function with
+    the same inputs as ``tokenomy frontier``'s point at that deployment and batch (every shared key agrees):
+    the per-user speed includes the prefills interleaved with decode steps; keys without a phase prefix
+    are the replica's steady state (prefill share included, time-weighted), ``decode_`` / ``prefill_`` one phase.
 
-    Per request the replica spends t_prefill = isl / prefill tokens/s and t_decode = osl / decode tokens/s;
-    each phase is charged its own share of chip time (its power sets its energy cost).
+    Dollars: the replica's chips at ``usd_per_chip_hour`` (per busy hour, the chip priced at its power limit,
+    or the scenario's chip_power_w, as frontier prices it); ``_output`` / ``_input`` split that cost by the
+    share of time in each phase; ``_blended`` is per input + output token at isl/osl. Energy: the predicted
+    power (chips only, ``_chip``; with host power and PUE, ``_facility``).
     """
 
     model: str
@@ -42,43 +46,38 @@ class OperatingPoint(_Dict):
     isl: int
     osl: int
     tokens_per_s_per_user_required: float
-    input_per_output_tokens: float
     feasible: bool = False
     reason: str = ""
     batch: int = 0
-    tokens_per_s_per_user: float = float("nan")
-    tokens_per_s: float = float("nan")                 # decode, replica
-    prefill_tokens_per_s: float = float("nan")         # replica
-    output_tokens_per_s: float = float("nan")          # replica, prefill time included: osl / (t_prefill + t_decode)
-    power_w: float = float("nan")                      # decode, replica, accelerators
-    prefill_power_w: float = float("nan")              # prefill of one request, replica, accelerators
-    usd_per_hour: float = float("nan")                 # replica PER BUSY HOUR, time-weighted over the phases
-    total_usd_per_hour: float = float("nan")           # replica PER CALENDAR HOUR
-    usd_per_mtok_output: float = float("nan")
-    usd_per_mtok_input: float = float("nan")
-    usd_per_mtok_blended: float = float("nan")         # at input_per_output_tokens
-    usd_per_mtok_all_in: float = float("nan")          # replica cost per output token: output + input * isl / osl
-    j_per_token: float = float("nan")                  # decode step, accelerators
-    j_per_token_facility: float = float("nan")         # decode step, with host power and PUE
-    tokens_per_s_per_mw: float = float("nan")          # decode step, per MW of facility power
+    tokens_per_s_per_user: float = NAN
+    tokens_per_s: float = NAN                   # output, replica, steady state: osl / (t_prefill + t_decode)
+    tokens_per_s_per_chip: float = NAN
+    input_tokens_per_s: float = NAN             # tokens_per_s x isl / osl
+    decode_tokens_per_s: float = NAN            # output, replica, while decoding
+    prefill_tokens_per_s: float = NAN           # input, replica, while prefilling
+    prefill_time_frac: float = NAN
+    ttft_s: float = NAN
+    power_w: float = NAN                        # replica accelerators, steady state, time-weighted
+    decode_power_w: float = NAN
+    prefill_power_w: float = NAN
+    usd_per_chip_hour: float = NAN              # one chip, per busy hour
+    usd_per_hour: float = NAN                   # replica, per busy hour
+    usd_per_calendar_hour: float = NAN          # replica, per calendar hour
+    usd_per_mtok_all_in: float = NAN            # replica cost per output Mtok (prefill paid by the output)
+    usd_per_mtok_output: float = NAN
+    usd_per_mtok_input: float = NAN
+    usd_per_mtok_blended: float = NAN
+    j_per_token_chip: float = NAN               # steady state, prefill share included
+    decode_j_per_token_chip: float = NAN
+    j_per_token_facility: float = NAN           # steady state, (chips + host) x PUE
+    tokens_per_s_per_mw_chip: float = NAN
+    tokens_per_s_per_mw_facility: float = NAN
 
 
-PhaseWeights = Callable[[Any, Any], Any]
-
-
-def phase_costs(hw: HardwareSpec, sc: Scenario, dec_w_chip: float, pre_w_chip: float, t_d: float, t_p: float,
-                chips: int, price: float | None = None
-                ) -> tuple[Any, ce.ChipHourCost, ce.ChipHourCost, PhaseWeights]:
-    """Replica cost per calendar hour, time-weighted over decode and prefill: (total, decode cost,
-    prefill cost, the weighting function)."""
-    mode = "owned" if price is not None else None
-    cd = cost(hw, sc, dec_w_chip, chip_price=price, mode=mode)
-    cp = cost(hw, sc, pre_w_chip, chip_price=price, mode=mode)
-
-    def weigh(a: Any, b: Any) -> Any:
-        return chips * (a * t_d + b * t_p) / (t_d + t_p)
-
-    return weigh(cd.total_usd_per_hour, cp.total_usd_per_hour), cd, cp, weigh
+def pricing_power_w(hw: HardwareSpec, sc: Scenario, predicted_w_per_chip: float) -> float:
+    """Per-chip power a chip-hour is priced (and a fleet provisioned) at: the scenario's chip_power_w, the
+    catalog power limit (as frontier.sweep.usd_per_chip_hour prices it), else the predicted draw."""
+    return float(sc.chip_power_w or hw.power_limit_w or predicted_w_per_chip)
 
 
 def deployments(m: Any, hw: HardwareSpec, e: Any, p: Any, tp: int | None, pp: int | None, ep: int | None,
@@ -117,7 +116,7 @@ def operating_point(model: Any, hardware: Any, tokens_per_s_per_user: float = 0.
     if not cands:
         t, q = fixed["tp"] or 1, fixed["pp"] or 1
         return OperatingPoint(m.name, hw.id, p.label, t, q, fixed["ep"] or 1, chips or t * q, isl, osl,
-                              float(tokens_per_s_per_user), sc.input_per_output_tokens, reason=why)
+                              float(tokens_per_s_per_user), reason=why)
     pts = [_point(m, hw, e, p, sc, tokens_per_s_per_user, isl, osl, *d, max_batch, spec) for d in cands]
     ok = [o for o in pts if o.feasible]
     if chips is None and not any(fixed.values()) and cands == [(1, 1, 1)]:
@@ -137,23 +136,25 @@ def operating_point(model: Any, hardware: Any, tokens_per_s_per_user: float = 0.
 
 def _point(m: Any, hw: HardwareSpec, e: Any, p: Any, sc: Scenario, tokens_per_s_per_user: float, isl: int, osl: int,
            tp: int, pp: int, ep: int, max_batch: int, spec: Any) -> OperatingPoint:
-    """The operating point of one deployment (``operating_point``)."""
+    """The operating point of one deployment (``operating_point``): frontier.sweep's serving_estimate call."""
     kw: dict[str, Any] = {"engine": e, "precision": p, "tp": tp, "pp": pp, "ep": ep}
-    dec = _api.predict(m, hw, phase="decode", batch=np.arange(1, max_batch + 1), context=isl + osl / 2, spec=spec,
-                       **kw)
+    batch = np.arange(1, max_batch + 1)
+    dec = _api.predict(m, hw, phase="decode", batch=batch, context=isl + osl / 2, spec=spec, **kw)
     chunk = chunked_prefill(m, hw, e, p, isl, tp=tp, pp=pp, ep=ep)   # batched, chunked prefill (core/serving.py)
     pre = _api.check_outputs(chunk.pred, f"model={m.name}, hardware={hw.id}, prefill chunk of {isl}-token requests",
                               power_known=bool(hw.power_limit_w))
-    est = serving_estimate(per_token(dec), float(chunk.stage_s), float(chunk.latency_s), float(chunk.power_w), isl=isl,
-                           osl=osl, usd_per_hour=0.0,          # the frontier's steady state: prefill interleaved
-                           prefill_latency_one_s=float(chunk.latency_one_s), prefill_requests=float(chunk.requests))
-    speed = est["tokens_per_s_per_user"]
-    ok = np.asarray(dec.fits) & bool(pre.fits) & (speed >= tokens_per_s_per_user)
     head: dict[str, Any] = {
         "model": m.name, "hardware": hw.id, "precision": p.label, "tp": tp, "pp": pp, "ep": ep,
-        "chips": int(dec.chips), "isl": isl,
-        "osl": osl, "tokens_per_s_per_user_required": float(tokens_per_s_per_user),
-        "input_per_output_tokens": sc.input_per_output_tokens}
+        "chips": int(dec.chips), "isl": isl, "osl": osl, "tokens_per_s_per_user_required": float(tokens_per_s_per_user)}
+    handoff = float(crossdomain_p2p_s(m, hw, tp, pp, isl))          # as frontier.sweep: pipeline hand-offs
+    est = serving_estimate(per_token(dec), float(chunk.stage_s), float(chunk.latency_s) + handoff,
+                           float(chunk.power_w), isl=isl, osl=osl, usd_per_hour=0.0,
+                           prefill_latency_one_s=float(chunk.latency_one_s) + handoff,
+                           prefill_requests=float(chunk.requests),
+                           request_overhead_s=e.for_vendor(hw.vendor).request_overhead_s,
+                           extra_decode_s=crossdomain_p2p_s(m, hw, tp, pp, batch) / dec.tokens_per_step)
+    speed = est["tokens_per_s_per_user"]
+    ok = np.asarray(dec.fits) & bool(pre.fits) & (speed >= tokens_per_s_per_user)
     if not ok.any():
         why = (f"does not fit at batch 1: {dec.fit_reason(0)}" if not bool(dec.fits[0]) else
                f"prefill of {isl} tokens does not fit: {pre.fit_reason()}" if not bool(pre.fits) else
@@ -161,21 +162,23 @@ def _point(m: Any, hw: HardwareSpec, e: Any, p: Any, sc: Scenario, tokens_per_s_
                f"use more chips (--tp, --pp), a lower precision, or a faster chip")
         return OperatingPoint(**head, feasible=False, reason=why)
     i = int(np.argmax(np.where(ok, est["tokens_per_s"], -np.inf)))
-    tps_d, tps_p = float(dec.tokens_per_s[i]), float(pre.tokens_per_s)
-    t_d, t_p = osl / tps_d, isl / tps_p
-    total, cd, cp, _ = phase_costs(hw, sc, float(dec.power_w_per_chip[i]), float(pre.power_w_per_chip), t_d, t_p,
-                                   dec.chips)
-    busy = float(total) / sc.utilization_frac
-    out = float(ce.usd_per_mtok(dec.chips * cd.effective_usd_per_hour, tps_d))
-    inp = float(ce.usd_per_mtok(dec.chips * cp.effective_usd_per_hour, tps_p))
-    fac_w = ce.facility_power_w(dec.power_w[i], dec.chips, host_power_w(hw, sc), sc.pue)
-    out_tps = float(est["tokens_per_s"][i])                # = osl / (t_d + t_p)
+    at = {k: float(np.broadcast_to(v, ok.shape)[i]) for k, v in est.items()}
+    chips, f_p, tps, in_tps = int(dec.chips), at["prefill_time_frac"], at["tokens_per_s"], at["input_tokens_per_s"]
+    # frontier's usd_per_chip_hour: one chip per busy hour, priced at its power limit
+    usd_chip = float(cost(hw, sc, pricing_power_w(hw, sc, at["power_w"] / chips)).effective_usd_per_hour)
+    usd_h = chips * usd_chip
+    fac_w = float(ce.facility_power_w(at["power_w"], chips, host_power_w(hw, sc), sc.pue))
+    dec_tps, dec_w = tps / (1.0 - f_p), float(dec.power_w[i])
     return OperatingPoint(
-        **head, feasible=True, reason="", batch=int(est["batch"][i]), tokens_per_s_per_user=float(speed[i]),
-        tokens_per_s=tps_d, prefill_tokens_per_s=tps_p, output_tokens_per_s=out_tps,
-        power_w=float(dec.power_w[i]), prefill_power_w=float(pre.power_w),
-        usd_per_hour=busy, total_usd_per_hour=float(total), usd_per_mtok_output=out, usd_per_mtok_input=inp,
-        usd_per_mtok_blended=float(ce.blended_usd_per_mtok(inp, out, sc.input_per_output_tokens)),
-        usd_per_mtok_all_in=float(ce.usd_per_mtok(busy, out_tps)), j_per_token=float(dec.energy_j_per_token[i]),
-        j_per_token_facility=float(ce.j_per_token(fac_w, tps_d)),
-        tokens_per_s_per_mw=float(ce.tokens_per_s_per_mw(tps_d, fac_w)))
+        **head, feasible=True, reason="", batch=int(at["batch"]), tokens_per_s_per_user=at["tokens_per_s_per_user"],
+        tokens_per_s=tps, tokens_per_s_per_chip=at["tokens_per_s_per_chip"], input_tokens_per_s=in_tps,
+        decode_tokens_per_s=dec_tps, prefill_tokens_per_s=isl / float(chunk.stage_s), prefill_time_frac=f_p,
+        ttft_s=at["ttft_s"], power_w=at["power_w"], decode_power_w=dec_w, prefill_power_w=float(chunk.power_w),
+        usd_per_chip_hour=usd_chip, usd_per_hour=usd_h, usd_per_calendar_hour=usd_h * sc.utilization_frac,
+        usd_per_mtok_all_in=float(ce.usd_per_mtok(usd_h, tps)),
+        usd_per_mtok_output=float(ce.usd_per_mtok(usd_h * (1.0 - f_p), tps)),
+        usd_per_mtok_input=float(ce.usd_per_mtok(usd_h * f_p, in_tps)),
+        usd_per_mtok_blended=float(ce.usd_per_mtok(usd_h, tps + in_tps)),
+        j_per_token_chip=at["j_per_token"], decode_j_per_token_chip=float(ce.j_per_token(dec_w, dec_tps)),
+        j_per_token_facility=float(ce.j_per_token(fac_w, tps)), tokens_per_s_per_mw_chip=at["tokens_per_s_per_mw"],
+        tokens_per_s_per_mw_facility=float(ce.tokens_per_s_per_mw(tps, fac_w)))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CatalogError, SpecError
-from ..spec.economics import FIELDS, Scenario, make_scenario
+from ..spec.economics import FIELDS, Scenario, make_scenario, renamed_error
 from .files import parse_text, read_data, require_mapping
 
 _PACKAGE = "tokenomy.catalog.economics"
@@ -58,6 +58,7 @@ def load_scenario(path: str | Path) -> Scenario:
     p = Path(path)
     raw = read_data(p, SpecError, "scenario file", fmt="toml" if p.suffix == ".toml" else "yaml")
     raw = require_mapping({} if raw is None else raw, str(p), SpecError, "a mapping of scenario fields")
+    renamed_error(raw, str(p))
     unknown = sorted(set(raw) - set(FIELDS))
     if unknown:
         raise SpecError(f"{p}: unknown field(s) {', '.join(map(repr, unknown))}; allowed fields: {', '.join(FIELDS)}.")

@@ -38,7 +38,7 @@ RANGES: dict[str, tuple[float, bool, float, bool]] = {
     "ops_frac": (0, True, 0.9, True),
     "utilization_frac": (0.01, True, 1, True),            # >= 1% busy: below that no token price is meaningful
     "token_price_usd_per_mtok": (0, False, 1e6, True),
-    "token_price_decline_per_year": (1, True, 1000, True),
+    "token_price_decline_frac_per_year": (0, True, 0.999, True),   # 0.999: the price falls 1000x a year
     "input_per_output_tokens": (0, True, 1e4, True),
 }
 
@@ -64,14 +64,14 @@ class Scenario(BaseModel):
     facility_usd_per_mw: float = 19.5e6                  # AI builds: Bernstein $2.5M per ~130 kW rack
     depreciation_years: float = 5.0                      # Amazon AI servers 5 y (2025); Meta 5-5.5
     facility_life_years: float = 20.0                    # estimate: buildings 15-25 y
-    cost_of_capital_frac: float = 0.08                   # estimate: no citable WACC (economics.md)
+    cost_of_capital_frac: float = 0.08                   # estimate: no citable WACC for AI data centres
     electricity_usd_per_kwh: float = 0.0806              # EIA US industrial 2023
     pue: float = 1.3                                     # Uptime: new large builds ~1.3 (avg 1.58)
     host_power_w_per_chip: float | None = None           # None: catalog host_power_w of the chip's platform
     ops_frac: float = 0.10                               # SemiAnalysis: 5-15% of TCO
     utilization_frac: float = 0.7                        # aidatacenterguide: ~70% break-even utilisation
     token_price_usd_per_mtok: float = 5.0                # NVIDIA $1B-DC table: ~$5 per M tokens
-    token_price_decline_per_year: float = 10.0           # a16z LLMflation: 10x per year
+    token_price_decline_frac_per_year: float = 0.9       # a16z LLMflation: 10x cheaper per year (falls 90%)
     input_per_output_tokens: float = 3.0                 # estimate: 3:1 blend of price trackers
 
     @field_validator(*RANGES, mode="before")
@@ -95,9 +95,24 @@ class Scenario(BaseModel):
 
 FIELDS: tuple[str, ...] = tuple(Scenario.model_fields)
 
+# old field -> the line that says what replaced it (a scenario file or flag with the old name gets this error)
+RENAMED: dict[str, str] = {
+    "token_price_decline_per_year": ("token_price_decline_per_year was renamed token_price_decline_frac_per_year "
+                                     "(--token-price-decline-frac-per-year), the share the price falls a year: "
+                                     "a fall of N x a year is 1 - 1/N (10x -> 0.9, 1x -> 0)"),
+}
+
+
+def renamed_error(keys: Any, where: str = "scenario") -> None:
+    """SpecError naming the new field for the first old (renamed) field in ``keys``."""
+    old = next((k for k in keys if k in RENAMED), None)
+    if old is not None:
+        raise SpecError(f"{where}: {RENAMED[old]}.")
+
 
 def make_scenario(data: dict[str, Any], where: str = "scenario") -> Scenario:
     """Build a Scenario, turning pydantic errors into one SpecError naming the field and its range."""
+    renamed_error(data, where)
     try:
         return Scenario(**data)
     except ValidationError as exc:
