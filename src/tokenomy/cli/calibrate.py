@@ -104,8 +104,8 @@ def _show_measurements(result, summary_only: bool) -> None:
     rows = result["rows"]
     if not summary_only:
         cols = [Col("metric", "kind", fmt=text, left=True), Col("phase", "phase", fmt=text, left=True),
-                Col("ratio", "error", fmt=lambda r: f"{r - 1:+.1%}"), *_present(VALUE_COLS, rows),
-                Col("case", "case", fmt=text, left=True)]
+                Col("case", "case", fmt=text, left=True), Col("ratio", "error", fmt=lambda r: f"{r - 1:+.1%}"),
+                *_present(VALUE_COLS, rows)]
         show_rows(f"{s['engine']} on {s['hardware']}: predicted vs measured", rows, cols)
     show_rows(f"MAPE per kind ({s['engine']} on {s['hardware']})", s["groups"], _present(GROUP_COLS, s["groups"]))
     if s["rows_skipped"]:
