@@ -284,7 +284,7 @@ def _sweep(path: str, out: str | None, workers: int | None, ray: str | None, jso
         bar.close()
     if out is not None:
         write_files({out: table_writer(df, out)}, flag="--out", force=force)
-    rows = df.astype(object).where(df.notna(), None).to_dict(orient="records")
+    rows = [{str(k): v for k, v in r.items()} for r in df.astype(object).where(df.notna(), None).to_dict("records")]
     inputs = [c for c in df.columns[: list(df.columns).index("feasible") + 1] if c not in ("model", "workload")]
 
     def show(result) -> None:
