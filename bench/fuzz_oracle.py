@@ -207,7 +207,8 @@ def _nulls(obj, key: str = ""):
             return
         unknown = _power_unknown(obj)
         for k, v in obj.items():
-            if k != "scenario" and not (unknown and k in POWER_DERIVED):   # scenario: null = "from the catalog"
+            # scenario: null = "from the catalog"; query: the inputs as asked, null = the command's default
+            if k not in ("scenario", "query") and not (unknown and k in POWER_DERIVED):
                 yield from _nulls(v, str(k))
     elif isinstance(obj, list):
         for v in obj:
