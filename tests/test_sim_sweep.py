@@ -93,6 +93,13 @@ def test_cli_sweep_writes_parquet(tmp_path):
     assert list(back["ttft_p99_s"]) == pytest.approx([x["ttft_p99_s"] for x in rows], rel=1e-12)
     r = CliRunner().invoke(app, ["simulate", "--sweep", str(path), "--out", str(out)])
     assert r.exit_code == 2 and "already exists" in r.output
+    # the table fits 80 columns, the grid's own columns first; --csv writes the JSON rows
+    csv = tmp_path / "grid.csv"
+    r = CliRunner().invoke(app, ["simulate", "--sweep", str(path), "--workers", "1", "--csv", str(csv)],
+                           env={"COLUMNS": "80"}, terminal_width=80)
+    assert r.exit_code == 0, r.output
+    assert all(len(ln) <= 80 for ln in r.stdout.splitlines()) and "…" not in r.stdout and "TTFT p99" in r.stdout
+    assert list(pd.read_csv(csv)["ttft_p99_s"]) == pytest.approx(list(back["ttft_p99_s"]), rel=1e-9)
 
 
 def test_trace_paths_are_relative_to_the_sweep_file(tmp_path):

@@ -206,3 +206,16 @@ def test_plot_written(tmp_path, aliases):
     assert png.read_bytes()[:4] == b"\x89PNG"
     _one_line(runner.invoke(app, ["validate", "--serving", str(DATA / FILES["mlenergy"]), "--plot", str(png)]),
               "--force")
+
+
+def test_csv_holds_the_json_rows_and_the_table_fits_80_columns(tmp_path):
+    import pandas as pd
+
+    path, out_csv = str(DATA / FILES["trtllm"]), tmp_path / "v.csv"
+    out = json.loads(runner.invoke(app, ["validate", "--serving", path, "--json"]).output)
+    r = runner.invoke(app, ["validate", "--serving", path, "--csv", str(out_csv)], env={"COLUMNS": "80"},
+                      terminal_width=80)
+    assert r.exit_code == 0, r.output
+    assert all(len(ln) <= 80 for ln in r.stdout.splitlines()) and "MAPE" in r.stdout and "…" not in r.stdout
+    back = pd.read_csv(out_csv)
+    assert len(back) == len(out["rows"]) and list(back["ratio"]) == pytest.approx([x["ratio"] for x in out["rows"]])

@@ -285,10 +285,13 @@ def _sweep(path: str, out: str | None, workers: int | None, ray: str | None, jso
     if out is not None:
         write_files({out: table_writer(df, out)}, flag="--out", force=force)
     rows = [{str(k): v for k, v in r.items()} for r in df.astype(object).where(df.notna(), None).to_dict("records")]
-    inputs = [c for c in df.columns[: list(df.columns).index("feasible") + 1] if c not in ("model", "workload")]
+    # the inputs that vary across the grid (the others are the same on every row), then the metrics
+    inputs = [c for c in df.columns[1: list(df.columns).index("feasible")] if c not in ("model", "workload")
+              and df[c].astype(str).nunique() > 1]
+    inputs.append("feasible")
 
     def show(result) -> None:
-        cols = [Col("scenario_index", "#", fmt=whole), *(Col(c, c, fmt=_cell, left=True) for c in inputs[1:]),
+        cols = [Col("scenario_index", "#", fmt=whole), *(Col(c, c, fmt=_cell, left=True) for c in inputs),
                 *SWEEP_METRICS]
         show_rows(f"tokenomy simulate --sweep {path}: {len(rows)} scenarios", result["rows"], cols)
 
