@@ -220,3 +220,11 @@ def test_scenario_flags_price_the_run_and_rows_go_to_csv(tmp_path, api_sim):
 @pytest.mark.parametrize("flag,value", [("--pue", "0.5"), ("--mode", "leased"), ("--pue", "nan")])
 def test_bad_scenario_values_are_one_line(flag, value):
     _one_line_error(_run(*SMALL, flag, value))
+
+
+def test_check_steps_error_is_in_the_summary():
+    r = _run(*BASE, "--workload", WORK, "--requests", "5", "--check-steps", "--json")
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)["summary"]
+    assert set(s) == {f"{p}_step_error_{k}_frac" for p in ("decode", "prefill") for k in ("median", "max")}
+    assert all(0 <= v < 0.1 for v in s.values())
