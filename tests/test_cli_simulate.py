@@ -22,7 +22,7 @@ runner = CliRunner()
 BASE = ["simulate", "--model", "llama-3.1-8b", "--hardware", "h100-sxm"]
 WORK = "poisson:rate=4,isl=uniform:200:400,osl=50"
 SMALL = [*BASE, "--workload", WORK, "--requests", "60"]
-STATS = {"mean", "p50", "p90", "p99"}
+STATS = ("mean", "p50", "p90", "p99")
 
 
 def _run(*args):
@@ -43,26 +43,31 @@ def api_sim():
     return tokenomy.simulate("llama-3.1-8b", "h100-sxm", workload=WORK, requests=60)
 
 
-def test_json_has_exactly_the_issue_keys_and_matches_the_api(api_sim):
+def test_json_has_exactly_the_glossary_keys_and_matches_the_api(api_sim):
     r = _run(*SMALL, "--json")
     assert r.exit_code == 0, r.output
-    d = json.loads(r.stdout)
+    out = json.loads(r.stdout)
+    assert list(out) == ["command", "query", "rows", "summary", "warnings"] and len(out["rows"]) == 1
+    d = out["rows"][0]
     assert list(d) == [*SUMMARY_KEYS, "deployment", "workload"]
-    for k in ("ttft_s", "tpot_s", "itl_s", "e2e_s"):
-        assert set(d[k]) == STATS and d[k]["p50"] <= d[k]["p90"] <= d[k]["p99"]
+    assert out["query"]["requests_asked"] == 60 and out["query"]["mode"] == "owned"
+    for k in ("ttft", "tpot", "itl", "e2e"):
+        assert d[f"{k}_p50_s"] <= d[f"{k}_p90_s"] <= d[f"{k}_p99_s"]
+    df = api_sim.to_pandas()
+    assert list(df.columns) == list(d) and len(df) == 1 and df.loc[0, "requests"] == 60
     assert d["requests"] == 60 and "llama-3.1-8b" in d["deployment"] and "60 requests" in d["workload"]
     api = api_sim.to_dict()
     for k in SUMMARY_KEYS:          # deterministic for a seed: the CLI and the API agree (but on wall time)
         if k != "wall_s":
             assert d[k] == pytest.approx(api[k], rel=1e-12), k
     # tokens out = tokens asked: 60 requests' output tokens over the simulated span
-    assert d["output_tokens_per_s"] * d["simulated_s"] == pytest.approx(api_sim.requests["output_tokens"].sum())
+    assert d["fleet_tokens_per_s"] * d["simulated_s"] == pytest.approx(api_sim.requests["output_tokens"].sum())
 
 
 def test_table_by_default_with_units():
     r = _run(*SMALL)
     assert r.exit_code == 0, r.output
-    for label in ("TTFT (ms)", "E2E (s)", "output tokens/s", "$ per million output tokens", "deployment:"):
+    for label in ("TTFT", "E2E", "ms", "tok/s", "$/Mtok", "J/token", "deployment:"):
         assert label in r.stdout
 
 
@@ -192,5 +197,34 @@ def test_closed_loop_duration_describes_the_requests_issued():
 
 def test_summary_holds_plain_finite_numbers(api_sim):
     for k, v in api_sim.summary.items():
-        for x in (v.values() if isinstance(v, dict) else [v]):
-            assert type(x) in (int, float) and np.isfinite(x) and x >= 0, k
+        assert type(v) in (int, float) and np.isfinite(v) and v >= 0, k
+
+
+def test_scenario_flags_price_the_run_and_rows_go_to_csv(tmp_path, api_sim):
+    owned = api_sim.summary["usd_per_mtok_all_in"]
+    csv = tmp_path / "run.csv"
+    r = _run(*SMALL, "--mode", "rented", "--json", "--csv", str(csv))
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    rented = out["rows"][0]["usd_per_mtok_all_in"]
+    assert out["query"]["mode"] == "rented" and rented > 0 and rented != pytest.approx(owned)
+    # the same figures whatever else is the same: only the price changes
+    assert out["rows"][0]["fleet_tokens_per_s"] == pytest.approx(api_sim.summary["fleet_tokens_per_s"], rel=1e-12)
+    back = pd.read_csv(csv)
+    assert len(back) == 1 and back.loc[0, "usd_per_mtok_all_in"] == pytest.approx(rented, rel=1e-12)
+    # electricity is part of the owned price: a dearer kWh costs more per token
+    r = _run(*SMALL, "--electricity-usd-per-kwh", "0.5", "--json")
+    assert json.loads(r.stdout)["rows"][0]["usd_per_mtok_all_in"] > owned
+
+
+@pytest.mark.parametrize("flag,value", [("--pue", "0.5"), ("--mode", "leased"), ("--pue", "nan")])
+def test_bad_scenario_values_are_one_line(flag, value):
+    _one_line_error(_run(*SMALL, flag, value))
+
+
+def test_check_steps_error_is_in_the_summary():
+    r = _run(*BASE, "--workload", WORK, "--requests", "5", "--check-steps", "--json")
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)["summary"]
+    assert set(s) == {f"{p}_step_error_{k}_frac" for p in ("decode", "prefill") for k in ("median", "max")}
+    assert all(0 <= v < 0.1 for v in s.values())

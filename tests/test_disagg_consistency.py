@@ -48,9 +48,9 @@ def _simulate(p: dict, decode: str, prefill_replicas: int, requests: int) -> dic
                             prefill_hardware="h100-sxm", decode_hardware=decode, prefill_tp=8, decode_tp=8,
                             decode_pp=int(p["pp"]), prefill_replicas=prefill_replicas)
     s = sim.summary
-    busy_chips = s["decode_chips"] + s["prefill_busy_frac"] * s["prefill_chips"]
-    return {"speed": 1.0 / s["tpot_s"]["mean"], "ttft": s["ttft_s"]["mean"],
-            "per_chip": s["output_tokens_per_s"] / busy_chips}
+    busy_chips = s["decode_fleet_chips"] + s["prefill_busy_frac"] * s["prefill_fleet_chips"]
+    return {"speed": 1.0 / s["tpot_mean_s"], "ttft": s["ttft_mean_s"],
+            "per_chip": s["fleet_tokens_per_s"] / busy_chips}
 
 
 def test_frontier_estimate_and_simulator_agree_h100_prefill_h200_decode():

@@ -27,6 +27,10 @@ COMMANDS = {
                  "--osl", "256"],
     "simulate": ["simulate", "--model", M, "--hardware", H, "--requests", "20",
                  "--workload", "poisson:rate=4,isl=512,osl=64"],
+    "simulate two-pool": ["simulate", "--model", M, "--prefill-hardware", H, "--decode-hardware", H, "--requests", "20",
+                          "--workload", "poisson:rate=4,isl=512,osl=64"],
+    "validate": ["validate", "--measurements", "tests/data/llama-3.1-8b.jsonl", "--hardware", H],
+    "validate serving": ["validate", "--serving", "tests/data/serving_trtllm.csv"],
     "cost": ["cost", "--hardware", H],
     "factory": ["factory", "--power-mw", "10", "--model", M, "--hardware", H, *SPEED],
     "breakeven": ["breakeven", "--model", M, "--hardware", H, "--versus", "groq-lpu", *SPEED],
@@ -35,7 +39,12 @@ COMMANDS = {
 
 
 # keys printed only in cases the commands above do not reach (each with where it appears)
-ONLY_SOMETIMES: dict[str, str] = {}
+ONLY_SOMETIMES: dict[str, str] = {
+    **{f"{p}_step_error_{s}_frac": "simulate --check-steps" for p in ("decode", "prefill") for s in ("median", "max")},
+    **dict.fromkeys(("sweep", "workers", "ray", "scenario_index", "force"), "simulate --sweep"),
+    **{f"{p}_{k}": "simulate --prefill-tp/--decode-tp/..." for p in ("prefill", "decode") for k in ("tp", "pp", "ep")},
+    **dict.fromkeys(("measured_w", "predicted_w"), "validate --serving on a file with power"),
+}
 
 
 def keys_of(obj, out=None):

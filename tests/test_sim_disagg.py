@@ -55,7 +55,7 @@ def test_two_prefills_ending_together_queue_on_the_link():
     assert q["prefill_end_s"].tolist() == pytest.approx([0.21, 0.21])
     assert q["kv_queue_s"].tolist() == pytest.approx([0.0, 0.1])
     assert q["ttft_s"].tolist() == pytest.approx([0.31, 0.41])
-    assert res.summary["kv_queue_s"]["mean"] == pytest.approx(0.05)
+    assert res.summary["kv_queue_mean_s"] == pytest.approx(0.05)
     # two prefill replicas: one link each, no queue
     q2 = run([0.0, 0.0], [100, 100], [3, 3], [1e8, 1e8], prefill_replicas=2).requests
     assert q2["kv_queue_s"].tolist() == [0.0, 0.0]
@@ -83,11 +83,11 @@ def test_closed_loop_issues_on_decode_finish():
 def test_pools_cost_power_and_chips():
     pre, dec = Cost(base=0.01, per_new=0.001, chips=2, usd_per_hour=7.2), Cost(base=0.02, usd_per_hour=3.6)
     s = run([0.0], [100], [3], [1e8], prefill=pre, decode=dec, decode_replicas=2).summary
-    assert (s["chips"], s["prefill_chips"], s["decode_chips"]) == (4, 2, 2)
+    assert (s["fleet_chips"], s["prefill_fleet_chips"], s["decode_fleet_chips"]) == (4, 2, 2)
     # 7.2 + 2 * 3.6 $/h over 0.25 s for 3 tokens
-    assert s["usd_per_mtok"] == pytest.approx(14.4 * 0.25 / 3600 / 3e-6)
+    assert s["usd_per_mtok_all_in"] == pytest.approx(14.4 * 0.25 / 3600 / 3e-6)
     # energy: prefill 500 W x 0.11 s + idle 100 W x 0.14 s; decode 500 W x 0.04 s + 100 W x (0.5 - 0.04) s
-    assert s["power_w"] == pytest.approx((55 + 14 + 20 + 46) / 0.25)
+    assert s["fleet_power_w"] == pytest.approx((55 + 14 + 20 + 46) / 0.25)
 
 
 def test_decode_pool_without_room_for_one_request():
@@ -132,8 +132,8 @@ def test_cli_one_line_errors_and_a_run():
     r = cli.invoke(app, [*base, "--prefill-hardware", "h100-sxm", "--decode-hardware", "h200-sxm",
                                 "--decode-replicas", "2", "--json"])
     assert r.exit_code == 0, r.output
-    out = json.loads(r.output)
-    assert out["chips"] == 3 and out["decode_replicas"] == 2 and out["kv_transfer_s"]["p50"] > 0
+    out = json.loads(r.output)["rows"][0]
+    assert out["fleet_chips"] == 3 and out["decode_replicas"] == 2 and out["kv_transfer_p50_s"] > 0
 
 
 def test_cli_kv_link_alone_is_an_error_not_a_two_pool_run():

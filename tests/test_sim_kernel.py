@@ -33,11 +33,11 @@ def test_one_request_alone_exact():
     assert cost.calls == [(0, 0, 100, 100 * 50.5)] and cost.runs == [[(1, 101, 0, 0), (1, 102, 0, 0)]]
     s = r.summary
     assert s["requests"] == 1 and s["simulated_s"] == pytest.approx(0.1503)
-    assert s["itl_s"]["mean"] == pytest.approx(0.02015)      # two gaps, 0.0201 and 0.0202
-    assert s["output_tokens_per_s"] == pytest.approx(3 / 0.1503)
+    assert s["itl_mean_s"] == pytest.approx(0.02015)      # two gaps, 0.0201 and 0.0202
+    assert s["fleet_tokens_per_s"] == pytest.approx(3 / 0.1503)
     # busy the whole time at 500 W: 500 W, 500 * 0.1503 / 3 J per token; $3.6/h * 0.1503 s / 3 tokens
-    assert s["power_w"] == pytest.approx(500.0) and s["j_per_token"] == pytest.approx(500 * 0.1503 / 3)
-    assert s["usd_per_mtok"] == pytest.approx(3.6 * 0.1503 / 3600 / 3e-6)
+    assert s["fleet_power_w"] == pytest.approx(500.0) and s["j_per_token_chip"] == pytest.approx(500 * 0.1503 / 3)
+    assert s["usd_per_mtok_all_in"] == pytest.approx(3.6 * 0.1503 / 3600 / 3e-6)
     # one decode sequence during 0.0403 s of 0.1503 s busy (the prefill step has no decode sequence)
     assert s["mean_batch"] == pytest.approx((0.0201 + 0.0202) / 0.1503)
 
@@ -93,7 +93,7 @@ def test_kv_exhaustion_preempts_the_newest_and_recompute_redoes_its_prefill():
     assert ("preempt", 1) in [(e[2], e[3]) for e in r.events]
     assert r.summary["kv_peak_frac"] == pytest.approx(1.0)
     # tokens emitted = first tokens + decode tokens + the resumed request's token: 80
-    assert r.summary["itl_s"]["p99"] == pytest.approx(0.24)   # request 1 waited 0.17 -> 0.41 for token 18
+    assert r.summary["itl_p99_s"] == pytest.approx(0.24)   # request 1 waited 0.17 -> 0.41 for token 18
 
 
 def test_swap_preemption_keeps_tokens_and_pays_the_link():
@@ -109,7 +109,7 @@ def test_swap_preemption_keeps_tokens_and_pays_the_link():
     # ITL: token 18 of request 1 came 0.476 - 0.17 = 0.306 s after token 17 (end of step 16), the swapped-out
     # time included. Token weights of the gaps: 0.01 x 76 (steps 1-16 x 2, 18-39, 41-62), 0.043 x 1 (step 17,
     # request 0), 0.306 x 1: 78 (+ 2 first tokens = 80 emitted); p99 is at 0.99 x 78 = 77.2 > 77: 0.306
-    assert r.summary["itl_s"]["p99"] == pytest.approx(0.306)
+    assert r.summary["itl_p99_s"] == pytest.approx(0.306)
     assert r.emitted_tokens == pytest.approx(80.0)
     assert cost.calls[-1] == (1, 33, 0, 0)     # step 40 decodes request 1, reading its 33 tokens
 
@@ -307,7 +307,7 @@ def test_littles_law_on_a_long_open_run():
     dt = np.diff(np.concatenate([[0.0], tl.t_s.to_numpy()]))
     area = float(np.sum((tl.queued + tl.running).to_numpy() * dt))
     lam = n / r.summary["simulated_s"]
-    little = lam * r.summary["e2e_s"]["mean"]
+    little = lam * r.summary["e2e_mean_s"]
     assert area / r.summary["simulated_s"] == pytest.approx(little, rel=0.05)
 
 
@@ -315,9 +315,10 @@ def test_folded_itl_matches_raw_within_rounding(monkeypatch):
     import tokenomy.sim.metrics as metrics
 
     w = work(np.arange(40) * 0.05, [30] * 40, [60] * 40)
-    raw = simulate_requests(w, Cost(per_kv=1e-6, per_seq=1e-3)).summary["itl_s"]
+    itl = [f"itl_{k}_s" for k in ("mean", "p50", "p90", "p99")]
+    raw = [simulate_requests(w, Cost(per_kv=1e-6, per_seq=1e-3)).summary[k] for k in itl]
     monkeypatch.setattr(metrics, "ITL_RAW", 8)
-    folded = simulate_requests(w, Cost(per_kv=1e-6, per_seq=1e-3)).summary["itl_s"]
+    folded = [simulate_requests(w, Cost(per_kv=1e-6, per_seq=1e-3)).summary[k] for k in itl]
     assert folded == pytest.approx(raw, rel=1e-5)
 
 

@@ -57,8 +57,8 @@ def test_one_request_alone_is_prefill_then_decode_steps(sm):
     s = sim.summary
     engine_s = row.finish_s                                          # the engine's time: rates divide by it
     assert s["requests"] == 1 and s["simulated_s"] == pytest.approx(engine_s, rel=1e-12)
-    assert s["output_tokens_per_s"] == pytest.approx(osl / engine_s, rel=1e-12)
-    assert s["itl_s"]["mean"] == pytest.approx(np.mean(decode), rel=1e-12)   # 39 gaps of one token each
+    assert s["fleet_tokens_per_s"] == pytest.approx(osl / engine_s, rel=1e-12)
+    assert s["itl_mean_s"] == pytest.approx(np.mean(decode), rel=1e-12)   # 39 gaps of one token each
     # one decode sequence during the decode steps, none during the prefill step
     assert s["mean_batch"] == pytest.approx(sum(decode) / engine_s, rel=1e-12)
 
@@ -163,7 +163,7 @@ def test_no_request_lost_or_duplicated_and_tokens_out_equal_tokens_asked(open_ru
     assert np.array_equal(req.output_tokens, asked.output_tokens)
     assert np.array_equal(req.input_tokens, asked.input_tokens)
     assert np.allclose(req.arrival_s, asked.arrival_s, rtol=0, atol=0)
-    assert sim.summary["output_tokens_per_s"] * sim.summary["simulated_s"] == pytest.approx(
+    assert sim.summary["fleet_tokens_per_s"] * sim.summary["simulated_s"] == pytest.approx(
         float(asked.output_tokens.sum()), rel=1e-12)
     # both replicas used, in-flight work balanced by least-loaded routing
     assert set(req.replica) == {0, 1} and abs(int((req.replica == 0).sum()) - 1500) < 150
@@ -208,4 +208,4 @@ def test_sram_system_simulates_with_chunked_prefill():
     s = tokenomy.simulate("llama-2-70b", "groq-lpu", precision="int8", tp=8, pp=80,
                           workload="poisson:rate=20,isl=128,osl=128", requests=200).summary
     # 20 req/s x ~0.63 s each: ~12 in flight; a chunk that took all the SRAM left room for about one
-    assert s["requests"] == 200 and s["mean_batch"] > 5 and s["ttft_s"]["p50"] < 0.1
+    assert s["requests"] == 200 and s["mean_batch"] > 5 and s["ttft_p50_s"] < 0.1

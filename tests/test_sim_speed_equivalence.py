@@ -77,8 +77,7 @@ def run(name: str) -> dict[str, float]:
     for k, v in r.summary.items():
         if k == "wall_s":
             continue
-        for s, x in (v.items() if isinstance(v, dict) else [("", v)]):
-            out[f"{k}.{s}" if s else k] = float(x)
+        out[k] = float(v)
     req = r.requests
     for col in ("first_token_s", "finish_s", "preemptions", "cached_tokens", "replica"):
         out[f"sum.{col}"] = float(req[col].sum())

@@ -254,5 +254,5 @@ def test_sliding_window_closed_loop_matches_the_steady_state():
     pc = chunked_prefill(m, h, e.for_vendor(h.vendor), p, isl)
     est = serving_estimate(dec, pc.stage_s, pc.latency_s, pc.power_w, isl=isl, osl=osl, usd_per_hour=1.0)
     assert s["preemptions"] == 0
-    assert s["output_tokens_per_s"] == pytest.approx(float(est["tokens_per_s"]), rel=0.05)
-    assert 1 / s["tpot_s"]["mean"] == pytest.approx(float(est["tokens_per_s_per_user"]), rel=0.05)
+    assert s["fleet_tokens_per_s"] == pytest.approx(float(est["tokens_per_s"]), rel=0.05)
+    assert 1 / s["tpot_mean_s"] == pytest.approx(float(est["tokens_per_s_per_user"]), rel=0.05)

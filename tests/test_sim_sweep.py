@@ -71,15 +71,15 @@ def test_local_processes_keep_the_grid_order_and_infeasible_rows(tmp_path):
     path = _write(tmp_path, text)
     one = sweep(path, workers=1)
     two = sweep(path, workers=2)
-    assert list(one["scenario"]) == list(range(8))
+    assert list(one["scenario_index"]) == list(range(8))
     pd.testing.assert_frame_equal(_numbers(one), _numbers(two))
     bad = one[~one["feasible"]]
-    assert set(bad["tp"]) == {3} and bad["reason"].str.len().min() > 10 and bad["ttft_s_p99"].isna().all()
+    assert set(bad["tp"]) == {3} and bad["reason"].str.len().min() > 10 and bad["ttft_p99_s"].isna().all()
     good = one[one["feasible"]]
-    assert (good["requests"] == 30).all() and {"ttft_s_p99", "e2e_s_mean", "usd_per_mtok"} <= set(one.columns)
+    assert (good["requests"] == 30).all() and {"ttft_p99_s", "e2e_mean_s", "usd_per_mtok_all_in"} <= set(one.columns)
     # more load on one chip: p99 TTFT does not fall from rate 2 to rate 8 (same seed, same requests)
     h100 = good[good["hardware"] == "h100-sxm"].set_index("rate")
-    assert h100.loc[8, "e2e_s_mean"] >= h100.loc[2, "e2e_s_mean"] * 0.999
+    assert h100.loc[8, "e2e_mean_s"] >= h100.loc[2, "e2e_mean_s"] * 0.999
 
 
 def test_cli_sweep_writes_parquet(tmp_path):
@@ -87,12 +87,19 @@ def test_cli_sweep_writes_parquet(tmp_path):
     out = tmp_path / "grid.parquet"
     r = CliRunner().invoke(app, ["simulate", "--sweep", str(path), "--out", str(out), "--workers", "1", "--json"])
     assert r.exit_code == 0, r.output
-    rows = json.loads(r.stdout)
+    rows = json.loads(r.stdout)["rows"]
     back = pd.read_parquet(out)
     assert len(back) == len(rows) == 4 and back["feasible"].all()
-    assert list(back["ttft_s_p99"]) == pytest.approx([x["ttft_s_p99"] for x in rows], rel=1e-12)
+    assert list(back["ttft_p99_s"]) == pytest.approx([x["ttft_p99_s"] for x in rows], rel=1e-12)
     r = CliRunner().invoke(app, ["simulate", "--sweep", str(path), "--out", str(out)])
     assert r.exit_code == 2 and "already exists" in r.output
+    # the table fits 80 columns, the grid's own columns first; --csv writes the JSON rows
+    csv = tmp_path / "grid.csv"
+    r = CliRunner().invoke(app, ["simulate", "--sweep", str(path), "--workers", "1", "--csv", str(csv)],
+                           env={"COLUMNS": "80"}, terminal_width=80)
+    assert r.exit_code == 0, r.output
+    assert all(len(ln) <= 80 for ln in r.stdout.splitlines()) and "…" not in r.stdout and "TTFT p99" in r.stdout
+    assert list(pd.read_csv(csv)["ttft_p99_s"]) == pytest.approx(list(back["ttft_p99_s"]), rel=1e-9)
 
 
 def test_trace_paths_are_relative_to_the_sweep_file(tmp_path):

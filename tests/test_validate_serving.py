@@ -112,17 +112,21 @@ def test_json_every_row_and_reasons(fmt, aliases):
     r = runner.invoke(app, ["validate", "--serving", str(DATA / FILES[fmt]), "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
-    assert set(out) == {"rows", "summary"}
-    assert {e["file_row"] for e in out["rows"]} == set(range(_data_rows(DATA / FILES[fmt])))
-    for e in out["rows"]:
-        assert set(e) == {"file_row", "metric", "measured", "predicted", "skipped"}
-        assert e["measured"] > 0
-        if e["skipped"] is None:
-            assert e["predicted"] > 0
-        else:
-            assert isinstance(e["skipped"], str) and e["skipped"] and e["predicted"] is None
+    assert set(out) == {"command", "query", "rows", "summary", "warnings"} and out["command"] == "validate"
     s = out["summary"]
-    assert s["source"] == fmt and s["rows_predicted"] + s["rows_skipped"] == s["data_rows"]
+    # one row per predicted (data row, metric); the rows skipped are counted per reason in the summary
+    assert {e["file_row"] for e in out["rows"]} <= set(range(_data_rows(DATA / FILES[fmt])))
+    assert len({e["file_row"] for e in out["rows"]}) == s["rows_predicted"]
+    for e in out["rows"]:
+        measured = [k for k in e if k.startswith("measured_")]
+        predicted = [k for k in e if k.startswith("predicted_")]
+        assert set(e) == {"file_row", "data_source", "hardware", "metric", "ratio", *measured, *predicted}
+        assert len(measured) == len(predicted) == 1 and measured[0][9:] == predicted[0][10:]
+        assert e[measured[0]] > 0 and e[predicted[0]] > 0
+        assert e["ratio"] == pytest.approx(e[predicted[0]] / e[measured[0]])
+    assert s["data_source"] == fmt and s["rows_predicted"] + s["rows_skipped"] == s["data_rows"]
+    assert sum(x["data_rows"] for x in s["skipped"]) == s["rows_skipped"]
+    assert all(isinstance(x["reason"], str) and x["reason"] for x in s["skipped"])
 
 
 def test_skip_reasons(aliases):
@@ -202,3 +206,16 @@ def test_plot_written(tmp_path, aliases):
     assert png.read_bytes()[:4] == b"\x89PNG"
     _one_line(runner.invoke(app, ["validate", "--serving", str(DATA / FILES["mlenergy"]), "--plot", str(png)]),
               "--force")
+
+
+def test_csv_holds_the_json_rows_and_the_table_fits_80_columns(tmp_path):
+    import pandas as pd
+
+    path, out_csv = str(DATA / FILES["trtllm"]), tmp_path / "v.csv"
+    out = json.loads(runner.invoke(app, ["validate", "--serving", path, "--json"]).output)
+    r = runner.invoke(app, ["validate", "--serving", path, "--csv", str(out_csv)], env={"COLUMNS": "80"},
+                      terminal_width=80)
+    assert r.exit_code == 0, r.output
+    assert all(len(ln) <= 80 for ln in r.stdout.splitlines()) and "MAPE" in r.stdout and "…" not in r.stdout
+    back = pd.read_csv(out_csv)
+    assert len(back) == len(out["rows"]) and list(back["ratio"]) == pytest.approx([x["ratio"] for x in out["rows"]])

@@ -43,6 +43,28 @@ class Validation:
                 "rows": [{**asdict(r), "rel_err": r.rel_err} for r in self.rows]}
 
 
+VALUE_KEYS = {"s": "s", "J/token": "j_per_token", "W": "w", "tokens/s": "tokens_per_s"}   # unit -> key suffix
+
+
+def compared(metric: str, unit: str, measured: float, predicted: float) -> dict:
+    """The flat row of one comparison: ``metric``, ``measured_<unit>``, ``predicted_<unit>`` (glossary names,
+    the unit in the name) and ``ratio`` = predicted / measured."""
+    u = VALUE_KEYS[unit]
+    return {"metric": metric, f"measured_{u}": measured, f"predicted_{u}": predicted, "ratio": predicted / measured}
+
+
+def validation_rows(res: Validation) -> list[dict]:
+    """One flat row per compared measurement (``tokenomy validate --measurements --json``)."""
+    return [{**compared(r.kind, r.unit, r.measured, r.predicted), "phase": r.phase, "case": r.case}
+            for r in res.rows]
+
+
+def validation_summary(res: Validation) -> dict:
+    """MAPE per kind (and energy per phase) as ``groups``; the rows that could not be predicted."""
+    groups = [{"metric": k, "checks": res.counts[k], "mape_frac": v} for k, v in res.mape.items()]
+    return {"hardware": res.hardware, "engine": res.engine, "groups": groups, "rows_skipped": res.skipped}
+
+
 def _hardware(rows, hardware, profile) -> HardwareSpec:
     if isinstance(hardware, HardwareSpec):
         return hardware

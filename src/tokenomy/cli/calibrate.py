@@ -1,6 +1,9 @@
 """``tokenomy calibrate`` (measure this device, fit a profile) and ``tokenomy validate``.
 
 calibrate needs the ``gpu`` extra (PyTorch, nvidia-ml-py); without it, one line says how to install it.
+validate prints the envelope of ``cli/output.py`` with ``--json`` (one flat row per comparison: ``metric``,
+``measured_<unit>``, ``predicted_<unit>``, ``ratio``; summary: the groups' MAPE and the rows skipped) and
+writes the rows with ``--csv`` / ``--parquet``; progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -10,11 +13,12 @@ import time
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from ..errors import SpecError
-from .common import TABLE_ROWS, err_console, fail_line, print_json
-from .options import force_option, hardware_option, json_option, model_option, plot_option
+from .common import err_console, fail_line
+from .options import csv_option, force_option, hardware_option, json_option, model_option, parquet_option, plot_option
+from .output import check_row_files, emit, envelope
+from .tables import Col, num, pct, show_rows, text, whole
 
 
 def calibrate_command(
@@ -79,10 +83,34 @@ def calibrate_command(
             "--phase decode --batch 8 --context 1024")
 
 
-def _fmt(v: float, unit: str) -> str:
-    if unit == "s":
-        return f"{v * 1e3:.4g} ms"
-    return f"{v:.4g} {unit}"
+VALUE_COLS = (Col("measured_s", "measured", "ms", lambda v: num(v * 1e3) if v is not None else "-"),
+              Col("predicted_s", "predicted", "ms", lambda v: num(v * 1e3) if v is not None else "-"),
+              Col("measured_j_per_token", "measured", "J/token"), Col("predicted_j_per_token", "predicted", "J/token"),
+              Col("measured_tokens_per_s", "measured", "tok/s"), Col("predicted_tokens_per_s", "predicted", "tok/s"),
+              Col("measured_w", "measured", "W"), Col("predicted_w", "predicted", "W"))
+GROUP_COLS = (Col("hardware", "chip", fmt=text, left=True), Col("metric", "metric", fmt=text, left=True),
+              Col("median_ratio", "median", "pred/meas"), Col("mape_frac", "MAPE", fmt=pct),
+              Col("checks", "rows", fmt=whole), Col("p90_abs_error_frac", "p90 |err|", fmt=pct),
+              Col("data_source", "source", fmt=text, left=True))
+
+
+def _present(cols, rows) -> list[Col]:
+    """The columns of ``cols`` some row carries (validate rows carry the value keys of their unit only)."""
+    return [c for c in cols if any(c.key in r for r in rows)]
+
+
+def _show_measurements(result, summary_only: bool) -> None:
+    s = result["summary"]
+    rows = result["rows"]
+    if not summary_only:
+        cols = [Col("metric", "kind", fmt=text, left=True), Col("phase", "phase", fmt=text, left=True),
+                Col("case", "case", fmt=text, left=True), Col("ratio", "error", fmt=lambda r: f"{r - 1:+.1%}"),
+                *_present(VALUE_COLS, rows)]
+        show_rows(f"{s['engine']} on {s['hardware']}: predicted vs measured", rows, cols)
+    show_rows(f"MAPE per kind ({s['engine']} on {s['hardware']})", s["groups"], _present(GROUP_COLS, s["groups"]))
+    if s["rows_skipped"]:
+        err_console.print(f"{s['rows_skipped']} rows skipped (no matching model row, precision or power limit on "
+                          f"{s['hardware']}).", markup=False)
 
 
 def validate_command(
@@ -93,7 +121,9 @@ def validate_command(
     profile: str = typer.Option(None, "--profile", help="Profile to check (file or engine name; default torch-eager, "
                                 "or each row's own engine with --serving)."),
     hardware: str = hardware_option("Chip (default: from the profile file or the env row)."),
-    json_out: bool = json_option("Print JSON: MAPE per kind and every row."),
+    json_out: bool = json_option("Print JSON: one row per comparison; the MAPE per group in the summary."),
+    csv: str = csv_option(),
+    parquet: str = parquet_option(),
     plot: str = plot_option("Also write predicted-vs-measured plots to this PNG (matplotlib)."),
     force: bool = force_option(),
     summary_only: bool = typer.Option(False, "--summary", help="Table of MAPE per kind only, without every row."),
@@ -108,62 +138,48 @@ def validate_command(
         raise SpecError("Give exactly one of --measurements (kernel rows) and --serving (a serving CSV).")
     if plot is not None:
         check_plot_target(plot, force=force, suffixes=(".png",))
+    check_row_files(csv, parquet, force)
     if serving is not None:
         if hardware is not None:
             raise SpecError("--hardware does not apply to --serving: each row names its own chip.")
-        _validate_serving(serving, profile, json_out, plot, force, holdout_chip)
+        _validate_serving(serving, profile, plot, force, holdout_chip,
+                          {"json_out": json_out, "csv": csv, "parquet": parquet, "force": force})
         return
     if holdout_chip is not None:
         raise SpecError("--holdout-chip applies to --serving only.")
-    res = validate(read_measurements(measurements), profile=profile, hardware=hardware)
+    with err_console.status("validating: predicting every measured row"):
+        res = validate(read_measurements(measurements), profile=profile, hardware=hardware)
     if plot is not None:
         write_files({plot: lambda p: plot_validation(res, p)}, flag="--plot", force=force)
-    if json_out:
-        print_json(res.to_dict())
-        return
-    con = Console()
-    if not summary_only:
-        t = Table(title=f"{res.engine} on {res.hardware}: predicted vs measured")
-        for h in ("kind", "phase", "case", "measured", "predicted", "error"):
-            t.add_column(h, justify="right" if h in ("measured", "predicted", "error") else "left", no_wrap=True)
-        for r in res.rows[:TABLE_ROWS]:
-            err = f"{r.rel_err:+.1%}"
-            t.add_row(r.kind, r.phase, r.case, _fmt(r.measured, r.unit), _fmt(r.predicted, r.unit),
-                      f"[red]{err}[/red]" if abs(r.rel_err) > 0.15 else err)
-        con.print(t)
-        if len(res.rows) > TABLE_ROWS:
-            con.print(f"showing the first {TABLE_ROWS} of {len(res.rows):,} rows; --json prints them all.",
-                      markup=False)
-    s = Table(title=f"MAPE per kind ({res.engine} on {res.hardware})")
-    s.add_column("kind")
-    s.add_column("rows", justify="right")
-    s.add_column("MAPE", justify="right")
-    for k, v in res.mape.items():
-        s.add_row(k, str(res.counts[k]), f"{v:.1%}")
-    con.print(s)
-    if res.skipped:
-        err_console.print(f"{res.skipped} rows skipped (no matching model row, precision or power limit on "
-                          f"{res.hardware}).", markup=False)
+    from ..validate import validation_rows, validation_summary
+
+    query = {"measurements": list(measurements), "profile": profile, "hardware": res.hardware}
+    emit(envelope("validate", query, validation_rows(res), validation_summary(res)), json_out=json_out,
+         show=lambda r: _show_measurements(r, summary_only), csv=csv, parquet=parquet, force=force)
     if plot is not None:
-        con.print(f"wrote {plot}", markup=False)
+        err_console.print(f"wrote {plot}", markup=False)
 
 
-def _validate_serving(path: str, profile: str | None, json_out: bool, plot: str | None, force: bool,
-                      holdout_chip: str | None = None) -> None:
+def _validate_serving(path: str, profile: str | None, plot: str | None, force: bool, holdout_chip: str | None,
+                      out: dict) -> None:
     from ..report.files import write_files
-    from ..report.serving import plot_serving, skipped_lines, summary_table
+    from ..report.serving import plot_serving, serving_rows, serving_summary, skipped_lines
     from ..serving_check import validate_serving
 
-    res = validate_serving(path, profile, holdout_chip=holdout_chip)
+    with err_console.status(f"validating: predicting every row of {path}"):
+        res = validate_serving(path, profile, holdout_chip=holdout_chip)
     if plot is not None:
         write_files({plot: lambda p: plot_serving(res, p)}, flag="--plot", force=force)
-    if json_out:
-        print_json(res.to_dict())
-        return
-    con = Console()
-    con.print(summary_table(res))
-    for line in skipped_lines(res):
-        err_console.print(line, markup=False)
-    con.print(f"{res.data_rows} rows in {res.seconds:.1f} s; --json prints every row.", markup=False)
+
+    def show(result) -> None:
+        s = result["summary"]
+        show_rows(f"{s['engine']} against {s['data_source']}: {s['rows_predicted']} of {s['data_rows']} rows "
+                  "predicted", s["groups"], _present(GROUP_COLS, s["groups"]))
+        for line in skipped_lines(res):
+            err_console.print(line, markup=False)
+        Console().print(f"{s['data_rows']} rows in {s['wall_s']:.1f} s; --json prints every row.", markup=False)
+
+    query = {"serving": path, "profile": profile, "holdout_chip": holdout_chip}
+    emit(envelope("validate", query, serving_rows(res), serving_summary(res)), show=show, **out)
     if plot is not None:
-        con.print(f"wrote {plot}", markup=False)
+        err_console.print(f"wrote {plot}", markup=False)

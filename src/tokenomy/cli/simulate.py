@@ -1,9 +1,12 @@
 """``tokenomy simulate``: serve a workload request by request; TTFT/TPOT/E2E percentiles, throughput, $ and J.
 
-One run from flags (``tokenomy.simulate``), or a grid from ``--sweep FILE.yaml`` (``sim/sweep.py``). Files
-(``--plot``, ``--requests-out``, ``--event-log``, ``--out``) are checked before the run and written after it,
-all or none, through ``report/files.py`` (never over an existing file without ``--force``). Runs longer than
-``PROGRESS_AFTER_S`` show a progress bar on stderr; stdout carries only the table or the JSON.
+One run from flags (``tokenomy.simulate``), or a grid from ``--sweep FILE.yaml`` (``sim/sweep.py``). ``--json``
+prints the envelope of ``cli/output.py``: one flat row per run (``Simulation.to_dict``: glossary keys such as
+``ttft_p99_s``, ``fleet_tokens_per_s``, ``usd_per_mtok_all_in``), the query (the inputs as used, the scenario's
+fields included) and a summary (``--check-steps``: the step table's error). ``--csv`` / ``--parquet`` write the
+rows; files (``--plot``, ``--requests-out``, ``--event-log``, ``--out``) are checked before the run and written
+after it, all or none, through ``report/files.py`` (never over an existing file without ``--force``). Runs longer
+than ``PROGRESS_AFTER_S`` show a progress bar on stderr; stdout carries only the table or the JSON.
 """
 
 from __future__ import annotations
@@ -15,25 +18,41 @@ from typing import Any
 import typer
 
 from ..errors import SpecError
-from .common import err_console, make_table, missing_flags, print_json, print_quantities
-from .options import POSITIVE, engine_option, force_option, hardware_option, json_option, model_option, plot_option
+from .common import err_console, missing_flags
+from .options import (
+    POSITIVE,
+    csv_option,
+    engine_option,
+    force_option,
+    hardware_option,
+    json_option,
+    model_option,
+    parquet_option,
+    plot_option,
+    scenario_options,
+)
+from .output import check_row_files, emit, envelope
+from .tables import Col, ms, pct, show_one, show_rows, text, whole
 
 PROGRESS_AFTER_S = 0.5     # a bar for shorter runs would only flicker
-TABLE_UNITS = (("ttft_s", "TTFT (ms)"), ("tpot_s", "TPOT (ms)"), ("itl_s", "ITL (ms)"), ("e2e_s", "E2E (s)"))
-SCALARS = (("output_tokens_per_s", "output tokens/s", ",.1f"), ("input_tokens_per_s", "input tokens/s", ",.1f"),
-           ("requests_per_s", "requests/s", ",.3f"), ("goodput_requests_per_s", "goodput (requests/s within SLO)",
-                                                       ",.3f"),
-           ("slo_attainment", "SLO attainment", ".1%"), ("preemptions", "preemptions", ",d"),
-           ("mean_batch", "mean batch (sequences)", ",.1f"), ("kv_peak_frac", "KV cache peak", ".1%"),
-           ("power_w", "power (W)", ",.0f"), ("j_per_token", "J per output token", ".4g"),
-           ("usd_per_mtok", "$ per million output tokens", ".4g"), ("requests", "requests finished", ",d"),
-           ("simulated_s", "simulated time (s)", ",.2f"), ("wall_s", "wall time (s)", ".3f"))
-DISAGG_UNITS = (("kv_transfer_s", "KV transfer after prefill (ms)"), ("kv_queue_s", "KV wait for the link (ms)"))
-DISAGG_SCALARS = (("chips", "chips (both pools)", ",d"), ("prefill_busy_frac", "prefill pool busy", ".1%"),
-                  ("decode_busy_frac", "decode pool busy", ".1%"), ("prefill_kv_peak_frac", "prefill KV peak", ".1%"),
-                  ("decode_kv_peak_frac", "decode KV peak", ".1%"), ("prefill_power_w", "prefill pool power (W)",
-                                                                     ",.0f"),
-                  ("decode_power_w", "decode pool power (W)", ",.0f"), ("kv_link", "KV link", "s"))
+LATENCIES = (("ttft", "TTFT"), ("tpot", "TPOT"), ("itl", "ITL"), ("e2e", "E2E"), ("kv_transfer", "KV transfer"),
+             ("kv_queue", "KV link wait"))
+STATS = ("mean", "p50", "p90", "p99")
+QUANTITIES = (
+    Col("fleet_tokens_per_s", "output tokens/s (fleet)", "tok/s"), Col("fleet_input_tokens_per_s",
+                                                                      "input tokens/s (fleet)", "tok/s"),
+    Col("requests_per_s", "requests/s", "req/s"), Col("goodput_requests_per_s", "goodput (within SLO)", "req/s"),
+    Col("slo_attainment", "SLO attainment", fmt=pct), Col("preemptions", "preemptions", fmt=whole),
+    Col("mean_batch", "mean batch", "sequences"), Col("kv_peak_frac", "KV cache peak", fmt=pct),
+    Col("fleet_power_w", "power (fleet, mean)", "W", whole), Col("j_per_token_chip", "energy per output token",
+                                                                  "J/token"),
+    Col("usd_per_mtok_all_in", "cost per output Mtok (all-in)", "$/Mtok"),
+    Col("requests", "requests finished", fmt=whole), Col("simulated_s", "simulated time", "s"),
+    Col("wall_s", "wall time", "s"), Col("fleet_chips", "chips (both pools)", fmt=whole),
+    Col("prefill_busy_frac", "prefill pool busy", fmt=pct), Col("decode_busy_frac", "decode pool busy", fmt=pct),
+    Col("prefill_kv_peak_frac", "prefill KV peak", fmt=pct), Col("decode_kv_peak_frac", "decode KV peak", fmt=pct),
+    Col("prefill_fleet_power_w", "prefill pool power", "W", whole),
+    Col("decode_fleet_power_w", "decode pool power", "W", whole), Col("kv_link", "KV link", fmt=text))
 SUFFIXES = {"--requests-out": (".parquet", ".csv"), "--event-log": (".csv", ".jsonl"), "--out": (".parquet", ".csv")}
 SWEEP_FLAGS = ("--model", "--hardware", "--workload", "--engine", "--precision", "--spec", "--requests", "--duration",
                "--prefix-cache", "--slo", "--plot", "--requests-out", "--event-log")
@@ -89,24 +108,35 @@ def _events_writer(events: list[tuple], path: str):
     return "t_s,replica,kind,request_id\n" + "".join(",".join(str(x) for x in e) + "\n" for e in events)
 
 
-def _ms(stats: dict, scale: float) -> str:
-    return " / ".join(f"{stats[k] * scale:,.2f}" for k in ("mean", "p50", "p90", "p99"))
-
-
-def render(sim) -> None:
-    """The summary as a two-column table with units."""
-    s = sim.summary
-    rows = [(f"{label} mean / p50 / p90 / p99", _ms(s[k], 1.0 if k == "e2e_s" else 1e3))
-            for k, label in TABLE_UNITS + DISAGG_UNITS if k in s]
-    rows += [(label, format(s[k], spec)) for k, label, spec in SCALARS + DISAGG_SCALARS if k in s]
-    print_quantities("tokenomy simulate", rows)
+def show_run(result) -> None:
+    """One run: a latency table (mean / p50 / p90 / p99, ms) and the run's quantities with units."""
     from rich.console import Console
 
+    row = result["rows"][0]
+    lat = [{"latency": label, **{k: row[f"{name}_{k}_s"] for k in STATS}} for name, label in LATENCIES
+           if f"{name}_mean_s" in row]
+    show_rows("tokenomy simulate: latency per request", lat,
+              [Col("latency", "latency", left=True, fmt=text), *(Col(k, k, "ms", ms) for k in STATS)])
+    show_one("tokenomy simulate", row, QUANTITIES)
     con = Console()
     for what in ("deployment", "workload"):
-        con.print(f"{what}: {getattr(sim, what)}", markup=False, soft_wrap=True)
+        con.print(f"{what}: {row[what]}", markup=False, soft_wrap=False)
+    err = result["summary"]
+    if err:
+        err_console.print(f"step table vs core: decode median {err['decode_step_error_median_frac']:.2%} max "
+                          f"{err['decode_step_error_max_frac']:.2%}, prefill median "
+                          f"{err['prefill_step_error_median_frac']:.2%} max {err['prefill_step_error_max_frac']:.2%}",
+                          markup=False)
 
 
+def scenario_query(scenario) -> dict[str, Any]:
+    """The Scenario's fields as query keys (those named in the glossary)."""
+    from ..glossary import GLOSSARY
+
+    return {k: v for k, v in scenario.model_dump().items() if k in GLOSSARY}
+
+
+@scenario_options
 def simulate_command(
     model: str = model_option(),
     hardware: str = hardware_option(),
@@ -145,7 +175,9 @@ def simulate_command(
                                      "shared-prefix=TOKENS."),
     slo: str = typer.Option(None, "--slo", help="ttft=S,tpot=S (seconds, or e.g. 50ms): goodput and attainment."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the workload's random draws."),
-    json_out: bool = json_option("Print the summary as JSON (with deployment and workload)."),
+    json_out: bool = json_option("Print JSON: one row per run (cli/output.py's envelope)."),
+    csv: str = csv_option(),
+    parquet: str = parquet_option(),
     plot: str = plot_option("Write latency CDFs and queue/batch/KV over time: FILE.html (Plotly) or FILE.png."),
     requests_out: str = typer.Option(None, "--requests-out", help="Write one row per request: FILE.parquet or .csv."),
     event_log: str = typer.Option(None, "--event-log", help="Write the kernel's events: FILE.csv or FILE.jsonl."),
@@ -155,12 +187,17 @@ def simulate_command(
     out: str = typer.Option(None, "--out", help="--sweep: write the table to FILE.parquet (or .csv)."),
     workers: int = typer.Option(None, "--workers", min=1, help="--sweep: local processes (default: all cores)."),
     ray: str = typer.Option(None, "--ray", help="--sweep: run on Ray, 'auto' or a cluster address."),
+    *, scenario=None, overrides=None,
 ) -> None:
     """Simulate serving a workload request by request: latency percentiles, throughput, $ and J."""
     pools = {"prefill_hardware": prefill_hardware, "decode_hardware": decode_hardware, "prefill_tp": prefill_tp,
              "decode_tp": decode_tp, "prefill_pp": prefill_pp, "decode_pp": decode_pp, "prefill_ep": prefill_ep,
              "decode_ep": decode_ep, "prefill_replicas": prefill_replicas, "decode_replicas": decode_replicas,
              "kv_link": kv_link}
+    from ..economics.base import get_scenario
+
+    sc = get_scenario(scenario, **(overrides or {}))       # bad values: one line, exit 2, before any work
+    check_row_files(csv, parquet, force)
     if sweep is not None:
         given = dict(zip(SWEEP_FLAGS, (model, hardware, workload, engine, precision, spec, requests, duration,
                                        prefix_cache, slo, plot, requests_out, event_log), strict=True))
@@ -169,7 +206,10 @@ def simulate_command(
         if extra:
             raise SpecError(f"--sweep takes the scenarios from its file; drop {', '.join(extra)} (put them in the "
                             "file's base or grid).")
-        _sweep(sweep, out, workers, ray, json_out, force)
+        if scenario is not None or overrides:
+            raise SpecError("--sweep takes the scenario from its file (scenario: FILE.yaml in base or grid); drop "
+                            "--scenario and the scenario flags.")
+        _sweep(sweep, out, workers, ray, json_out, force, csv, parquet)
         return
     for flag, v in (("--out", out), ("--workers", workers), ("--ray", ray)):
         if v is not None:
@@ -202,7 +242,7 @@ def simulate_command(
                        dp_attention=dp_attention, replicas=replicas, router=router, spec=spec, requests=requests,
                        duration_s=duration, prefix_cache=prefix_cache, slo=slo, seed=seed,
                        event_log=event_log is not None, progress=bar, force=force, check_steps=check_steps,
-                       **pools)
+                       scenario=sc, **pools)
     finally:
         bar.close()
     files: dict = {}
@@ -215,23 +255,24 @@ def simulate_command(
         files[event_log] = _events_writer(sim.events or [], event_log)
     if files:
         write_files(files, flag="--plot" if plot else "--requests-out", force=force)
-    if json_out:
-        print_json(sim.to_dict())
-    else:
-        render(sim)
-        if sim.step_error is not None:
-            err = sim.step_error
-            err_console.print(f"step table vs core: decode median {err['decode_median']:.2%} max "
-                              f"{err['decode_max']:.2%}, prefill median {err['prefill_median']:.2%} max "
-                              f"{err['prefill_max']:.2%}", markup=False)
+    query = {"model": model, "hardware": hardware, "workload": workload, "engine": engine, "precision": precision,
+             "spec": spec, "tp": tp, "pp": pp, "ep": ep, "dp_attention": dp_attention, "replicas": replicas,
+             "router": router, "requests_asked": requests, "duration_s": duration, "prefix_cache": prefix_cache,
+             "slo": slo, "seed": seed, **{k: v for k, v in pools.items() if v is not None}, **scenario_query(sc)}
+    summary = {f"{k.split('_')[0]}_step_error_{k.split('_')[1]}_frac": v for k, v in (sim.step_error or {}).items()}
+    emit(envelope("simulate", query, [sim.to_dict()], summary), json_out=json_out, show=show_run, csv=csv,
+         parquet=parquet, force=force)
     for f in files:
         err_console.print(f"wrote {f}", markup=False)
 
 
-SWEEP_METRICS = ("ttft_s_p99", "tpot_s_p50", "e2e_s_p90", "output_tokens_per_s", "usd_per_mtok")
+SWEEP_METRICS = (Col("ttft_p99_s", "TTFT p99", "ms", ms), Col("tpot_p50_s", "TPOT p50", "ms", ms),
+                 Col("fleet_tokens_per_s", "tokens/s", "tok/s"), Col("usd_per_mtok_all_in", "cost", "$/Mtok"),
+                 Col("e2e_p90_s", "E2E p90", "s"), Col("j_per_token_chip", "energy", "J/token"))
 
 
-def _sweep(path: str, out: str | None, workers: int | None, ray: str | None, json_out: bool, force: bool) -> None:
+def _sweep(path: str, out: str | None, workers: int | None, ray: str | None, json_out: bool, force: bool,
+           csv: str | None, parquet: str | None) -> None:
     from ..report.files import write_files
     from ..sim.sweep import sweep
 
@@ -243,20 +284,19 @@ def _sweep(path: str, out: str | None, workers: int | None, ray: str | None, jso
         bar.close()
     if out is not None:
         write_files({out: table_writer(df, out)}, flag="--out", force=force)
-    if json_out:
-        print_json(df.astype(object).where(df.notna(), None).to_dict(orient="records"))
-    else:
-        from rich.console import Console
+    rows = [{str(k): v for k, v in r.items()} for r in df.astype(object).where(df.notna(), None).to_dict("records")]
+    # the inputs that vary across the grid (the others are the same on every row), then the metrics
+    inputs = [c for c in df.columns[1: list(df.columns).index("feasible")] if c not in ("model", "workload")
+              and df[c].astype(str).nunique() > 1]
+    inputs.append("feasible")
 
-        inputs = list(df.columns[: list(df.columns).index("feasible") + 1])
-        cols = [c for c in inputs if c not in ("model", "workload")] + [c for c in SWEEP_METRICS if c in df.columns]
-        rows = [tuple(_cell(r[c]) for c in cols) for r in df.head(200).to_dict(orient="records")]
-        con = Console()
-        if not con.is_terminal:
-            con = Console(width=max(con.width, 160))
-        con.print(make_table(f"tokenomy simulate --sweep {path}: {len(df)} scenarios", cols, rows))
-        if len(df) > len(rows):
-            con.print(f"showing {len(rows)} of {len(df)} scenarios; --out or --json has them all.", markup=False)
+    def show(result) -> None:
+        cols = [Col("scenario_index", "#", fmt=whole), *(Col(c, c, fmt=_cell, left=True) for c in inputs),
+                *SWEEP_METRICS]
+        show_rows(f"tokenomy simulate --sweep {path}: {len(rows)} scenarios", result["rows"], cols)
+
+    emit(envelope("simulate", {"sweep": path, "workers": workers, "ray": ray}, rows), json_out=json_out, show=show,
+         csv=csv, parquet=parquet, force=force)
     if out is not None:
         err_console.print(f"wrote {out}", markup=False)
 
@@ -264,4 +304,4 @@ def _sweep(path: str, out: str | None, workers: int | None, ray: str | None, jso
 def _cell(v) -> str:
     if isinstance(v, float):
         return "-" if v != v else f"{v:.4g}"
-    return str(v)
+    return "-" if v is None else str(v)

@@ -1,5 +1,5 @@
-"""Output of ``tokenomy validate --serving``: the summary table (per source x chip x metric) and the
-predicted-versus-measured plot."""
+"""Output of ``tokenomy validate --serving``: the JSON rows and summary (glossary names), the summary table
+(per source x chip x metric) and the predicted-versus-measured plot."""
 
 from __future__ import annotations
 
@@ -7,25 +7,38 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.table import Table
 
 from ..serving_check import ServingValidation
 from ..spec.serving import METRICS
+from ..validate import compared
+
+# the serving files' metric names -> the glossary's (the rest are already glossary names)
+METRIC_NAMES = {"output_tok_s_per_gpu": "tokens_per_s_per_chip", "tok_s_per_user": "tokens_per_s_per_user",
+                "power_w_per_gpu": "power_w_per_chip", "j_per_token": "j_per_token_chip"}
+UNITS = {"tokens/s": "tokens/s", "s": "s", "W": "W", "J": "J/token"}     # METRICS' units -> validate.VALUE_KEYS
 
 
-def summary_table(res: ServingValidation) -> Table:
-    """Median predicted/measured, MAPE and p90 |error| per source x chip x metric."""
+def metric_name(metric: str) -> str:
+    return METRIC_NAMES.get(metric, metric)
+
+
+def serving_rows(res: ServingValidation) -> list[dict[str, Any]]:
+    """One flat row per predicted (data row, metric): file_row, data_source, hardware, the comparison."""
+    return [{"file_row": c.file_row, "data_source": c.source, "hardware": c.chip,
+             **compared(metric_name(c.metric), UNITS[METRICS[c.metric]], c.measured, c.predicted)}
+            for c in res.checks if c.predicted is not None]
+
+
+def serving_summary(res: ServingValidation) -> dict[str, Any]:
+    """Groups (per source x chip x metric: checks, median ratio, MAPE, p90 |error|) and the rows skipped."""
     s = res.summary()
-    t = Table(title=f"{res.engine} against {res.source} ({Path(res.path).name}): {s['rows_predicted']} of "
-                    f"{res.data_rows} rows predicted")
-    for h in ("source", "chip", "metric", "rows", "median pred/meas", "MAPE", "p90 |err|"):
-        t.add_column(h, justify="left" if h in ("source", "chip", "metric") else "right", no_wrap=True)
-    for g in s["groups"]:
-        ratio = f"{g['median_ratio']:.3f}"
-        t.add_row(g["source"], g["chip"], g["metric"], str(g["count"]),
-                  ratio if 0.85 <= g["median_ratio"] <= 1.15 else f"[red]{ratio}[/red]", f"{g['mape']:.1%}",
-                  f"{g['p90_abs_error']:.1%}")
-    return t
+    groups = [{"data_source": g["source"], "hardware": g["chip"], "metric": metric_name(g["metric"]),
+               "checks": g["count"], "median_ratio": g["median_ratio"], "mape_frac": g["mape"],
+               "p90_abs_error_frac": g["p90_abs_error"]} for g in s["groups"]]
+    return {"file": s["file"], "data_source": s["source"], "engine": s["engine"], "data_rows": s["data_rows"],
+            "rows_predicted": s["rows_predicted"], "rows_skipped": s["rows_skipped"],
+            "skipped": [{"reason": why, "data_rows": n} for why, n in s["skipped_by_reason"].items()],
+            "groups": groups, "wall_s": s["seconds"]}
 
 
 def skipped_lines(res: ServingValidation) -> list[str]:

@@ -56,7 +56,7 @@ from tokenomy.sim.kernel import (
     step_end,
     wake,
 )
-from tokenomy.sim.metrics import Recorder, RequestLog, SimResult, _stats, emitted_tokens, summarize
+from tokenomy.sim.metrics import Recorder, RequestLog, SimResult, _stats, emitted_tokens, flat_stats, summarize
 from tokenomy.sim.scheduler import Policy, Replica, Seq
 from tokenomy.spec import args
 from tokenomy.spec.sim import MAX_REPLICAS
@@ -287,20 +287,20 @@ def _result(log_p: RequestLog, log_d: RequestLog, tables: tuple[np.ndarray, ...]
     div = sim_s if sim_s > 0 else 1.0
     ok = np.isfinite(req["finish_s"].to_numpy())
     s.update({
-        "power_w": (e_p + e_d) / div,
-        "j_per_token": (e_p + e_d) / out_tok if out_tok else 0.0,
-        "usd_per_mtok": usd_h * sim_s / 3600 / (out_tok / 1e6) if out_tok else 0.0,
+        "fleet_power_w": (e_p + e_d) / div,
+        "j_per_token_chip": (e_p + e_d) / out_tok if out_tok else 0.0,
+        "usd_per_mtok_all_in": usd_h * sim_s / 3600 / (out_tok / 1e6) if out_tok else 0.0,
         "kv_peak_frac": max(r.kv_peak_frac for r in rp + rd),
-        "kv_transfer_s": _stats(req["kv_transfer_s"].to_numpy()[ok]),
-        "kv_queue_s": _stats(req["kv_queue_s"].to_numpy()[ok]),
+        **flat_stats("kv_transfer", _stats(req["kv_transfer_s"].to_numpy()[ok])),
+        **flat_stats("kv_queue", _stats(req["kv_queue_s"].to_numpy()[ok])),
         "prefill_replicas": len(pre), "decode_replicas": len(dec),
-        "prefill_chips": len(pre) * int(prefill.chips), "decode_chips": len(dec) * int(decode.chips),
-        "chips": len(pre) * int(prefill.chips) + len(dec) * int(decode.chips),
+        "prefill_fleet_chips": len(pre) * int(prefill.chips), "decode_fleet_chips": len(dec) * int(decode.chips),
+        "fleet_chips": len(pre) * int(prefill.chips) + len(dec) * int(decode.chips),
         "prefill_busy_frac": sum(r.busy_s for r in rp) / (len(rp) * div),
         "decode_busy_frac": sum(r.busy_s for r in rd) / (len(rd) * div),
         "prefill_kv_peak_frac": max(r.kv_peak_frac for r in rp),
         "decode_kv_peak_frac": max(r.kv_peak_frac for r in rd),
-        "prefill_power_w": e_p / div, "decode_power_w": e_d / div,
+        "prefill_fleet_power_w": e_p / div, "decode_fleet_power_w": e_d / div,
     })
     return SimResult(requests=req, timeline=timeline, summary=s, events=events,
                      emitted_tokens=emitted_tokens(int(np.isfinite(first).sum()), rd))

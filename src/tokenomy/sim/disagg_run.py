@@ -30,9 +30,9 @@ def _pool_error(pool: str, what: str, e: TokenomyError) -> TokenomyError:
 
 def run_disagg(model, hardware, pools: dict[str, Any], *, engine, precision, tp: int, pp: int, ep: int, dp: int,
                replicas: int, router: str, spec, work: Callable[..., Any], duration_s: float | None, prefix, slo,
-               event_log: bool, progress, force: bool, check_steps: bool, fixed_workload: bool):
+               event_log: bool, progress, force: bool, check_steps: bool, fixed_workload: bool, scenario=None):
     """The disaggregated run of ``tokenomy.simulate`` (its arguments, already checked, plus ``pools``: the
-    prefill_*/decode_* keywords and kv_link)."""
+    prefill_*/decode_* keywords and kv_link; ``scenario``: the Scenario pricing both pools)."""
     from ..api import resolve
     from ..core.disagg import can_share_scaleup, kv_bytes_per_request, kv_paths, link_for
     from .disagg import simulate_disagg
@@ -66,7 +66,7 @@ def run_disagg(model, hardware, pools: dict[str, Any], *, engine, precision, tp:
         what = f"{h.id} tp={g['tp']} pp={g['pp']} ep={g['ep']}"
         try:
             return _step_model(m, h, e, p, tp=g["tp"], pp=g["pp"], ep=g["ep"], dp=g["dp"],
-                               spec=spec if pool == "decode" else None, max_context=longest)
+                               spec=spec if pool == "decode" else None, max_context=longest, scenario=scenario)
         except TokenomyError as err:
             raise _pool_error(pool, what, err) from None
 
@@ -99,7 +99,7 @@ def run_disagg(model, hardware, pools: dict[str, Any], *, engine, precision, tp:
                   f"{step_d.description}; KV over {link.label}, router {router}")
     summary = _checked(dict(res.summary), f"{deployment}; {wl.description}")
     summary["kv_link"] = link.label
-    summary["kv_bytes_per_request"] = float(kv.mean())
+    summary["kv_bytes"] = float(kv.mean())     # mean over the requests
     what = wl.description
     if wl.kind == "closed" and duration_s is not None:
         what = f"{what.rpartition(';')[0]}; {len(res.requests)} requests issued in {duration_s:g} s " \

@@ -13,8 +13,11 @@ Conventions of the summary (``summarize``):
 - ITL percentiles: weighted inverted CDF (the smallest gap whose cumulative token weight reaches q);
 - ``simulated_s``: first arrival to last finish; rates divide by it;
 - ``mean_batch``: decode sequences per step, weighted by step time, over the busy time of all replicas;
-- ``power_w``: (step energy + idle_power_w * idle time of each replica over ``simulated_s``) / simulated_s;
-- ``usd_per_mtok``: replicas * usd_per_hour * simulated_s / 3600 per million output tokens.
+- percentiles are flat keys ``<name>_<stat>_s`` (``ttft_mean_s``, ``ttft_p50_s``, ``ttft_p90_s``, ``ttft_p99_s``;
+  likewise ``tpot``, ``itl``, ``e2e``), the glossary's names;
+- ``fleet_power_w``: (step energy + idle_power_w * idle time of each replica over ``simulated_s``) / simulated_s;
+- ``j_per_token_chip``: that energy per output token;
+- ``usd_per_mtok_all_in``: replicas * usd_per_hour * simulated_s / 3600 per million output tokens.
 """
 
 from __future__ import annotations
@@ -210,9 +213,17 @@ def weighted_stats(x: np.ndarray, w: np.ndarray) -> dict[str, float]:
     return {"mean": float(np.dot(x, w) / w.sum()), "p50": float(p[0]), "p90": float(p[1]), "p99": float(p[2])}
 
 
+STATS = ("mean", "p50", "p90", "p99")
+
+
+def flat_stats(name: str, stats: dict[str, float]) -> dict[str, float]:
+    """``{'mean': .., 'p50': ..}`` of a latency ``name`` (seconds) as the glossary's flat keys ``<name>_<stat>_s``."""
+    return {f"{name}_{k}_s": stats[k] for k in STATS}
+
+
 def summarize(req: pd.DataFrame, recorders: list[Recorder], *, idle_power_w: float,
               usd_per_hour: float, preemptions: int, has_slo: bool, wall_s: float) -> dict[str, Any]:
-    """The summary dict of a simulation (keys of issue 11; conventions in the module docstring)."""
+    """The summary dict of a simulation (glossary keys; conventions in the module docstring)."""
     ok = np.isfinite(req["finish_s"].to_numpy())
     done = req if ok.all() else req[ok]
     n = len(done)
@@ -230,21 +241,21 @@ def summarize(req: pd.DataFrame, recorders: list[Recorder], *, idle_power_w: flo
     itl_w = np.concatenate([g[1] for g in gaps]) if gaps else np.zeros(0)
     met = int(done["slo_met"].sum()) if n else 0
     return {
-        "ttft_s": _stats(done["ttft_s"].to_numpy()),
-        "tpot_s": _stats(multi["tpot_s"].to_numpy()),
-        "itl_s": weighted_stats(itl_s, itl_w),
-        "e2e_s": _stats(done["e2e_s"].to_numpy()),
-        "output_tokens_per_s": out_tok / div,
-        "input_tokens_per_s": float(done["input_tokens"].sum()) / div,
+        **flat_stats("ttft", _stats(done["ttft_s"].to_numpy())),
+        **flat_stats("tpot", _stats(multi["tpot_s"].to_numpy())),
+        **flat_stats("itl", weighted_stats(itl_s, itl_w)),
+        **flat_stats("e2e", _stats(done["e2e_s"].to_numpy())),
+        "fleet_tokens_per_s": out_tok / div,
+        "fleet_input_tokens_per_s": float(done["input_tokens"].sum()) / div,
         "requests_per_s": n / div,
         "goodput_requests_per_s": met / div,
         "slo_attainment": met / n if n else 0.0,
         "preemptions": int(preemptions),
         "mean_batch": sum(r.batch_s for r in recorders) / busy if busy > 0 else 0.0,
         "kv_peak_frac": max((r.kv_peak_frac for r in recorders), default=0.0),
-        "power_w": energy / div,
-        "j_per_token": energy / out_tok if out_tok else 0.0,
-        "usd_per_mtok": len(recorders) * usd_per_hour * sim_s / 3600 / (out_tok / 1e6) if out_tok else 0.0,
+        "fleet_power_w": energy / div,
+        "j_per_token_chip": energy / out_tok if out_tok else 0.0,
+        "usd_per_mtok_all_in": len(recorders) * usd_per_hour * sim_s / 3600 / (out_tok / 1e6) if out_tok else 0.0,
         "requests": n,
         "simulated_s": sim_s,
         "wall_s": wall_s,

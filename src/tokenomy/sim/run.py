@@ -27,18 +27,18 @@ if TYPE_CHECKING:
     from .steps import StepModel
     from .workload import Workload
 
-LATENCY_KEYS = ("ttft_s", "tpot_s", "itl_s", "e2e_s")
-STAT_KEYS = ("mean", "p50", "p90", "p99")
-SCALAR_KEYS = ("output_tokens_per_s", "input_tokens_per_s", "requests_per_s", "goodput_requests_per_s",
-               "slo_attainment", "preemptions", "mean_batch", "kv_peak_frac", "power_w", "j_per_token",
-               "usd_per_mtok", "requests", "simulated_s", "wall_s")
-SUMMARY_KEYS = LATENCY_KEYS + SCALAR_KEYS     # the issue's JSON keys, in its order
+LATENCY_KEYS = tuple(f"{n}_{k}_s" for n in ("ttft", "tpot", "itl", "e2e") for k in ("mean", "p50", "p90", "p99"))
+SCALAR_KEYS = ("fleet_tokens_per_s", "fleet_input_tokens_per_s", "requests_per_s", "goodput_requests_per_s",
+               "slo_attainment", "preemptions", "mean_batch", "kv_peak_frac", "fleet_power_w", "j_per_token_chip",
+               "usd_per_mtok_all_in", "requests", "simulated_s", "wall_s")
+SUMMARY_KEYS = LATENCY_KEYS + SCALAR_KEYS     # every run's row carries these (glossary names), in this order
 
 
 @dataclass(frozen=True)
 class Simulation:
-    """The result of ``simulate``: the summary (the issue's JSON keys), one row per request, the occupancy
-    timeline, and one-line descriptions of the deployment and the workload.
+    """The result of ``simulate``: the summary (one flat row of glossary keys: ``ttft_p99_s``,
+    ``fleet_tokens_per_s``, ``usd_per_mtok_all_in``, ...), one row per request, the occupancy timeline, and
+    one-line descriptions of the deployment and the workload.
 
     ``step_error``: relative error of the step-time table vs direct core calls (``sim.steps.step_model_error``;
     None unless ``check_steps=True``). ``events``: the kernel's event log when ``event_log=True``.
@@ -54,24 +54,19 @@ class Simulation:
     events: list[tuple] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The summary keys in the issue's order, then ``deployment``, ``workload`` (and ``step_error``)."""
+        """The run as one flat row: the summary keys in SUMMARY_KEYS' order (then a two-pool run's own keys),
+        ``deployment`` and ``workload``: what ``tokenomy simulate --json`` prints as its row."""
         out: dict[str, Any] = {k: self.summary[k] for k in SUMMARY_KEYS if k in self.summary}
         out.update({k: v for k, v in self.summary.items() if k not in out})
         out["deployment"] = self.deployment
         out["workload"] = self.workload
-        if self.step_error is not None:
-            out["step_error"] = dict(self.step_error)
         return out
 
-    def flat(self) -> dict[str, Any]:
-        """The summary as one flat row (``ttft_s_p99``, ...): a sweep's columns."""
-        out: dict[str, Any] = {}
-        for k, v in self.to_dict().items():
-            if isinstance(v, dict):
-                out.update({f"{k}_{s}": x for s, x in v.items()})
-            else:
-                out[k] = v
-        return out
+    def to_pandas(self) -> pd.DataFrame:
+        """The run's row (``to_dict``) as a one-row DataFrame; the per-request table is ``requests``."""
+        import pandas as pd
+
+        return pd.DataFrame([self.to_dict()])
 
 
 def simulate(model, hardware=None, *, workload: str | Workload, engine=None, precision=None, tp: int = 1, pp: int = 1,
@@ -82,7 +77,7 @@ def simulate(model, hardware=None, *, workload: str | Workload, engine=None, pre
              prefill_hardware=None, decode_hardware=None, prefill_tp: int | None = None, decode_tp: int | None = None,
              prefill_pp: int | None = None, decode_pp: int | None = None, prefill_ep: int | None = None,
              decode_ep: int | None = None, prefill_replicas: int | None = None, decode_replicas: int | None = None,
-             kv_link: str | None = None) -> Simulation:
+             kv_link: str | None = None, scenario=None) -> Simulation:
     """Simulate serving ``workload`` on ``replicas`` copies of one deployment of ``model`` on ``hardware``.
 
     ``model``, ``hardware``, ``engine``, ``precision``, ``spec``, ``tp``/``pp``/``ep``/``dp_attention``: as
@@ -96,6 +91,9 @@ def simulate(model, hardware=None, *, workload: str | Workload, engine=None, pre
     of ``prefill_replicas`` x (``prefill_hardware``, ``prefill_tp``/``pp``/``ep``) and a decode pool likewise, each
     defaulting to ``hardware``/``tp``/``pp``/``ep`` and 1 replica, the KV moved over ``kv_link`` ('auto',
     'scale-up', 'scale-out').
+
+    ``scenario``: the economics behind ``usd_per_mtok_all_in`` (a Scenario, a YAML/TOML path, or None for the
+    defaults: owned; ``tokenomy.economics.get_scenario`` builds one with overrides, e.g. mode='rented').
     """
     import time
 
@@ -119,6 +117,8 @@ def simulate(model, hardware=None, *, workload: str | Workload, engine=None, pre
     if duration_s is not None:
         duration_s = args.number("duration_s", duration_s, minimum=0.0, allow_minimum=False, maximum=MAX_DURATION_S)
     sd, _ = resolve_spec(spec)
+    from ..economics.base import get_scenario
+    sc = get_scenario(scenario)
     pools = {"prefill_hardware": prefill_hardware, "decode_hardware": decode_hardware, "prefill_tp": prefill_tp,
              "decode_tp": decode_tp, "prefill_pp": prefill_pp, "decode_pp": decode_pp, "prefill_ep": prefill_ep,
              "decode_ep": decode_ep, "prefill_replicas": prefill_replicas, "decode_replicas": decode_replicas,
@@ -142,7 +142,8 @@ def simulate(model, hardware=None, *, workload: str | Workload, engine=None, pre
         return run_disagg(model, hardware, pools, engine=engine, precision=precision, tp=tp, pp=pp, ep=ep, dp=dp,
                           replicas=replicas, router=router, spec=sd, work=work,
                           duration_s=duration_s, prefix=prefix, slo=slo_, event_log=event_log, progress=progress,
-                          force=force, check_steps=check_steps, fixed_workload=isinstance(workload, Workload))
+                          force=force, check_steps=check_steps, fixed_workload=isinstance(workload, Workload),
+                          scenario=sc)
     if hardware is None:
         raise SpecError("hardware is required (CLI --hardware), or prefill_hardware and decode_hardware for a "
                         "disaggregated run.")
@@ -150,14 +151,14 @@ def simulate(model, hardware=None, *, workload: str | Workload, engine=None, pre
     args.tp_in_domain(tp, h.scaleup_domain, h.id)
     wl = work()
     longest = _in_context(wl, m, force)
-    step = _step_model(m, h, e, p, tp=tp, pp=pp, ep=ep, dp=dp, spec=sd, max_context=longest)
+    step = _step_model(m, h, e, p, tp=tp, pp=pp, ep=ep, dp=dp, spec=sd, max_context=longest, scenario=sc)
     if wl.kind == "closed" and duration_s is not None and not isinstance(workload, Workload):
         # the fastest a client can go: one sequence alone, nearly empty cache (1 / batch-1 decode step time)
         client = float(step.tokens_per_step / step.step_s(1, 1, 0, 0))
         wl = work(client)
         longest2 = _in_context(wl, m, force)
         if longest2 > longest:
-            step = _step_model(m, h, e, p, tp=tp, pp=pp, ep=ep, dp=dp, spec=sd, max_context=longest2)
+            step = _step_model(m, h, e, p, tp=tp, pp=pp, ep=ep, dp=dp, spec=sd, max_context=longest2, scenario=sc)
     from .kernel import simulate_requests
     from .scheduler import policy_for
 
@@ -200,12 +201,10 @@ def _checked(summary: dict[str, Any], inputs: str) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     for k, v in summary.items():
-        vals = v if isinstance(v, dict) else {"": v}
-        for sub, x in vals.items():
-            if isinstance(x, (int, float)) and not (math.isfinite(x) and x >= 0):
-                raise UnsupportedError(f"The simulation of {inputs} gives {k}{'.' + sub if sub else ''} = {x}: these "
-                                       "inputs are outside what tokenomy models; check the files given or report it.")
-        out[k] = {s: float(x) for s, x in v.items()} if isinstance(v, dict) else _plain(v)
+        if isinstance(v, (int, float)) and not (math.isfinite(v) and v >= 0):
+            raise UnsupportedError(f"The simulation of {inputs} gives {k} = {v}: these inputs are outside what "
+                                   "tokenomy models; check the files given or report it.")
+        out[k] = _plain(v)
     return out
 
 
@@ -221,7 +220,8 @@ def _parse(text: str, **kw) -> Workload:
     return parse_workload(text, **kw)
 
 
-def _step_model(m, h, e, p, *, tp: int, pp: int, ep: int, dp: int, spec, max_context: int) -> StepModel:
+def _step_model(m, h, e, p, *, tp: int, pp: int, ep: int, dp: int, spec, max_context: int,
+                scenario=None) -> StepModel:
     from .steps import build_step_model
     return build_step_model(m, h, engine=e, precision=p, tp=tp, pp=pp, ep=ep, dp_attention=dp, spec=spec,
-                            max_context=max_context)
+                            max_context=max_context, scenario=scenario)

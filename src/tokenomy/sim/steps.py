@@ -96,7 +96,7 @@ class StepModel:
     max_num_batched_tokens: int      # engine profile (token budget per step)
     tokens_per_step: float           # tokens a decode step emits per sequence (>1 with speculative decoding)
     idle_power_w: float              # replica power while no step runs (NaN: the chip has no power figure)
-    usd_per_hour: float              # replica cost per busy hour (owned default, as the frontier; NaN: unpriced)
+    usd_per_hour: float              # replica cost per busy hour at the scenario (default owned; NaN: unpriced)
     kv_bytes_per_token: float        # KV bytes of one cached token on the replica (full-attention layers; all
     #                                  layers when none is full), in its format
     swap_bytes_per_s: float          # host link for KV swap (HOST_LINK_BYTES_PER_S per chip: an assumption)
@@ -164,8 +164,9 @@ class StepModel:
 
 
 def build_step_model(model, hardware, *, engine=None, precision=None, tp: int = 1, pp: int = 1, ep: int = 1,
-                     dp_attention: int = 1, spec=None, max_context: int | None = None) -> StepModel:
-    """The StepModel of one replica: names or specs as api.predict takes them. NothingFitsError when the
+                     dp_attention: int = 1, spec=None, max_context: int | None = None, scenario=None) -> StepModel:
+    """The StepModel of one replica: names or specs as api.predict takes them; ``scenario`` (economics.get_scenario's
+    argument, default the owned defaults) prices its busy hour. NothingFitsError when the
     weights and a max_num_batched_tokens step leave no room for the KV cache (of ``max_context`` tokens
     when given)."""
     tp, pp, ep = (args.positive_int(k, v) for k, v in (("tp", tp), ("pp", pp), ("ep", ep)))
@@ -262,7 +263,7 @@ def build_step_model(model, hardware, *, engine=None, precision=None, tp: int = 
     return StepModel(description=desc, chips=chips, kv_capacity_tokens=tokens, max_num_seqs=e.max_num_seqs,
                      max_num_batched_tokens=step_tokens,
                      tokens_per_step=1.0 if sd is None else sd.tokens_per_step,
-                     idle_power_w=chips * p_idle, usd_per_hour=chips * effective_usd_per_chip_hour(hw),
+                     idle_power_w=chips * p_idle, usd_per_hour=chips * effective_usd_per_chip_hour(hw, scenario),
                      kv_bytes_per_token=kv_chip * chips / D, swap_bytes_per_s=HOST_LINK_BYTES_PER_S * chips,
                      max_context=int(ctx), kv_tokens_per_seq=per_seq, _c=c)
 

@@ -15,10 +15,11 @@ Keys of ``base`` and ``grid`` are the keyword arguments of ``simulate`` (``ARGS`
 variable that some ``{name}`` in a text value of ``base`` must use (and every ``{name}`` must be a grid key).
 Without ``grid`` the sweep is the one scenario ``base``. Relative trace paths are relative to the sweep file.
 
-Each scenario is one row: ``scenario`` (its index), every argument given (text after substitution), the
-variables, ``feasible`` and ``reason`` (a scenario whose inputs are refused or do not fit is a row with
-``feasible`` False and the one-line reason, never an error of the sweep), then the summary flattened
-(``ttft_s_p99``, ``output_tokens_per_s``, ..., ``deployment``, ``workload``). Rows keep the grid's order
+Each scenario is one row: ``scenario_index``, every argument given (text after substitution; ``scenario``
+is a scenario file pricing the run), the variables, ``feasible`` and ``reason`` (a scenario whose inputs are
+refused or do not fit is a row with ``feasible`` False and the one-line reason, never an error of the sweep),
+then the run's row (``Simulation.to_dict``: ``ttft_p99_s``, ``fleet_tokens_per_s``, ``usd_per_mtok_all_in``,
+..., ``deployment``, ``workload``), the glossary names of ``tokenomy simulate --json``. Rows keep the grid's order
 whatever ran them: ``concurrent.futures.ProcessPoolExecutor`` on ``workers`` local processes, or Ray tasks
 (``ray_address`` 'auto' or a cluster address; Ray is imported only then: ``pip install 'tokenomy[ray]'``;
 the cluster's nodes need tokenomy installed).
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ARGS = ("model", "hardware", "workload", "engine", "precision", "tp", "pp", "ep", "dp_attention", "replicas",
-        "router", "spec", "requests", "duration_s", "prefix_cache", "slo", "seed", "force")
+        "router", "spec", "requests", "duration_s", "prefix_cache", "slo", "seed", "force", "scenario")
 MAX_SCENARIOS = 1_000_000      # one Parquet row each (~1 KB): a fleet study is thousands; catches a runaway grid
 SWEEP_HINT = ("A sweep file has 'base' (arguments of tokenomy.simulate) and 'grid' (lists to cross), e.g. "
               "base: {model: llama-3.1-8b, workload: 'poisson:rate={rate},isl=1000,osl=200'} "
@@ -101,7 +102,7 @@ def run_scenario(job: tuple[int, dict[str, Any], str | None]) -> dict[str, Any]:
     from .run import simulate
 
     i, sc, base_dir = job
-    row: dict[str, Any] = {"scenario": i, **{k: _cell(v) for k, v in sc["args"].items()},
+    row: dict[str, Any] = {"scenario_index": i, **{k: _cell(v) for k, v in sc["args"].items()},
                            **{k: _cell(v) for k, v in sc["vars"].items()}}
     kw = dict(sc["args"])
     try:
@@ -113,7 +114,7 @@ def run_scenario(job: tuple[int, dict[str, Any], str | None]) -> dict[str, Any]:
         return {**row, "feasible": False, "reason": " ".join(str(e).split())}
     except TypeError as e:          # a value of the wrong type reached a keyword (e.g. a list)
         return {**row, "feasible": False, "reason": f"bad argument: {e}"}
-    return {**row, "feasible": True, "reason": "", **res.flat()}
+    return {**row, "feasible": True, "reason": "", **res.to_dict()}
 
 
 def _cell(v: Any) -> Any:
