@@ -272,6 +272,8 @@ GLOSSARY: dict[str, Term] = {
     "query": _T("The inputs as used, defaults filled in (flag names with _).", "1"),
     "warnings": _T("Sentences the reader must see (assumptions that bind, rows skipped).", "1"),
     # --- added by helper: predict, gemm, shape, hardware/models/engines
+    "rent_usd_per_hour": _T("Scenario: rent of one chip per hour (null = from the catalog).", "$/h", "chip"),
+    "cases": _T("predict, gemm: the JSONL file of cases (one row each).", "1"),
     # --- added by helper: frontier
     # --- added by helper: economics (cost, factory, breakeven, invest)
     # --- added by helper: simulate, validate
