@@ -98,7 +98,7 @@ def run_cases(path: str, defaults: dict, scenario=None,
     return out, preds  # type: ignore[return-value]  # every index is filled above
 
 
-# the columns of the human tables, most important first; a row shows the ones it has
+# the quantities of one case, most important first (those the row has)
 COLS = (
     Col("model", "model", left=True, fmt=text), Col("hardware", "chip", left=True, fmt=text),
     Col("phase", "phase", left=True, fmt=text), Col("batch", "batch", fmt=whole), Col("seq", "prompt", "tokens", whole),
@@ -129,6 +129,27 @@ DETAIL_COLS = (     # the single-case view adds these (long texts and the step's
 )
 
 
+# a table of many cases shows each row's phase figures in one column (the phase column says which)
+MERGED = {"seq/context": ("seq", "context"), "*_tokens_per_s": ("decode_tokens_per_s", "prefill_tokens_per_s"),
+          "*_usd_per_mtok": ("decode_usd_per_mtok", "prefill_usd_per_mtok"),
+          "*_j_per_token_chip": ("decode_j_per_token_chip", "prefill_j_per_token_chip"),
+          "*_j_per_token_facility": ("decode_j_per_token_facility", "prefill_j_per_token_facility"),
+          "*_power_w": ("decode_power_w", "prefill_power_w")}
+TABLE_COLS = (
+    Col("model", "model", left=True, fmt=text), Col("hardware", "chip", left=True, fmt=text),
+    Col("phase", "phase", left=True, fmt=text), Col("batch", "batch", fmt=whole),
+    Col("seq/context", "seq/ctx", "tokens", whole), Col("latency_s", "latency", "ms", ms),
+    Col("*_tokens_per_s", "speed", "tok/s", whole), Col("tokens_per_s_per_user", "per user", "tok/s/user"),
+    Col("*_usd_per_mtok", "cost", "$/Mtok"), Col("*_j_per_token_chip", "energy", "J/token", scaled(1, 3)),
+    Col("memory_bytes_per_chip", "memory", "GB/chip", gb), Col("fits", "fits"), Col("bound", "bound", fmt=text),
+    Col("engine", "engine", left=True, fmt=text), Col("precision", "precision", left=True, fmt=text),
+    Col("spec", "spec", left=True, fmt=text), Col("chips", "chips", fmt=whole), Col("tp", "tp", fmt=whole),
+    Col("pp", "pp", fmt=whole), Col("ep", "ep", fmt=whole), Col("usd_per_hour", "replica", "$/h"),
+    Col("*_j_per_token_facility", "facility", "J/token", scaled(1, 3)), Col("*_power_w", "power", "W", whole),
+    Col("source", "source", left=True, fmt=text),
+)
+
+
 def show(result) -> None:
     rows = result["rows"]
     if len(rows) == 1:
@@ -136,8 +157,11 @@ def show(result) -> None:
         title = f"tokenomy predict: {r['model']} on {r['hardware']}, {r['phase']}"
         show_one(title, r, [c for c in COLS if c.key not in ("model", "hardware")] + list(DETAIL_COLS))
         return
-    present = {k for r in rows for k in r}
-    show_rows("tokenomy predict", rows, [c for c in COLS if c.key in present])
+    shown = [{**r, **{k: next((r[x] for x in keys if x in r), None) for k, keys in MERGED.items()}} for r in rows]
+    same = [c for c in TABLE_COLS[:2] + TABLE_COLS[13:20] if len({r.get(c.key) for r in rows}) == 1]
+    title = "tokenomy predict: " + ", ".join(f"{c.header} {c.cell(rows[0])}" for c in same)
+    show_rows(title, shown, [c for c in TABLE_COLS if c not in same],
+              caption="prefill rows: speed in input tok/s, $ and J per input token")
 
 
 def _warnings(preds: list[Prediction], rows: list[dict]) -> list[str]:
