@@ -89,7 +89,7 @@ def test_units_and_scopes_are_well_formed():
 
 
 # the unit is the last part of the name: a key ending like this has this unit
-SUFFIX_UNITS = [("_usd_per_mtok", "$/Mtok"), ("requests_per_s", "requests/s"), ("tokens_per_s", "tokens/s"), ("_per_user", "tokens/s/user"),
+SUFFIX_UNITS = [("flop_per_s", "FLOP/s"), ("bytes_per_s", "bytes/s"), ("_usd_per_mtok", "$/Mtok"), ("requests_per_s", "requests/s"), ("tokens_per_s", "tokens/s"), ("_per_user", "tokens/s/user"),
                 ("_bytes", "bytes"), ("_frac", "1"), ("_usd", "$"), ("_w", "W"), ("_s", "s"),
                 ("_per_hour", "$/h")]
 PREFIX_UNITS = [("usd_per_mtok", "$/Mtok"), ("tokens_per_s_per_mw", "tokens/s/MW"), ("j_per_token", "J/token")]
