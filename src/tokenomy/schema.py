@@ -16,27 +16,30 @@ SCALAR = {"type": ["string", "number", "integer", "boolean", "null"]}
 
 # row keys every row of the command carries (more may appear; all are glossary names)
 ROW_KEYS: dict[str, tuple[str, ...]] = {
-    "predict": (),
+    "predict": ("model", "hardware", "engine", "precision", "spec", "phase", "tp", "pp", "ep", "dp_attention", "chips",
+                "batch", "latency_s", "usd_per_hour", "memory_bytes_per_chip", "fits", "bound", "source"),
     "frontier": (),
     "simulate": (),
     "cost": (),
     "factory": (),
     "breakeven": (),
     "invest": (),
-    "gemm": (),
-    "shape": (),
+    "gemm": ("hardware", "engine", "dtype", "m", "n", "k", "latency_s", "flop_per_s", "bound", "efficiency_frac",
+             "source"),
+    "shape": ("prefill_efficiency_frac", "decode_efficiency_frac"),       # --design: one row, the proposed shape
     "validate": (),
-    "hardware list": (),
-    "hardware show": (),
-    "models list": (),
-    "models show": (),
-    "engines list": (),
-    "engines show": (),
+    "hardware list": ("hardware", "hardware_name", "vendor", "bf16_flop_per_s", "hbm_bytes", "hbm_bytes_per_s",
+                      "power_limit_w"),
+    "hardware show": ("field", "value", "unit", "reference", "note"),
+    "models list": ("model", "family", "n_layers", "d_model", "n_heads", "n_kv_heads", "params_total", "params_active"),
+    "models show": ("field", "value"),
+    "engines list": ("engine", "graph", "calibrated_hardware", "description"),
+    "engines show": ("field", "value"),
 }
 
 # query keys the command always echoes (the inputs as used, defaults filled in)
 QUERY_KEYS: dict[str, tuple[str, ...]] = {
-    "predict": (),
+    "predict": ("mode", "electricity_usd_per_kwh", "pue", "utilization_frac"),
     "frontier": (),
     "simulate": (),
     "cost": (),
@@ -44,14 +47,14 @@ QUERY_KEYS: dict[str, tuple[str, ...]] = {
     "breakeven": (),
     "invest": (),
     "gemm": (),
-    "shape": (),
+    "shape": ("design", "hardware", "engine", "tolerance", "prefill_tokens", "decode_batch"),
     "validate": (),
     "hardware list": (),
-    "hardware show": (),
+    "hardware show": ("hardware",),
     "models list": (),
-    "models show": (),
+    "models show": ("model",),
     "engines list": (),
-    "engines show": (),
+    "engines show": ("engine",),
 }
 
 

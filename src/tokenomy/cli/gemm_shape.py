@@ -31,6 +31,11 @@ from .tables import Col, ms, pct, scaled, show_one, show_rows, text, us, whole
 
 tera = scaled(1e-12)
 
+
+def times(x) -> str:
+    """A speed-up ratio to three decimals (1.004)."""
+    return f"{x:.3f}" if isinstance(x, float) else text(x)
+
 GEMM_CASE_KEYS = {"hardware", "m", "n", "k", "dtype", "engine"}
 
 
@@ -117,14 +122,14 @@ def gemm_command(
 
 SHAPE_COLS = (
     Col("gemm", "GEMM", left=True, fmt=text), Col("n", "n", fmt=whole), Col("k", "k", fmt=whole),
-    Col("prefill_gemm_s", "prefill", "ms", ms), Col("prefill_efficiency_frac", "prefill", "of ideal", pct),
-    Col("decode_gemm_s", "decode", "ms", ms), Col("decode_efficiency_frac", "decode", "of ideal", pct),
-    Col("flags", "flags", left=True, fmt=text), Col("gemm_count", "count", fmt=whole),
+    Col("prefill_gemm_s", "prefill", "ms", ms), Col("decode_gemm_s", "decode", "ms", ms),
+    Col("flags", "flags", left=True, fmt=text), Col("prefill_efficiency_frac", "prefill", "of ideal", pct),
+    Col("decode_efficiency_frac", "decode", "of ideal", pct), Col("gemm_count", "count", fmt=whole),
     Col("prefill_flop_per_s", "prefill", "TFLOP/s", tera), Col("decode_flop_per_s", "decode", "TFLOP/s", tera),
 )
 PROPOSAL_COLS = (
-    Col("description", "change", left=True, fmt=text), Col("params_change_frac", "params", "change", pct),
-    Col("prefill_speedup", "prefill", "speed-up x"), Col("decode_speedup", "decode", "speed-up x"),
+    Col("description", "change", left=True, fmt=text), Col("prefill_speedup", "prefill", "speed-up x", times),
+    Col("decode_speedup", "decode", "speed-up x", times), Col("params_change_frac", "params", "change", pct),
 )
 DESIGN_COLS = (
     *(Col(k, k, fmt=whole) for k in ("n_layers", "d_model", "n_heads", "n_kv_heads", "d_head", "d_ff", "vocab_size")),

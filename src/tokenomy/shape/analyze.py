@@ -52,6 +52,14 @@ class ShapeProposal:
     decode_gain: float
     gemm_speedups: dict          # GEMM name -> {"prefill": old/new, "decode": old/new}, changed ones
 
+    def record(self) -> dict:
+        """JSON object keyed by glossary names (``shape --json`` summary.proposals): ``changes`` a list of
+        {field, value} (the new values), ``gemm_speedups`` a list of {gemm, prefill_speedup, decode_speedup}."""
+        d = {k: v for k, v in asdict(self).items() if k not in ("changes", "gemm_speedups")}
+        return {**d, "changes": [{"field": k, "value": new} for k, (_, new) in self.changes.items()],
+                "gemm_speedups": [{"gemm": g, "prefill_speedup": s["prefill"], "decode_speedup": s["decode"]}
+                                  for g, s in self.gemm_speedups.items()]}
+
 
 @dataclass(frozen=True)
 class ShapeAnalysis:
@@ -91,7 +99,7 @@ class ShapeAnalysis:
         """The whole step's figures and the proposals (``shape --json`` summary)."""
         keys = ("params_total", "prefill_seqs", "prefill_gemm_s", "decode_gemm_s", "prefill_efficiency_frac",
                 "decode_efficiency_frac", "source")
-        return {**{k: getattr(self, k) for k in keys}, "proposals": plain([asdict(p) for p in self.proposals])}
+        return {**{k: getattr(self, k) for k in keys}, "proposals": [p.record() for p in self.proposals]}
 
 
 # ---- proposals -----------------------------------------------------------------------------
