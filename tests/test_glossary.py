@@ -15,6 +15,8 @@ from tokenomy.cli.main import app
 from tokenomy.cli.predict import OUT_KEYS
 from tokenomy.glossary import DATA_MAPS, GLOSSARY, SCOPES, UNITS
 
+from test_json_schema import RUNS
+
 ROOT = Path(__file__).resolve().parents[1]
 M, H = "llama-3.1-8b", "h100-sxm"
 SPEED = ["--tokens-per-s-per-user", "50"]
@@ -31,11 +33,15 @@ COMMANDS = {
     "factory": ["factory", "--power-mw", "10", "--model", M, "--hardware", H, *SPEED],
     "breakeven": ["breakeven", "--model", M, "--hardware", H, "--versus", "groq-lpu", *SPEED],
     "invest": ["invest", "--model", M, "--hardware", H, *SPEED],
+    "shape": ["shape", "--model", str(ROOT / "tests/data/configs/gpt2.json"), "--hardware", H],  # has proposals
+    "shape design": ["shape", "--design", "--params", "1e9", "--hardware", H],
+    **{k: RUNS[k] for k in ("gemm", "hardware list", "hardware show", "models list", "models show", "engines list",
+                            "engines show")},
 }
 
 
 # keys printed only in cases the commands above do not reach (each with where it appears)
-ONLY_SOMETIMES: dict[str, str] = {}
+ONLY_SOMETIMES: dict[str, str] = {"cases": "predict --cases, gemm --cases"}
 
 
 def keys_of(obj, out=None):

@@ -150,6 +150,11 @@ class Prediction(_core.Prediction):
     j_per_token_facility: np.ndarray | None = None
     scenario: dict[str, Any] | None = None
 
+    @property
+    def priced_by(self) -> dict[str, Any]:
+        """The scenario fields the costs used ({} when the Prediction was not priced)."""
+        return dict(self.scenario or {})
+
     def records(self) -> list[dict[str, Any]]:
         """One flat dict per point (row-major over the broadcast shape), keyed as ``predict --json`` rows."""
         raw = super().records()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..api import predict
 from .tables import Col, ms, scaled, show_rows, text, whole
 
@@ -22,7 +24,7 @@ def demo() -> None:
         d1 = predict(DEMO_MODEL, chip, phase="decode", batch=1, context=1024)
         d64 = predict(DEMO_MODEL, chip, phase="decode", batch=64, context=1024)
         rows.append({"hardware": chip, "prefill_s": float(pf.latency_s), "speed_b1": float(d1.tokens_per_s_per_user),
-                     "tokens_b64": float(d64.tokens_per_s), "usd_b64": float(d64.usd_per_mtok),
+                     "tokens_b64": float(d64.tokens_per_s), "usd_b64": float(np.asarray(d64.usd_per_mtok, dtype=float)),
                      "j_b64": float(d64.energy_j_per_token)})
     show_rows(f"{DEMO_MODEL}, bf16, one chip, engine 'serving'", rows, COLS,
               caption="decode at context 1024; $ of a decoded token on owned chips, 70% busy (the default "

@@ -168,8 +168,8 @@ def _warnings(preds: list[Prediction], rows: list[dict]) -> list[str]:
     out = [f"row {i + 1} does not fit: {r['fit_reason']}" if len(rows) > 1 else f"does not fit: {r['fit_reason']}"
            for i, r in enumerate(rows) if not r["fits"]]
     for p in preds:
-        if not np.all(np.isfinite(p.usd_per_hour)):
-            out.append(f"{p.hardware} has neither a price nor a rent in mode {p.scenario['mode']!r} "
+        if not np.all(np.isfinite(np.asarray(p.usd_per_hour, dtype=float))):
+            out.append(f"{p.hardware} has neither a price nor a rent in mode {p.priced_by['mode']!r} "
                        "(catalog or --chip-price-usd / --rent-usd-per-hour): its $ figures are null.")
     return list(dict.fromkeys(out))
 
@@ -207,7 +207,7 @@ def predict_command(
         rows, preds = run_cases(cases, {"model": model, "hardware": hardware, "engine": engine,
                                         "precision": precision, "phase": phase, "profile": profile, "spec": spec},
                                 scenario, overrides)
-        query = {"cases": cases, **preds[0].scenario} if preds else {"cases": cases}
+        query = {"cases": cases, **(preds[0].priced_by if preds else {})}
     else:
         missing_flags((("--model", model), ("--hardware", hardware), ("--phase", phase), ("--batch", batch)),
                       "(or pass --cases FILE.jsonl).")
@@ -216,6 +216,6 @@ def predict_command(
                        dp_attention=dp_attention, scenario=scenario, **overrides)
         rows, preds = pred.records(), [pred]
         query = {**{k: rows[0][record_key(k, phase)] for k in ASKED if record_key(k, phase) in rows[0]},
-                 **pred.scenario}
+                 **pred.priced_by}
     emit(envelope("predict", query, rows, warnings=_warnings(preds, rows)), json_out=json_out, show=show,
          csv=csv, parquet=parquet, force=force)
