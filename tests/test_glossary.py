@@ -9,13 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
+from test_json_schema import RUNS
 from typer.testing import CliRunner
 
 from tokenomy.cli.main import app
 from tokenomy.cli.predict import OUT_KEYS
 from tokenomy.glossary import DATA_MAPS, GLOSSARY, SCOPES, UNITS
-
-from test_json_schema import RUNS
 
 ROOT = Path(__file__).resolve().parents[1]
 M, H = "llama-3.1-8b", "h100-sxm"
