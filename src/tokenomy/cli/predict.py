@@ -10,6 +10,7 @@ import numpy as np
 import typer
 
 from ..api import RECORD_ORDER, Prediction, predict, record_key
+from ..economics.base import get_scenario
 from ..errors import SpecError
 from ..loaders.cases import read_cases
 from .common import missing_flags
@@ -164,13 +165,16 @@ def show(result) -> None:
               caption="prefill rows: speed in input tok/s, $ and J per input token")
 
 
-def _warnings(preds: list[Prediction], rows: list[dict]) -> list[str]:
+def _warnings(preds: list[Prediction], rows: list[dict], asked_mode: str) -> list[str]:
     out = [f"row {i + 1} does not fit: {r['fit_reason']}" if len(rows) > 1 else f"does not fit: {r['fit_reason']}"
            for i, r in enumerate(rows) if not r["fits"]]
     for p in preds:
         if not np.all(np.isfinite(np.asarray(p.usd_per_hour, dtype=float))):
             out.append(f"{p.hardware} has neither a price nor a rent in mode {p.priced_by['mode']!r} "
                        "(catalog or --chip-price-usd / --rent-usd-per-hour): its $ figures are null.")
+        elif p.priced_by["mode"] != asked_mode:
+            out.append(f"{p.hardware} has no {'price' if asked_mode == 'owned' else 'rent'} in the catalog: "
+                       f"priced {p.priced_by['mode']}.")
     return list(dict.fromkeys(out))
 
 
@@ -217,5 +221,6 @@ def predict_command(
         rows, preds = pred.records(), [pred]
         query = {**{k: rows[0][record_key(k, phase)] for k in ASKED if record_key(k, phase) in rows[0]},
                  **pred.priced_by}
-    emit(envelope("predict", query, rows, warnings=_warnings(preds, rows)), json_out=json_out, show=show,
+    asked_mode = get_scenario(scenario, **overrides).mode
+    emit(envelope("predict", query, rows, warnings=_warnings(preds, rows, asked_mode)), json_out=json_out, show=show,
          csv=csv, parquet=parquet, force=force)
