@@ -165,6 +165,11 @@ def show(result) -> None:
               caption="prefill rows: speed in input tok/s, $ and J per input token")
 
 
+def _asked(scenario_used: dict) -> dict:
+    """The scenario fields that priced the steps, for the query (a field left to the catalog is left out)."""
+    return {k: v for k, v in scenario_used.items() if v is not None}
+
+
 def _warnings(preds: list[Prediction], rows: list[dict], asked_mode: str) -> list[str]:
     out = [f"row {i + 1} does not fit: {r['fit_reason']}" if len(rows) > 1 else f"does not fit: {r['fit_reason']}"
            for i, r in enumerate(rows) if not r["fits"]]
@@ -211,7 +216,7 @@ def predict_command(
         rows, preds = run_cases(cases, {"model": model, "hardware": hardware, "engine": engine,
                                         "precision": precision, "phase": phase, "profile": profile, "spec": spec},
                                 scenario, overrides)
-        query = {"cases": cases, **(preds[0].priced_by if preds else {})}
+        query = {"cases": cases, **_asked(preds[0].priced_by if preds else {})}
     else:
         missing_flags((("--model", model), ("--hardware", hardware), ("--phase", phase), ("--batch", batch)),
                       "(or pass --cases FILE.jsonl).")
@@ -220,7 +225,7 @@ def predict_command(
                        dp_attention=dp_attention, scenario=scenario, **overrides)
         rows, preds = pred.records(), [pred]
         query = {**{k: rows[0][record_key(k, phase)] for k in ASKED if record_key(k, phase) in rows[0]},
-                 **pred.priced_by}
+                 **_asked(pred.priced_by)}
     asked_mode = get_scenario(scenario, **overrides).mode
     emit(envelope("predict", query, rows, warnings=_warnings(preds, rows, asked_mode)), json_out=json_out, show=show,
          csv=csv, parquet=parquet, force=force)
