@@ -39,13 +39,19 @@ INF_OK = {"payback_years"}                  # inf (JSON null) means "never pays 
 # figures made from it; allowed only in a record whose power_w itself is unknown.
 POWER_DERIVED = {"energy_j_per_token", "power_w", "power_w_per_chip", "clock_frac", "j_per_token_facility",
                  "facility_power_w", "tokens_per_s_per_mw", "usd_per_hour", "usd_per_mtok",
-                 "j_per_token_chip", "tokens_per_s_per_mw_chip", "tokens_per_s_per_mw_facility", "usd_per_mtok_all_in"}
+                 "j_per_token_chip", "tokens_per_s_per_mw_chip", "tokens_per_s_per_mw_facility", "usd_per_mtok_all_in",
+                 *(f"{ph}_{k}" for ph in ("decode", "prefill") for k in ("power_w", "j_per_token_chip",
+                                                                         "j_per_token_facility", "usd_per_mtok"))}
+POWER_KEYS = ("power_w", "decode_power_w", "prefill_power_w")   # predict rows carry their phase's power
 
 
 def _power_unknown(obj) -> bool:
     """True for a record (dict or dataclass) whose power_w is unknown: NaN everywhere, or null."""
-    v = obj.get("power_w", 0.0) if isinstance(obj, dict) else getattr(obj, "power_w", 0.0)
-    return v is None or bool(np.all(np.isnan(np.asarray(v, dtype=float))))
+    for key in POWER_KEYS:
+        v = obj.get(key, 0.0) if isinstance(obj, dict) else getattr(obj, key, 0.0)
+        if v is None or bool(np.all(np.isnan(np.asarray(v, dtype=float)))):
+            return True
+    return False
 NULL_OK = {"seq", "context", "chip_price_usd", "rent_usd_per_hour", "rent_usd_per_hour_input", "chip_power_w",
            "payback_years", "min_tokens_per_s_per_user", "max_ttft_s", "year", "layers", "best_margin",
            "cheapest_chip", "sliding_window", "published_params", "published_active_params", "precision_y",

@@ -80,7 +80,7 @@ def test_force_allows_context_beyond_max_positions():
     assert r.exit_code == 2 and "--force" in r.output
     r = CliRunner().invoke(app, ["predict", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--phase", "decode",
                                  "--batch", "1", "--context", "200000", "--force", "--json"])
-    assert r.exit_code == 0 and json.loads(r.stdout)["context"] == 200000
+    assert r.exit_code == 0 and json.loads(r.stdout)["rows"][0]["context"] == 200000
 
 
 def test_tp_beyond_scaleup_domain_rejected_but_pp_accepted():
@@ -215,7 +215,7 @@ def test_cli_states_the_shipped_precision():
     r = CliRunner().invoke(app, ["predict", "--model", "gpt-oss-120b", "--hardware", "h100-sxm", "--phase", "decode",
                                  "--batch", "1", "--context", "1024", "--json"])
     assert r.exit_code == 0, r.output
-    d = json.loads(r.stdout)
+    d = json.loads(r.stdout)["rows"][0]
     assert "shipped mxfp4" in d["precision"] and math.isclose(d["weight_bytes"], 65_168_179_200)
 
 

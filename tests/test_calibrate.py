@@ -210,7 +210,7 @@ def test_calibrate_cpu_quick_then_predict_and_validate(tmp_path):
     r = runner.invoke(app, ["predict", "--model", "llama-3.1-8b", "--hardware", str(hw_yaml), "--profile", str(out),
                             "--phase", "decode", "--batch", "4", "--context", "256", "--json"])
     assert r.exit_code == 0, r.output
-    rec = json.loads(r.stdout)
+    rec = json.loads(r.stdout)["rows"][0]
     assert rec["engine"] == "calibrated-cpu-local" and rec["source"] == "calibrated" and rec["latency_s"] > 0
 
     # the profile file alone tells validate which chip it was fitted on

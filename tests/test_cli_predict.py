@@ -9,7 +9,18 @@ import tokenomy
 from tokenomy.cli.main import app
 
 runner = CliRunner()
-REQUIRED = {"latency_s", "tokens_per_s", "energy_j_per_token", "power_w", "memory_bytes", "fits"}
+REQUIRED = {"latency_s", "{ph}_tokens_per_s", "{ph}_j_per_token_chip", "{ph}_power_w", "memory_bytes_per_chip", "fits",
+            "{ph}_usd_per_mtok", "{ph}_j_per_token_facility", "usd_per_hour"}
+
+
+def required(phase):
+    return {k.format(ph=phase) for k in REQUIRED}
+
+
+def row(r):
+    out = json.loads(r.stdout)
+    assert out["command"] == "predict" and len(out["rows"]) == 1
+    return out["rows"][0]
 
 
 def _run(*args):
@@ -20,8 +31,8 @@ def test_prefill_json_contract():
     r = _run("predict", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--engine", "torch-eager",
              "--precision", "bf16", "--tp", "1", "--phase", "prefill", "--batch", "2", "--seq", "512", "--json")
     assert r.exit_code == 0, r.output
-    d = json.loads(r.stdout)
-    assert REQUIRED <= set(d)
+    d = row(r)
+    assert required("prefill") <= set(d) and "tokens_per_s_per_user" not in d and "decode_tokens_per_s" not in d
     assert d["fits"] is True and d["seq"] == 512 and d["batch"] == 2
     api = tokenomy.predict("llama-3.1-8b", "h100-sxm", engine="torch-eager", phase="prefill", batch=2, seq=512)
     assert d["latency_s"] == float(api.latency_s)
@@ -30,10 +41,10 @@ def test_prefill_json_contract():
 def test_decode_json_and_table():
     r = _run("predict", "--model", "llama-3.1-8b", "--hardware", "h200-sxm", "--phase", "decode", "--batch", "8",
              "--context", "1024", "--json")
-    assert r.exit_code == 0 and REQUIRED <= set(json.loads(r.stdout))
+    assert r.exit_code == 0 and required("decode") <= set(row(r)) and row(r)["tokens_per_s_per_user"] > 0
     r = _run("predict", "--model", "llama-3.1-8b", "--hardware", "h200-sxm", "--phase", "decode", "--batch", "8",
              "--context", "1024")
-    assert r.exit_code == 0 and "latency_s" in r.stdout
+    assert r.exit_code == 0 and "latency" in r.stdout and " ms" in r.stdout and "$/Mtok" in r.stdout
 
 
 def test_model_from_config_path(tmp_path):
@@ -44,7 +55,7 @@ def test_model_from_config_path(tmp_path):
     r = _run("predict", "--model", str(p), "--hardware", "h100-sxm", "--phase", "decode", "--batch", "1",
              "--context", "10", "--json")
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["tokens_per_s"] > 0
+    assert row(r)["decode_tokens_per_s"] > 0
 
 
 def test_cases_file_in_order(tmp_path):
@@ -59,7 +70,7 @@ def test_cases_file_in_order(tmp_path):
     f.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     r = _run("predict", "--cases", str(f), "--json")
     assert r.exit_code == 0, r.output
-    out = json.loads(r.stdout)
+    out = json.loads(r.stdout)["rows"]
     assert [o["phase"] for o in out] == [x["phase"] for x in lines]
     assert [o["batch"] for o in out] == [x["batch"] for x in lines]
     single = tokenomy.predict("llama-3.1-8b", "h100-sxm", engine="torch-eager", phase="decode", batch=1, context=128)
@@ -130,3 +141,51 @@ def test_main_job_on_defaults_runs():
     # batch-1 decode streams the weights: its speed follows HBM bandwidth, a100 2.0 < h100 3.35 < h200 4.8 < b200 8 TB/s
     speed = {chip: vals[1] for chip, vals in rows.items()}
     assert speed["a100-sxm"] < speed["h100-sxm"] < speed["h200-sxm"] < speed["b200"]
+
+
+DECODE = ["predict", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--phase", "decode", "--batch", "8",
+          "--context", "1024"]
+
+
+def test_records_are_the_json_rows_and_a_dataframe():
+    p = tokenomy.predict("llama-3.1-8b", "h100-sxm", phase="decode", batch=8, context=1024)
+    r = row(_run(*DECODE, "--json"))
+    assert p.records() == [r]
+    df = p.to_pandas()
+    assert list(df.columns) == list(r) and len(df) == 1
+    assert df["decode_tokens_per_s"][0] == float(p.tokens_per_s) == r["decode_tokens_per_s"]
+    assert "usd_per_mtok" not in r and "power_w_per_chip" not in r and "spec" in r
+
+
+def test_scenario_flags_price_the_step():
+    base = json.loads(_run(*DECODE, "--json").stdout)
+    assert base["query"]["mode"] == "owned" and base["query"]["pue"] == 1.3
+    rented = json.loads(_run(*DECODE, "--mode", "rented", "--json").stdout)
+    assert rented["query"]["mode"] == "rented"
+    assert rented["rows"][0]["decode_usd_per_mtok"] != base["rows"][0]["decode_usd_per_mtok"]
+    assert rented["rows"][0]["latency_s"] == base["rows"][0]["latency_s"]
+    dear = row(_run(*DECODE, "--electricity-usd-per-kwh", "0.3", "--pue", "1.5", "--json"))
+    assert dear["decode_usd_per_mtok"] > base["rows"][0]["decode_usd_per_mtok"]
+    assert dear["decode_j_per_token_facility"] > base["rows"][0]["decode_j_per_token_facility"]
+    api = tokenomy.predict("llama-3.1-8b", "h100-sxm", batch=8, context=1024, mode="rented")
+    assert float(api.usd_per_mtok) == rented["rows"][0]["decode_usd_per_mtok"]
+    for bad in (["--pue", "0.5"], ["--mode", "leased"]):
+        r = _run(*DECODE, *bad)
+        assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output, r.output
+
+
+def test_mixed_cases_rows_and_csv(tmp_path):
+    f = tmp_path / "cases.jsonl"
+    f.write_text('{"model": "llama-3.1-8b", "hardware": "h100-sxm", "phase": "decode", "batch": 4, "context": 128}\n'
+                 '{"model": "llama-3.1-8b", "hardware": "h100-sxm", "phase": "prefill", "batch": 1, "seq": 256}\n')
+    out = tmp_path / "rows.csv"
+    r = _run("predict", "--cases", str(f), "--csv", str(out), "--json")
+    assert r.exit_code == 0, r.output
+    dec, pre = json.loads(r.stdout)["rows"]
+    assert "decode_tokens_per_s" in dec and "tokens_per_s_per_user" in dec and "prefill_tokens_per_s" not in dec
+    assert "prefill_tokens_per_s" in pre and "tokens_per_s_per_user" not in pre and "prefill_usd_per_mtok" in pre
+    assert out.read_text().splitlines()[0].startswith("model,")
+    r = _run("predict", "--cases", str(f), "--csv", str(out))
+    assert r.exit_code == 2 and "exists" in r.output
+    r = runner.invoke(app, ["predict", "--cases", str(f)], env={"COLUMNS": "80"}, terminal_width=80)
+    assert r.exit_code == 0 and "input tok/s" in r.stdout and "tok/s/user" in r.stdout

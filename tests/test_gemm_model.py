@@ -151,8 +151,8 @@ def test_never_beats_the_roofline(m, n, k):
 def test_cli_json_single():
     res = runner.invoke(app, ["gemm", "--hardware", "h100-sxm", "--m", "4096", "--n", "50257", "--k", "4096", "--json"])
     assert res.exit_code == 0, res.output
-    rec = json.loads(res.stdout)
-    for key in ("latency_s", "tflops", "bound", "align_factor", "tile_factor", "wave_factor"):
+    rec = json.loads(res.stdout)["rows"][0]
+    for key in ("latency_s", "flop_per_s", "bound", "align_factor", "tile_factor", "wave_factor"):
         assert key in rec
     assert rec["bound"] == "compute" and rec["align_factor"] < 1
     assert rec["latency_s"] == pytest.approx(_predicted(4096, 50257, 4096))
@@ -172,7 +172,7 @@ def test_cli_batch_preserves_order(tmp_path):
     f.write_text("\n".join(json.dumps(c) for c in cases) + "\n")
     res = runner.invoke(app, ["gemm", "--cases", str(f), "--json"])
     assert res.exit_code == 0, res.output
-    out = json.loads(res.stdout)
+    out = json.loads(res.stdout)["rows"]
     assert [(o["hardware"], o["m"], o["n"], o["dtype"]) for o in out] == [
         ("h100-sxm", 4096, 50257, "bf16"), ("h200-sxm", 64, 4096, "fp8"), ("h100-sxm", 1, 4096, "bf16")]
     assert out[0]["latency_s"] == pytest.approx(_predicted(4096, 50257, 4096))

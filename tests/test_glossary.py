@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from test_json_schema import RUNS
 from typer.testing import CliRunner
 
 from tokenomy.cli.main import app
@@ -35,6 +36,10 @@ COMMANDS = {
     "factory": ["factory", "--power-mw", "10", "--model", M, "--hardware", H, *SPEED],
     "breakeven": ["breakeven", "--model", M, "--hardware", H, "--versus", "groq-lpu", *SPEED],
     "invest": ["invest", "--model", M, "--hardware", H, *SPEED],
+    "shape": ["shape", "--model", str(ROOT / "tests/data/configs/gpt2.json"), "--hardware", H],  # has proposals
+    "shape design": ["shape", "--design", "--params", "1e9", "--hardware", H],
+    **{k: RUNS[k] for k in ("gemm", "hardware list", "hardware show", "models list", "models show", "engines list",
+                            "engines show")},
 }
 
 
@@ -44,6 +49,7 @@ ONLY_SOMETIMES: dict[str, str] = {
     **dict.fromkeys(("sweep", "workers", "ray", "scenario_index", "force"), "simulate --sweep"),
     **{f"{p}_{k}": "simulate --prefill-tp/--decode-tp/..." for p in ("prefill", "decode") for k in ("tp", "pp", "ep")},
     **dict.fromkeys(("measured_w", "predicted_w"), "validate --serving on a file with power"),
+    "cases": "predict --cases, gemm --cases",
 }
 
 
@@ -98,7 +104,7 @@ def test_units_and_scopes_are_well_formed():
 
 
 # the unit is the last part of the name: a key ending like this has this unit
-SUFFIX_UNITS = [("_usd_per_mtok", "$/Mtok"), ("requests_per_s", "requests/s"), ("tokens_per_s", "tokens/s"), ("_per_user", "tokens/s/user"),
+SUFFIX_UNITS = [("flop_per_s", "FLOP/s"), ("bytes_per_s", "bytes/s"), ("_usd_per_mtok", "$/Mtok"), ("requests_per_s", "requests/s"), ("tokens_per_s", "tokens/s"), ("_per_user", "tokens/s/user"),
                 ("_bytes", "bytes"), ("_frac", "1"), ("_usd", "$"), ("_w", "W"), ("_s", "s"),
                 ("_per_hour", "$/h")]
 PREFIX_UNITS = [("usd_per_mtok", "$/Mtok"), ("tokens_per_s_per_mw", "tokens/s/MW"), ("j_per_token", "J/token")]

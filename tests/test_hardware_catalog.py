@@ -203,11 +203,14 @@ runner = CliRunner()
 
 def test_cli_list_table_and_json():
     result = runner.invoke(hardware_app, ["list"])
-    assert result.exit_code == 0 and "h100-sxm" in result.stdout and "TFLOPS" in result.stdout
+    assert result.exit_code == 0 and "h100-sxm" in result.stdout and "TFLOP/s" in result.stdout
     result = runner.invoke(hardware_app, ["list", "--json"])
     assert result.exit_code == 0
-    rows = json.loads(result.stdout)
-    assert {r["id"] for r in rows} == set(REQUIRED_IDS)
+    rows = json.loads(result.stdout)["rows"]
+    assert {r["hardware"] for r in rows} == set(REQUIRED_IDS)
+    h100 = {r["hardware"]: r for r in rows}["h100-sxm"]        # base units: FLOP/s, bytes, bytes/s
+    assert h100["bf16_flop_per_s"] == pytest.approx(989e12) and h100["hbm_bytes_per_s"] == pytest.approx(3.35e12)
+    assert h100["fp4_flop_per_s"] is None and h100["power_limit_w"] == 700
 
 
 def test_cli_show_table_and_json(tmp_path):
@@ -215,10 +218,12 @@ def test_cli_show_table_and_json(tmp_path):
     assert result.exit_code == 0 and "glennklockwood.com" in result.stdout
     result = runner.invoke(hardware_app, ["show", "h100-sxm", "--json"])
     assert result.exit_code == 0
-    spec = json.loads(result.stdout)
-    assert spec["peak_flop_per_s"]["bf16"] == pytest.approx(989e12)
+    out = json.loads(result.stdout)
+    figures = {r["field"]: r for r in out["rows"]}
+    assert figures["bf16_dense_tflops"]["value"] == 989 and figures["bf16_dense_tflops"]["unit"] == "TFLOPS"
+    assert "glennklockwood.com" in figures["bf16_dense_tflops"]["reference"]
     result = runner.invoke(hardware_app, ["show", write(tmp_path, MINIMAL), "--json"])
-    assert result.exit_code == 0 and json.loads(result.stdout)["id"] == "my-chip"
+    assert result.exit_code == 0 and json.loads(result.stdout)["query"]["hardware"] == "my-chip"
 
 
 def test_cli_unknown_name_exits_2_with_one_line():
@@ -319,3 +324,17 @@ def test_host_power_is_far_lower_per_chip_on_many_chip_hosts():
 def test_bad_form_factor_is_a_catalog_error(tmp_path):
     with pytest.raises(CatalogError, match="form_factor"):
         load_hardware(write(tmp_path, MINIMAL + "form_factor: rackmount\n"))
+
+
+def test_catalog_lists_write_csv_and_parquet(tmp_path):
+    from tokenomy.cli.main import app
+
+    for i, cmd in enumerate((["hardware", "list"], ["models", "list"], ["engines", "list"])):
+        csv, pq = tmp_path / f"{i}.csv", tmp_path / f"{i}.parquet"
+        result = runner.invoke(app, [*cmd, "--csv", str(csv), "--parquet", str(pq), "--json"])
+        assert result.exit_code == 0, result.output
+        rows = json.loads(result.stdout)["rows"]
+        assert csv.read_text().splitlines()[0].split(",") == list(rows[0])
+        assert len(csv.read_text().splitlines()) == len(rows) + 1 and pq.stat().st_size > 0
+        result = runner.invoke(app, [*cmd, "--csv", str(csv)])
+        assert result.exit_code == 2 and "--force" in result.output

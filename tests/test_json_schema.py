@@ -50,6 +50,7 @@ def test_the_schema_refuses_nested_rows_and_unknown_keys():
     good = {"command": "predict", "query": {"model": M}, "rows": [{"latency_s": 0.01}], "summary": {}, "warnings": []}
     schema = {**command_schema("predict")}
     schema["properties"]["query"] = {"type": "object"}
+    schema["properties"]["rows"]["items"]["required"] = []       # the row keys predict promises are not the point
     jsonschema.validate(good, schema)
     for bad_row in ({"latency_s": [0.01]}, {"latency_in_ms": 10}):
         with pytest.raises(jsonschema.ValidationError):

@@ -111,11 +111,11 @@ def test_active_params_match_published(name):
 def test_cli_list_shows_aliases():
     result = CliRunner().invoke(models_app, ["list", "--json"])
     assert result.exit_code == 0, result.output
-    rows = {r["name"]: r for r in json.loads(result.output)}
-    assert "dsr1" in rows["deepseek-r1"]["aliases"]
+    rows = {r["model"]: r for r in json.loads(result.output)["rows"]}
+    assert "dsr1" in rows["deepseek-r1"]["aliases"].split(", ")
     assert "Gemma 3 27B" in rows["gemma-3-27b"]["aliases"]
     result = CliRunner().invoke(models_app, ["show", "Llama 3.1 8B", "--json"])
-    assert result.exit_code == 0 and json.loads(result.output)["spec"]["name"] == "llama-3.1-8b"
+    assert result.exit_code == 0 and json.loads(result.output)["query"]["model"] == "llama-3.1-8b"
 
 
 # ---- architectures (tests/data/configs/README.md names each file's source) ----------------------------

@@ -170,7 +170,7 @@ runner = CliRunner()
 def test_cli_list():
     result = runner.invoke(models_app, ["list", "--json"])
     assert result.exit_code == 0, result.output
-    rows = {r["name"]: r for r in json.loads(result.output)}
+    rows = {r["model"]: r for r in json.loads(result.output)["rows"]}
     assert REQUIRED <= set(rows)
     assert rows["deepseek-v3"]["params_active"] < rows["deepseek-v3"]["params_total"]
     result = runner.invoke(models_app, ["list"])
@@ -180,8 +180,8 @@ def test_cli_list():
 def test_cli_show(tmp_path):
     result = runner.invoke(models_app, ["show", "qwen3-32b", "--json"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
-    assert data["spec"]["qk_norm"] and data["params"]["total"] > 32e9
+    data = {r["field"]: r["value"] for r in json.loads(result.output)["rows"]}
+    assert data["qk_norm"] is True and data["params_total"] > 32e9 and data["name"] == "qwen3-32b"
     result = runner.invoke(models_app, ["show", "mixtral-8x7b"])
     assert result.exit_code == 0 and "n_experts" in result.output
     path = tmp_path / "config.json"

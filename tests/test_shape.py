@@ -143,18 +143,24 @@ def test_cli_shape_json_and_table(gpt2ish):
     res = runner.invoke(app, ["shape", "--model", gpt2ish, "--hardware", "h100-sxm", "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
-    assert out["proposals"][0]["changes"]["vocab_size"] == [50257, 50304]
-    assert {g["name"] for g in out["gemms"]} >= {"qkv", "o", "gate_up", "down", "lm_head"}
+    assert out["command"] == "shape" and out["query"]["hardware"] == "h100-sxm"
+    first = out["summary"]["proposals"][0]
+    assert first["changes"] == [{"field": "vocab_size", "value": 50304}]
+    assert {g["gemm"] for g in first["gemm_speedups"]} and first["gemm_speedups"][0]["prefill_speedup"] > 0
+    assert {g["gemm"] for g in out["rows"]} >= {"qkv", "o", "gate_up", "down", "lm_head"}
+    res = runner.invoke(app, ["shape", "--model", gpt2ish, "--hardware", "h100-sxm"], env={"COLUMNS": "80"},
+                        terminal_width=80)
+    assert res.exit_code == 0 and "50257 -> 50304" in res.stdout and "…" not in res.stdout
     res = runner.invoke(app, ["shape", "--model", "llama-3.1-8b", "--hardware", "h100-sxm"])
     assert res.exit_code == 0, res.output
-    assert "nothing worth changing" in res.stdout
+    assert "none (no nearby shape gains" in res.stdout
 
 
 def test_cli_design(gpt2ish):
     res = runner.invoke(app, ["shape", "--design", "--params", "7e9", "--hardware", "h100-sxm", "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
-    assert out["d_model"] % 128 == 0 and out["reasoning"]
+    assert out["rows"][0]["d_model"] % 128 == 0 and out["summary"]["lines"] and out["query"]["design"] is True
     res = runner.invoke(app, ["shape", "--design", "--params", "7e9", "--hardware", "h100-sxm"])
     assert res.exit_code == 0 and "Reasoning" in res.stdout
     assert runner.invoke(app, ["shape", "--design", "--hardware", "h100-sxm"]).exit_code == 2

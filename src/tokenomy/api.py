@@ -6,12 +6,14 @@ every result is checked before it is returned: no value is NaN, infinite or nega
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
+from .core import predict as _core
 from .core.precision import BYTES_PER_ELEMENT, Precision, parse_precision, shipped_precision
-from .core.predict import Prediction, predict_core
+from .core.predict import predict_core
 from .core.speculative import Speculative, speculative, speculative_core
 from .core.sram import is_dataflow_system
 from .errors import CatalogError, SpecError, UnsupportedError
@@ -82,7 +84,7 @@ def _inputs(m: ModelSpec, h: HardwareSpec, e: EngineProfile, p: Precision, **kw)
 POWER_FIELDS = ("energy_j_per_token", "power_w", "power_w_per_chip", "clock_frac")
 
 
-def check_outputs(pred: Prediction, inputs: str, *, power_known: bool = True) -> Prediction:
+def check_outputs(pred: _core.Prediction, inputs: str, *, power_known: bool = True) -> _core.Prediction:
     """Raise UnsupportedError when any number of ``pred`` is NaN, infinite or negative (NaN allowed, as
     'unknown', in POWER_FIELDS when the chip has no power limit: ``power_known`` False)."""
     for f in fields(pred):
@@ -102,11 +104,92 @@ def check_outputs(pred: Prediction, inputs: str, *, power_known: bool = True) ->
     return pred
 
 
+# Prediction attribute -> glossary key of ``records()`` ({ph}: the phase, 'decode' or 'prefill'); attributes not
+# named here keep their name; ``records()`` leaves out the internal ones (kv_cache, micro_batches, stage_s,
+# power_w_per_chip) and ``tokens_per_s_per_user`` of prefill (no per-user output speed while prefilling).
+RECORD_KEYS = {"speculative": "spec", "tokens_per_s": "{ph}_tokens_per_s",
+               "energy_j_per_token": "{ph}_j_per_token_chip", "power_w": "{ph}_power_w",
+               "memory_bytes": "memory_bytes_per_chip", "usd_per_mtok": "{ph}_usd_per_mtok",
+               "j_per_token_facility": "{ph}_j_per_token_facility"}
+RECORD_ORDER = ("model", "hardware", "engine", "precision", "speculative", "phase", "tp", "pp", "ep", "dp_attention",
+                "chips", "batch", "seq", "context", "tokens_per_step", "latency_s", "tokens_per_s",
+                "tokens_per_s_per_user", "usd_per_mtok", "usd_per_hour", "energy_j_per_token", "j_per_token_facility",
+                "power_w", "memory_bytes", "memory_capacity_bytes", "weight_bytes", "kv_cache_bytes", "fits",
+                "fit_reason", "bound", "clock_frac", "gemm_s", "attention_s", "elementwise_s", "comm_s", "overhead_s",
+                "flop_per_step", "bytes_per_step", "source", "deployment", "weights_streamed")
+SHOWN_IF_ANY = ("deployment", "weights_streamed")     # text fields left out of records() when empty
+
+
+def record_key(attribute: str, phase: str) -> str:
+    """The glossary key ``records()`` prints an attribute of a ``phase`` Prediction as."""
+    return RECORD_KEYS.get(attribute, attribute).format(ph=phase)
+
+
+@dataclass(frozen=True)
+class Prediction(_core.Prediction):
+    """One prefill or decode step (``tokenomy.predict``): the step figures of core/predict.py plus what the step
+    costs at a scenario. Arrays have the broadcast shape of (batch, seq or context).
+
+    The attributes keep the names the core uses; ``records()`` (and ``to_pandas()``, and ``predict --json``)
+    name them by the glossary (docs/metrics.md), with the phase as a prefix where the figure is the phase's:
+    ``tokens_per_s`` -> ``decode_tokens_per_s`` / ``prefill_tokens_per_s`` (output tokens/s of the replica while
+    decoding; input tokens/s while prefilling), ``energy_j_per_token`` -> ``decode_j_per_token_chip`` /
+    ``prefill_j_per_token_chip`` (prefill: per input token), ``j_per_token_facility`` ->
+    ``decode_j_per_token_facility`` / ``prefill_...``, ``power_w`` -> ``decode_power_w`` / ``prefill_power_w``
+    (the replica's chips), ``usd_per_mtok`` -> ``decode_usd_per_mtok`` / ``prefill_usd_per_mtok`` (per 10^6
+    output / input tokens), ``memory_bytes`` -> ``memory_bytes_per_chip``, ``speculative`` -> ``spec``;
+    ``tokens_per_s_per_user`` only for decode; ``usd_per_hour`` (the replica per busy hour), ``latency_s`` and
+    the rest keep their names. Costs are NaN (null in records) when the chip has neither a price nor a rent.
+
+    ``scenario``: the economics inputs the costs used (Scenario fields; ``mode`` as priced: a chip with a rent
+    and no price is priced rented).
+    """
+
+    usd_per_hour: np.ndarray | None = None
+    usd_per_mtok: np.ndarray | None = None
+    j_per_token_facility: np.ndarray | None = None
+    scenario: dict[str, Any] | None = None
+
+    @property
+    def priced_by(self) -> dict[str, Any]:
+        """The scenario fields the costs used ({} when the Prediction was not priced)."""
+        return dict(self.scenario or {})
+
+    def records(self) -> list[dict[str, Any]]:
+        """One flat dict per point (row-major over the broadcast shape), keyed as ``predict --json`` rows."""
+        raw = super().records()
+        keep = [k for k in RECORD_ORDER
+                if k in raw[0] and not (k == "tokens_per_s_per_user" and self.phase != "decode")]
+        out = []
+        for r in raw:
+            out.append({record_key(k, self.phase): r[k] for k in keep if not (k in SHOWN_IF_ANY and r[k] == "")})
+        return out
+
+    def to_pandas(self):
+        """``records()`` as a pandas DataFrame (the same column names)."""
+        from .cli.output import rows_frame
+
+        return rows_frame(self.records())
+
+
+def priced(pred: _core.Prediction, hw: HardwareSpec, sc) -> Prediction:
+    """``pred`` with its cost at the Scenario ``sc`` (tokenomy.economics.economics_fields)."""
+    from .economics.chip_hour import economics_fields, payable
+
+    econ = economics_fields(pred, sc, hardware=hw)
+    used = payable(hw, sc) or sc
+    skip = ("token_price_usd_per_mtok", "token_price_decline_per_year", "token_price_decline_frac_per_year",
+            "input_per_output_tokens")
+    return Prediction(**{f.name: getattr(pred, f.name) for f in fields(pred)}, usd_per_hour=econ["usd_per_hour"],
+                      usd_per_mtok=econ["usd_per_mtok"], j_per_token_facility=econ["j_per_token_facility"],
+                      scenario={k: v for k, v in used.model_dump().items() if k not in skip})
+
+
 def predict(model: str | ModelSpec, hardware: str | HardwareSpec, *, phase: str = "decode", batch=1,
             seq=None, context=None, engine: str | EngineProfile | None = None,
             precision: str | Precision | None = None, tp: int = 1, pp: int = 1, ep: int = 1,
             profile: str | None = None, force: bool = False, spec: str | Speculative | None = None,
-            dp_attention: int = 1) -> Prediction:
+            dp_attention: int = 1, scenario=None, **overrides: Any) -> Prediction:
     """Predict one prefill or decode step; ``batch``, ``seq`` and ``context`` may be NumPy arrays
     (they broadcast, so a whole sweep is one call).
 
@@ -121,6 +204,9 @@ def predict(model: str | ModelSpec, hardware: str | HardwareSpec, *, phase: str 
     ``dp_attention`` D (dividing tp): attention data-parallel over D groups of tp / D chips, each with its own
     sequences and KV cache; MoE experts expert-parallel (``ep``) across the tp chips (core/graph.py).
     ``batch`` stays the replica's: each group runs ceil(batch / D) sequences.
+    ``scenario`` (a Scenario, a YAML/TOML file or None: the defaults) and keyword ``overrides`` of its fields
+    (``mode='rented'``, ``electricity_usd_per_kwh=0.12``, ``pue=1.2``, ...) price the step: ``usd_per_hour``,
+    ``usd_per_mtok`` and ``j_per_token_facility`` (tokenomy.economics).
     """
     args.choice("phase", phase, ("prefill", "decode"))
     args.optional_text("profile", profile, "Pass the path of a file written by 'tokenomy calibrate'.")
@@ -128,6 +214,9 @@ def predict(model: str | ModelSpec, hardware: str | HardwareSpec, *, phase: str 
         raise SpecError(f"force must be True or False, got {force!r}.")
     tp, pp, ep = (args.positive_int(k, v) for k, v in (("tp", tp), ("pp", pp), ("ep", ep)))
     dp = args.dp_attention(dp_attention, tp)
+    from .economics.base import get_scenario
+
+    sc = get_scenario(scenario, **overrides)
     sd, draft = resolve_spec(spec)
     if sd is not None and phase != "decode":
         raise SpecError(f"spec ({spec!r}) applies to decode steps; drop it for phase={phase!r}.")
@@ -153,6 +242,6 @@ def predict(model: str | ModelSpec, hardware: str | HardwareSpec, *, phase: str 
     extra: dict[str, object] = {} if sd is None else {"spec": sd.label}
     if dp > 1:
         extra["dp_attention"] = dp
-    return check_outputs(pred, _inputs(m, h, e, p, phase=phase, batch=batch, **{size: value}, tp=tp, pp=pp, ep=ep,
-                                       **extra),
-                         power_known=bool(h.power_limit_w))
+    check_outputs(pred, _inputs(m, h, e, p, phase=phase, batch=batch, **{size: value}, tp=tp, pp=pp, ep=ep, **extra),
+                  power_known=bool(h.power_limit_w))
+    return priced(pred, h, sc)

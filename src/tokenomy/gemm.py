@@ -28,6 +28,7 @@ from .spec.hardware import HardwareSpec
 GEMM_DTYPES = {"bf16": 2.0, "fp8": 1.0}   # input bytes per element; output is always bf16
 OUT_BYTES = 2.0
 DEFAULT_ENGINE = "torch-eager"            # the profile calibrated on the H100 GEMM microbenchmarks
+RECORD_KEYS = {"mem_s": "memory_s", "flop": "flop_per_gemm", "bytes": "bytes_per_gemm"}   # attribute -> row key
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,12 @@ class GemmPrediction:
         return self.flop_per_s / 1e12
 
     def records(self) -> list[dict]:
-        """One plain dict per GEMM (flattened, C order), for JSON output."""
+        """One flat dict per GEMM (flattened, C order), keyed by the glossary (``gemm --json`` rows): the
+        attributes keep their names except ``flop_per_s`` (achieved), ``mem_s`` -> ``memory_s``, ``flop`` ->
+        ``flop_per_gemm`` and ``bytes`` -> ``bytes_per_gemm``."""
         shape = self.latency_s.shape
-        arrs = {k: np.broadcast_to(getattr(self, k), shape).ravel() for k in (
-            "m", "n", "k", "latency_s", "tflops", "bound", "align_factor", "tile_factor", "wave_factor",
+        arrs = {RECORD_KEYS.get(k, k): np.broadcast_to(getattr(self, k), shape).ravel() for k in (
+            "m", "n", "k", "latency_s", "flop_per_s", "bound", "align_factor", "tile_factor", "wave_factor",
             "math_s", "mem_s", "flop", "bytes", "efficiency_frac")}
         out = []
         for i in range(int(np.prod(shape, dtype=int))):

@@ -16,7 +16,8 @@ SCALAR = {"type": ["string", "number", "integer", "boolean", "null"]}
 
 # row keys every row of the command carries (more may appear; all are glossary names)
 ROW_KEYS: dict[str, tuple[str, ...]] = {
-    "predict": (),
+    "predict": ("model", "hardware", "engine", "precision", "spec", "phase", "tp", "pp", "ep", "dp_attention", "chips",
+                "batch", "latency_s", "usd_per_hour", "memory_bytes_per_chip", "fits", "bound", "source"),
     "frontier": ("hardware", "kind", "chips", "tp", "pp", "ep", "precision", "batch", "tokens_per_s_per_user",
                  "tokens_per_s", "tokens_per_s_per_chip", "ttft_s", "usd_per_mtok_all_in", "j_per_token_chip",
                  "tokens_per_s_per_mw_chip", "j_per_token_facility", "tokens_per_s_per_mw_facility", "meets_slo",
@@ -36,20 +37,22 @@ ROW_KEYS: dict[str, tuple[str, ...]] = {
                   "usd_per_mtok_all_in", "j_per_token_chip"),
     "invest": ("hardware", "chips", "batch", "tokens_per_s", "tokens_per_s_per_user", "power_w",
                "usd_per_mtok_all_in", "j_per_token_chip"),
-    "gemm": (),
-    "shape": (),
+    "gemm": ("hardware", "engine", "dtype", "m", "n", "k", "latency_s", "flop_per_s", "bound", "efficiency_frac",
+             "source"),
+    "shape": ("prefill_efficiency_frac", "decode_efficiency_frac"),       # --design: one row, the proposed shape
     "validate": ("metric", "ratio"),
-    "hardware list": (),
-    "hardware show": (),
-    "models list": (),
-    "models show": (),
-    "engines list": (),
-    "engines show": (),
+    "hardware list": ("hardware", "hardware_name", "vendor", "bf16_flop_per_s", "hbm_bytes", "hbm_bytes_per_s",
+                      "power_limit_w"),
+    "hardware show": ("field", "value", "unit", "reference", "note"),
+    "models list": ("model", "family", "n_layers", "d_model", "n_heads", "n_kv_heads", "params_total", "params_active"),
+    "models show": ("field", "value"),
+    "engines list": ("engine", "graph", "calibrated_hardware", "description"),
+    "engines show": ("field", "value"),
 }
 
 # query keys the command always echoes (the inputs as used, defaults filled in)
 QUERY_KEYS: dict[str, tuple[str, ...]] = {
-    "predict": (),
+    "predict": ("mode", "electricity_usd_per_kwh", "pue", "utilization_frac"),
     "frontier": ("model", "hardware", "isl", "osl", "tokens_per_s_per_user_required", "max_ttft_s", "chips", "tp",
                  "pp", "ep", "precision", "engine", "spec", "disagg", "mode", "pue"),
     "simulate": ("model", "hardware", "workload", "engine", "precision", "tp", "pp", "ep", "replicas", "requests_asked",
@@ -63,14 +66,14 @@ QUERY_KEYS: dict[str, tuple[str, ...]] = {
                "token_price_usd_per_mtok", "token_price_decline_frac_per_year",
                "mode", "utilization_frac", "pue", "electricity_usd_per_kwh"),
     "gemm": (),
-    "shape": (),
+    "shape": ("design", "hardware", "engine", "tolerance", "prefill_tokens", "decode_batch"),
     "validate": ("profile",),
     "hardware list": (),
-    "hardware show": (),
+    "hardware show": ("hardware",),
     "models list": (),
-    "models show": (),
+    "models show": ("model",),
     "engines list": (),
-    "engines show": (),
+    "engines show": ("engine",),
 }
 
 

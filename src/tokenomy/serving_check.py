@@ -40,6 +40,7 @@ import numpy as np
 
 from . import api
 from .core.disagg_serving import PoolSpec, disagg_estimate
+from .core.predict import Prediction
 from .core.serving import chunked_prefill, serving_estimate
 from .core.speculative import per_token
 from .errors import CatalogError, SpecError, TokenomyError
@@ -213,8 +214,8 @@ def _predict(row: ServingRow, model: Any, engine: EngineProfile,
                           "ep": ep, "dp_attention": dp, "force": True, "spec": SPEC_METHODS.get(row.spec_method)}
     try:
         with np.errstate(all="ignore"):
-            dec = api.predict(model, hw, phase="decode", batch=batches,
-                              context=row.isl + row.osl // 2, **kw)
+            dec: Prediction = api.predict(model, hw, phase="decode", batch=batches,
+                                          context=row.isl + row.osl // 2, **kw)
             m, _, e, p = api.resolve(model, hw, engine, row.precision or None)
             chunk = chunked_prefill(m, hw, e, p, row.isl, tp=tp, pp=row.pp, ep=ep, dp_attention=dp)   # as the frontier
     except TokenomyError as e:

@@ -7,23 +7,34 @@ import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from ..errors import SpecError
 from ..gemm import DEFAULT_ENGINE, predict_gemm
 from ..loaders.cases import read_cases
 from ..shape import analyze_shape, design_shape
-from .common import make_table, missing_flags, print_json, print_quantities, print_records
+from .common import missing_flags
 from .options import (
     NON_NEGATIVE,
     POSITIVE,
     cases_option,
+    csv_option,
     engine_option,
+    force_option,
     hardware_option,
     json_option,
     model_option,
+    parquet_option,
     profile_option,
 )
+from .output import check_row_files, emit, envelope
+from .tables import Col, ms, pct, scaled, show_one, show_rows, text, us, whole
+
+tera = scaled(1e-12)
+
+
+def times(x) -> str:
+    """A speed-up ratio to three decimals (1.004)."""
+    return f"{x:.3f}" if isinstance(x, float) else text(x)
 
 GEMM_CASE_KEYS = {"hardware", "m", "n", "k", "dtype", "engine"}
 
@@ -58,12 +69,26 @@ def run_gemm_cases(path: str, defaults: dict) -> list[dict]:
     return out
 
 
-def _gemm_table(recs: list[dict]) -> Table:
-    cols = ("chip", "dtype", "m", "n", "k", "latency\n(µs)", "TFLOP/s", "bound", "align", "tile", "wave", "eff.\n(%)")
-    rows = [(r["hardware"], r["dtype"], str(r["m"]), str(r["n"]), str(r["k"]), f"{r['latency_s'] * 1e6:,.2f}",
-             f"{r['tflops']:,.1f}", r["bound"], f"{r['align_factor']:.3f}", f"{r['tile_factor']:.3f}",
-             f"{r['wave_factor']:.3f}", f"{r['efficiency_frac'] * 100:.1f}") for r in recs]
-    return make_table(escape("tokenomy gemm: y[m,n] = x[m,k] @ w[n,k]^T"), cols, rows, left=("chip", "dtype", "bound"))
+GEMM_COLS = (
+    Col("hardware", "chip", left=True, fmt=text), Col("dtype", "dtype", left=True, fmt=text),
+    Col("m", "m", fmt=whole), Col("n", "n", fmt=whole), Col("k", "k", fmt=whole), Col("latency_s", "latency", "us", us),
+    Col("flop_per_s", "rate", "TFLOP/s", tera), Col("bound", "bound", left=True, fmt=text),
+    Col("efficiency_frac", "efficiency", "of ideal", pct), Col("align_factor", "align factor"),
+    Col("tile_factor", "tile factor"), Col("wave_factor", "wave factor"), Col("math_s", "math", "us", us),
+    Col("memory_s", "memory", "us", us), Col("flop_per_gemm", "work", "GFLOP", scaled(1e-9)),
+    Col("bytes_per_gemm", "traffic", "MB", scaled(1e-6)), Col("engine", "engine", left=True, fmt=text),
+    Col("source", "source", left=True, fmt=text),
+)
+GEMM_TITLE = "tokenomy gemm: y[m,n] = x[m,k] @ w[n,k]^T"
+
+
+def _show_gemm(result) -> None:
+    rows = result["rows"]
+    if len(rows) == 1:
+        r = rows[0]
+        show_one(escape(f"{GEMM_TITLE} on {r['hardware']}"), r, GEMM_COLS[1:])
+    else:
+        show_rows(escape(GEMM_TITLE), rows, GEMM_COLS)
 
 
 def gemm_command(
@@ -75,56 +100,66 @@ def gemm_command(
     engine: str = engine_option(DEFAULT_ENGINE, "Engine profile with the GEMM parameters."),
     profile: str = profile_option(),
     cases: str = cases_option("JSONL file, one GEMM per line (keys hardware, m, n, k, dtype)."),
-    json_out: bool = json_option("Print JSON (an object, or an array with --cases)."),
+    json_out: bool = json_option("Print JSON: {command, query, rows, summary, warnings}, one row per GEMM."),
+    csv: str = csv_option(),
+    parquet: str = parquet_option(),
+    force: bool = force_option(),
 ) -> None:
     """Predict the time of one GEMM y[m,n] = x[m,k] @ w[n,k]^T and the factors behind it."""
+    check_row_files(csv, parquet, force)
     engine = profile or engine
     if cases:
         recs = run_gemm_cases(cases, {"hardware": hardware, "dtype": dtype if dtype != "bf16" else None,
                                       "engine": engine if engine != DEFAULT_ENGINE else None})
-        print_records(recs, json_out, _gemm_table)
-        return
-    missing_flags((("--hardware", hardware), ("--m", m), ("--n", n), ("--k", k)), "(or pass --cases FILE.jsonl).")
-    rec = predict_gemm(hardware, m, n, k, dtype=dtype, engine=engine).records()[0]
-    if json_out:
-        print_json(rec)
-        return
-    print_quantities(escape(f"tokenomy gemm: y[{m},{n}] = x[{m},{k}] @ w[{n},{k}]^T on {rec['hardware']}"), [
-        ("dtype (inputs; output bf16)", rec["dtype"]), ("latency (µs)", f"{rec['latency_s'] * 1e6:,.3f}"),
-        ("achieved TFLOP/s", f"{rec['tflops']:,.1f}"), ("bound", rec["bound"]),
-        ("math time (µs)", f"{rec['math_s'] * 1e6:,.3f}"), ("memory time (µs)", f"{rec['mem_s'] * 1e6:,.3f}"),
-        ("alignment factor", f"{rec['align_factor']:.3f}"), ("tile factor", f"{rec['tile_factor']:.3f}"),
-        ("wave factor", f"{rec['wave_factor']:.3f}"),
-        ("efficiency vs aligned ideal (%)", f"{rec['efficiency_frac'] * 100:.1f}"),
-        ("engine", rec["engine"]), ("source", rec["source"])])
+        query: dict = {"cases": cases}
+    else:
+        missing_flags((("--hardware", hardware), ("--m", m), ("--n", n), ("--k", k)),
+                      "(or pass --cases FILE.jsonl).")
+        recs = predict_gemm(hardware, m, n, k, dtype=dtype, engine=engine).records()
+        query = {key: recs[0][key] for key in ("hardware", "m", "n", "k", "dtype", "engine")}
+    emit(envelope("gemm", query, recs), json_out=json_out, show=_show_gemm, csv=csv, parquet=parquet, force=force)
 
 
-def _shape_tables(a) -> list[Table]:
-    t = Table(title=f"{a.model} on {a.hardware} (tp={a.tp}, {a.precision}, {a.engine}): GEMMs per step")
-    for h in ("GEMM", "n", "k", "count", "prefill\n(ms)", "prefill\nTFLOP/s", "prefill\neff. (%)", "decode\n(ms)",
-              "decode\neff. (%)", "flags"):
-        t.add_column(h, justify="left" if h in ("GEMM", "flags") else "right")
-    for g in a.gemms:
-        t.add_row(g.name, str(g.n), str(g.k), f"{g.count:g}", f"{g.prefill_s * 1e3:.3f}", f"{g.prefill_tflops:,.0f}",
-                  f"{g.prefill_efficiency_frac * 100:.1f}", f"{g.decode_s * 1e3:.4f}",
-                  f"{g.decode_efficiency_frac * 100:.1f}", ", ".join(g.flags) or "-")
-    t.caption = (f"prefill: {a.prefill_tokens} tokens in {a.prefill_seqs} prompt(s), "
-                 f"GEMMs {a.prefill_gemm_s * 1e3:.3f} ms ({a.prefill_efficiency_frac:.1%} of ideal); "
-                 f"decode: batch {a.decode_batch}, GEMMs {a.decode_gemm_s * 1e3:.4f} ms "
-                 f"({a.decode_efficiency_frac:.1%} of ideal); {a.params_total / 1e9:.3f}B params")
-    out = [t]
-    p = Table(title=f"Proposals within {a.tolerance:.1%} of the parameter count")
-    for h in ("change", "params\nΔ (%)", "prefill\nspeed-up (x)", "decode\nspeed-up (x)",
-              "GEMMs sped up\n(prefill/decode x)"):
-        p.add_column(h, justify="left" if h.startswith(("change", "GEMMs")) else "right")
-    for q in a.proposals:
-        per = ", ".join(f"{name} {s['prefill']:.2f}/{s['decode']:.2f}" for name, s in q.gemm_speedups.items())
-        p.add_row(q.description, f"{q.params_change_frac * 100:+.3f}", f"{q.prefill_speedup:.3f}",
-                  f"{q.decode_speedup:.3f}", per or "-")
-    if not a.proposals:
-        p.caption = "nothing worth changing: no nearby shape gains 1% or more"
-    out.append(p)
-    return out
+SHAPE_COLS = (
+    Col("gemm", "GEMM", left=True, fmt=text), Col("n", "n", fmt=whole), Col("k", "k", fmt=whole),
+    Col("prefill_gemm_s", "prefill", "ms", ms), Col("decode_gemm_s", "decode", "ms", ms),
+    Col("flags", "flags", left=True, fmt=text), Col("prefill_efficiency_frac", "prefill", "of ideal", pct),
+    Col("decode_efficiency_frac", "decode", "of ideal", pct), Col("gemm_count", "count", fmt=whole),
+    Col("prefill_flop_per_s", "prefill", "TFLOP/s", tera), Col("decode_flop_per_s", "decode", "TFLOP/s", tera),
+)
+PROPOSAL_COLS = (
+    Col("description", "change", left=True, fmt=text), Col("prefill_speedup", "prefill", "speed-up x", times),
+    Col("decode_speedup", "decode", "speed-up x", times), Col("params_change_frac", "params", "change", pct),
+)
+DESIGN_COLS = (
+    *(Col(k, k, fmt=whole) for k in ("n_layers", "d_model", "n_heads", "n_kv_heads", "d_head", "d_ff", "vocab_size")),
+    Col("params_total", "parameters", "B", scaled(1e-9, 4)),
+    Col("params_error_frac", "params off target", fmt=pct),
+    Col("prefill_efficiency_frac", "prefill GEMM efficiency", fmt=pct),
+    Col("decode_efficiency_frac", "decode GEMM efficiency", fmt=pct))
+
+
+def _show_shape(result) -> None:
+    q, s = result["query"], result["summary"]
+    if q.get("design"):
+        show_one(f"Proposed shape: {q['params'] / 1e9:.3g}B parameters on {q['hardware']}", result["rows"][0],
+                 DESIGN_COLS)
+        c = Console()
+        c.print("[bold]Reasoning[/bold]")
+        for line in s["lines"]:
+            c.print(f"- {line}", markup=False)
+        return
+    show_rows(f"{q['model']} on {q['hardware']} (tp={q['tp']}, {q['precision']}, {q['engine']}): GEMMs per step",
+              result["rows"], SHAPE_COLS,
+              caption=(f"prefill: {q['prefill_tokens']} tokens in {s['prefill_seqs']} prompt(s), GEMMs "
+                       f"{s['prefill_gemm_s'] * 1e3:.3g} ms ({s['prefill_efficiency_frac']:.1%} of ideal); decode: "
+                       f"batch {q['decode_batch']}, GEMMs {s['decode_gemm_s'] * 1e3:.3g} ms "
+                       f"({s['decode_efficiency_frac']:.1%} of ideal); {s['params_total'] / 1e9:.3f}B params"))
+    if s["proposals"]:
+        show_rows(f"Proposals within {q['tolerance']:.1%} of the parameter count", s["proposals"], PROPOSAL_COLS)
+    else:
+        Console().print(f"Proposals within {q['tolerance']:.1%} of the parameter count: none (no nearby shape gains "
+                        "1% or more).", markup=False)
 
 
 def shape_command(
@@ -142,10 +177,17 @@ def shape_command(
     params: float = typer.Option(None, "--params", parser=POSITIVE, help="--design: parameter budget, e.g. 7e9."),
     layers: int = typer.Option(None, "--layers", help="--design: fix the number of layers."),
     vocab: int = typer.Option(128256, "--vocab", help="--design: tokenizer vocabulary (padded to a multiple of 128)."),
-    json_out: bool = json_option(),
+    json_out: bool = json_option("Print JSON: {command, query, rows, summary, warnings}, one row per GEMM kind "
+                                 "(--design: the proposed shape), proposals in summary."),
+    csv: str = csv_option(),
+    parquet: str = parquet_option(),
+    force: bool = force_option(),
 ) -> None:
     """Time every GEMM of a model on a chip, flag weak ones, and propose nearby faster shapes."""
+    check_row_files(csv, parquet, force)
     engine = profile or engine
+    common = {"hardware": hardware, "engine": engine, "tolerance": tolerance, "prefill_tokens": prefill_tokens,
+              "decode_batch": decode_batch}
     if design:
         missing_flags((("--params", params), ("--hardware", hardware)),
                       "for --design, e.g. --design --params 7e9 --hardware h100-sxm.")
@@ -153,26 +195,14 @@ def shape_command(
             raise SpecError("--design proposes a new shape; drop --model (or drop --design to analyze the model).")
         d = design_shape(params, hardware, layers, vocab_size=vocab, tolerance=tolerance, engine=engine,
                          prefill_tokens=prefill_tokens, decode_batch=decode_batch)
-        if json_out:
-            print_json(d.to_dict())
-            return
-        print_quantities(f"Proposed shape: {d.params_target / 1e9:.3g}B parameters on {d.hardware}", [
-            *((key, str(getattr(d, key))) for key in ("n_layers", "d_model", "n_heads", "n_kv_heads", "d_head",
-                                                      "d_ff", "vocab_size")),
-            ("params (B)", f"{d.params_total / 1e9:.3f} ({d.params_error_frac:+.2%})"),
-            ("prefill GEMM efficiency (%)", f"{d.prefill_efficiency_frac * 100:.1f}"),
-            ("decode GEMM efficiency (%)", f"{d.decode_efficiency_frac * 100:.1f}")], headers=("field", "value"))
-        c = Console()
-        c.print("[bold]Reasoning[/bold]")
-        for line in d.reasoning:
-            c.print(f"- {line}", markup=False)
-        return
-    missing_flags((("--model", model), ("--hardware", hardware)), "(or use --design --params N --hardware H).")
-    a = analyze_shape(model, hardware, tp=tp, tolerance=tolerance, prefill_tokens=prefill_tokens,
-                      decode_batch=decode_batch, precision=precision, engine=engine)
-    if json_out:
-        print_json(a.to_dict())
+        query = {"design": True, "params": params, "layers": layers, "vocab": vocab, **common,
+                 "hardware": d.hardware}
+        result = envelope("shape", query, d.rows(), {"lines": list(d.reasoning)})
     else:
-        c = Console()
-        for t in _shape_tables(a):
-            c.print(t)
+        missing_flags((("--model", model), ("--hardware", hardware)), "(or use --design --params N --hardware H).")
+        a = analyze_shape(model, hardware, tp=tp, tolerance=tolerance, prefill_tokens=prefill_tokens,
+                          decode_batch=decode_batch, precision=precision, engine=engine)
+        query = {"design": False, "model": a.model, "tp": a.tp, "precision": a.precision, **common,
+                 "hardware": a.hardware, "engine": a.engine}
+        result = envelope("shape", query, a.rows(), a.summary())
+    emit(result, json_out=json_out, show=_show_shape, csv=csv, parquet=parquet, force=force)

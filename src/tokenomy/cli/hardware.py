@@ -1,83 +1,84 @@
-"""``tokenomy hardware list`` and ``tokenomy hardware show NAME``: the chip catalog."""
+"""``tokenomy hardware list`` and ``tokenomy hardware show NAME``: the chip catalog.
+
+``--json`` prints the envelope of cli/output.py. ``list``: one flat row per chip in base units (FLOP/s, bytes,
+bytes/s, W, $). ``show``: one row per catalog figure, ``{field, value, unit, reference, note}``, in the units the
+datasheet and the catalog file use (the ``unit`` column says which; ``value`` is a number, or text for text
+figures), so every figure sits beside its source; the query names the chip, the summary gives its name and vendor.
+"""
 
 from __future__ import annotations
 
-import json
-
 import typer
-from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from tokenomy.loaders.hardware import hardware_catalog_rows, hardware_figures, load_hardware
+from tokenomy.loaders.hardware import hardware_figures, hardware_ids, load_hardware
 
-from .common import TokenomyGroup, make_table
-from .options import json_option
+from .common import TokenomyGroup
+from .options import csv_option, force_option, json_option, parquet_option
+from .output import check_row_files, emit, envelope
+from .tables import Col, gb, mega, scaled, show_rows, text, whole
 
 hardware_app = typer.Typer(name="hardware", cls=TokenomyGroup, no_args_is_help=True,
                            help="Accelerators in the catalog: list them, show one.")
 
-# row key -> column header, units in the header ("name" is in --json and in 'show')
-_LIST_COLUMNS = {
-    "id": "id",
-    "bf16_tflops": "BF16\nTFLOPS",
-    "fp8_tflops": "FP8\nTFLOPS",
-    "fp4_tflops": "FP4\nTFLOPS",
-    "hbm_gb": "HBM\nGB",
-    "hbm_tb_per_s": "HBM\nTB/s",
-    "sram_mb": "SRAM\nMB",
-    "power_w": "power\nW",
-    "price_usd": "price\nk USD",
-    "rent_usd_per_hour": "rent\nUSD/h",
-}
+tera = scaled(1e-12)
+LIST_COLS = (
+    Col("hardware", "id", left=True, fmt=text), Col("bf16_flop_per_s", "BF16", "TFLOP/s", tera),
+    Col("fp8_flop_per_s", "FP8", "TFLOP/s", tera), Col("hbm_bytes", "HBM", "GB", gb),
+    Col("hbm_bytes_per_s", "HBM", "TB/s", tera), Col("power_limit_w", "power", "W", whole),
+    Col("price_usd", "price", "k$", scaled(1e-3)), Col("rent_usd_per_hour", "rent", "$/h"),
+    Col("fp4_flop_per_s", "FP4", "TFLOP/s", tera), Col("sram_bytes", "SRAM", "MB", mega),
+    Col("vendor", "vendor", left=True, fmt=text), Col("hardware_name", "name", left=True, fmt=text),
+)
 
 
-def _cell(value: object) -> str:
-    """Short display of a summary figure: whole numbers as such, else 4 significant digits."""
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else f"{value:.4g}"
-    return str(value)
+def catalog_row(hw_id: str) -> dict:
+    """One chip of the catalog as a flat row of base units (FLOP/s, bytes, bytes/s, W, $)."""
+    hw = load_hardware(hw_id)
+    return {"hardware": hw.id, "hardware_name": hw.name, "vendor": hw.vendor,
+            "bf16_flop_per_s": hw.peak("bf16"), "fp8_flop_per_s": hw.peak("fp8"), "fp4_flop_per_s": hw.peak("fp4"),
+            "hbm_bytes": hw.hbm_bytes, "hbm_bytes_per_s": hw.hbm_bytes_per_s, "sram_bytes": hw.sram_bytes,
+            "power_limit_w": hw.power_limit_w, "price_usd": hw.price_usd, "rent_usd_per_hour": hw.rent_usd_per_hour}
 
 
 @hardware_app.command("list")
-def list_hardware(as_json: bool = json_option("Print a JSON array instead of a table.")) -> None:
+def list_hardware(as_json: bool = json_option("Print JSON: {command, query, rows, summary, warnings}."),
+                  csv: str = csv_option(), parquet: str = parquet_option(), force: bool = force_option()) -> None:
     """Every built-in chip: dense peak rates, memory, power and prices."""
-    rows = hardware_catalog_rows()
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    table = Table(
-        title="Hardware catalog: dense rates, per chip ('-' = none or unknown)",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
-    )
-    for key, header in _LIST_COLUMNS.items():
-        table.add_column(header, justify="left" if key == "id" else "right", no_wrap=True)
-    for row in rows:
-        price_k = None if row["price_usd"] is None else row["price_usd"] / 1e3
-        table.add_row(*(_cell(price_k if k == "price_usd" else row[k]) for k in _LIST_COLUMNS))
-    Console().print(table)
+    check_row_files(csv, parquet, force)
+    result = envelope("hardware list", {}, [catalog_row(h) for h in hardware_ids()])
+    emit(result, json_out=as_json, csv=csv, parquet=parquet, force=force,
+         show=lambda r: show_rows("Hardware catalog: dense rates per chip ('-' = none or unknown)", r["rows"],
+                                  LIST_COLS))
+
+
+def _show_figures(result) -> None:
+    s, q = result["summary"], result["query"]
+    t = Table(title=f"{s['hardware_name']} ({q['hardware']}): {s['vendor']}", caption=s["lines"][0],
+              caption_justify="left")
+    t.add_column("figure", no_wrap=True)
+    t.add_column("value", justify="right", no_wrap=True)
+    t.add_column("source and note", overflow="fold", ratio=1)
+    for f in result["rows"]:
+        v = f["value"]
+        value = v if isinstance(v, str) else f"{v:,}"
+        t.add_row(f["field"], f"{value} {f['unit']}".strip(), "; ".join(x for x in (f["reference"], f["note"]) if x))
+    Console().print(t)
 
 
 @hardware_app.command("show")
 def show_hardware(
     name: str = typer.Argument(..., help="A catalog id (see 'tokenomy hardware list') or a path to a YAML file."),
-    as_json: bool = json_option("Print the spec in SI units as JSON."),
+    as_json: bool = json_option("Print JSON: one row per figure {field, value, unit, reference, note}."),
 ) -> None:
     """One chip: every figure in datasheet units, with its source and note."""
     spec, figures = load_hardware(name), hardware_figures(name)
-    if as_json:
-        typer.echo(spec.model_dump_json(indent=2))
-        return
+    rows = [{"field": f["key"], "value": f["value"], "unit": f["unit"] or "", "reference": f["source"],
+             "note": f["note"] or ""} for f in figures]
     nic = (f"{spec.scaleout_gbps:g} Gb/s = {spec.scaleout_bytes_per_s / 1e9:g} GB/s per chip, one way"
            if spec.scaleout_gbps else "unknown (add scaleout_gbps)")
-    Console().print(make_table(
-        f"{spec.name} ({spec.id}): {spec.vendor} {spec.kind}, {spec.year or 'year n/a'}",
-        ("figure", "value", "unit", "source", "note"),
-        [(f["key"], f["value"] if isinstance(f["value"], str) else f"{f['value']:,}", f["unit"], f["source"],
-          f["note"] or "") for f in figures],
-        left=("figure", "unit", "source", "note"), overflow="fold",
-        caption=f"SRAM holds weights: {'no (cache)' if spec.sram_is_cache else 'yes'}; scale-out NIC: {nic}"))
+    line = f"SRAM holds weights: {'no (cache)' if spec.sram_is_cache else 'yes'}; scale-out NIC: {nic}"
+    result = envelope("hardware show", {"hardware": spec.id}, rows,
+                      {"hardware_name": spec.name, "vendor": spec.vendor, "lines": [line]})
+    emit(result, json_out=as_json, show=_show_figures)

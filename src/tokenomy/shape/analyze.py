@@ -52,6 +52,14 @@ class ShapeProposal:
     decode_gain: float
     gemm_speedups: dict          # GEMM name -> {"prefill": old/new, "decode": old/new}, changed ones
 
+    def record(self) -> dict:
+        """JSON object keyed by glossary names (``shape --json`` summary.proposals): ``changes`` a list of
+        {field, value} (the new values), ``gemm_speedups`` a list of {gemm, prefill_speedup, decode_speedup}."""
+        d = {k: v for k, v in asdict(self).items() if k not in ("changes", "gemm_speedups")}
+        return {**d, "changes": [{"field": k, "value": new} for k, (_, new) in self.changes.items()],
+                "gemm_speedups": [{"gemm": g, "prefill_speedup": s["prefill"], "decode_speedup": s["decode"]}
+                                  for g, s in self.gemm_speedups.items()]}
+
 
 @dataclass(frozen=True)
 class ShapeAnalysis:
@@ -75,6 +83,23 @@ class ShapeAnalysis:
 
     def to_dict(self) -> dict:
         return plain(asdict(self))
+
+    def rows(self) -> list[dict]:
+        """One flat row per GEMM kind, glossary keys (``shape --json`` rows): times summed over the
+        ``gemm_count`` instances of a step, rates and efficiencies of one instance."""
+        return [{"gemm": g.name, "n": g.n, "k": g.k, "gemm_count": g.count, "prefill_m": g.prefill_m,
+                 "decode_m": g.decode_m, "prefill_gemm_s": g.prefill_s, "decode_gemm_s": g.decode_s,
+                 "prefill_flop_per_s": g.prefill_tflops * 1e12, "decode_flop_per_s": g.decode_tflops * 1e12,
+                 "prefill_efficiency_frac": g.prefill_efficiency_frac,
+                 "decode_efficiency_frac": g.decode_efficiency_frac, "prefill_bound": g.prefill_bound,
+                 "decode_bound": g.decode_bound, "align_factor": g.align_factor, "tile_factor": g.tile_factor,
+                 "wave_factor": g.wave_factor, "flags": ", ".join(g.flags)} for g in self.gemms]
+
+    def summary(self) -> dict:
+        """The whole step's figures and the proposals (``shape --json`` summary)."""
+        keys = ("params_total", "prefill_seqs", "prefill_gemm_s", "decode_gemm_s", "prefill_efficiency_frac",
+                "decode_efficiency_frac", "source")
+        return {**{k: getattr(self, k) for k in keys}, "proposals": [p.record() for p in self.proposals]}
 
 
 # ---- proposals -----------------------------------------------------------------------------

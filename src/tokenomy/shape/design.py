@@ -43,6 +43,13 @@ class ShapeDesign:
         d = {k: v for k, v in asdict(self).items() if k != "spec"}
         return plain(d)
 
+    def rows(self) -> list[dict]:
+        """The proposed shape as one flat row, glossary keys (``shape --design --json``); the reasoning is
+        ``to_dict()['reasoning']``."""
+        return [{k: getattr(self, k) for k in ("hardware", "n_layers", "d_model", "n_heads", "n_kv_heads", "d_head",
+                                                 "d_ff", "vocab_size", "params_total", "params_error_frac",
+                                                 "prefill_efficiency_frac", "decode_efficiency_frac")}]
+
 
 
 D_HEAD = 128            # h/a = 128: FlashAttention's best Hopper tile, wgmma-friendly
