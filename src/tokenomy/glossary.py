@@ -362,7 +362,6 @@ GLOSSARY: dict[str, Term] = {
                                "speed.", "J/token", "replica"),
     # --- added by helper: economics (cost, factory, breakeven, invest)
     "role": _T("breakeven rows: x (the chip whose break-even price is solved for) or y (the reference chip).", "1"),
-    "rent_usd_per_hour": _T("Scenario: rent of one chip per calendar hour (null = from the catalog).", "$/h", "chip"),
     "tp_versus": _T("breakeven: tensor parallelism of chip Y asked (null: chosen).", "1", "replica"),
     "pp_versus": _T("breakeven: pipeline stages of chip Y asked (null: chosen).", "1", "replica"),
     "ep_versus": _T("breakeven: expert parallelism of chip Y asked (null: chosen).", "1", "replica"),
