@@ -84,7 +84,7 @@ def test_keys_of_walks_objects_and_rows_but_not_data_maps():
 
 def test_every_printed_key_is_in_the_glossary(printed):
     missing = {name: sorted(k - GLOSSARY.keys()) for name, k in printed.items() if k - GLOSSARY.keys()}
-    assert not missing, f"output keys without a definition in tokenomy/glossary.py: {missing}"
+    assert not missing, f"output keys without a definition in tokenomy/glossary/: {missing}"
 
 
 def test_predict_keys_shown_only_sometimes_are_in_the_glossary():

@@ -1,6 +1,6 @@
 """``FrontierResult``: every evaluated point of a sweep as NumPy columns, with tables and cost curves.
 
-What it exposes uses the glossary's names (tokenomy/glossary.py): ``records()``, ``to_pandas()`` and the rows of
+What it exposes uses the glossary's names (tokenomy/glossary/): ``records()``, ``to_pandas()`` and the rows of
 ``to_dict()`` (the one result shape of ``tokenomy frontier --json``) carry COLUMNS; ``columns`` holds those plus
 the sweep's bookkeeping (``dataflow``, ``limit``, ``kv_cache``) that the summaries read.
 """

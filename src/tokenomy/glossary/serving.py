@@ -1,41 +1,11 @@
-"""The glossary: every key that a command's ``--json`` prints, with one meaning, one unit and a scope.
-
-``GLOSSARY`` is the one definition table; ``docs/metrics.md`` is generated from it
-(``python scripts/glossary_doc.py``) and ``tests/test_glossary.py`` fails on any output key of
-``predict``, ``frontier``, ``simulate``, ``cost``, ``factory``, ``breakeven`` or ``invest`` that is
-not here. One key has one meaning in every command and in the Python API: a key without a phase prefix is the
-steady-state serving figure of one replica (continuous batching, prefill share included, as ``frontier``
-computes it); phase-only figures carry ``decode_`` / ``prefill_``; figures of every replica carry ``fleet_``;
-per-MW and per-token energy say whose watts: ``_chip`` (accelerators), ``_facility`` ((chips + host) x PUE)
-or ``_provisioned`` (power limit + host, x PUE, what a power budget is sized by).
-
-Scope says which object a number describes: ``step`` (one forward pass), ``replica`` (one copy of a
-deployment: its tp x pp chips), ``fleet`` (every replica in a power budget or an investment),
-``request``, ``chip``. Empty where it does not apply
-(inputs, names, flags). No I/O here.
-"""
+"""Glossary keys of serving figures: the deployment asked, step, memory, speed, power, dollars, scenario,
+and the frontier's and the economics commands' results."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from .term import Term as _T
 
-UNITS = frozenset({"1", "s", "years", "tokens", "tokens/s", "tokens/s/user", "tokens/s/MW", "tokens/year",
-                   "requests", "requests/s", "chips", "J/token", "W", "MW", "bytes", "bytes/s", "FLOP",
-                   "FLOP/s", "$", "$/h", "$/year", "$/Mtok", "$/MW", "$/kWh", "$/answer"})
-SCOPES = frozenset({"", "step", "replica", "fleet", "request", "chip"})
-
-
-class Term(NamedTuple):
-    meaning: str        # one line
-    unit: str           # one of UNITS; "1" for ratios, flags, counts of things without a unit, text and objects
-    scope: str = ""     # one of SCOPES
-
-
-# Keys whose value maps data (chip ids, reason texts, cost labels) to values: their own keys are not names.
-DATA_MAPS = frozenset({"dropped", "infeasible", "non_chip_usd_per_mtok"})
-
-_T = Term
-GLOSSARY: dict[str, Term] = {
+TERMS: dict[str, _T] = {
     # what was asked: model, chip, deployment, inputs
     "model": _T("Model name as given (catalog name or config path).", "1"),
     "hardware": _T("Chip id from the hardware catalog (frontier disagg points: the decode chip's).", "1"),
@@ -55,7 +25,6 @@ GLOSSARY: dict[str, Term] = {
     "dp_attention": _T("Attention data-parallel groups.", "1", "replica"),
     "chips": _T("Chips of one replica (tp x pp x dp-attention groups; a disagg point: both pools' replicas).",
                 "chips", "replica"),
-    "chips_per_replica": _T("factory: chips of one replica (tp x pp).", "chips", "replica"),
     "prefill_chips": _T("frontier: chips of one prefill replica.", "chips", "replica"),
     "decode_chips": _T("frontier: chips of one decode replica.", "chips", "replica"),
     "replicas": _T("factory: replicas that fit in the power budget.", "1", "fleet"),
@@ -251,11 +220,6 @@ GLOSSARY: dict[str, Term] = {
     # containers
     "points": _T("frontier: every deployment point (rows); saturation: points along one chip's curve.", "1"),
     "rows": _T("The command's answer, one flat object per case, point, chip or year (what --csv writes).", "1"),
-    "point": _T("invest: the operating point the fleet is built from.", "1"),
-    "x": _T("breakeven: chip X's operating point.", "1"),
-    "y": _T("breakeven: chip Y's operating point.", "1"),
-    "breakdown": _T("cost: the chip-hour cost by component.", "1"),
-    "scenario": _T("cost: the scenario inputs used.", "1"),
     "dropped": _T("frontier: chip id -> reason -> count of points dropped.", "1"),
     "prefill_deployments": _T("frontier disagg: candidate prefill replicas.", "1"),
     "saturation": _T("frontier: per chip, where more batch stops paying.", "1"),
@@ -265,88 +229,6 @@ GLOSSARY: dict[str, Term] = {
     "command": _T("The command that produced this JSON (predict, frontier, ...).", "1"),
     "query": _T("The inputs as used, defaults filled in (flag names with _).", "1"),
     "warnings": _T("Sentences the reader must see (assumptions that bind, rows skipped).", "1"),
-    # --- added by helper: predict, gemm, shape, hardware/models/engines
-    "rent_usd_per_hour": _T("Rent of one chip per hour (catalog; in a query: the scenario's, null = the catalog's).",
-                            "$/h", "chip"),
-    "cases": _T("predict, gemm: the JSONL file of cases (one row each).", "1"),
-    "dtype": _T("gemm: input format of x and w (bf16 or fp8; output bf16).", "1"),
-    "m": _T("gemm: rows of x and y (tokens).", "1"),
-    "n": _T("gemm, shape: columns of y (output features).", "1"),
-    "k": _T("gemm, shape: inner dimension (input features).", "1"),
-    "flop_per_s": _T("gemm: achieved floating-point rate (flop_per_gemm / latency_s).", "FLOP/s", "chip"),
-    "math_s": _T("gemm: time of the arithmetic alone at the achievable rate.", "s", "step"),
-    "memory_s": _T("gemm: time of the memory traffic alone at the achievable bandwidth.", "s", "step"),
-    "flop_per_gemm": _T("gemm: floating-point operations of the GEMM (2 m n k).", "FLOP", "step"),
-    "bytes_per_gemm": _T("gemm: bytes the GEMM reads and writes (x, w, y).", "bytes", "step"),
-    "align_factor": _T("gemm, shape: rate factor of the alignment path (1 = 16-byte aligned).", "1"),
-    "tile_factor": _T("gemm, shape: useful / executed work of partial tiles (shape: prefill).", "1"),
-    "wave_factor": _T("gemm, shape: useful / scheduled SM time of the last wave (shape: prefill).", "1"),
-    "efficiency_frac": _T("gemm: ideal time (aligned, whole tiles and waves) / predicted time.", "1"),
-    "gemm": _T("shape: name of the GEMM in the layer (qkv, o, gate_up, down, lm_head, ...).", "1"),
-    "gemm_count": _T("shape: instances of the GEMM per step (layers).", "1", "step"),
-    "prefill_m": _T("shape: rows of the GEMM in the prefill step (tokens).", "1", "step"),
-    "decode_m": _T("shape: rows of the GEMM in the decode step (sequences).", "1", "step"),
-    "prefill_gemm_s": _T("shape: GEMM time of the prefill step (row: that GEMM's instances; summary: all GEMMs).",
-                         "s", "step"),
-    "decode_gemm_s": _T("shape: GEMM time of the decode step (row: that GEMM's instances; summary: all GEMMs).",
-                        "s", "step"),
-    "prefill_flop_per_s": _T("shape: achieved rate of one instance of the GEMM in the prefill step.", "FLOP/s", "chip"),
-    "decode_flop_per_s": _T("shape: achieved rate of one instance of the GEMM in the decode step.", "FLOP/s", "chip"),
-    "prefill_efficiency_frac": _T("shape: ideal / predicted GEMM time in the prefill step.", "1", "step"),
-    "decode_efficiency_frac": _T("shape: ideal / predicted GEMM time in the decode step.", "1", "step"),
-    "prefill_bound": _T("shape: what limits the GEMM in the prefill step (compute or memory).", "1", "step"),
-    "decode_bound": _T("shape: what limits the GEMM in the decode step (compute or memory).", "1", "step"),
-    "flags": _T("shape: why a GEMM is slow (misaligned_k, tile_quantization, ...), comma-separated.", "1"),
-    "tolerance": _T("shape: allowed change of the total parameter count (fraction, --tolerance).", "1"),
-    "prefill_tokens": _T("shape: tokens in the prefill step (--prefill-tokens).", "tokens", "step"),
-    "prefill_seqs": _T("shape: prompts the prefill tokens are split into.", "1", "step"),
-    "decode_batch": _T("shape: sequences in the decode step (--decode-batch).", "1", "step"),
-    "proposals": _T("shape: nearby shapes and what each buys (a list of objects).", "1"),
-    "dimension": _T("shape proposal: the dimension it changes (d_model, d_ff, heads, vocab_size, ...).", "1"),
-    "changes": _T("shape proposal: the fields it changes, a list of {field, value} (the new values).", "1"),
-    "description": _T("Text describing the row (shape proposal: the change; engine: the profile).", "1"),
-    "params_change_frac": _T("shape proposal: change of the total parameter count (fraction, signed).", "1"),
-    "prefill_speedup": _T("shape proposal: GEMM time of a prefill step (whole model, or the one GEMM), old / new.",
-                          "1"),
-    "decode_speedup": _T("shape proposal: GEMM time of a decode step (whole model, or the one GEMM), old / new.",
-                         "1"),
-    "prefill_gain": _T("shape proposal: useful GEMM FLOP/s in prefill, new / old.", "1"),
-    "decode_gain": _T("shape proposal: useful GEMM FLOP/s in decode, new / old.", "1"),
-    "gemm_speedups": _T("shape proposal: {gemm, prefill_speedup, decode_speedup} of each GEMM it changes.", "1"),
-    "design": _T("shape: whether a whole shape was designed for a parameter budget (--design).", "1"),
-    "params": _T("shape --design: the parameter budget asked for.", "1"),
-    "layers": _T("shape --design: the number of layers asked for (null: chosen).", "1"),
-    "vocab": _T("shape --design: the tokenizer vocabulary asked for (--vocab).", "1"),
-    "params_total": _T("Parameters of the model, every expert counted.", "1"),
-    "params_active": _T("models: parameters used per token (MoE: the routed experts only).", "1"),
-    "params_error_frac": _T("shape --design: (params_total - params) / params.", "1"),
-    "n_layers": _T("Transformer layers.", "1"),
-    "d_model": _T("Hidden size.", "1"),
-    "n_heads": _T("Attention (query) heads.", "1"),
-    "n_kv_heads": _T("Key/value heads (GQA).", "1"),
-    "d_head": _T("Size of one attention head.", "1"),
-    "d_ff": _T("MLP intermediate size.", "1"),
-    "vocab_size": _T("Tokenizer vocabulary (padded).", "1"),
-    "family": _T("models: the model family (llama, qwen3, deepseek, ...).", "1"),
-    "aliases": _T("models: other names the model answers to, comma-separated.", "1"),
-    "reference": _T("Where a catalog entry or figure comes from (URL, measurement or estimate).", "1"),
-    "hardware_name": _T("hardware: the chip's full name.", "1"),
-    "vendor": _T("hardware: the chip's maker.", "1"),
-    "bf16_flop_per_s": _T("hardware: dense bf16 matrix peak of one chip.", "FLOP/s", "chip"),
-    "fp8_flop_per_s": _T("hardware: dense fp8 matrix peak of one chip (null: no fp8).", "FLOP/s", "chip"),
-    "fp4_flop_per_s": _T("hardware: dense fp4 matrix peak of one chip (null: no fp4).", "FLOP/s", "chip"),
-    "hbm_bytes": _T("hardware: HBM capacity of one chip.", "bytes", "chip"),
-    "hbm_bytes_per_s": _T("hardware: HBM bandwidth of one chip.", "bytes/s", "chip"),
-    "sram_bytes": _T("hardware: on-chip SRAM of one chip (cache or weight store).", "bytes", "chip"),
-    "power_limit_w": _T("hardware: power limit (TDP) of one chip.", "W", "chip"),
-    "price_usd": _T("hardware: catalog price of one chip (null: not sold).", "$", "chip"),
-    "field": _T("show commands: the catalog field (or datasheet figure) the row gives.", "1"),
-    "value": _T("show commands: the field's value, in the row's unit (number or text).", "1"),
-    "unit": _T("show commands: the unit of value as the catalog states it (empty: none).", "1"),
-    "note": _T("show commands: the catalog's note on the figure.", "1"),
-    "graph": _T("engines: the kernel graph of the profile (eager, fused, dataflow).", "1"),
-    "calibrated_hardware": _T("engines: chips the profile was fitted on, comma-separated.", "1"),
-    "assumptions": _T("engines show: the profile's assumptions (a list of sentences).", "1"),
     # --- added by helper: frontier
     "max_ttft_s": _T("frontier: the longest time to first token asked for (--max-ttft-s; null: none).", "s", "request"),
     "disagg": _T("frontier: whether disaggregated (prefill on one chip, decode on another) points were added.", "1"),
@@ -370,103 +252,4 @@ GLOSSARY: dict[str, Term] = {
     "tokens_per_query": _T("invest: output tokens per answer asked (null: osl), before token inflation.",
                            "tokens", "request"),
     "tokens_multiplier": _T("invest: token inflation, x more tokens per answer.", "1"),
-    # --- added by helper: simulate, validate
-    "ttft_mean_s": _T("simulate: mean time to first token.", "s", "request"),
-    "ttft_p50_s": _T("simulate: median time to first token.", "s", "request"),
-    "ttft_p90_s": _T("simulate: p90 time to first token.", "s", "request"),
-    "ttft_p99_s": _T("simulate: p99 time to first token.", "s", "request"),
-    "tpot_mean_s": _T("simulate: mean TPOT (per output token after the first).", "s", "request"),
-    "tpot_p50_s": _T("simulate: median TPOT (per output token after the first).", "s", "request"),
-    "tpot_p90_s": _T("simulate: p90 TPOT (per output token after the first).", "s", "request"),
-    "tpot_p99_s": _T("simulate: p99 TPOT (per output token after the first).", "s", "request"),
-    "itl_mean_s": _T("simulate: mean inter-token latency (token-weighted).", "s", "request"),
-    "itl_p50_s": _T("simulate: median inter-token latency (token-weighted).", "s", "request"),
-    "itl_p90_s": _T("simulate: p90 inter-token latency (token-weighted).", "s", "request"),
-    "itl_p99_s": _T("simulate: p99 inter-token latency (token-weighted).", "s", "request"),
-    "e2e_mean_s": _T("simulate: mean end-to-end latency.", "s", "request"),
-    "e2e_p50_s": _T("simulate: median end-to-end latency.", "s", "request"),
-    "e2e_p90_s": _T("simulate: p90 end-to-end latency.", "s", "request"),
-    "e2e_p99_s": _T("simulate: p99 end-to-end latency.", "s", "request"),
-    "kv_transfer_mean_s": _T("simulate two-pool: mean time moving a request's KV cache to decode.", "s", "request"),
-    "kv_transfer_p50_s": _T("simulate two-pool: median time moving a request's KV cache to decode.", "s", "request"),
-    "kv_transfer_p90_s": _T("simulate two-pool: p90 time moving a request's KV cache to decode.", "s", "request"),
-    "kv_transfer_p99_s": _T("simulate two-pool: p99 time moving a request's KV cache to decode.", "s", "request"),
-    "kv_queue_mean_s": _T("simulate two-pool: mean wait for the KV link.", "s", "request"),
-    "kv_queue_p50_s": _T("simulate two-pool: median wait for the KV link.", "s", "request"),
-    "kv_queue_p90_s": _T("simulate two-pool: p90 wait for the KV link.", "s", "request"),
-    "kv_queue_p99_s": _T("simulate two-pool: p99 wait for the KV link.", "s", "request"),
-    "prefill_replicas": _T("simulate two-pool: replicas of the prefill pool.", "1", "fleet"),
-    "decode_replicas": _T("simulate two-pool: replicas of the decode pool.", "1", "fleet"),
-    "prefill_fleet_chips": _T("simulate two-pool: chips of every prefill replica.", "chips", "fleet"),
-    "decode_fleet_chips": _T("simulate two-pool: chips of every decode replica.", "chips", "fleet"),
-    "prefill_busy_frac": _T("simulate two-pool: share of time the prefill replicas run steps.", "1", "fleet"),
-    "decode_busy_frac": _T("simulate two-pool: share of time the decode replicas run steps.", "1", "fleet"),
-    "prefill_kv_peak_frac": _T("simulate two-pool: peak KV-cache use over capacity, prefill pool.", "1", "replica"),
-    "decode_kv_peak_frac": _T("simulate two-pool: peak KV-cache use over capacity, decode pool.", "1", "replica"),
-    "prefill_fleet_power_w": _T("simulate two-pool: mean chip power of the prefill pool, idle included.", "W", "fleet"),
-    "decode_fleet_power_w": _T("simulate two-pool: mean chip power of the decode pool, idle included.", "W", "fleet"),
-    "kv_link": _T("simulate two-pool: the link the KV cache moves over (scale-up or scale-out).", "1"),
-    "prefill_tp": _T("simulate two-pool: tensor parallelism of a prefill replica.", "1", "replica"),
-    "decode_tp": _T("simulate two-pool: tensor parallelism of a decode replica.", "1", "replica"),
-    "prefill_pp": _T("simulate two-pool: pipeline stages of a prefill replica.", "1", "replica"),
-    "decode_pp": _T("simulate two-pool: pipeline stages of a decode replica.", "1", "replica"),
-    "prefill_ep": _T("simulate two-pool: expert parallelism of a prefill replica.", "1", "replica"),
-    "decode_ep": _T("simulate two-pool: expert parallelism of a decode replica.", "1", "replica"),
-    "router": _T("simulate: how requests are spread over replicas (round-robin, least-loaded).", "1"),
-    "requests_asked": _T("simulate --requests: requests drawn from the workload (null: 1000; a trace: "
-                         "all).", "requests"),
-    "duration_s": _T("simulate --duration: seconds of arrivals simulated (null: bounded by requests).", "s"),
-    "prefix_cache": _T("simulate --prefix-cache: share of each prompt cached, or a shared prefix.", "1"),
-    "slo": _T("simulate --slo: the TTFT / TPOT targets goodput and attainment count against.", "1"),
-    "seed": _T("simulate: seed of the workload's random draws.", "1"),
-    "sweep": _T("simulate --sweep: the sweep file run.", "1"),
-    "workers": _T("simulate --sweep: local processes (null: all cores).", "1"),
-    "ray": _T("simulate --sweep: Ray cluster address (null: local processes).", "1"),
-    "scenario_index": _T("simulate --sweep: index of the scenario in the grid.", "1"),
-    "force": _T("simulate --sweep: whether requests longer than the model's context were allowed.", "1"),
-    "decode_step_error_median_frac": _T("simulate --check-steps: median |relative error| of decode step times vs the "
-                                        "core.", "1", "step"),
-    "decode_step_error_max_frac": _T("simulate --check-steps: largest |relative error| of decode step times vs the "
-                                     "core.", "1", "step"),
-    "prefill_step_error_median_frac": _T("simulate --check-steps: median |relative error| of prefill step times vs "
-                                         "the core.", "1", "step"),
-    "prefill_step_error_max_frac": _T("simulate --check-steps: largest |relative error| of prefill step times vs the "
-                                      "core.", "1", "step"),
-    "metric": _T("validate: the quantity a row compares (a glossary name, or a measurement kind: gemm, decode, "
-                 "energy, ...).", "1"),
-    "measured_s": _T("validate: measured value of a time metric.", "s"),
-    "predicted_s": _T("validate: predicted value of a time metric.", "s"),
-    "measured_tokens_per_s": _T("validate: measured value of a throughput metric (per chip or per user: see "
-                                "metric).", "tokens/s"),
-    "predicted_tokens_per_s": _T("validate: predicted value of a throughput metric (per chip or per user: see "
-                                 "metric).", "tokens/s"),
-    "measured_w": _T("validate: measured value of a power metric.", "W", "chip"),
-    "predicted_w": _T("validate: predicted value of a power metric.", "W", "chip"),
-    "measured_j_per_token": _T("validate: measured energy per token (accelerators).", "J/token"),
-    "predicted_j_per_token": _T("validate: predicted energy per token (accelerators).", "J/token"),
-    "ratio": _T("validate: predicted / measured.", "1"),
-    "file_row": _T("validate --serving: the row's line in the measured file (1 = first data row).", "1"),
-    "data_source": _T("validate --serving: where the measured rows come from (trtllm, inferencex, ...).", "1"),
-    "case": _T("validate: the measured case (e.g. b=8 ctx=1024).", "1"),
-    "groups": _T("validate: median ratio and MAPE per source x chip x metric (serving) or per metric "
-                 "(measurements).", "1"),
-    "checks": _T("validate: rows compared in a group.", "1"),
-    "median_ratio": _T("validate: median predicted / measured of a group.", "1"),
-    "mape_frac": _T("validate: mean |predicted / measured - 1| of a group.", "1"),
-    "p90_abs_error_frac": _T("validate --serving: p90 of |predicted / measured - 1| of a group.", "1"),
-    "data_rows": _T("validate: rows of the measured file(s) (skipped: rows a reason covers).", "1"),
-    "rows_predicted": _T("validate: data rows with at least one metric predicted.", "1"),
-    "rows_skipped": _T("validate: data rows not predicted.", "1"),
-    "skipped": _T("validate: data rows skipped, per reason (list of reason, data_rows).", "1"),
-    "file": _T("validate --serving: the measured file.", "1"),
-    "measurements": _T("validate --measurements: the measurement files.", "1"),
-    "serving": _T("validate --serving: the measured serving CSV.", "1"),
-    "profile": _T("validate --profile: the engine profile checked (null: the default).", "1"),
-    "holdout_chip": _T("validate --holdout-chip: the chip left out of the refit (null: none).", "1"),
-    # --- added by helper: readme, errors
 }
-
-
-def units_of(keys) -> dict[str, str]:
-    """The unit of each key in ``keys`` (KeyError names a key that is not defined)."""
-    return {k: GLOSSARY[k].unit for k in keys}
