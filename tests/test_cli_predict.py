@@ -32,7 +32,7 @@ def test_prefill_json_contract():
              "--precision", "bf16", "--tp", "1", "--phase", "prefill", "--batch", "2", "--seq", "512", "--json")
     assert r.exit_code == 0, r.output
     d = row(r)
-    assert required("prefill") <= set(d) and "tokens_per_s_per_user" not in d and "decode_tokens_per_s" not in d
+    assert required("prefill") <= set(d) and "decode_tokens_per_s_per_user" not in d and "decode_tokens_per_s" not in d
     assert d["fits"] is True and d["seq"] == 512 and d["batch"] == 2
     api = tokenomy.predict("llama-3.1-8b", "h100-sxm", engine="torch-eager", phase="prefill", batch=2, seq=512)
     assert d["latency_s"] == float(api.latency_s)
@@ -41,7 +41,7 @@ def test_prefill_json_contract():
 def test_decode_json_and_table():
     r = _run("predict", "--model", "llama-3.1-8b", "--hardware", "h200-sxm", "--phase", "decode", "--batch", "8",
              "--context", "1024", "--json")
-    assert r.exit_code == 0 and required("decode") <= set(row(r)) and row(r)["tokens_per_s_per_user"] > 0
+    assert r.exit_code == 0 and required("decode") <= set(row(r)) and row(r)["decode_tokens_per_s_per_user"] > 0
     r = _run("predict", "--model", "llama-3.1-8b", "--hardware", "h200-sxm", "--phase", "decode", "--batch", "8",
              "--context", "1024")
     assert r.exit_code == 0 and "latency" in r.stdout and " ms" in r.stdout and "$/Mtok" in r.stdout
@@ -182,8 +182,8 @@ def test_mixed_cases_rows_and_csv(tmp_path):
     r = _run("predict", "--cases", str(f), "--csv", str(out), "--json")
     assert r.exit_code == 0, r.output
     dec, pre = json.loads(r.stdout)["rows"]
-    assert "decode_tokens_per_s" in dec and "tokens_per_s_per_user" in dec and "prefill_tokens_per_s" not in dec
-    assert "prefill_tokens_per_s" in pre and "tokens_per_s_per_user" not in pre and "prefill_usd_per_mtok" in pre
+    assert "decode_tokens_per_s" in dec and "decode_tokens_per_s_per_user" in dec and "prefill_tokens_per_s" not in dec
+    assert "prefill_tokens_per_s" in pre and "decode_tokens_per_s_per_user" not in pre and "prefill_usd_per_mtok" in pre
     assert out.read_text().splitlines()[0].startswith("model,")
     r = _run("predict", "--cases", str(f), "--csv", str(out))
     assert r.exit_code == 2 and "exists" in r.output

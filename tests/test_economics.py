@@ -234,13 +234,14 @@ def test_token_economics_worked_example_two_rented_h100s():
     assert float(te.facility_power_w) == pytest.approx(3042.0)
     assert float(te.j_per_token_facility) == pytest.approx(1.521)
     assert round(float(te.tokens_per_s_per_mw), 1) == 657_462.2
-    # owned, defaults: power-dependent costs follow the predicted 500 W a chip (IT 1170 W), not the 700 W limit:
+    # owned, defaults: the chip-hour is priced at the 700 W power limit (as cost and frontier price it), not the
+    # predicted 500 W a chip, so one deployment has one usd_per_hour in every command (IT 700 + 670 = 1370 W):
     #   capex $0.7709/h (as in the H100 worked example above)
-    #   facility 19.5e6 $/MW x 1.17e-3 MW = $22,815 x CRF(8%, 20) 0.1018522 / 8760 = $0.2653/h
-    #   energy 1.17 kW x 1.3 x $0.0806/kWh = $0.1226/h; ops (0.7709 + 0.2653 + 0.1226) / 0.9 - that = $0.1288/h
-    #   total $1.2875/h; per busy hour / 0.7 = $1.8393; 2 chips: $3.6787/h
+    #   facility 19.5e6 $/MW x 1.37e-3 MW = $26,715 x CRF(8%, 20) 0.1018522 / 8760 = $0.31061/h
+    #   energy 1.37 kW x 1.3 x $0.0806/kWh = $0.14355/h; ops (0.7709 + 0.31061 + 0.14355) / 0.9 - that = $0.13612/h
+    #   total $1.36118/h; per busy hour / 0.7 = $1.94454; 2 chips: $3.8891/h
     owned = E.token_economics(_Pred("h100-sxm", 2, 1000.0, 500.0, 2000.0))
-    assert round(float(owned.usd_per_hour), 4) == 3.6787
+    assert round(float(owned.usd_per_hour), 3) == 3.889
 
 
 def test_economics_fields_vectorized_and_unpriced_chips():

@@ -108,6 +108,7 @@ def check_outputs(pred: _core.Prediction, inputs: str, *, power_known: bool = Tr
 # named here keep their name; ``records()`` leaves out the internal ones (kv_cache, micro_batches, stage_s,
 # power_w_per_chip) and ``tokens_per_s_per_user`` of prefill (no per-user output speed while prefilling).
 RECORD_KEYS = {"speculative": "spec", "tokens_per_s": "{ph}_tokens_per_s",
+               "tokens_per_s_per_user": "{ph}_tokens_per_s_per_user",
                "energy_j_per_token": "{ph}_j_per_token_chip", "power_w": "{ph}_power_w",
                "memory_bytes": "memory_bytes_per_chip", "usd_per_mtok": "{ph}_usd_per_mtok",
                "j_per_token_facility": "{ph}_j_per_token_facility"}
@@ -138,7 +139,9 @@ class Prediction(_core.Prediction):
     ``decode_j_per_token_facility`` / ``prefill_...``, ``power_w`` -> ``decode_power_w`` / ``prefill_power_w``
     (the replica's chips), ``usd_per_mtok`` -> ``decode_usd_per_mtok`` / ``prefill_usd_per_mtok`` (per 10^6
     output / input tokens), ``memory_bytes`` -> ``memory_bytes_per_chip``, ``speculative`` -> ``spec``;
-    ``tokens_per_s_per_user`` only for decode; ``usd_per_hour`` (the replica per busy hour), ``latency_s`` and
+    ``tokens_per_s_per_user`` -> ``decode_tokens_per_s_per_user`` (one step's speed, no prefill stalls: the steady
+    state's ``tokens_per_s_per_user`` of frontier and the economics commands is lower), only for decode;
+    ``usd_per_hour`` (the replica per busy hour), ``latency_s`` and
     the rest keep their names. Costs are NaN (null in records) when the chip has neither a price nor a rent.
 
     ``scenario``: the economics inputs the costs used (Scenario fields; ``mode`` as priced: a chip with a rent

@@ -28,7 +28,8 @@ from .options import (
 from .output import check_row_files, emit, envelope
 from .tables import Col, gb, ms, nbytes, pct, scaled, seconds, show_one, show_rows, text, whole
 
-OUT_KEYS = tuple(dict.fromkeys(record_key(k, ph) for ph in ("decode", "prefill") for k in RECORD_ORDER))
+OUT_KEYS = tuple(dict.fromkeys(record_key(k, ph) for ph in ("decode", "prefill") for k in RECORD_ORDER
+                               if not (ph == "prefill" and k == "tokens_per_s_per_user")))
 CASE_KEYS = {"model", "hardware", "engine", "precision", "tp", "pp", "ep", "dp_attention", "phase", "batch", "seq",
              "context",
              "profile", "spec"}
@@ -105,7 +106,7 @@ COLS = (
     Col("phase", "phase", left=True, fmt=text), Col("batch", "batch", fmt=whole), Col("seq", "prompt", "tokens", whole),
     Col("context", "context", "tokens", whole), Col("latency_s", "latency", "ms", ms),
     Col("decode_tokens_per_s", "decode", "tok/s"), Col("prefill_tokens_per_s", "prefill", "input tok/s"),
-    Col("tokens_per_s_per_user", "per user", "tok/s/user"),
+    Col("decode_tokens_per_s_per_user", "per user", "tok/s/user"),
     Col("decode_usd_per_mtok", "cost", "$/Mtok out"), Col("prefill_usd_per_mtok", "cost", "$/Mtok in"),
     Col("decode_j_per_token_chip", "energy", "J/token", scaled(1, 3)),
     Col("prefill_j_per_token_chip", "energy", "J/in-token", scaled(1, 3)),
@@ -140,7 +141,7 @@ TABLE_COLS = (
     Col("model", "model", left=True, fmt=text), Col("hardware", "chip", left=True, fmt=text),
     Col("phase", "phase", left=True, fmt=text), Col("batch", "batch", fmt=whole),
     Col("seq/context", "seq/ctx", "tokens", whole), Col("latency_s", "latency", "ms", ms),
-    Col("*_tokens_per_s", "speed", "tok/s", whole), Col("tokens_per_s_per_user", "per user", "tok/s/user"),
+    Col("*_tokens_per_s", "speed", "tok/s", whole), Col("decode_tokens_per_s_per_user", "per user", "tok/s/user"),
     Col("*_usd_per_mtok", "cost", "$/Mtok"), Col("*_j_per_token_chip", "energy", "J/token", scaled(1, 3)),
     Col("memory_bytes_per_chip", "memory", "GB/chip", gb), Col("fits", "fits"), Col("bound", "bound", fmt=text),
     Col("engine", "engine", left=True, fmt=text), Col("precision", "precision", left=True, fmt=text),

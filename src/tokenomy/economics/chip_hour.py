@@ -141,11 +141,13 @@ PREDICTION_FIELDS = ("hardware", "chips", "power_w", "power_w_per_chip", "tokens
 
 def token_economics(prediction: Any, scenario: ScenarioLike = None, *,
                     hardware: str | HardwareSpec | None = None, **overrides: Any) -> TokenEconomics:
-    """$/Mtok, J/token (chip and facility) and tokens/s per MW of a ``tokenomy.predict`` result."""
+    """$/Mtok, J/token (chip and facility) and tokens/s per MW of a ``tokenomy.predict`` result. The chip-hour is
+    priced as ``cost`` and ``frontier`` price it (at the scenario's chip power, else the catalog power limit; the
+    predicted draw only for a chip without a power limit), so one deployment has one usd_per_hour everywhere."""
     if not all(hasattr(prediction, k) for k in PREDICTION_FIELDS):
         raise SpecError(f"prediction must be the result of tokenomy.predict(...), got {prediction!r:.80}.")
     hw, sc = hw_spec(hardware or prediction.hardware), get_scenario(scenario, **overrides)
-    c = cost(hw, sc, prediction.power_w_per_chip)
+    c = cost(hw, sc, None if (sc.chip_power_w or hw.power_limit_w) else prediction.power_w_per_chip)
     usd_h = prediction.chips * c.effective_usd_per_hour
     fac_w = ce.facility_power_w(prediction.power_w, prediction.chips, host_power_w(hw, sc), sc.pue)
     tps = prediction.tokens_per_s

@@ -5,6 +5,8 @@ from __future__ import annotations
 from .term import Term as _T
 
 TERMS: dict[str, _T] = {
+    "decode_tokens_per_s_per_user": _T("predict: decode speed of one user in this step alone (1 / step time x tokens "
+                                       "per step; no prefill stalls).", "tokens/s/user", "request"),
     # --- added by helper: predict, gemm, shape, hardware/models/engines
     "rent_usd_per_hour": _T("Rent of one chip per hour (catalog; in a query: the scenario's, null = the catalog's).",
                             "$/h", "chip"),
