@@ -173,7 +173,7 @@ def test_calibrate_without_torch_prints_one_line_hint(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     r = runner.invoke(app, ["calibrate", "--device", "cpu", "--quick", "--out", "x.json"])
     assert r.exit_code == 2
-    assert r.output.strip() == "calibrate needs PyTorch: pip install 'tokenomy[gpu]'"
+    assert r.output.strip() == "error: calibrate needs PyTorch: pip install 'tokenomy[gpu]'"
     assert r.exception is None or isinstance(r.exception, SystemExit)
 
 

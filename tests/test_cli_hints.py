@@ -151,7 +151,6 @@ REPO_PATH = re.compile(r"(?<![\w./:-])(?:\./)?(?:shared/|src/tokenomy|tests/data
 # Outputs that still cite a repository path, each with why; a listed entry that no longer does fails too,
 # so that it is removed here.
 KNOWN = {
-    "validate --help": "--measurements/--serving help in cli/calibrate.py (owned by another helper of issue 13)",
 }
 
 

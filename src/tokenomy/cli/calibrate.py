@@ -51,7 +51,7 @@ def calibrate_command(
         raise SpecError(f"--device must be cuda or cpu, got {device!r}.")
     torch = measure.import_torch()
     if torch is None:
-        raise fail_line(measure.TORCH_HINT, 2)
+        raise fail_line(f"error: {measure.TORCH_HINT}", 2)
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     _session, steps = measure.plan(dev, quick, spec)
     t0 = time.time()
@@ -114,10 +114,12 @@ def _show_measurements(result, summary_only: bool) -> None:
 
 
 def validate_command(
-    measurements: list[str] = typer.Option(None, "--measurements", help="JSONL rows (shared/data/h100 format) or a "
-                                           "calibrate profile JSON; repeat for several files."),
-    serving: str = typer.Option(None, "--serving", help="A measured serving CSV (any format of shared/data/serving, "
-                                "detected by its columns): every row predicted at its own deployment."),
+    measurements: list[str] = typer.Option(None, "--measurements", help="Measured timings as JSONL (the rows "
+                                           "`tokenomy calibrate` writes) or a calibrate profile JSON; repeat for "
+                                           "several files."),
+    serving: str = typer.Option(None, "--serving", help="A measured serving CSV (TensorRT-LLM perf overview, "
+                                "InferenceX, ML.ENERGY or BLIS/vLLM columns, detected by its columns): every row "
+                                "predicted at its own deployment."),
     profile: str = typer.Option(None, "--profile", help="Profile to check (file or engine name; default torch-eager, "
                                 "or each row's own engine with --serving)."),
     hardware: str = hardware_option("Chip (default: from the profile file or the env row)."),

@@ -238,7 +238,7 @@ def _show_invest(res: Mapping[str, Any]) -> None:
     show_one("the fleet", {**s, "payback_years": pay_txt, **res["rows"][0]},
              [Col("npv_usd", "NPV", "$M", millions), Col("payback_years", "payback", "years", text),
               Col("unrecovered_usd", "unrecovered capital", "$M", millions),
-              Col("fleet_capex_usd", "upfront IT capex", "$M", millions),
+              Col("fleet_it_capex_usd", "upfront IT capex", "$M", millions),
               Col("cost_usd_per_year", "running cost", "$M/yr", millions),
               Col("tokens_per_answer", "tokens per answer", "tokens", whole),
               Col("cost_usd_per_answer", "cost per answer", "$", lambda x: num(x, 3)),

@@ -183,7 +183,8 @@ def simulate_command(
     event_log: str = typer.Option(None, "--event-log", help="Write the kernel's events: FILE.csv or FILE.jsonl."),
     check_steps: bool = typer.Option(False, "--check-steps", help="Also measure the step table's error vs the core."),
     force: bool = force_option("Overwrite output files; allow requests longer than the model's context."),
-    sweep: str = typer.Option(None, "--sweep", help="Run a grid of scenarios from FILE.yaml (schema: sim/sweep.py)."),
+    sweep: str = typer.Option(None, "--sweep", help="Run a grid of scenarios from FILE.yaml: `base:` "
+                                                "(simulate's flags, `_` for `-`) crossed with the lists of `grid:`."),
     out: str = typer.Option(None, "--out", help="--sweep: write the table to FILE.parquet (or .csv)."),
     workers: int = typer.Option(None, "--workers", min=1, help="--sweep: local processes (default: all cores)."),
     ray: str = typer.Option(None, "--ray", help="--sweep: run on Ray, 'auto' or a cluster address."),

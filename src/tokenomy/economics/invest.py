@@ -32,7 +32,7 @@ class Investment(_Dict):
     power_mw: float
     fleet_chips: int
     years: int                          # round(depreciation_years), 1..50 (the scenario bounds it)
-    fleet_capex_usd: float              # upfront IT capex (0 when rented); facility is paid yearly (annuity)
+    fleet_it_capex_usd: float             # upfront IT capex (0 when rented); facility is paid yearly (annuity)
     cost_usd_per_year: float            # facility annuity + energy + ops (or rent)
     tokens_per_year: float
     token_price_usd_per_mtok: float     # today

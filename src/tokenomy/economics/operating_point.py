@@ -14,7 +14,7 @@ from ..core.memory import fast_tier_bytes
 from ..core.serving import chunked_prefill, serving_estimate
 from ..core.speculative import per_token
 from ..frontier.deployments import DeploymentContext, candidates, fixed_candidates, fixed_error
-from ..frontier.sweep import _crossdomain_p2p_s as crossdomain_p2p_s
+from ..frontier.sweep import crossdomain_p2p_s
 from ..spec import args
 from ..spec.economics import Scenario
 from ..spec.hardware import HardwareSpec

@@ -61,7 +61,7 @@ def usd_per_chip_hour(hw, scenario=None, **overrides) -> float:
     return effective_usd_per_chip_hour(hw, scenario, **overrides)
 
 
-def _crossdomain_p2p_s(model, hw, tp: int, pp: int, tokens) -> np.ndarray | float:
+def crossdomain_p2p_s(model, hw, tp: int, pp: int, tokens) -> np.ndarray | float:
     """Extra seconds per step when pipeline hand-offs cross scale-up domains (scale-out link)."""
     domain = max(hw.scaleup_domain, 1)
     chips = tp * pp
@@ -221,7 +221,7 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                 pmean = {k: float(np.average(np.broadcast_to(getattr(pre, k), isl_u.shape), weights=isl_w))
                          for k in ("stage_s", "latency_s", "power_w", "latency_one_s", "requests")}   # weighted by
                 # how often each isl occurs
-                handoff = float(np.mean(_crossdomain_p2p_s(m, hw, tp, pp, isl_a)))
+                handoff = float(np.mean(crossdomain_p2p_s(m, hw, tp, pp, isl_a)))
                 pmean["latency_s"] += handoff
                 pmean["latency_one_s"] += handoff
                 overhead = eng.for_vendor(hw.vendor).request_overhead_s
@@ -256,7 +256,7 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                                            prefill_latency_one_s=pmean["latency_one_s"],
                                            prefill_requests=pmean["requests"],
                                            request_overhead_s=overhead,
-                                           extra_decode_s=_crossdomain_p2p_s(m, hw, tp, pp, b_i) / dec.tokens_per_step)
+                                           extra_decode_s=crossdomain_p2p_s(m, hw, tp, pp, b_i) / dec.tokens_per_step)
                     n = int(fits.sum())
                     part = {ESTIMATE_NAMES.get(k, k): np.broadcast_to(np.asarray(v), fits.shape)[fits]
                             for k, v in est.items()}
