@@ -192,3 +192,11 @@ def test_cli_errors_exit_2(tmp_path):
     f.write_text('{"hardware": "h100-sxm", "m": 8, "n": 8, "k": 8, "batch": 2}\n')
     res = runner.invoke(app, ["gemm", "--cases", str(f), "--json"])
     assert res.exit_code == 2
+
+
+def test_gemm_to_pandas_is_its_records():
+    from tokenomy.gemm import predict_gemm
+    r = predict_gemm("h100-sxm", m=[128, 4096], n=4096, k=4096)
+    df = r.to_pandas()
+    assert list(df["m"]) == [128, 4096] and list(df.columns) == list(r.records()[0])
+    assert df["flop_per_s"].iloc[1] > df["flop_per_s"].iloc[0]     # a large GEMM runs nearer the roofline

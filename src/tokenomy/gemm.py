@@ -88,6 +88,12 @@ class GemmPrediction:
             out.append(rec)
         return out
 
+    def to_pandas(self):
+        """``records()`` as a pandas DataFrame (the columns of ``gemm --csv``)."""
+        import pandas as pd
+
+        return pd.DataFrame.from_records(self.records())
+
 
 def _positive_ints(name: str, value) -> np.ndarray:
     try:
