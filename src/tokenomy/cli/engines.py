@@ -67,10 +67,12 @@ def _show_profile(result) -> None:
 
 
 @engines_app.command("show")
-def show_engine(name: str, json_out: bool = json_option("Print JSON: one row per parameter {field, value}.")) -> None:
+def show_engine(name: str, json_out: bool = json_option("Print JSON: one row per parameter {field, value}."),
+                csv: str = csv_option(), parquet: str = parquet_option(), force: bool = force_option()) -> None:
     """Every parameter of one profile (a name or a profile file)."""
+    check_row_files(csv, parquet, force)
     p = load_engine(name)
     data = p.model_dump()
     assumptions = data.pop("assumptions", [])
     emit(envelope("engines show", {"engine": p.name}, _flat(data), {"assumptions": list(assumptions)}),
-         json_out=json_out, show=_show_profile)
+         json_out=json_out, show=_show_profile, csv=csv, parquet=parquet, force=force)

@@ -71,8 +71,10 @@ def _show_figures(result) -> None:
 def show_hardware(
     name: str = typer.Argument(..., help="A catalog id (see 'tokenomy hardware list') or a path to a YAML file."),
     as_json: bool = json_option("Print JSON: one row per figure {field, value, unit, reference, note}."),
+    csv: str = csv_option(), parquet: str = parquet_option(), force: bool = force_option(),
 ) -> None:
     """One chip: every figure in datasheet units, with its source and note."""
+    check_row_files(csv, parquet, force)
     spec, figures = load_hardware(name), hardware_figures(name)
     rows = [{"field": f["key"], "value": f["value"], "unit": f["unit"] or "", "reference": f["source"],
              "note": f["note"] or ""} for f in figures]
@@ -81,4 +83,4 @@ def show_hardware(
     line = f"SRAM holds weights: {'no (cache)' if spec.sram_is_cache else 'yes'}; scale-out NIC: {nic}"
     result = envelope("hardware show", {"hardware": spec.id}, rows,
                       {"hardware_name": spec.name, "vendor": spec.vendor, "lines": [line]})
-    emit(result, json_out=as_json, show=_show_figures)
+    emit(result, json_out=as_json, show=_show_figures, csv=csv, parquet=parquet, force=force)

@@ -76,10 +76,13 @@ def show_model(
     name: str = typer.Argument(..., help="Catalog name or alias, path to a config.json (or its folder), or hub id "
                                          "org/name."),
     as_json: bool = json_option("Print JSON: one row per field {field, value}."),
+    csv: str = csv_option(), parquet: str = parquet_option(), force: bool = force_option(),
 ) -> None:
     """Every field of one model and its parameter counts (elements)."""
+    check_row_files(csv, parquet, force)
     spec = load_model(name)
     counts = dataclasses.asdict(param_counts(spec))
     rows = [{"field": k, "value": _scalar(v)} for k, v in spec.model_dump().items()]
     rows += [{"field": f"params_{k}", "value": v} for k, v in counts.items()]
-    emit(envelope("models show", {"model": spec.name}, rows), json_out=as_json, show=_print_model)
+    emit(envelope("models show", {"model": spec.name}, rows), json_out=as_json, show=_print_model, csv=csv,
+         parquet=parquet, force=force)

@@ -39,6 +39,19 @@ def rows_frame(rows: list[dict[str, Any]]):
     return pd.DataFrame.from_records(rows, columns=list(cols))
 
 
+def parquet_safe(df):
+    """``df`` with every column that mixes text and numbers (a ``value`` column of ``hardware show``, a ``seq``
+    of mixed phases) as text, which Parquet needs (one type per column); CSV takes the frame as it is."""
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object:
+            kinds = {"number" if isinstance(v, int | float) and not isinstance(v, bool) else type(v)
+                     for v in out[c] if v is not None}
+            if len(kinds) > 1:
+                out[c] = [None if v is None else str(v) for v in out[c]]
+    return out
+
+
 def check_row_files(csv: str | None, parquet: str | None, force: bool) -> None:
     """Refuse unwritable ``--csv`` / ``--parquet`` targets before any work starts."""
     from ..report.files import check_target
@@ -62,7 +75,7 @@ def write_row_files(result: Mapping[str, Any], csv: str | None, parquet: str | N
     if csv is not None:
         contents[csv] = df.to_csv(index=False)
     if parquet is not None:
-        contents[parquet] = lambda p: df.to_parquet(p, index=False)
+        contents[parquet] = lambda p: parquet_safe(df).to_parquet(p, index=False)
     flag = "--csv" if parquet is None else "--parquet" if csv is None else "--csv/--parquet"
     write_files(contents, flag=flag, force=force)
     return [p for p in (csv, parquet) if p is not None]
