@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from tokenomy.glossary import GLOSSARY  # noqa: E402
+from tokenomy.schema import ROW_IS, ROW_KEYS  # noqa: E402
 
 HEAD = """# Metrics: every output key, its meaning and unit
 
@@ -51,7 +52,10 @@ def _cell(text: str) -> str:
 
 
 def render() -> str:
-    lines = [HEAD, f"## {len(GLOSSARY)} keys", "", "| key | unit | scope | meaning |", "|---|---|---|---|"]
+    lines = [HEAD, "## Rows by command", "", "| command | one row is | keys every row has |", "|---|---|---|"]
+    for cmd, what in ROW_IS.items():
+        lines.append(f"| `{cmd}` | {_cell(what)} | {', '.join(f'`{k}`' for k in ROW_KEYS[cmd]) or '-'} |")
+    lines += ["", f"## {len(GLOSSARY)} keys", "", "| key | unit | scope | meaning |", "|---|---|---|---|"]
     for key in sorted(GLOSSARY):
         t = GLOSSARY[key]
         lines.append(f"| `{key}` | {_cell(t.unit)} | {t.scope} | {_cell(t.meaning)} |")

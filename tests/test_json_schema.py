@@ -55,3 +55,8 @@ def test_the_schema_refuses_nested_rows_and_unknown_keys():
     for bad_row in ({"latency_s": [0.01]}, {"latency_in_ms": 10}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate({**good, "rows": [bad_row]}, schema)
+
+
+def test_every_command_says_what_a_row_is():
+    from tokenomy.schema import ROW_IS
+    assert set(ROW_IS) == set(RUNS) and all(ROW_IS.values())

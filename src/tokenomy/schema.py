@@ -3,7 +3,8 @@
 keys are glossary names, plus the row and query keys each command always prints.
 
 ``command_schema(name)`` is a JSON Schema (draft 2020-12) for one command; tests/test_json_schema.py
-validates every command's output against it; docs/json.md is generated from it. No I/O here.
+validates every command's output against it; docs/metrics.md lists, per command, what one row is and the keys
+every row carries (``ROW_IS``, ``ROW_KEYS``). No I/O here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,26 @@ from typing import Any
 from .glossary import GLOSSARY
 
 SCALAR = {"type": ["string", "number", "integer", "boolean", "null"]}
+
+# what one row of each command's rows is
+ROW_IS: dict[str, str] = {
+    "predict": "one case: a prefill or decode step of one replica",
+    "frontier": "one deployment point (chip, parallelism, precision, batch) in steady state",
+    "simulate": "one simulated run (all replicas), with latency percentiles",
+    "cost": "one chip: its chip-hour cost by component",
+    "factory": "one chip: the fleet a power budget holds, and one replica's operating point",
+    "breakeven": "one chip's operating point (role x: priced for break-even; y: the reference)",
+    "invest": "the replica operating point the fleet is built from (years and NPV in summary)",
+    "gemm": "one GEMM shape",
+    "shape": "one GEMM of the model (whole-step figures and proposals in summary)",
+    "validate": "one predicted-versus-measured comparison (a metric of one measured row)",
+    "hardware list": "one chip of the catalog",
+    "hardware show": "one figure of the chip, with its unit and source",
+    "models list": "one model of the catalog",
+    "models show": "one field of the model's shape",
+    "engines list": "one engine profile",
+    "engines show": "one parameter of the profile",
+}
 
 # row keys every row of the command carries (more may appear; all are glossary names)
 ROW_KEYS: dict[str, tuple[str, ...]] = {
