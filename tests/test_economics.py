@@ -61,7 +61,7 @@ def test_chip_hour_worked_example_h100_defaults():
     assert round(float(c.effective_usd_per_hour), 4) == 1.9446
     # the API with catalog defaults (price, host power, form factor) gives the same chip-hour
     api = E.chip_hour_cost("h100-sxm")
-    assert api.chip_price_usd == 18_000 and api.host_power_w == 670 and api.form_factor == "hgx-server"
+    assert api.chip_price_usd == 18_000 and api.host_power_w_per_chip == 670 and api.form_factor == "hgx-server"
     assert api.usd_per_chip_calendar_hour == pytest.approx(float(c.total_usd_per_hour))
     assert api.usd_per_chip_hour == pytest.approx(float(c.effective_usd_per_hour))
     assert api.capex_usd_per_chip_hour == pytest.approx(float(c.capex_usd_per_hour))
@@ -84,12 +84,12 @@ def test_rack_share_and_wafer_system_pay_no_server_multiplier():
 
 def test_host_power_comes_from_the_platform_and_the_scenario_overrides_it():
     # 8-GPU server: all-in 1.37 kW - 700 W = 670 W; an 8-chip TPU host shares far less per chip
-    assert E.chip_hour_cost("h100-sxm").host_power_w == 670
+    assert E.chip_hour_cost("h100-sxm").host_power_w_per_chip == 670
     tpu = E.chip_hour_cost("tpu-v6e", mode="rented")
-    assert tpu.host_power_w < 200
-    assert tpu.it_power_w_per_chip == pytest.approx(550 + tpu.host_power_w)
+    assert tpu.host_power_w_per_chip < 200
+    assert tpu.it_power_w_per_chip == pytest.approx(550 + tpu.host_power_w_per_chip)
     over = E.chip_hour_cost("h100-sxm", host_power_w_per_chip=100)
-    assert over.host_power_w == 100 and over.it_power_w_per_chip == 800
+    assert over.host_power_w_per_chip == 100 and over.it_power_w_per_chip == 800
 
 
 def test_chip_hour_simple_round_numbers():
@@ -106,8 +106,6 @@ def test_chip_hour_simple_round_numbers():
 def test_usd_per_mtok_worked_example():
     # $2.00/h at 1000 tokens/s: 2 / (3600 * 1000) * 1e6 = $0.5556 per M tokens
     assert round(float(ce.usd_per_mtok(2.0, 1000.0)), 2) == 0.56
-    # blended 3 input : 1 output, input $0.20, output $0.80: (3 * 0.2 + 0.8) / 4 = $0.35
-    assert round(float(ce.blended_usd_per_mtok(0.20, 0.80, 3.0)), 2) == 0.35
 
 
 def test_j_per_token_facility_worked_example():
@@ -335,7 +333,7 @@ def test_scenario_files_yaml_and_toml(tmp_path):
     for p in (y, t):
         s = load_scenario(p)
         assert s.pue == 1.1 and s.electricity_usd_per_kwh == 0.05 and s.utilization_frac == 0.7
-    assert E.chip_hour_cost("h100-sxm", y).facility_power_w_per_chip == pytest.approx(1370 * 1.1)
+    assert E.chip_hour_cost("h100-sxm", y).provisioned_w_per_chip == pytest.approx(1370 * 1.1)
     bad = tmp_path / "bad.toml"
     bad.write_text("pue = 1.2\npeu = 1.3\n")
     with pytest.raises(SpecError, match="peu"):

@@ -181,8 +181,7 @@ def priced(pred: _core.Prediction, hw: HardwareSpec, sc) -> Prediction:
 
     econ = economics_fields(pred, sc, hardware=hw)
     used = payable(hw, sc) or sc
-    skip = ("token_price_usd_per_mtok", "token_price_decline_per_year", "token_price_decline_frac_per_year",
-            "input_per_output_tokens")
+    skip = ("token_price_usd_per_mtok", "token_price_decline_per_year", "token_price_decline_frac_per_year")
     return Prediction(**{f.name: getattr(pred, f.name) for f in fields(pred)}, usd_per_hour=econ["usd_per_hour"],
                       usd_per_mtok=econ["usd_per_mtok"], j_per_token_facility=econ["j_per_token_facility"],
                       scenario={k: v for k, v in used.model_dump().items() if k not in skip})

@@ -51,7 +51,7 @@ ROW_KEYS: dict[str, tuple[str, ...]] = {
     "cost": ("hardware", "mode", "usd_per_chip_hour", "usd_per_chip_calendar_hour", "capex_usd_per_chip_hour",
              "facility_usd_per_chip_hour", "energy_usd_per_chip_hour", "ops_usd_per_chip_hour",
              "rent_usd_per_chip_hour", "capex_usd_per_chip", "facility_capex_usd_per_chip", "it_power_w_per_chip",
-             "facility_power_w_per_chip"),
+             "provisioned_w_per_chip"),
     "factory": ("hardware", "feasible", "chips", "replicas", "fleet_chips", "tokens_per_s", "fleet_tokens_per_s",
                 "tokens_per_s_per_mw_provisioned", "fleet_capex_usd", "usd_per_mtok_all_in", "margin_usd_per_year"),
     "breakeven": ("role", "hardware", "chips", "batch", "tokens_per_s", "tokens_per_s_per_user", "power_w",

@@ -87,7 +87,7 @@ def _show_cost(res: Mapping[str, Any]) -> None:
             Col("capex_usd_per_chip_hour", "capex", "$/h"), Col("facility_usd_per_chip_hour", "facility", "$/h"),
             Col("energy_usd_per_chip_hour", "energy", "$/h"), Col("ops_usd_per_chip_hour", "ops", "$/h"),
             Col("rent_usd_per_chip_hour", "rent", "$/h"), Col("chip_price_usd", "price", "$", whole),
-            Col("facility_power_w_per_chip", "facility", "W", whole), Col("it_power_w_per_chip", "IT", "W", whole),
+            Col("provisioned_w_per_chip", "facility", "W", whole), Col("it_power_w_per_chip", "IT", "W", whole),
             Col("capex_usd_per_chip", "capex", "$", whole), Col("facility_capex_usd_per_chip", "facility", "$", whole)]
     show_rows("tokenomy cost: one chip-hour (calendar hours; busy = calendar / utilization)", res["rows"], cols)
 
@@ -239,7 +239,7 @@ def _show_invest(res: Mapping[str, Any]) -> None:
              [Col("npv_usd", "NPV", "$M", millions), Col("payback_years", "payback", "years", text),
               Col("unrecovered_usd", "unrecovered capital", "$M", millions),
               Col("fleet_it_capex_usd", "upfront IT capex", "$M", millions),
-              Col("cost_usd_per_year", "running cost", "$M/yr", millions),
+              Col("running_cost_usd_per_year", "running cost", "$M/yr", millions),
               Col("tokens_per_answer", "tokens per answer", "tokens", whole),
               Col("cost_usd_per_answer", "cost per answer", "$", lambda x: num(x, 3)),
               Col("usd_per_mtok_all_in", "all-in cost", "$/Mtok"), Col("batch", "batch per replica", fmt=whole),

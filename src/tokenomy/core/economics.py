@@ -130,12 +130,6 @@ def tokens_per_s_per_mw(tokens_per_s, power_w):
     return np.asarray(tokens_per_s, dtype=float) / (np.asarray(power_w, dtype=float) / 1e6)
 
 
-def blended_usd_per_mtok(input_usd_per_mtok, output_usd_per_mtok, input_per_output_tokens):
-    """Price per 10^6 tokens of a mix with ``input_per_output_tokens`` input tokens per output token."""
-    r = np.asarray(input_per_output_tokens, dtype=float)
-    return (r * np.asarray(input_usd_per_mtok, dtype=float) + np.asarray(output_usd_per_mtok, dtype=float)) / (r + 1.0)
-
-
 def break_even_chip_price_usd(target_usd_per_mtok, tokens_per_s_per_chip, slope_usd_per_hour_per_usd,
                               intercept_usd_per_hour, utilization_frac):
     """Chip price at which a chip's $/Mtok equals ``target_usd_per_mtok``.

@@ -97,7 +97,7 @@ class ChipCost(_Dict):
     form_factor: str
     chip_price_usd: float | None        # owned: the price used; rented: None
     chip_power_w: float
-    host_power_w: float
+    host_power_w_per_chip: float
     usd_per_chip_hour: float            # per busy hour (calendar / utilization)
     usd_per_chip_calendar_hour: float   # per calendar hour: the sum of the parts below
     capex_usd_per_chip_hour: float
@@ -108,7 +108,7 @@ class ChipCost(_Dict):
     capex_usd_per_chip: float           # upfront (0 when rented)
     facility_capex_usd_per_chip: float
     it_power_w_per_chip: float          # chip + host
-    facility_power_w_per_chip: float    # (chip + host) x PUE
+    provisioned_w_per_chip: float       # (chip + host) x PUE: what a power budget is sized by
 
 
 def chip_hour_cost(hardware: str | HardwareSpec, scenario: ScenarioLike = None, **overrides: Any) -> ChipCost:

@@ -33,7 +33,7 @@ class Investment(_Dict):
     fleet_chips: int
     years: int                          # round(depreciation_years), 1..50 (the scenario bounds it)
     fleet_it_capex_usd: float             # upfront IT capex (0 when rented); facility is paid yearly (annuity)
-    cost_usd_per_year: float            # facility annuity + energy + ops (or rent)
+    running_cost_usd_per_year: float    # facility annuity + energy + ops (or rent); capex paid upfront
     tokens_per_year: float
     token_price_usd_per_mtok: float     # today
     token_price_decline_frac_per_year: float

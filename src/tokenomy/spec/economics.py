@@ -39,7 +39,6 @@ RANGES: dict[str, tuple[float, bool, float, bool]] = {
     "utilization_frac": (0.01, True, 1, True),            # >= 1% busy: below that no token price is meaningful
     "token_price_usd_per_mtok": (0, False, 1e6, True),
     "token_price_decline_frac_per_year": (0, True, 0.999, True),   # 0.999: the price falls 1000x a year
-    "input_per_output_tokens": (0, True, 1e4, True),
 }
 
 def range_text(field: str) -> str:
@@ -72,7 +71,6 @@ class Scenario(BaseModel):
     utilization_frac: float = 0.7                        # aidatacenterguide: ~70% break-even utilisation
     token_price_usd_per_mtok: float = 5.0                # NVIDIA $1B-DC table: ~$5 per M tokens
     token_price_decline_frac_per_year: float = 0.9       # a16z LLMflation: 10x cheaper per year (falls 90%)
-    input_per_output_tokens: float = 3.0                 # estimate: 3:1 blend of price trackers
 
     @field_validator(*RANGES, mode="before")
     @classmethod
@@ -100,6 +98,8 @@ RENAMED: dict[str, str] = {
     "token_price_decline_per_year": ("token_price_decline_per_year was renamed token_price_decline_frac_per_year "
                                      "(--token-price-decline-frac-per-year), the share the price falls a year: "
                                      "a fall of N x a year is 1 - 1/N (10x -> 0.9, 1x -> 0)"),
+    "input_per_output_tokens": ("input_per_output_tokens was removed: blended prices (usd_per_mtok_blended) use "
+                                "each request's own mix of input and output tokens, --isl / --osl"),
 }
 
 
