@@ -54,8 +54,8 @@ def _power_unknown(obj) -> bool:
     return False
 NULL_OK = {"seq", "context", "chip_price_usd", "rent_usd_per_hour", "rent_usd_per_hour_input", "chip_power_w",
            "payback_years", "min_tokens_per_s_per_user", "max_ttft_s", "year", "layers", "best_margin",
-           "cheapest_chip", "sliding_window", "published_params", "published_active_params", "precision_y",
-           "tokens_per_query"}
+           "lowest_price_chip", "sliding_window", "published_params", "published_active_params", "precision_y",
+           "tokens_per_query", "goodput_requests_per_s", "slo_attainment"}
 # a number cell printed by Python formatting: nan, inf, -inf (optionally with %), alone between spaces or borders
 NONFINITE_TEXT = re.compile(r"(?:^|[\s│|(])[-+]?(nan|inf)%?(?=$|[\s│|)])", re.MULTILINE)
 CATALOG_COMMANDS = {"hardware", "models", "engines"}

@@ -286,7 +286,7 @@ def test_factory_more_tokens_per_mw_wins_although_it_costs_more():
     assert b200.chip_price_usd > h100.chip_price_usd
     assert b200.tokens_per_s_per_mw_provisioned > h100.tokens_per_s_per_mw_provisioned
     assert b200.margin_usd_per_year > h100.margin_usd_per_year
-    assert r.best_margin == "b200" and r.cheapest_chip == "h100-sxm"
+    assert r.best_margin == "b200" and r.lowest_price_chip == "h100-sxm"
     # sized at limit + host, times PUE: (700 + 670) W x 1.3 = 1781 W a chip, 14,248 W per 8-chip replica;
     # 100e6 / 14,248 = 7018.5 -> 7018 replicas, 56,144 chips
     assert (h100.provisioned_w_per_chip, h100.replicas, h100.fleet_chips, h100.chips) == (

@@ -28,7 +28,7 @@ def test_crossover_above_inside_the_gpu_range():
     x = crossover(A([40.0, 200.0]), A([5.0, 8.0]), A([10.0, 50.0, 100.0]), A([1.0, 4.0, 20.0]))
     assert x["direction"] == "above" and x["speed"] == 50.0
     assert (x["a_value"], x["b_value"]) == (8.0, 20.0)
-    assert x["a_fastest"] == 200.0 and x["b_fastest"] == 100.0
+    assert x["sram_max_tokens_per_s_per_user"] == 200.0 and x["gpu_max_tokens_per_s_per_user"] == 100.0
 
 
 def test_crossover_only_beyond_the_gpu_and_never_and_always():
@@ -88,7 +88,7 @@ def test_real_crossovers_agree_with_the_points(res70):
     assert m and float(m.group(1).replace(",", "")) == pytest.approx(cb["cost_crossover"]["speed"], abs=0.5)
     gb = xs[("groq-lpu", "b200")]
     if gb["cost_crossover"]["direction"] == "beyond":
-        assert f"only beyond b200's fastest point ({gb['cost_crossover']['b_fastest']:,.0f} tok/s/user)" in gb["line"]
+        assert f"only beyond b200's fastest point ({gb['cost_crossover']['gpu_max_tokens_per_s_per_user']:,.0f} tok/s/user)" in gb["line"]
 
 
 def test_real_saturation_lines(res70):

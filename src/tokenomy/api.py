@@ -106,7 +106,7 @@ def check_outputs(pred: _core.Prediction, inputs: str, *, power_known: bool = Tr
 
 # Prediction attribute -> glossary key of ``records()`` ({ph}: the phase, 'decode' or 'prefill'); attributes not
 # named here keep their name; ``records()`` leaves out the internal ones (kv_cache, micro_batches, stage_s,
-# power_w_per_chip) and ``tokens_per_s_per_user`` of prefill (no per-user output speed while prefilling).
+# power_w_per_chip) and ``tokens_per_s_per_user`` / ``tokens_per_step`` of prefill (decode figures).
 RECORD_KEYS = {"speculative": "spec", "tokens_per_s": "{ph}_tokens_per_s",
                "tokens_per_s_per_user": "{ph}_tokens_per_s_per_user",
                "energy_j_per_token": "{ph}_j_per_token_chip", "power_w": "{ph}_power_w",
@@ -161,8 +161,8 @@ class Prediction(_core.Prediction):
     def records(self) -> list[dict[str, Any]]:
         """One flat dict per point (row-major over the broadcast shape), keyed as ``predict --json`` rows."""
         raw = super().records()
-        keep = [k for k in RECORD_ORDER
-                if k in raw[0] and not (k == "tokens_per_s_per_user" and self.phase != "decode")]
+        keep = [k for k in RECORD_ORDER        # per-user speed and tokens per step are decode's (prefill: none)
+                if k in raw[0] and not (k in ("tokens_per_s_per_user", "tokens_per_step") and self.phase != "decode")]
         out = []
         for r in raw:
             out.append({record_key(k, self.phase): r[k] for k in keep if not (k in SHOWN_IF_ANY and r[k] == "")})

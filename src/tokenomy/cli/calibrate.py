@@ -182,6 +182,10 @@ def _validate_serving(path: str, profile: str | None, plot: str | None, force: b
         Console().print(f"{s['data_rows']} rows in {s['wall_s']:.1f} s; --json prints every row.", markup=False)
 
     query = {"serving": path, "profile": profile, "holdout_chip": holdout_chip}
-    emit(envelope("validate", query, serving_rows(res), serving_summary(res)), show=show, **out)
+    summary = serving_summary(res)
+    skipped = summary.get("rows_skipped") or 0
+    warn = ([f"{skipped} of {summary['data_rows']} rows were not predicted (reasons in summary.skipped)"]
+            if skipped else [])
+    emit(envelope("validate", query, serving_rows(res), summary, warn), show=show, **out)
     if plot is not None:
         err_console.print(f"wrote {plot}", markup=False)

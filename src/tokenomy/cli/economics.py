@@ -5,7 +5,7 @@ Every command takes ``--scenario FILE`` (YAML or TOML) and one flag per Scenario
 one result shape of cli/output.py (``--json``; rows also as ``--csv`` / ``--parquet``):
 - cost: one row per chip (its chip-hour by component);
 - factory: one row per chip (the fleet filling the power budget, then one replica's operating point);
-  summary: best_margin, cheapest_chip;
+  summary: best_margin, lowest_price_chip;
 - breakeven: two rows, chip X's and chip Y's operating points (``role`` x / y); summary: the verdict;
 - invest: one row, the operating point of one replica; summary: the fleet, its cash flow and price per
   year, NPV, payback.
@@ -126,7 +126,8 @@ def _show_factory(res: Mapping[str, Any]) -> None:
         if not r["feasible"]:
             err_console.print(f"{r['hardware']}: {r['reason']}", markup=False, soft_wrap=True)
     if s["best_margin"]:
-        note = "" if s["best_margin"] == s["cheapest_chip"] else f" (not the cheapest chip, {s['cheapest_chip']})"
+        low = s["lowest_price_chip"]
+        note = "" if s["best_margin"] == low else f" (not the lowest-priced chip, {low})"
         Console().print(f"largest margin: {s['best_margin']}{note}", markup=False)
 
 

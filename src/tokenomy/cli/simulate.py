@@ -175,7 +175,7 @@ def simulate_command(
                                      "shared-prefix=TOKENS."),
     slo: str = typer.Option(None, "--slo", help="ttft=S,tpot=S (seconds, or e.g. 50ms): goodput and attainment."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the workload's random draws."),
-    json_out: bool = json_option("Print JSON: one row per run (cli/output.py's envelope)."),
+    json_out: bool = json_option("Print JSON: {command, query, rows, summary, warnings}, one row per run."),
     csv: str = csv_option(),
     parquet: str = parquet_option(),
     plot: str = plot_option("Write latency CDFs and queue/batch/KV over time: FILE.html (Plotly) or FILE.png."),

@@ -63,14 +63,14 @@ class FactoryResult(_Dict):
     token_price_usd_per_mtok: float
     rows: tuple[FactoryRow, ...]
     best_margin: str                    # hardware id with the largest margin ("" if none feasible)
-    cheapest_chip: str                  # hardware id with the lowest chip price (owned)
+    lowest_price_chip: str                  # hardware id with the lowest chip price (owned)
 
     def records(self) -> list[dict]:
         """One flat row per chip (FactoryRow.record)."""
         return [r.record() for r in self.rows]
 
     def summary(self) -> dict:
-        return {"best_margin": self.best_margin, "cheapest_chip": self.cheapest_chip}
+        return {"best_margin": self.best_margin, "lowest_price_chip": self.lowest_price_chip}
 
 
 def per_chip(value: Any, hardware: list[str], name: str) -> list:

@@ -35,7 +35,8 @@ def best_at(speeds: np.ndarray, values: np.ndarray, v: np.ndarray) -> np.ndarray
 
 def crossover(s_a: np.ndarray, y_a: np.ndarray, s_b: np.ndarray, y_b: np.ndarray) -> dict:
     """Where system a's best (lowest) y at >= speed beats system b's (module docstring), exact on the
-    step functions: {direction, a_fastest, b_fastest, windows} and, where a wins from some speed on, speed and the two
+    step functions: {direction, sram_max_tokens_per_s_per_user, gpu_max_tokens_per_s_per_user, windows} and,
+    where a wins from some speed on, speed and the two
     values there (b_value only while b reaches that speed: no key rather than a null)."""
     top_a, top_b = float(s_a.max()), float(s_b.max())
     bp = np.unique(np.concatenate([s_a, s_b]))
@@ -46,7 +47,8 @@ def crossover(s_a: np.ndarray, y_a: np.ndarray, s_b: np.ndarray, y_b: np.ndarray
     edges = np.diff(np.concatenate([[0], win.astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
     windows = [[float(lo[i]), float(bp[j])] for i, j in zip(starts, ends, strict=True)]
-    out: dict = {"direction": "never", "a_fastest": top_a, "b_fastest": top_b, "windows": windows}
+    out: dict = {"direction": "never", "sram_max_tokens_per_s_per_user": top_a,
+                 "gpu_max_tokens_per_s_per_user": top_b, "windows": windows}
     if win[-1]:
         i = int(starts[-1])
         speed = float(lo[i])
@@ -61,13 +63,13 @@ def _phrase(x: dict, good: str, unit: str, gpu: str) -> str:
     if x["direction"] == "always":
         return f"{good} at every speed"
     if x["direction"] == "beyond":
-        return f"{good} only beyond {gpu}'s fastest point ({x['b_fastest']:,.0f} tok/s/user)"
+        return f"{good} only beyond {gpu}'s fastest point ({x['gpu_max_tokens_per_s_per_user']:,.0f} tok/s/user)"
     if x["direction"] == "above":
         return (f"{good} above ~{x['speed']:,.0f} tok/s/user ({x['a_value']:.3g} vs {x['b_value']:.3g} "
                 f"{unit} just above)")
     tail = "; ".join(f"{a:,.0f}-{b:,.0f}" for a, b in x["windows"])
     return (f"{good} only between {tail} tok/s/user" if tail
-            else f"never {good} up to its fastest point ({x['a_fastest']:,.0f} tok/s/user)")
+            else f"never {good} up to its fastest point ({x['sram_max_tokens_per_s_per_user']:,.0f} tok/s/user)")
 
 
 def sram_crossovers(res) -> list[dict]:

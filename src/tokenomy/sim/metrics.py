@@ -248,8 +248,8 @@ def summarize(req: pd.DataFrame, recorders: list[Recorder], *, idle_power_w: flo
         "fleet_tokens_per_s": out_tok / div,
         "fleet_input_tokens_per_s": float(done["input_tokens"].sum()) / div,
         "requests_per_s": n / div,
-        "goodput_requests_per_s": met / div,
-        "slo_attainment": met / n if n else 0.0,
+        "goodput_requests_per_s": met / div if has_slo else None,     # no SLO asked: nothing to attain
+        "slo_attainment": (met / n if n else 0.0) if has_slo else None,
         "preemptions": int(preemptions),
         "mean_batch": sum(r.batch_s for r in recorders) / busy if busy > 0 else 0.0,
         "kv_peak_frac": max((r.kv_peak_frac for r in recorders), default=0.0),
