@@ -30,3 +30,13 @@ def test_the_demo_fits_and_shows_dollars():
     assert r.exit_code == 0, r.output[-800:]
     assert all(len(ln) <= 80 for ln in r.stdout.splitlines())
     assert "$/Mtok" in r.stdout and "…" not in r.stdout
+
+
+@pytest.mark.parametrize("command", sorted({args[0] for args in RUNS.values()}))
+def test_help_fits_80_columns_and_names_every_flag_in_full(command):
+    r = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "80", "NO_COLOR": "1"}, terminal_width=80)
+    assert r.exit_code == 0, r.output[-400:]
+    assert all(len(ln) <= 80 for ln in r.stdout.splitlines())
+    assert "…" not in r.stdout
+    if command in ("invest", "breakeven", "factory", "frontier"):
+        assert "--tokens-per-s-per-user" in r.stdout

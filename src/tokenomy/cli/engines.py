@@ -17,7 +17,7 @@ from .options import csv_option, force_option, json_option, parquet_option
 from .output import check_row_files, emit, envelope
 from .tables import Col, show_rows, text
 
-engines_app = typer.Typer(name="engines", cls=TokenomyGroup, no_args_is_help=True)
+engines_app = typer.Typer(name="engines", cls=TokenomyGroup, no_args_is_help=True, rich_markup_mode=None)
 
 LIST_COLS = (Col("engine", "name", left=True, fmt=text), Col("graph", "kernels", left=True, fmt=text),
              Col("calibrated_hardware", "calibrated on", left=True, fmt=text))

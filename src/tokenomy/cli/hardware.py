@@ -19,7 +19,7 @@ from .options import csv_option, force_option, json_option, parquet_option
 from .output import check_row_files, emit, envelope
 from .tables import Col, gb, mega, scaled, show_rows, text, whole
 
-hardware_app = typer.Typer(name="hardware", cls=TokenomyGroup, no_args_is_help=True,
+hardware_app = typer.Typer(name="hardware", cls=TokenomyGroup, no_args_is_help=True, rich_markup_mode=None,
                            help="Accelerators in the catalog: list them, show one.")
 
 tera = scaled(1e-12)

@@ -15,8 +15,9 @@ from .models import models_app
 from .predict import predict_command
 from .simulate import simulate_command
 
+# rich_markup_mode=None: Click's plain help, which wraps long flag names where Rich's panels cut them at 80 columns
 app = typer.Typer(name="tokenomy", cls=TokenomyGroup, no_args_is_help=False, add_completion=False,
-                  invoke_without_command=True,
+                  rich_markup_mode=None, invoke_without_command=True,
                   help="What every token of LLM inference costs: seconds, dollars and joules, on any chip.")
 app.add_typer(hardware_app, name="hardware", help="List and show accelerators (every figure with its source).")
 app.add_typer(models_app, name="models", help="List and show model shapes.")

@@ -21,7 +21,7 @@ from .options import csv_option, force_option, json_option, parquet_option
 from .output import check_row_files, emit, envelope
 from .tables import Col, scaled, show_rows, text, whole
 
-models_app = typer.Typer(name="models", cls=TokenomyGroup, no_args_is_help=True,
+models_app = typer.Typer(name="models", cls=TokenomyGroup, no_args_is_help=True, rich_markup_mode=None,
                          help="List built-in models or show one model's shape.")
 
 billions = scaled(1e-9)
