@@ -55,7 +55,8 @@ def _power_unknown(obj) -> bool:
 NULL_OK = {"seq", "context", "chip_price_usd", "rent_usd_per_hour", "rent_usd_per_hour_input", "chip_power_w",
            "payback_years", "min_tokens_per_s_per_user", "max_ttft_s", "year", "layers", "best_margin",
            "lowest_price_chip", "sliding_window", "published_params", "published_active_params", "precision_y",
-           "tokens_per_query", "goodput_requests_per_s", "slo_attainment"}
+           "tokens_per_query", "goodput_requests_per_s", "slo_attainment",
+           "usd_per_mtok_all_in"}   # a chip with neither a price nor a rent: its cost is unknown (null, with a warning)
 # a number cell printed by Python formatting: nan, inf, -inf (optionally with %), alone between spaces or borders
 NONFINITE_TEXT = re.compile(r"(?:^|[\s│|(])[-+]?(nan|inf)%?(?=$|[\s│|)])", re.MULTILINE)
 CATALOG_COMMANDS = {"hardware", "models", "engines"}

@@ -41,3 +41,38 @@ def test_an_existing_target_writes_nothing(tmp_path):
 def test_the_extension_must_match_the_flag(tmp_path, flag, name):
     r = _run(["models", "list", flag, name], tmp_path)
     assert r.exit_code == 2 and flag in r.output and not (tmp_path / name).exists()
+
+
+def test_two_outputs_naming_one_file_stop_before_the_run(tmp_path):
+    r = _run(["simulate", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--requests", "5",
+              "--workload", "poisson:rate=4,isl=100,osl=10", "--csv", "k.csv", "--requests-out", "k.csv"], tmp_path)
+    assert r.exit_code == 2 and "name the same file" in r.output and not (tmp_path / "k.csv").exists()
+
+
+def test_no_rows_writes_no_file_and_says_so(tmp_path):
+    (tmp_path / "empty.jsonl").write_text("")
+    r = _run(["predict", "--cases", "empty.jsonl", "--csv", "e.csv"], tmp_path)
+    assert r.exit_code == 0 and "nothing written to e.csv" in r.output and not (tmp_path / "e.csv").exists()
+
+
+def test_a_chip_priced_another_way_is_a_warning_everywhere(tmp_path):
+    # tpu-v6e has a rent and no price: asked owned, it is priced rented, and frontier and simulate say so as
+    # predict does (the $ figures would otherwise mix bought and rented chips without a word)
+    line = "tpu-v6e has no price in the catalog: priced rented"
+    fr = json.loads(_run(["frontier", "--model", "llama-3.1-8b", "--hardware", "h100-sxm,tpu-v6e", "--json"],
+                         tmp_path).stdout)
+    assert any(w.startswith(line) for w in fr["warnings"])
+    sim = json.loads(_run(["simulate", "--model", "llama-3.1-8b", "--hardware", "tpu-v6e", "--requests", "5",
+                           "--workload", "poisson:rate=4,isl=100,osl=10", "--json"], tmp_path).stdout)
+    assert any(w.startswith(line) for w in sim["warnings"])
+    rented = json.loads(_run(["frontier", "--model", "llama-3.1-8b", "--hardware", "h100-sxm,tpu-v6e", "--mode",
+                              "rented", "--json"], tmp_path).stdout)
+    assert rented["warnings"] == []
+
+
+def test_simulate_takes_price_keywords_like_predict():
+    import tokenomy
+    kw = {"workload": "poisson:rate=4,isl=100,osl=10", "requests": 5}
+    owned = tokenomy.simulate("llama-3.1-8b", "h100-sxm", **kw).summary["usd_per_mtok_all_in"]
+    rented = tokenomy.simulate("llama-3.1-8b", "h100-sxm", mode="rented", **kw).summary["usd_per_mtok_all_in"]
+    assert rented != owned and rented > 0

@@ -148,6 +148,7 @@ def frontier_command(
     *, scenario=None, overrides=None,
 ) -> None:
     """Sweep deployments of a model over chips: tokens/s/user vs tokens/s per chip, $/Mtok and J/token."""
+    from ..economics.chip_hour import pricing_warnings
     from ..frontier import sweep
     from ..report.files import check_plot_target, write_files
     from ..report.frontier_plot import write_frontier_plot
@@ -172,6 +173,9 @@ def frontier_command(
                               f"{best or 'none within the TTFT limit'}.")
     if plot is not None:
         write_files({plot: lambda p: write_frontier_plot(res, p)}, flag="--plot", force=force)
-    emit(res.to_dict(), json_out=json_out, show=lambda _: _render(res), csv=csv, parquet=parquet, force=force)
+    result = res.to_dict()
+    chips = [*res.hardware, *(h for pair in res.pairs for h in pair.split("+"))]    # ids the sweep resolved
+    result["warnings"] += pricing_warnings(list(dict.fromkeys(chips)), scenario, **(overrides or {}))
+    emit(result, json_out=json_out, show=lambda _: _render(res), csv=csv, parquet=parquet, force=force)
     if plot is not None:
         err_console.print(f"wrote {plot}", markup=False)

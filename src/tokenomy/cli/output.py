@@ -3,7 +3,8 @@ written as CSV or Parquet, or shown as a table that fits the terminal.
 
 - ``command``: the sub-command (``predict``, ``frontier``, ...).
 - ``query``: what was asked, resolved: every input with the value used (defaults filled in), keyed by
-  the flag name with ``_`` for ``-`` (``tokens_per_s_per_user``, ``isl``).
+  its glossary name: the flag name with ``_`` for ``-`` (``isl``, ``pue``), except where a flag's name would
+  clash with an output (the speed target ``--tokens-per-s-per-user`` is ``tokens_per_s_per_user_required``).
 - ``rows``: flat objects (scalar values only), one per thing the command answers for (a case, a point,
   a chip, a year); every key is in ``tokenomy.glossary``. ``--csv`` / ``--parquet`` write these rows.
 - ``summary``: an object of command-level results (empty when there are none).
@@ -14,6 +15,7 @@ The JSON Schema of this shape is ``tokenomy.schema.ENVELOPE``; docs/json.md docu
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -59,6 +61,10 @@ def check_row_files(csv: str | None, parquet: str | None, force: bool) -> None:
     for flag, path in (("--csv", csv), ("--parquet", parquet)):
         if path is not None:
             check_target(path, flag=flag, force=force, suffixes=ROW_FILE_SUFFIXES[flag])
+    if csv is not None and parquet is not None and csv == parquet:
+        raise SpecError(f"--csv and --parquet name the same file {csv!r}; give two names.")
+    if parquet is not None and importlib.util.find_spec("pyarrow") is None:
+        raise SpecError("--parquet needs pyarrow: pip install pyarrow (or write --csv FILE).")
 
 
 def write_row_files(result: Mapping[str, Any], csv: str | None, parquet: str | None, force: bool) -> list[str]:
@@ -69,7 +75,7 @@ def write_row_files(result: Mapping[str, Any], csv: str | None, parquet: str | N
         return []
     rows = result["rows"]
     if not rows:
-        raise SpecError(f"tokenomy {result['command']} returned no rows to write; nothing was written.")
+        return []
     df = rows_frame(rows)
     contents: dict[str, Any] = {}
     if csv is not None:
@@ -83,15 +89,20 @@ def write_row_files(result: Mapping[str, Any], csv: str | None, parquet: str | N
 
 def emit(result: Mapping[str, Any], *, json_out: bool, show: Callable[[Mapping[str, Any]], None],
          csv: str | None = None, parquet: str | None = None, force: bool = False) -> None:
-    """Print ``result`` as one JSON line (``--json``) or through ``show`` (human tables), then write the
-    row files asked for and say so on stderr. Warnings go to stderr in human mode (JSON carries them)."""
+    """Write the row files asked for (first: a file that cannot be written stops the command before anything is
+    printed), then print ``result`` as one JSON line (``--json``) or through ``show`` (human tables), and say on
+    stderr what was written. Warnings go to stderr in human mode (JSON carries them). No rows: no file, a line."""
     from .common import err_console, print_json
 
+    written = write_row_files(result, csv, parquet, force)
     if json_out:
         print_json(dict(result))
     else:
         show(result)
         for w in result.get("warnings", ()):
             err_console.print(f"warning: {w}", markup=False, soft_wrap=True)
-    for path in write_row_files(result, csv, parquet, force):
-        err_console.print(f"wrote {path} ({len(result['rows']):,} rows)", markup=False)
+    n = len(result["rows"])
+    for path in written:
+        err_console.print(f"wrote {path} ({n:,} row{'s' if n != 1 else ''})", markup=False)
+    for path in (p for p in (csv, parquet) if p is not None and not n):
+        err_console.print(f"no rows: nothing written to {path}", markup=False)

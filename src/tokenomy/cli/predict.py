@@ -176,11 +176,12 @@ def _warnings(preds: list[Prediction], rows: list[dict], asked_mode: str) -> lis
            for i, r in enumerate(rows) if not r["fits"]]
     for p in preds:
         if not np.all(np.isfinite(np.asarray(p.usd_per_hour, dtype=float))):
-            out.append(f"{p.hardware} has neither a price nor a rent in mode {p.priced_by['mode']!r} "
-                       "(catalog or --chip-price-usd / --rent-usd-per-hour): its $ figures are null.")
+            fix = ("--rent-usd-per-hour or --mode owned" if asked_mode == "rented" else
+                   "--chip-price-usd or --rent-usd-per-hour")
+            what = "no rent" if asked_mode == "rented" else "neither a price nor a rent"
+            out.append(f"{p.hardware} has {what} in the catalog: its $ figures are unknown (null); pass {fix}.")
         elif p.priced_by["mode"] != asked_mode:
-            out.append(f"{p.hardware} has no {'price' if asked_mode == 'owned' else 'rent'} in the catalog: "
-                       f"priced {p.priced_by['mode']}.")
+            out.append(f"{p.hardware} has no price in the catalog: priced rented, at its rent.")
     return list(dict.fromkeys(out))
 
 

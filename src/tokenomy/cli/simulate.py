@@ -199,6 +199,8 @@ def simulate_command(
 
     sc = get_scenario(scenario, **(overrides or {}))       # bad values: one line, exit 2, before any work
     check_row_files(csv, parquet, force)
+    _distinct_outputs({"--plot": plot, "--requests-out": requests_out, "--event-log": event_log, "--out": out,
+                       "--csv": csv, "--parquet": parquet})
     if sweep is not None:
         given = dict(zip(SWEEP_FLAGS, (model, hardware, workload, engine, precision, spec, requests, duration,
                                        prefix_cache, slo, plot, requests_out, event_log), strict=True))
@@ -231,12 +233,6 @@ def simulate_command(
         check_plot_target(plot, force=force)
     _check_out(requests_out, "--requests-out", force)
     _check_out(event_log, "--event-log", force)
-    outs = [(f, str(Path(v).resolve())) for f, v in (("--plot", plot), ("--requests-out", requests_out),
-                                                      ("--event-log", event_log)) if v is not None]
-    for i, (f1, p1) in enumerate(outs):
-        for f2, p2 in outs[i + 1:]:
-            if p1 == p2:
-                raise SpecError(f"{f1} and {f2} name the same file ({p1}); give each output its own file.")
     bar = Progress("simulating requests")
     try:
         sim = simulate(model, hardware, workload=workload, engine=engine, precision=precision, tp=tp, pp=pp, ep=ep,
@@ -261,8 +257,11 @@ def simulate_command(
              "router": router, "requests_asked": requests, "duration_s": duration, "prefix_cache": prefix_cache,
              "slo": slo, "seed": seed, **{k: v for k, v in pools.items() if v is not None}, **scenario_query(sc)}
     summary = {f"{k.split('_')[0]}_step_error_{k.split('_')[1]}_frac": v for k, v in (sim.step_error or {}).items()}
-    emit(envelope("simulate", query, [sim.to_dict()], summary), json_out=json_out, show=show_run, csv=csv,
-         parquet=parquet, force=force)
+    from ..economics.chip_hour import pricing_warnings
+
+    chips = [h for h in (hardware, pools.get("prefill_hardware"), pools.get("decode_hardware")) if h]
+    emit(envelope("simulate", query, [sim.to_dict()], summary, pricing_warnings(chips, sc)), json_out=json_out,
+         show=show_run, csv=csv, parquet=parquet, force=force)
     for f in files:
         err_console.print(f"wrote {f}", markup=False)
 
@@ -270,6 +269,15 @@ def simulate_command(
 SWEEP_METRICS = (Col("ttft_p99_s", "TTFT p99", "ms", ms), Col("tpot_p50_s", "TPOT p50", "ms", ms),
                  Col("fleet_tokens_per_s", "tokens/s", "tok/s"), Col("usd_per_mtok_all_in", "cost", "$/Mtok"),
                  Col("e2e_p90_s", "E2E p90", "s"), Col("j_per_token_chip", "energy", "J/token"))
+
+
+def _distinct_outputs(paths: dict[str, str | None]) -> None:
+    """Every output file its own: two flags naming one file would overwrite each other (one line, before work)."""
+    outs = [(f, str(Path(v).resolve())) for f, v in paths.items() if v is not None]
+    for i, (f1, p1) in enumerate(outs):
+        for f2, p2 in outs[i + 1:]:
+            if p1 == p2:
+                raise SpecError(f"{f1} and {f2} name the same file ({p1}); give each output its own file.")
 
 
 def _sweep(path: str, out: str | None, workers: int | None, ray: str | None, json_out: bool, force: bool,

@@ -65,7 +65,7 @@ def get_scenario(scenario: ScenarioLike = None, **overrides: Any) -> Scenario:
         base = scenario
     else:
         base = load_scenario(scenario)
-    return with_overrides(base, overrides, "overrides")
+    return with_overrides(base, overrides, "scenario")
 
 
 def hw_spec(hardware: str | HardwareSpec) -> HardwareSpec:

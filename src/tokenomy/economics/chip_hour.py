@@ -52,6 +52,26 @@ def payable(hw: HardwareSpec, sc: Scenario) -> Scenario | None:
     return None
 
 
+def pricing_warning(hw: HardwareSpec, sc: Scenario) -> str | None:
+    """The sentence a reader needs when ``payable`` does not price ``hw`` in the mode asked (None when it does)."""
+    has_price, has_rent = chip_price_usd(hw, sc) is not None, rent_usd_per_hour(hw, sc) is not None
+    if sc.mode == "owned" and not has_price and has_rent:
+        return f"{hw.id} has no price in the catalog: priced rented, at its rent of ${rent_usd_per_hour(hw, sc):g}/h."
+    if sc.mode == "rented" and not has_rent:
+        fix = "--rent-usd-per-hour" + (" or --mode owned" if has_price else "")
+        return f"{hw.id} has no rent in the catalog: its $ figures are unknown (null); pass {fix}."
+    if sc.mode == "owned" and not has_price:
+        return (f"{hw.id} has neither a price nor a rent in the catalog: its $ figures are unknown (null); pass "
+                "--chip-price-usd or --rent-usd-per-hour.")
+    return None
+
+
+def pricing_warnings(hardware: list[str | HardwareSpec], scenario: ScenarioLike = None, **overrides: Any) -> list[str]:
+    """``pricing_warning`` of each chip (ids or YAML paths), in order, without repeats."""
+    sc = get_scenario(scenario, **overrides)
+    return list(dict.fromkeys(w for w in (pricing_warning(hw_spec(h), sc) for h in hardware) if w))
+
+
 def cost(hw: HardwareSpec, sc: Scenario, chip_power_w: float | None = None, *, mode: str | None = None,
          chip_price: float | None = None) -> ce.ChipHourCost:
     """Per-chip cost at ``chip_power_w`` (default: scenario, then the catalog power limit)."""

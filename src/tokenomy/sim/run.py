@@ -77,7 +77,7 @@ def simulate(model, hardware=None, *, workload: str | Workload, engine=None, pre
              prefill_hardware=None, decode_hardware=None, prefill_tp: int | None = None, decode_tp: int | None = None,
              prefill_pp: int | None = None, decode_pp: int | None = None, prefill_ep: int | None = None,
              decode_ep: int | None = None, prefill_replicas: int | None = None, decode_replicas: int | None = None,
-             kv_link: str | None = None, scenario=None) -> Simulation:
+             kv_link: str | None = None, scenario=None, **overrides: Any) -> Simulation:
     """Simulate serving ``workload`` on ``replicas`` copies of one deployment of ``model`` on ``hardware``.
 
     ``model``, ``hardware``, ``engine``, ``precision``, ``spec``, ``tp``/``pp``/``ep``/``dp_attention``: as
@@ -93,7 +93,7 @@ def simulate(model, hardware=None, *, workload: str | Workload, engine=None, pre
     'scale-up', 'scale-out').
 
     ``scenario``: the economics behind ``usd_per_mtok_all_in`` (a Scenario, a YAML/TOML path, or None for the
-    defaults: owned; ``tokenomy.economics.get_scenario`` builds one with overrides, e.g. mode='rented').
+    defaults: owned); ``**overrides`` replace its fields, as in ``tokenomy.predict`` (e.g. mode='rented', pue=1.2).
     """
     import time
 
@@ -118,7 +118,7 @@ def simulate(model, hardware=None, *, workload: str | Workload, engine=None, pre
         duration_s = args.number("duration_s", duration_s, minimum=0.0, allow_minimum=False, maximum=MAX_DURATION_S)
     sd, _ = resolve_spec(spec)
     from ..economics.base import get_scenario
-    sc = get_scenario(scenario)
+    sc = get_scenario(scenario, **overrides)
     pools = {"prefill_hardware": prefill_hardware, "decode_hardware": decode_hardware, "prefill_tp": prefill_tp,
              "decode_tp": decode_tp, "prefill_pp": prefill_pp, "decode_pp": decode_pp, "prefill_ep": prefill_ep,
              "decode_ep": decode_ep, "prefill_replicas": prefill_replicas, "decode_replicas": decode_replicas,
@@ -196,11 +196,14 @@ def _in_context(wl: Workload, m, force: bool) -> int:
 
 def _checked(summary: dict[str, Any], inputs: str) -> dict[str, Any]:
     """``summary`` with plain floats; UnsupportedError when a number is NaN, infinite or negative (api.check_outputs'
-    rule for the simulator)."""
+    rule for the simulator), except the cost of a chip with neither a price nor a rent: None (unknown)."""
     from ..errors import UnsupportedError
 
     out: dict[str, Any] = {}
     for k, v in summary.items():
+        if k == "usd_per_mtok_all_in" and isinstance(v, float) and math.isnan(v):
+            out[k] = None        # a chip with neither a price nor a rent: the cost is unknown (null), not an error
+            continue
         if isinstance(v, (int, float)) and not (math.isfinite(v) and v >= 0):
             raise UnsupportedError(f"The simulation of {inputs} gives {k} = {v}: these inputs are outside what "
                                    "tokenomy models; check the files given or report it.")
