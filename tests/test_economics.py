@@ -588,3 +588,9 @@ def test_cli_cost_rows_to_csv_and_parquet(tmp_path):
     if engine:
         assert pd.read_parquet(q)["hardware"].tolist() == ["h100-sxm", "b200"]
     assert E.chip_hour_cost("b200").to_pandas().columns.tolist() == list(rows[0])
+
+
+def test_breakeven_refuses_one_figure_for_two_chips():
+    # --chip-price-usd would price Y and replace X's list price while X's price is what is solved for
+    with pytest.raises(SpecError, match="per-chip figure .--chip-price-usd."):
+        E.break_even_price("llama-3.1-8b", "h100-sxm", "b200", 50, chip_price_usd=20_000)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core import economics as ce
-from ..errors import InfeasibleError
+from ..errors import InfeasibleError, SpecError
 from .base import ScenarioLike, _Dict, get_scenario, hw_spec
 from .chip_hour import chip_price_usd, cost
 from .operating_point import OperatingPoint, operating_point, pricing_power_w
@@ -41,6 +41,10 @@ class BreakEven(_Dict):
         return {k: v for k, v in self.to_dict().items() if k not in ("x", "y")}
 
 
+# Scenario fields that describe one chip (None: from each chip's catalog entry)
+PER_CHIP_FIELDS = ("chip_price_usd", "rent_usd_per_hour", "chip_power_w", "host_power_w_per_chip")
+
+
 def break_even_price(model: Any, hardware_x: Any, hardware_y: Any, tokens_per_s_per_user: float, isl: int = 1024,
                      osl: int = 1024, *, scenario: ScenarioLike = None, engine: Any = None,
                      precision: str | None = None, tp_x: int | None = None, tp_y: int | None = None,
@@ -51,6 +55,11 @@ def break_even_price(model: Any, hardware_x: Any, hardware_y: Any, tokens_per_s_
     hour is slope * p + intercept (core.economics), so p = (target * tps * 3600e-6 * u - intercept) / slope.
     ``tp_*``/``pp_*``/``ep_*``/``chips_*``: the deployment of X and Y (None: chosen, operating_point)."""
     sc = get_scenario(scenario, **overrides)
+    per_chip = [k for k in PER_CHIP_FIELDS if getattr(sc, k) is not None]
+    if per_chip:   # one value would price both chips (and X's price is the unknown): refused, not guessed
+        flags = ", ".join("--" + k.replace("_", "-") for k in per_chip)
+        raise SpecError(f"breakeven compares two chips, so a per-chip figure ({flags}) would apply to both; put it in "
+                        "a hardware YAML of the chip it belongs to (tokenomy hardware show ID lists the fields).")
     hx, hy = hw_spec(hardware_x), hw_spec(hardware_y)
     kw: dict[str, Any] = {"scenario": sc, "engine": engine}
     oy = operating_point(model, hy, tokens_per_s_per_user, isl, osl, precision=precision_y or precision, tp=tp_y,
