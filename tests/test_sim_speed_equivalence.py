@@ -75,7 +75,7 @@ def run(name: str) -> dict[str, float]:
                           router=sk.get("router", "round-robin"), prefix=prefix, slo=slo)
     out: dict[str, float] = {}
     for k, v in r.summary.items():
-        if k == "wall_s":
+        if k == "wall_s" or v is None:       # None: goodput and attainment of a run without an SLO
             continue
         out[k] = float(v)
     req = r.requests
