@@ -67,3 +67,13 @@ def test_the_point_is_the_same_point(rows):
     # predict's decode step equals the economics point's decode figures
     for k in ("decode_tokens_per_s", "decode_power_w", "decode_j_per_token_chip"):
         assert _same(rows["predict"][k], rows["invest"][k]), k
+
+
+def test_with_a_speed_target_frontier_finds_the_batch_invest_solves_for():
+    # the frontier samples batches on a grid (..., 64, 96, ...); with a target it adds, per deployment, the exact
+    # largest batch that meets it, so its cheapest point at >= 50 tok/s/user is invest's (batch 94, not 64)
+    fr = _json("frontier", *DEPLOY, "--tokens-per-s-per-user", "50")["rows"]
+    best = min((p for p in fr if p["meets_slo"] and p["pp"] == 1), key=lambda p: p["usd_per_mtok_all_in"])
+    inv = _json("invest", *DEPLOY, "--tokens-per-s-per-user", "50")["rows"][0]
+    assert best["batch"] == inv["batch"] and best["batch"] not in (64, 96)
+    assert _same(best["usd_per_mtok_all_in"], inv["usd_per_mtok_all_in"])

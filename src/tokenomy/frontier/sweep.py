@@ -124,6 +124,17 @@ def _precisions(precision, hw, model) -> list:
     return list(precision)
 
 
+def exact_batches(grid: np.ndarray, meets: np.ndarray) -> np.ndarray:
+    """The whole batches strictly between the largest grid batch that meets the speed target and the next grid
+    batch (which does not): where the exact answer to "the most throughput at this speed" lies. Empty when no grid
+    batch meets it or the largest does (then the grid point is the answer, or nothing is)."""
+    ok = np.flatnonzero(meets)
+    if ok.size == 0 or ok.max() + 1 >= grid.size:
+        return np.zeros(0)
+    lo, hi = int(grid[ok.max()]), int(grid[ok.max() + 1])
+    return np.arange(lo + 1, hi, dtype=float)
+
+
 def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = None, precision=None,
           engine=None, min_tokens_per_s_per_user: float | None = None, max_ttft_s: float | None = None,
           batches=None, force: bool = False, spec=None, tp: int | None = None, pp: int | None = None,
@@ -170,6 +181,7 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
     isl_u, isl_w = np.unique(isl_a, return_counts=True)     # distinct prompt lengths and how often each occurs
     ctx = isl_mean + osl_mean / 2.0
     bs = BATCHES if batches is None else args.sizes("batches", batches, minimum=1, maximum=args.MAX_BATCH).ravel()
+    target = min_tokens_per_s_per_user
 
     specs = []
     seen = set()
@@ -231,8 +243,11 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                                                                                                       isl_a)))
                 # full pipeline (pp micro-batches of every b), and fewer sequences than stages (bubble)
                 limit = ""
-                ms = [(bs, None)] + ([(np.ones(len(_pow2_below(pp))), _pow2_below(pp))] if pp > 1 else [])
-                for b_i, m_i in ms:
+                # (sizes, micro-batches, exact): the exact pass holds the batches between the grid's last point
+                # that meets the speed target and the next one; of them only the largest that meets it is kept
+                ms = [(bs, None, False)] + ([(np.ones(len(_pow2_below(pp))), _pow2_below(pp), False)] if pp > 1
+                                            else [])
+                for b_i, m_i, exact in ms:
                     if sd is None:
                         dec = predict_core(m, hw, eng, prec, phase="decode", batch=b_i, length=ctx, tp=tp, pp=pp,
                                            ep=ep, micro_batches=m_i)
@@ -242,11 +257,11 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                     evaluated += b_i.size
                     fits = np.asarray(dec.fits, dtype=bool) & bool(np.all(pre.pred.fits))
                     nbad = int(b_i.size - fits.sum())
-                    if nbad:
+                    if nbad and not exact:
                         key = "KV cache does not fit at this batch" if fits.any() else "does not fit at batch 1"
                         drop[key] = drop.get(key, 0) + nbad
                     own = _batch_limit(dec, fits, hw)
-                    limit = limit if m_i is not None else own        # the full pipeline's limit, for the bubble
+                    limit = limit if m_i is not None or exact else own   # the full pipeline's limit, for the bubble
                     if not fits.any():
                         if m_i is None:
                             reasons.append(f"{prec.label} tp={tp} pp={pp}: {_no_fit_reason(dec, pre.pred, isl_u)}")
@@ -257,6 +272,16 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                                            prefill_requests=pmean["requests"],
                                            request_overhead_s=overhead,
                                            extra_decode_s=crossdomain_p2p_s(m, hw, tp, pp, b_i) / dec.tokens_per_step)
+                    if target is not None and m_i is None:
+                        speed = np.broadcast_to(est["tokens_per_s_per_user"], fits.shape)
+                        meet = fits & (speed >= target)
+                        if exact:                  # keep the one exact point, or nothing
+                            if not meet.any():
+                                continue
+                            fits = np.zeros_like(fits)
+                            fits[np.flatnonzero(meet).max()] = True
+                        elif batches is None and (between := exact_batches(b_i, meet)).size:
+                            ms.append((between, None, True))
                     n = int(fits.sum())
                     part = {ESTIMATE_NAMES.get(k, k): np.broadcast_to(np.asarray(v), fits.shape)[fits]
                             for k, v in est.items()}
