@@ -65,8 +65,11 @@ def brief_command(
     query = {"model": model, "hardware": ",".join(chips), "isl": isl, "osl": osl,
              "tokens_per_s_per_user_targets": ",".join(f"{s:g}" for s in inp.speeds), "power_mw": power_mw,
              "top_findings": top, **get_scenario(scenario, **(overrides or {})).model_dump()}
+    from ..economics.chip_hour import pricing_warnings
+
     result = envelope("brief", query, B.rows(ranked),
-                      {"findings_found": len(found), "lines": [f.headline for f in ranked] or [B.NOTHING]})
+                      {"findings_found": len(found), "lines": [f.headline for f in ranked] or [B.NOTHING]},
+                      pricing_warnings(list(chips), scenario, **(overrides or {})))
     text = {"json": lambda: _json(result), "md": lambda: B.markdown(result, ranked),
             "html": lambda: B.html_page(result, ranked)}
     if out is not None:
@@ -79,6 +82,9 @@ def brief_command(
         Console().print(Markdown(B.markdown(result, ranked)))
     else:
         typer.echo(text[fmt]())
+    if fmt != "json":
+        for w in result["warnings"]:
+            err_console.print(f"warning: {w}", markup=False, soft_wrap=True)
 
 
 def _json(result) -> str:

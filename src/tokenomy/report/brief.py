@@ -49,7 +49,10 @@ def analyse(inp: F.Inputs) -> list[F.Finding]:
     best = fac.summary()["best_margin"] or min(costs, key=costs.__getitem__)
     row = next(r for r in fac.records() if r["hardware"] == best)
     found += _stranded(inp, E, best, lo, sc, row, dep[best])
-    if sc.mode == "owned":
+    from ..economics.break_even import PER_CHIP_FIELDS
+
+    # break_even_price refuses a per-chip scenario figure (it would price both chips): the finding then does not apply
+    if sc.mode == "owned" and all(getattr(sc, k) is None for k in PER_CHIP_FIELDS):
         found += _free_chip(inp, E, run, costs, lo, sens)
     return found
 
@@ -85,7 +88,13 @@ def _free_chip(inp: F.Inputs, E, run, costs: Mapping[str, float], speed: float,
         priced = F.best_at_speed(r, speed)
         freed = F.best_at_speed(run(electricity_usd_per_kwh=e, chip_price_usd=0.0), speed)
         ratios[e] = freed[x] / priced[ref]
-    be = E.break_even_price(inp.model, x, ref, speed, inp.isl, inp.osl, scenario=inp.scenario, **inp.overrides)
+    from ..errors import InfeasibleError
+
+    try:
+        be = E.break_even_price(inp.model, x, ref, speed, inp.isl, inp.osl, scenario=inp.scenario,
+                                **inp.overrides)
+    except InfeasibleError:          # the economics operating point of X or the reference misses the speed
+        return []
     return F.free_chip(inp, be, speed, ratios)
 
 
@@ -100,7 +109,7 @@ def _title(q: Mapping[str, Any]) -> str:
             f"{q['tokens_per_s_per_user_targets']} tok/s/user, {q['power_mw']:g} MW")
 
 
-def _wrap(line: str, width: int = 76) -> str:
+def _wrap(line: str, width: int = 70) -> str:
     """A shell line broken before flags with ``\\`` continuations, each piece within ``width`` where it can."""
     out, cur = [], ""
     for word in line.split(" "):

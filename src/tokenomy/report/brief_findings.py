@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..cli.tables import num, scaled
+from ..frontier import TIE_FRAC
 
 # assumption: the span of industrial electricity prices a buyer meets (issue 15: "3 to 15 cents/kWh")
 ELECTRICITY_RANGE_USD_PER_KWH = (0.03, 0.15)
@@ -43,7 +44,7 @@ WHY = {
     "sram_crossover": ("SRAM systems hold the weights on chip and stream them far faster than HBM, but need "
                        "hundreds of chips per replica: costly at low speed, cheaper once GPUs must run tiny batches."),
     "factory_ranking": ("A power budget caps the chips, not the capex: tokens per provisioned MW decide the output "
-                        "of the factory, and a costlier chip with more throughput earns the larger margin."),
+                        "of the factory, so a costlier chip with more throughput can earn the larger margin."),
     "stranded_capital": ("Capex is spent up front while the token price falls each year; revenue late in the "
                          "chips' life may not cover even their running cost."),
     "free_chip": ("Without the chip, a token still pays for power, facility and operations; a chip that needs "
@@ -150,15 +151,19 @@ def best_deployment(res, speed: float) -> dict[str, dict[str, int]]:
     return out
 
 
-def _two_best(values: Mapping[str, float]) -> tuple[tuple[str, float], tuple[str, float]] | None:
+def _two_best(values: Mapping[str, float], tie: bool = True) -> tuple[tuple[str, float], tuple[str, float]] | None:
+    """The lowest two (chip, value), or None with fewer than two chips or (``tie``) when the runner-up is within
+    TIE_FRAC of the best: the frontier counts them even, so there is no winner to report."""
     if len(values) < 2:
         return None
     (a, va), (b, vb) = sorted(values.items(), key=lambda kv: kv[1])[:2]
+    if tie and vb <= (1 + TIE_FRAC) * va:
+        return None
     return (a, va), (b, vb)
 
 
 def _lead(values: Mapping[str, float]) -> str:
-    top = _two_best(values)
+    top = _two_best(values, tie=False)
     if top is None:
         return "no comparison"
     (a, va), (b, vb) = top
@@ -277,7 +282,7 @@ def factory_ranking(inp: Inputs, fac, speed: float, price_usd_per_mtok: float,
     lowest-priced one."""
     rows = [r for r in fac.records() if r["feasible"]]
     per_mw = {r["hardware"]: r["tokens_per_s_per_mw_provisioned"] for r in rows}
-    top = _two_best({k: -v for k, v in per_mw.items()})
+    top = _two_best({k: -v for k, v in per_mw.items()}, tie=False)
     if top is None:
         return []
     (a, _), (b, _) = top
