@@ -374,6 +374,15 @@ def cli_calibrate(d) -> Case:
     return Case("cli", "cli calibrate", argv=argv, files=files)
 
 
+def cli_brief(d) -> Case:
+    base = {"--model": d.one(_names("models", 2)), "--hardware": d.one(["h100-sxm,b200", "h100-sxm,groq-lpu"]),
+            "--speeds": d.one(["20,50", "50"])}
+    pools = {"--model": MODEL, "--hardware": CHIP + ["h100-sxm,b200", ",", "h100-sxm,nope"],
+             "--speeds": FLOAT + ["20,x", "0,50", "1e6", ","], "--power-mw": FLOAT + ["1e12"], "--top": INT,
+             "--isl": INT, "--osl": INT, "--format": ["md", "json", "html", "pdf", ""], **_econ_pools()}
+    return _cli(d, ["brief"], base, pools)
+
+
 def cli_root(d) -> Case:
     argv = d.one([["--help"], ["nope"], ["predict", "--help"], ["frontier", "--help"], [], ["--version"]])
     return Case("cli", "cli " + (argv[0] if argv else "(demo)"), argv=argv, expect_ok=argv in (["--help"], []))
@@ -382,13 +391,13 @@ def cli_root(d) -> Case:
 # entry generators, repeated to weight the mix (fast ones often, sweeps rarely)
 ENTRIES = ([api_predict] * 14 + [api_gemm] * 6 + [api_sweep] * 1 + [api_shape] * 2 + [api_economics] * 8
            + [api_loaders] * 5 + [cli_predict] * 8 + [cli_frontier] * 1 + [cli_simulate] * 2 + [cli_economics] * 5 + [cli_gemm_shape] * 4
-           + [cli_catalog] * 3 + [cli_validate] * 1 + [cli_calibrate] * 1 + [cli_root] * 1
+           + [cli_catalog] * 3 + [cli_validate] * 1 + [cli_calibrate] * 1 + [cli_root] * 1 + [cli_brief] * 1
            + [api_files] * 6 + [cli_files] * 4)
 
 
 API_ENTRIES = [api_predict, api_gemm, api_sweep, api_shape, api_economics, api_loaders, api_files]
 CLI_ENTRIES = [cli_predict, cli_frontier, cli_simulate, cli_economics, cli_gemm_shape, cli_catalog, cli_validate, cli_calibrate,
-               cli_root, cli_files]
+               cli_root, cli_files, cli_brief]
 
 
 def make_case(d) -> Case:

@@ -25,7 +25,7 @@ import fuzz_oracle
 EXAMPLES = {"api_predict": 150, "api_gemm": 100, "api_sweep": 20, "api_shape": 40, "api_economics": 120,
             "api_loaders": 100, "cli_predict": 90, "cli_frontier": 15, "cli_simulate": 12, "cli_economics": 70, "cli_gemm_shape": 60,
             "cli_catalog": 40, "cli_validate": 20, "cli_calibrate": 20, "cli_root": 10, "api_files": 120,
-            "cli_files": 60}
+            "cli_files": 60, "cli_brief": 6}
 TIMEOUT_S = 20.0     # a hang, not a slow machine (the bench uses 5 s)
 
 

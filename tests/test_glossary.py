@@ -39,7 +39,7 @@ COMMANDS = {
     "shape": ["shape", "--model", str(ROOT / "tests/data/configs/gpt2.json"), "--hardware", H],  # has proposals
     "shape design": ["shape", "--design", "--params", "1e9", "--hardware", H],
     **{k: RUNS[k] for k in ("gemm", "hardware list", "hardware show", "models list", "models show", "engines list",
-                            "engines show")},
+                            "engines show", "brief")},
 }
 
 

@@ -30,6 +30,7 @@ RUNS = {
     "models show": ["models", "show", M],
     "engines list": ["engines", "list"],
     "engines show": ["engines", "show", "vllm"],
+    "brief": ["brief", "--model", M, "--hardware", "h100-sxm,b200", "--speeds", "20,50"],
 }
 
 

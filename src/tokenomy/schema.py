@@ -33,6 +33,7 @@ ROW_IS: dict[str, str] = {
     "models show": "one field of the model's shape",
     "engines list": "one engine profile",
     "engines show": "one parameter of the profile",
+    "brief": "one finding: its rank, score, headline, why, reproduce command and sensitivity",
 }
 
 # row keys every row of the command carries (more may appear; all are glossary names)
@@ -69,6 +70,7 @@ ROW_KEYS: dict[str, tuple[str, ...]] = {
     "models show": ("field", "value"),
     "engines list": ("engine", "graph", "calibrated_hardware", "description"),
     "engines show": ("field", "value"),
+    "brief": ("rank", "finding_kind", "score", "headline", "why", "reproduce_command", "sensitivity"),
 }
 
 # query keys the command always echoes (the inputs as used, defaults filled in)
@@ -95,6 +97,8 @@ QUERY_KEYS: dict[str, tuple[str, ...]] = {
     "models show": ("model",),
     "engines list": (),
     "engines show": ("engine",),
+    "brief": ("model", "hardware", "isl", "osl", "tokens_per_s_per_user_targets", "power_mw", "top_findings",
+              "mode", "utilization_frac", "pue", "electricity_usd_per_kwh"),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from .brief import brief_command
 from .calibrate import calibrate_command, validate_command
 from .common import TokenomyGroup
 from .economics import break_even_command, cost_command, factory_command, invest_command
@@ -33,6 +34,7 @@ app.command("breakeven")(break_even_command)
 app.command("invest")(invest_command)
 app.command("gemm")(gemm_command)
 app.command("shape")(shape_command)
+app.command("brief")(brief_command)
 
 
 @app.callback()

@@ -98,4 +98,20 @@ TERMS: dict[str, _T] = {
     "serving": _T("validate --serving: the measured serving CSV.", "1"),
     "profile": _T("validate --profile: the engine profile checked (null: the default).", "1"),
     "holdout_chip": _T("validate --holdout-chip: the chip left out of the refit (null: none).", "1"),
+    # --- added by helper: brief
+    "rank": _T("brief: the finding's place, 1 = the one that changes a decision most.", "1"),
+    "finding_kind": _T("brief: what the finding compares (cheapest_chip, lowest_energy, speed_premium, "
+                       "sram_crossover, factory_ranking, stranded_capital, free_chip).", "1"),
+    "score": _T("brief: how much the finding changes a decision: |ln| of a cost, energy or throughput ratio, or "
+                "ln(1 + NPV swing / capex).", "1"),
+    "headline": _T("brief: the finding in one sentence, with its numbers.", "1"),
+    "why": _T("brief: the physics or economics behind the finding.", "1"),
+    "reproduce_command": _T("brief: the tokenomy command line(s), joined by &&, that print the headline's "
+                            "numbers.", "1"),
+    "sensitivity": _T("brief: the finding re-run across the range of its main assumption, with the numbers.",
+                      "1"),
+    "tokens_per_s_per_user_targets": _T("brief --speeds: the per-user speeds the chips are compared at.",
+                                        "tokens/s/user", "request"),
+    "top_findings": _T("brief --top: the most findings kept.", "1"),
+    "findings_found": _T("brief: findings that applied, before keeping the top ones.", "1"),
 }
