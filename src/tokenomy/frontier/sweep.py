@@ -139,7 +139,7 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
           engine=None, min_tokens_per_s_per_user: float | None = None, max_ttft_s: float | None = None,
           batches=None, force: bool = False, spec=None, tp: int | None = None, pp: int | None = None,
           ep: int | None = None, scenario=None, disagg: bool = False, prefill_hardware=None, decode_hardware=None,
-          tokens_per_s_per_user: float | None = None, **overrides) -> FrontierResult:
+          tokens_per_s_per_user: float | None = None, exact_speeds=None, **overrides) -> FrontierResult:
     """Evaluate every deployment of ``model`` on each chip of ``hardware_list`` for a workload of
     ``isl`` input and ``osl`` output tokens (ints, or arrays of paired samples).
 
@@ -152,7 +152,8 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
     ``disagg``: add prefill-on-P, decode-on-D points for every ordered pair of the chips (frontier/disagg.py);
     ``prefill_hardware`` / ``decode_hardware`` pin P / D (implies ``disagg``; the chip joins the sweep).
     ``tokens_per_s_per_user``: the speed target (points below it get ``meets_slo`` False);
-    ``min_tokens_per_s_per_user`` is its older name.
+    ``min_tokens_per_s_per_user`` is its older name. The batches are a grid (BATCHES); at the target, and at each
+    of ``exact_speeds`` (tokens/s/user), every deployment also gets the largest batch that meets that speed exactly.
     """
     if tokens_per_s_per_user is not None and min_tokens_per_s_per_user is not None:
         raise SpecError("give tokens_per_s_per_user or its older name min_tokens_per_s_per_user, not both.")
@@ -181,7 +182,9 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
     isl_u, isl_w = np.unique(isl_a, return_counts=True)     # distinct prompt lengths and how often each occurs
     ctx = isl_mean + osl_mean / 2.0
     bs = BATCHES if batches is None else args.sizes("batches", batches, minimum=1, maximum=args.MAX_BATCH).ravel()
-    target = min_tokens_per_s_per_user
+    # speeds at which each deployment gets its exact largest batch (the target, and any others asked)
+    targets = sorted({*([] if min_tokens_per_s_per_user is None else [float(min_tokens_per_s_per_user)]),
+                      *(float(args.number("exact_speeds", v, allow_minimum=False)) for v in (exact_speeds or ()))})
 
     specs = []
     seen = set()
@@ -243,10 +246,10 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                                                                                                       isl_a)))
                 # full pipeline (pp micro-batches of every b), and fewer sequences than stages (bubble)
                 limit = ""
-                # (sizes, micro-batches, exact): the exact pass holds the batches between the grid's last point
-                # that meets the speed target and the next one; of them only the largest that meets it is kept
-                ms = [(bs, None, False)] + ([(np.ones(len(_pow2_below(pp))), _pow2_below(pp), False)] if pp > 1
-                                            else [])
+                # (sizes, micro-batches, exact speed): an exact pass holds the batches between the grid's last
+                # point that meets one of the targets and the next; of them only the largest that meets it is kept
+                ms: list[tuple[np.ndarray, np.ndarray | None, float | None]] = [(bs, None, None)] + (
+                    [(np.ones(len(_pow2_below(pp))), _pow2_below(pp), None)] if pp > 1 else [])
                 for b_i, m_i, exact in ms:
                     if sd is None:
                         dec = predict_core(m, hw, eng, prec, phase="decode", batch=b_i, length=ctx, tp=tp, pp=pp,
@@ -257,11 +260,11 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                     evaluated += b_i.size
                     fits = np.asarray(dec.fits, dtype=bool) & bool(np.all(pre.pred.fits))
                     nbad = int(b_i.size - fits.sum())
-                    if nbad and not exact:
+                    if nbad and exact is None:
                         key = "KV cache does not fit at this batch" if fits.any() else "does not fit at batch 1"
                         drop[key] = drop.get(key, 0) + nbad
                     own = _batch_limit(dec, fits, hw)
-                    limit = limit if m_i is not None or exact else own   # the full pipeline's limit, for the bubble
+                    limit = limit if m_i is not None or exact is not None else own   # full pipeline's, for the bubble
                     if not fits.any():
                         if m_i is None:
                             reasons.append(f"{prec.label} tp={tp} pp={pp}: {_no_fit_reason(dec, pre.pred, isl_u)}")
@@ -272,16 +275,17 @@ def sweep(model, hardware_list: Sequence | str, isl, osl, chips: int | None = No
                                            prefill_requests=pmean["requests"],
                                            request_overhead_s=overhead,
                                            extra_decode_s=crossdomain_p2p_s(m, hw, tp, pp, b_i) / dec.tokens_per_step)
-                    if target is not None and m_i is None:
+                    if targets and m_i is None:
                         speed = np.broadcast_to(est["tokens_per_s_per_user"], fits.shape)
-                        meet = fits & (speed >= target)
-                        if exact:                  # keep the one exact point, or nothing
+                        if exact is not None:      # keep the one exact point, or nothing
+                            meet = fits & (speed >= exact)
                             if not meet.any():
                                 continue
                             fits = np.zeros_like(fits)
                             fits[np.flatnonzero(meet).max()] = True
-                        elif batches is None and (between := exact_batches(b_i, meet)).size:
-                            ms.append((between, None, True))
+                        elif batches is None:
+                            ms += [(between, None, t) for t in targets
+                                   if (between := exact_batches(b_i, fits & (speed >= t))).size]
                     n = int(fits.sum())
                     part = {ESTIMATE_NAMES.get(k, k): np.broadcast_to(np.asarray(v), fits.shape)[fits]
                             for k, v in est.items()}

@@ -26,7 +26,8 @@ def analyse(inp: F.Inputs) -> list[F.Finding]:
 
     def run(**extra: Any):
         return sweep(inp.model, list(inp.hardware), inp.isl, inp.osl, scenario=inp.scenario,
-                     **{**inp.overrides, **extra})
+                     exact_speeds=inp.speeds, **{**inp.overrides, **extra})   # each speed's exact batch, as
+        # the reproduce command (frontier --tokens-per-s-per-user S) finds it
 
     base = run()
     sens = {e: run(electricity_usd_per_kwh=e) for e in F.ELECTRICITY_RANGE_USD_PER_KWH}
