@@ -66,7 +66,7 @@ def _show_figures(result) -> None:
     t.add_column("source and note", overflow="fold", ratio=1)
     for f in result["rows"]:
         v = f["value"]
-        value = v if isinstance(v, str) else str(v) if f["field"] == "year" else f"{v:,}"
+        value = v if isinstance(v, str) or f["field"] == "year" else f"{v:,}"
         t.add_row(f["field"], f"{value} {f['unit']}".strip(), "; ".join(x for x in (f["reference"], f["note"]) if x))
     Console().print(t)
 

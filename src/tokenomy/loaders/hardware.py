@@ -56,7 +56,7 @@ FIGURES: dict[str, tuple[str, float, str]] = {
     "matmul_rows": ("matmul_rows", 1, "rows"),
     "layer_fixed_us": ("layer_fixed_s", 1e-6, "us"),
     "hop_latency_us": ("hop_latency_s", 1e-6, "us"),
-    "year": ("year", 1, "year"),
+    "year": ("year", 1, ""),                      # a calendar year
     "die_area_mm2": ("die_area_m2", 1e-6, "mm2 per die"),
     "compute_dies": ("compute_dies", 1, "dies"),
     "transistors_billion": ("transistors", 1e9, "billion"),
@@ -230,7 +230,7 @@ def _check_figure(label: str, key: str, fig: Any) -> dict[str, Any]:
         raise CatalogError(f"{where}: value must not be negative, got {value}.")
     field, factor, unit = FIGURES[key]
     if not in_limits(field.split(".")[0], value * factor):
-        raise CatalogError(f"{where}: value {value!r} {unit} is not physical; it must be "
+        raise CatalogError(f"{where}: value {value!r}{' ' + unit if unit else ''} is not physical; it must be "
                            f"{limit_text(field.split('.')[0], factor, unit)} (write null when unknown).")
     return {"value": value, "source": source.strip(), "note": note}
 
