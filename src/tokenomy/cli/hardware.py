@@ -96,8 +96,8 @@ TREND_COLS = (
     Col("hardware", "id", left=True, fmt=text), Col("vendor", "vendor", left=True, fmt=text),
     Col("year", "year", fmt=text), Col("bf16_flop_per_j", "BF16/W", "TFLOP/J", tera),
     Col("fp8_flop_per_j", "FP8/W", "TFLOP/J", tera), Col("bf16_flop_per_s_per_mm2", "BF16", "TFLOP/s/mm2", tera),
-    Col("bf16_flop_per_s_per_dollar", "BF16", "GFLOP/s/$", giga), Col("memory_bytes_per_j", "mem/W", "GB/J", giga),
-    Col("usd_per_mtok_all_in", "ref", "$/Mtok"), Col("j_per_token_chip", "ref", "J/token"),
+    Col("bf16_flop_per_s_per_dollar", "BF16", "GFLOP/s/$", giga), Col("usd_per_mtok_all_in", "ref", "$/Mtok"),
+    Col("j_per_token_chip", "ref", "J/token"), Col("memory_bytes_per_j", "mem/W", "GB/J", giga),
     Col("fp8_flop_per_s_per_mm2", "FP8", "TFLOP/s/mm2", tera),
     Col("fp8_flop_per_s_per_dollar", "FP8", "GFLOP/s/$", giga),
     Col("silicon_area_mm2", "silicon", "mm2", whole), Col("process_node", "process", left=True, fmt=text),
@@ -144,5 +144,6 @@ def hardware_trends(
     warnings = [f"{r['hardware']}: no reference point: {r['reason']}" for r in rows if r.get("reason")]
     result = envelope("hardware trends", query, rows, {"lines": lines}, warnings)
     emit(result, json_out=as_json, csv=csv, parquet=parquet, force=force,
-         show=lambda r: show_rows("Hardware trends by vendor and year ('-' = unknown)", r["rows"], TREND_COLS,
-                                  caption=r["summary"]["lines"][0]))
+         show=lambda r: show_rows("Hardware trends by vendor and year ('-' = unknown)", r["rows"],
+                                  [c for c in TREND_COLS if any(c.key in row for row in r["rows"])],
+                                  caption=" ".join(r["summary"]["lines"])))
