@@ -38,8 +38,8 @@ COMMANDS = {
     "invest": ["invest", "--model", M, "--hardware", H, *SPEED],
     "shape": ["shape", "--model", str(ROOT / "tests/data/configs/gpt2.json"), "--hardware", H],  # has proposals
     "shape design": ["shape", "--design", "--params", "1e9", "--hardware", H],
-    **{k: RUNS[k] for k in ("gemm", "hardware list", "hardware show", "models list", "models show", "engines list",
-                            "engines show", "brief")},
+    **{k: RUNS[k] for k in ("gemm", "hardware list", "hardware show", "hardware trends", "models list", "models show",
+                            "engines list", "engines show", "brief")},
 }
 
 

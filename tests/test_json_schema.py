@@ -26,6 +26,7 @@ RUNS = {
     "validate": ["validate", "--serving", "tests/data/serving_trtllm.csv"],
     "hardware list": ["hardware", "list"],
     "hardware show": ["hardware", "show", H],
+    "hardware trends": ["hardware", "trends"],
     "models list": ["models", "list"],
     "models show": ["models", "show", M],
     "engines list": ["engines", "list"],

@@ -6,7 +6,8 @@ from typing import NamedTuple
 
 UNITS = frozenset({"1", "s", "years", "tokens", "tokens/s", "tokens/s/user", "tokens/s/MW", "tokens/year",
                    "requests", "requests/s", "chips", "J/token", "W", "MW", "bytes", "bytes/s", "FLOP",
-                   "FLOP/s", "$", "$/h", "$/year", "$/Mtok", "$/MW", "$/kWh", "$/answer"})
+                   "FLOP/s", "$", "$/h", "$/year", "$/Mtok", "$/MW", "$/kWh", "$/answer",
+                   "mm2", "FLOP/J", "FLOP/s/mm2", "FLOP/s/$", "bytes/J"})
 SCOPES = frozenset({"", "step", "replica", "fleet", "request", "chip"})
 
 

@@ -1,6 +1,6 @@
 """Read chips from ``catalog/hardware/<id>.yaml`` (datasheet units) into ``HardwareSpec`` (SI).
 
-A catalog file holds plain keys (id, name, vendor, kind, year, sram_is_cache) and figures. A figure
+A catalog file holds plain keys (id, name, vendor, kind, sram_is_cache, form_factor) and figures. A figure
 is ``{value: <number>, source: "<url or 'estimate: reasoning'>", note: "<optional>"}`` or ``null``
 (not supported / unknown). Keys name the datasheet unit; ``FIGURES`` gives the factor to SI.
 ``TEXT_FIGURES`` are sourced figures whose value is a word (``served_precision: {value: int8, ...}``).
@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from tokenomy.errors import CatalogError, SpecError, unknown_name_error
-from tokenomy.spec.hardware import PRECISIONS, HardwareSpec
-from tokenomy.spec.limits import in_limits, limit_text
+from tokenomy.spec.hardware import MEMORY_TYPES, PRECISIONS, HardwareSpec
+from tokenomy.spec.limits import PROCESS_NODE_MAX_CHARS, in_limits, limit_text
 
 from .files import check_name, parse_text, read_data, require_mapping, validation_text
 
@@ -56,14 +56,21 @@ FIGURES: dict[str, tuple[str, float, str]] = {
     "matmul_rows": ("matmul_rows", 1, "rows"),
     "layer_fixed_us": ("layer_fixed_s", 1e-6, "us"),
     "hop_latency_us": ("hop_latency_s", 1e-6, "us"),
+    "year": ("year", 1, ""),                      # a calendar year
+    "die_area_mm2": ("die_area_m2", 1e-6, "mm2 per die"),
+    "compute_dies": ("compute_dies", 1, "dies"),
+    "transistors_billion": ("transistors", 1e9, "billion"),
 }
-# catalog key -> (HardwareSpec field, the values it may take): sourced figures whose value is a word
-TEXT_FIGURES: dict[str, tuple[str, tuple[str, ...]]] = {
+# catalog key -> (HardwareSpec field, the values it may take; None: any short text): sourced figures whose value
+# is a word
+TEXT_FIGURES: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "served_precision": ("served_precision", PRECISIONS),
+    "process_node": ("process_node", None),
+    "memory_type": ("memory_type", MEMORY_TYPES),
 }
-PLAIN_KEYS = ("id", "name", "vendor", "kind", "year", "sram_is_cache", "form_factor")
+PLAIN_KEYS = ("id", "name", "vendor", "kind", "sram_is_cache", "form_factor")
 REQUIRED = ("id", "name", "vendor")
-_INT_FIELDS = {"scaleup_domain", "compute_units", "matmul_rows"}
+_INT_FIELDS = {"scaleup_domain", "compute_units", "matmul_rows", "year", "compute_dies"}
 _FIGURE_PARTS = {"value", "source", "note"}
 
 
@@ -209,6 +216,11 @@ def _check_figure(label: str, key: str, fig: Any) -> dict[str, Any]:
         raise CatalogError(f"{where}: note must be text, got {note!r}.")
     if key in TEXT_FIGURES:
         allowed = TEXT_FIGURES[key][1]
+        if allowed is None:
+            if not isinstance(value, str) or not 0 < len(value.strip()) <= PROCESS_NODE_MAX_CHARS:
+                raise CatalogError(f"{where}: value must be a name of 1 to {PROCESS_NODE_MAX_CHARS} characters, "
+                                   f"got {value!r}.")
+            return {"value": value.strip(), "source": source.strip(), "note": note}
         if value not in allowed:
             raise CatalogError(f"{where}: value must be one of {', '.join(allowed)}, got {value!r}.")
         return {"value": value, "source": source.strip(), "note": note}
@@ -218,7 +230,7 @@ def _check_figure(label: str, key: str, fig: Any) -> dict[str, Any]:
         raise CatalogError(f"{where}: value must not be negative, got {value}.")
     field, factor, unit = FIGURES[key]
     if not in_limits(field.split(".")[0], value * factor):
-        raise CatalogError(f"{where}: value {value!r} {unit} is not physical; it must be "
+        raise CatalogError(f"{where}: value {value!r}{' ' + unit if unit else ''} is not physical; it must be "
                            f"{limit_text(field.split('.')[0], factor, unit)} (write null when unknown).")
     return {"value": value, "source": source.strip(), "note": note}
 

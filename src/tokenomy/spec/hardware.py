@@ -23,6 +23,9 @@ ChipKind = Literal["gpu", "tpu", "asic", "sram", "cpu"]
 # wafer-system: a whole system (Cerebras CS-3; network multiplier only); cloud-instance: rented only.
 FormFactor = Literal["hgx-server", "pcie-server", "rack-share", "wafer-system", "cloud-instance"]
 FORM_FACTORS: tuple[str, ...] = get_args(FormFactor)
+# The memory the weights live in, as the vendor names it ("HBM": HBM of a type the vendor does not state)
+MemoryType = Literal["HBM", "HBM2", "HBM2e", "HBM3", "HBM3e", "HBM4", "GDDR6", "GDDR7", "LPDDR5X", "SRAM"]
+MEMORY_TYPES: tuple[str, ...] = get_args(MemoryType)
 
 
 class HardwareSpec(BaseModel):
@@ -34,7 +37,15 @@ class HardwareSpec(BaseModel):
     name: str
     vendor: str
     kind: ChipKind = "gpu"
-    year: int | None = None
+    year: int | None = None            # first available (GA / shipping); the catalog note gives the announcement
+    # physical facts (optional; None = not published): the process as the vendor names it ("TSMC 4N"), the area
+    # of ONE compute die in m^2, compute dies per package (MI300X: the 8 XCDs, not the IODs), transistors per
+    # package, and the type of the memory that holds the weights
+    process_node: str | None = None
+    die_area_m2: float | None = None
+    compute_dies: int | None = None
+    transistors: float | None = None
+    memory_type: MemoryType | None = None
     # peak dense matrix rate per precision, FLOP/s (int8: OP/s); a missing key = unsupported
     peak_flop_per_s: dict[str, float]
     # memory tiers; 0 where the tier does not exist
@@ -90,6 +101,13 @@ class HardwareSpec(BaseModel):
         if not self.sram_is_cache and self.sram_bytes > 0:
             return self.sram_bytes_per_s
         return self.ddr_bytes_per_s
+
+    @property
+    def silicon_area_m2(self) -> float | None:
+        """Compute silicon per package (die area x compute dies), m^2; None when either is unknown."""
+        if self.die_area_m2 is None or self.compute_dies is None:
+            return None
+        return self.die_area_m2 * self.compute_dies
 
     @property
     def scaleout_bytes_per_s(self) -> float:

@@ -35,7 +35,12 @@ HARDWARE_LIMITS: dict[str, tuple[float, float]] = {
     "matmul_rows": (1, 1e6),
     "layer_fixed_s": (0, 1.0),
     "hop_latency_s": (0, 1.0),
+    "year": (1950, 2100),                      # first available
+    "die_area_m2": (1e-7, 1.0),                # 0.1 mm^2 to 1e6 mm^2 (a 300 mm wafer is ~7e4 mm^2)
+    "compute_dies": (1, 1e4),
+    "transistors": (1e6, 1e15),                # per package
 }
+PROCESS_NODE_MAX_CHARS = 60                    # a process name ("TSMC N5 (XCD) + N6 (IOD)"), not a paragraph
 ZERO_MEANS_ABSENT = frozenset({"hbm_bytes", "hbm_bytes_per_s", "sram_bytes", "sram_bytes_per_s", "ddr_bytes",
                                "ddr_bytes_per_s", "capacity_tier_bytes", "capacity_tier_bytes_per_s",
                                "scaleup_bytes_per_s_unidir", "scaleout_gbps"})
@@ -65,6 +70,9 @@ def hardware_problem(hw: Any) -> str | None:
         value = getattr(hw, field) if field != "peak_flop_per_s" else None
         if value is not None and not in_limits(field, value):
             return f"{field} = {value:g} must be {limit_text(field)} (SI units)"
+    node = getattr(hw, "process_node", None)
+    if node is not None and not 0 < len(node.strip()) <= PROCESS_NODE_MAX_CHARS:
+        return f"process_node must be a name of 1 to {PROCESS_NODE_MAX_CHARS} characters (e.g. 'TSMC 4N'), got {node!r}"
     for size, rate in _TIERS:
         if getattr(hw, size) > 0 and getattr(hw, rate) <= 0:
             return f"{size} is {getattr(hw, size):g} but {rate} is 0: a memory that holds weights needs a bandwidth"
