@@ -76,3 +76,11 @@ def test_simulate_takes_price_keywords_like_predict():
     owned = tokenomy.simulate("llama-3.1-8b", "h100-sxm", **kw).summary["usd_per_mtok_all_in"]
     rented = tokenomy.simulate("llama-3.1-8b", "h100-sxm", mode="rented", **kw).summary["usd_per_mtok_all_in"]
     assert rented != owned and rented > 0
+
+
+def test_whole_numbers_with_gaps_stay_whole_in_csv(tmp_path):
+    # hardware trends: a chip without a known year is null; the others stay 2023, not 2023.0
+    r = _run(["hardware", "trends", "--csv", "t.csv"], tmp_path)
+    assert r.exit_code == 0, r.output
+    years = pd.read_csv(tmp_path / "t.csv", dtype=str)["year"].dropna()
+    assert len(years) and all(y.isdigit() for y in years)

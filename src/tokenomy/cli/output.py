@@ -38,7 +38,12 @@ def rows_frame(rows: list[dict[str, Any]]):
     cols: dict[str, None] = {}
     for r in rows:
         cols.update(dict.fromkeys(r))
-    return pd.DataFrame.from_records(rows, columns=list(cols))
+    df = pd.DataFrame.from_records(rows, columns=list(cols))
+    for c in df.columns:    # whole numbers with gaps (a year, a count) stay whole: 2023, not 2023.0
+        vals = [r[c] for r in rows if r.get(c) is not None]
+        if vals and df[c].isna().any() and all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+            df[c] = df[c].astype("Int64")
+    return df
 
 
 def parquet_safe(df):
