@@ -147,8 +147,11 @@ def _point(m: Any, hw: HardwareSpec, e: Any, p: Any, sc: Scenario, tokens_per_s_
         "model": m.name, "hardware": hw.id, "precision": p.label, "tp": tp, "pp": pp, "ep": ep,
         "chips": int(dec.chips), "isl": isl, "osl": osl, "tokens_per_s_per_user_required": float(tokens_per_s_per_user)}
     handoff = float(crossdomain_p2p_s(m, hw, tp, pp, isl))          # as frontier.sweep: pipeline hand-offs
+    # frontier's usd_per_chip_hour: one chip per busy hour, priced at its power limit (the predicted draw only
+    # for a chip without one: the largest of the batches, as a fleet is provisioned)
+    usd_chip = float(cost(hw, sc, pricing_power_w(hw, sc, float(np.max(dec.power_w_per_chip)))).effective_usd_per_hour)
     est = serving_estimate(per_token(dec), float(chunk.stage_s), float(chunk.latency_s) + handoff,
-                           float(chunk.power_w), isl=isl, osl=osl, usd_per_hour=0.0,
+                           float(chunk.power_w), isl=isl, osl=osl, usd_per_hour=usd_chip,
                            prefill_latency_one_s=float(chunk.latency_one_s) + handoff,
                            prefill_requests=float(chunk.requests),
                            request_overhead_s=e.for_vendor(hw.vendor).request_overhead_s,
@@ -163,22 +166,19 @@ def _point(m: Any, hw: HardwareSpec, e: Any, p: Any, sc: Scenario, tokens_per_s_
         return OperatingPoint(**head, feasible=False, reason=why)
     i = int(np.argmax(np.where(ok, est["tokens_per_s"], -np.inf)))
     at = {k: float(np.broadcast_to(v, ok.shape)[i]) for k, v in est.items()}
-    chips, f_p, tps, in_tps = int(dec.chips), at["prefill_time_frac"], at["tokens_per_s"], at["input_tokens_per_s"]
-    # frontier's usd_per_chip_hour: one chip per busy hour, priced at its power limit
-    usd_chip = float(cost(hw, sc, pricing_power_w(hw, sc, at["power_w"] / chips)).effective_usd_per_hour)
+    chips, f_p, tps = int(dec.chips), at["prefill_time_frac"], at["tokens_per_s"]
     usd_h = chips * usd_chip
     fac_w = float(ce.facility_power_w(at["power_w"], chips, host_power_w(hw, sc), sc.pue))
     dec_tps, dec_w = tps / (1.0 - f_p), float(dec.power_w[i])
     return OperatingPoint(
         **head, feasible=True, reason="", batch=int(at["batch"]), tokens_per_s_per_user=at["tokens_per_s_per_user"],
-        tokens_per_s=tps, tokens_per_s_per_chip=at["tokens_per_s_per_chip"], input_tokens_per_s=in_tps,
+        tokens_per_s=tps, tokens_per_s_per_chip=at["tokens_per_s_per_chip"],
+        input_tokens_per_s=at["input_tokens_per_s"],
         decode_tokens_per_s=dec_tps, prefill_tokens_per_s=isl / float(chunk.stage_s), prefill_time_frac=f_p,
         ttft_s=at["ttft_s"], power_w=at["power_w"], decode_power_w=dec_w, prefill_power_w=float(chunk.power_w),
         usd_per_chip_hour=usd_chip, usd_per_hour=usd_h, usd_per_calendar_hour=usd_h * sc.utilization_frac,
-        usd_per_mtok_all_in=float(ce.usd_per_mtok(usd_h, tps)),
-        usd_per_mtok_output=float(ce.usd_per_mtok(usd_h * (1.0 - f_p), tps)),
-        usd_per_mtok_input=float(ce.usd_per_mtok(usd_h * f_p, in_tps)),
-        usd_per_mtok_blended=float(ce.usd_per_mtok(usd_h, tps + in_tps)),
+        usd_per_mtok_all_in=at["usd_per_mtok"], usd_per_mtok_output=at["usd_per_mtok_output"],
+        usd_per_mtok_input=at["usd_per_mtok_input"], usd_per_mtok_blended=at["usd_per_mtok_blended"],
         j_per_token_chip=at["j_per_token"], decode_j_per_token_chip=float(ce.j_per_token(dec_w, dec_tps)),
         j_per_token_facility=float(ce.j_per_token(fac_w, tps)), tokens_per_s_per_mw_chip=at["tokens_per_s_per_mw"],
         tokens_per_s_per_mw_facility=float(ce.tokens_per_s_per_mw(tps, fac_w)))
