@@ -152,6 +152,7 @@ class Prediction(_core.Prediction):
     usd_per_mtok: np.ndarray | None = None
     j_per_token_facility: np.ndarray | None = None
     scenario: dict[str, Any] | None = None
+    pricing_note: str = ""         # economics.chip_hour.pricing_warning: priced another way than asked, or not at all
 
     @property
     def priced_by(self) -> dict[str, Any]:
@@ -170,21 +171,22 @@ class Prediction(_core.Prediction):
 
     def to_pandas(self):
         """``records()`` as a pandas DataFrame (the same column names)."""
-        from .cli.output import rows_frame
+        from .report.frames import rows_frame
 
         return rows_frame(self.records())
 
 
 def priced(pred: _core.Prediction, hw: HardwareSpec, sc) -> Prediction:
     """``pred`` with its cost at the Scenario ``sc`` (tokenomy.economics.economics_fields)."""
-    from .economics.chip_hour import economics_fields, payable
+    from .economics.chip_hour import economics_fields, payable, pricing_warning
 
     econ = economics_fields(pred, sc, hardware=hw)
     used = payable(hw, sc) or sc
     skip = ("token_price_usd_per_mtok", "token_price_decline_per_year", "token_price_decline_frac_per_year")
     return Prediction(**{f.name: getattr(pred, f.name) for f in fields(pred)}, usd_per_hour=econ["usd_per_hour"],
                       usd_per_mtok=econ["usd_per_mtok"], j_per_token_facility=econ["j_per_token_facility"],
-                      scenario={k: v for k, v in used.model_dump().items() if k not in skip})
+                      scenario={k: v for k, v in used.model_dump().items() if k not in skip},
+                      pricing_note=pricing_warning(hw, sc) or "")
 
 
 def predict(model: str | ModelSpec, hardware: str | HardwareSpec, *, phase: str = "decode", batch=1,

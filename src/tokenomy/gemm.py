@@ -90,9 +90,9 @@ class GemmPrediction:
 
     def to_pandas(self):
         """``records()`` as a pandas DataFrame (the columns of ``gemm --csv``)."""
-        import pandas as pd
+        from .report.frames import rows_frame
 
-        return pd.DataFrame.from_records(self.records())
+        return rows_frame(self.records())
 
 
 def _positive_ints(name: str, value) -> np.ndarray:

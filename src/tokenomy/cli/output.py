@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..errors import SpecError
+from ..report.frames import rows_frame
 
 ROW_FILE_SUFFIXES = {"--csv": (".csv",), "--parquet": (".parquet",)}
 
@@ -29,21 +30,6 @@ def envelope(command: str, query: Mapping[str, Any], rows: Iterable[Mapping[str,
     """The result object of one command (see the module docstring)."""
     return {"command": command, "query": dict(query), "rows": [dict(r) for r in rows],
             "summary": dict(summary or {}), "warnings": [str(w) for w in warnings]}
-
-
-def rows_frame(rows: list[dict[str, Any]]):
-    """``rows`` as a pandas DataFrame, columns in first-seen order (rows may lack some keys)."""
-    import pandas as pd
-
-    cols: dict[str, None] = {}
-    for r in rows:
-        cols.update(dict.fromkeys(r))
-    df = pd.DataFrame.from_records(rows, columns=list(cols))
-    for c in df.columns:    # whole numbers with gaps (a year, a count) stay whole: 2023, not 2023.0
-        vals = [r[c] for r in rows if r.get(c) is not None]
-        if vals and df[c].isna().any() and all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
-            df[c] = df[c].astype("Int64")
-    return df
 
 
 def parquet_safe(df):

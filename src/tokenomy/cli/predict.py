@@ -10,7 +10,6 @@ import numpy as np
 import typer
 
 from ..api import RECORD_ORDER, Prediction, predict, record_key
-from ..economics.base import get_scenario
 from ..errors import SpecError
 from ..loaders.cases import read_cases
 from .common import missing_flags
@@ -171,17 +170,10 @@ def _asked(scenario_used: dict) -> dict:
     return {k: v for k, v in scenario_used.items() if v is not None}
 
 
-def _warnings(preds: list[Prediction], rows: list[dict], asked_mode: str) -> list[str]:
+def _warnings(preds: list[Prediction], rows: list[dict]) -> list[str]:
     out = [f"row {i + 1} does not fit: {r['fit_reason']}" if len(rows) > 1 else f"does not fit: {r['fit_reason']}"
            for i, r in enumerate(rows) if not r["fits"]]
-    for p in preds:
-        if not np.all(np.isfinite(np.asarray(p.usd_per_hour, dtype=float))):
-            fix = ("--rent-usd-per-hour or --mode owned" if asked_mode == "rented" else
-                   "--chip-price-usd or --rent-usd-per-hour")
-            what = "no rent" if asked_mode == "rented" else "neither a price nor a rent"
-            out.append(f"{p.hardware} has {what} in the catalog: its $ figures are unknown (null); pass {fix}.")
-        elif p.priced_by["mode"] != asked_mode:
-            out.append(f"{p.hardware} has no price in the catalog: priced rented, at its rent.")
+    out += [p.pricing_note for p in preds if p.pricing_note]     # the sentence frontier and simulate print too
     return list(dict.fromkeys(out))
 
 
@@ -228,6 +220,5 @@ def predict_command(
         rows, preds = pred.records(), [pred]
         query = {**{k: rows[0][record_key(k, phase)] for k in ASKED if record_key(k, phase) in rows[0]},
                  **_asked(pred.priced_by)}
-    asked_mode = get_scenario(scenario, **overrides).mode
-    emit(envelope("predict", query, rows, warnings=_warnings(preds, rows, asked_mode)), json_out=json_out, show=show,
+    emit(envelope("predict", query, rows, warnings=_warnings(preds, rows)), json_out=json_out, show=show,
          csv=csv, parquet=parquet, force=force)

@@ -50,9 +50,9 @@ class _Dict:
 
     def to_pandas(self):
         """``records()`` as a pandas DataFrame (the columns of ``--csv``)."""
-        import pandas as pd
+        from ..report.frames import rows_frame
 
-        return pd.DataFrame.from_records(self.records())
+        return rows_frame(self.records())
 
 
 def get_scenario(scenario: ScenarioLike = None, **overrides: Any) -> Scenario:
