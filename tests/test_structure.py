@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,11 @@ def test_measure_keeps_its_public_names():
 
     for name in ("TORCH_HINT", "Session", "Step", "fp8_supported", "import_torch", "plan", "run"):
         assert hasattr(measure, name), f"tokenomy.calibrate.measure.{name} is gone"
+
+
+def test_only_the_cli_imports_the_cli():
+    # the API, core and report layers sit under the CLI: a to_pandas or a brief must not need Typer or Rich tables
+    wrong = [str(p.relative_to(PACKAGE)) for p in _modules()
+             if p.parent.name != "cli" and p.name != "__main__.py"
+             and re.search(r"^\s*from (\.\.?cli|tokenomy\.cli)\b", p.read_text(encoding="utf-8"), re.MULTILINE)]
+    assert not wrong, f"modules outside cli/ importing it: {wrong}"

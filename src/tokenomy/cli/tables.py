@@ -9,69 +9,19 @@ in the order given (the first ones are the most important), and names the column
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from rich.console import Console
 from rich.table import Table
 
+from ..report.formats import gb, kilo, mega, ms, nbytes, num, pct, scaled, seconds, tb, text, us, whole
+
+__all__ = ["TABLE_ROWS", "Col", "fit_columns", "gb", "kilo", "mega", "ms", "nbytes", "num", "one_row_lines", "pct",
+           "rows_table", "scaled", "seconds", "show_one", "show_rows", "tb", "text", "us", "whole"]
+
 TABLE_ROWS = 200             # rows a table shows; the rest are counted and left to --json / --csv
 _CELL_COST = 3               # Rich's default table: one space of padding each side + one border per column
-
-
-def _finite(x) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def num(x, digits: int = 3) -> str:
-    """A number to ``digits`` significant figures, thousands separated; '-' for None/NaN."""
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if not _finite(x):
-        return "-" if x is None or isinstance(x, float) else str(x)
-    if x != 0 and abs(x) >= 10 ** digits:
-        return f"{x:,.0f}"
-    return f"{x:,.{digits}g}"
-
-
-def whole(x) -> str:
-    return f"{x:,.0f}" if _finite(x) else num(x)
-
-
-def scaled(factor: float, digits: int = 3) -> Callable[[Any], str]:
-    """Formatter of ``x * factor`` (e.g. seconds shown in ms: ``scaled(1e3)``)."""
-    return lambda x: num(x * factor, digits) if _finite(x) else num(x)
-
-
-def pct(x) -> str:
-    return f"{x * 100:.3g}%" if _finite(x) else num(x)
-
-
-def text(x) -> str:
-    return "-" if x is None or x == "" else str(x)
-
-
-ms, us, gb, tb = scaled(1e3), scaled(1e6), scaled(1e-9), scaled(1e-12)
-mega, kilo = scaled(1e-6), scaled(1e-3)
-
-
-def seconds(x) -> str:
-    """A duration with the unit that keeps it readable: '812 us', '9.53 ms', '2.41 s'."""
-    if not _finite(x):
-        return num(x)
-    a = abs(x)
-    return (f"{num(x * 1e6)} us" if 0 < a < 1e-3 else f"{num(x * 1e3)} ms" if 0 < a < 1 else f"{num(x)} s")
-
-
-def nbytes(x) -> str:
-    """Bytes with a decimal prefix: '24.7 GB'."""
-    if not _finite(x):
-        return num(x)
-    for unit, f in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if abs(x) >= f:
-            return f"{num(x / f)} {unit}"
-    return f"{num(x)} B"
 
 
 class Col(NamedTuple):

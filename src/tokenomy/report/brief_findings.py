@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ..cli.tables import num, scaled
 from ..frontier import TIE_FRAC
+from .formats import num, scaled
 
 # assumption: the span of industrial electricity prices a buyer meets (issue 15: "3 to 15 cents/kWh")
 ELECTRICITY_RANGE_USD_PER_KWH = (0.03, 0.15)
